@@ -1,0 +1,214 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/c981/c981/services/shared/event"
+)
+
+// ErrPoison marks a message that can never be processed (bad encoding, a
+// record that violates the contract). Consume dead-letters it with the
+// reason and terminates it instead of redelivering it forever.
+var ErrPoison = errors.New("poison message")
+
+// Poison wraps err so that errors.Is(err, ErrPoison) holds.
+func Poison(err error) error { return fmt.Errorf("%w: %w", ErrPoison, err) }
+
+// Connect dials NATS with unlimited reconnects and returns the connection and
+// its JetStream handle.
+func Connect(url, name string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(url,
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.RetryOnFailedConnect(true),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect nats %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream %s: %w", url, err)
+	}
+	return nc, js, nil
+}
+
+// EnsureStreams creates or updates every C-981 stream.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
+	for _, cfg := range StreamConfigs(o) {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}
+
+// Publish sends one batch with a deterministic message id and waits for the
+// server's acknowledgement. Timeouts and missing responders (leader
+// elections, restarts) are retried with the same id until ctx ends, so the
+// batch is stored once. Other errors (stream full, too large) are returned.
+func Publish(ctx context.Context, js jetstream.JetStream, subject, msgID string, count int, data []byte) error {
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	msg.Header.Set(HeaderEncoding, event.Encoding)
+	msg.Header.Set(HeaderCount, strconv.Itoa(count))
+	backoff := 50 * time.Millisecond
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := js.PublishMsg(pctx, msg, jetstream.WithMsgID(msgID), jetstream.WithRetryAttempts(5), jetstream.WithRetryWait(200*time.Millisecond))
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if !retriable(err) || ctx.Err() != nil {
+			return fmt.Errorf("publish %s (%s): %w", subject, msgID, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("publish %s (%s): %w", subject, msgID, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+func retriable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrConnectionClosed) ||
+		errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, nats.ErrConnectionReconnecting)
+}
+
+// PublishRecords encodes records as one batch and publishes it.
+func PublishRecords[T any](ctx context.Context, js jetstream.JetStream, subject, msgID string, recs []T) error {
+	data, err := event.Marshal(recs)
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", subject, err)
+	}
+	return Publish(ctx, js, subject, msgID, len(recs), data)
+}
+
+// DeadLetter publishes dead letters to the stage's DLQ subject. The message
+// id is derived from the dead letters' ids.
+func DeadLetter(ctx context.Context, js jetstream.JetStream, stage string, dls []event.DeadLetter) error {
+	if len(dls) == 0 {
+		return nil
+	}
+	id := event.NewID("dlq", stage, dls[0].ID, dls[len(dls)-1].ID, strconv.Itoa(len(dls)))
+	return PublishRecords(ctx, js, DLQSubject(stage), id, dls)
+}
+
+// Handler processes one bus message. It returns nil once the message's
+// effect is durable (published downstream with a PubAck, or stored), an
+// error wrapping ErrPoison for a message that can never succeed, or any
+// other error to have it redelivered after a delay.
+type Handler func(ctx context.Context, msg jetstream.Msg) error
+
+// ConsumeOptions tune Consume.
+type ConsumeOptions struct {
+	// Stage is used for the dead-letter subject and logs.
+	Stage string
+	// Logger receives errors; nil means slog.Default().
+	Logger *slog.Logger
+	// RetryDelay is the redelivery delay after a transient error.
+	RetryDelay time.Duration
+	// OnPoison is called for each poison message before it is terminated
+	// (for metrics); optional.
+	OnPoison func(msg jetstream.Msg, err error)
+}
+
+// Consume reads the consumer's messages one at a time and calls h for each,
+// until ctx ends. A message is acknowledged only after h returns nil. A
+// poison message is dead-lettered with the reason and terminated; any other
+// error naks it with a delay so it is redelivered.
+func Consume(ctx context.Context, js jetstream.JetStream, cons jetstream.Consumer, h Handler, o ConsumeOptions) error {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if o.RetryDelay <= 0 {
+		o.RetryDelay = time.Second
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(64))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", o.Stage, err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			log.Warn("consumer next", "stage", o.Stage, "err", err)
+			continue
+		}
+		herr := h(ctx, msg)
+		switch {
+		case herr == nil:
+			if err := msg.Ack(); err != nil {
+				log.Warn("ack", "stage", o.Stage, "err", err)
+			}
+		case errors.Is(herr, ErrPoison):
+			if o.OnPoison != nil {
+				o.OnPoison(msg, herr)
+			}
+			if err := deadLetterMsg(ctx, js, o.Stage, msg, herr); err != nil {
+				log.Error("dead-letter poison message; will retry", "stage", o.Stage, "err", err)
+				_ = msg.NakWithDelay(o.RetryDelay)
+				continue
+			}
+			log.Warn("poison message dead-lettered", "stage", o.Stage, "subject", msg.Subject(), "err", herr)
+			if err := msg.Term(); err != nil {
+				log.Warn("term", "stage", o.Stage, "err", err)
+			}
+		default:
+			if ctx.Err() != nil {
+				_ = msg.Nak()
+				return nil
+			}
+			log.Warn("handler failed; message will be redelivered", "stage", o.Stage, "subject", msg.Subject(), "err", herr)
+			_ = msg.NakWithDelay(o.RetryDelay)
+		}
+	}
+}
+
+func deadLetterMsg(ctx context.Context, js jetstream.JetStream, stage string, msg jetstream.Msg, cause error) error {
+	pos := msg.Subject()
+	if md, err := msg.Metadata(); err == nil {
+		pos = fmt.Sprintf("%s seq %d", md.Stream, md.Sequence.Stream)
+	}
+	dl := event.DeadLetter{
+		ID:       event.NewID("dlq-msg", stage, pos),
+		Time:     time.Now().UTC(),
+		Stage:    stage,
+		Reason:   cause.Error(),
+		Payload:  string(msg.Data()),
+		Position: pos,
+	}
+	return DeadLetter(ctx, js, stage, []event.DeadLetter{dl})
+}
+
+// MsgID returns a deterministic id for a message derived from an input
+// message: the input's stream and sequence plus a suffix naming the output.
+// A redelivered input therefore produces outputs with the same ids.
+func MsgID(in jetstream.Msg, suffix string) string {
+	md, err := in.Metadata()
+	if err != nil {
+		return event.NewID("nometa", in.Subject(), string(in.Data()), suffix)
+	}
+	return md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10) + ":" + suffix
+}
