@@ -20,7 +20,6 @@ var encPool = sync.Pool{New: func() any {
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
 	enc.SetCustomStructTag("json")
-	enc.SetOmitEmpty(true)
 	return &encoder{buf: &buf, enc: enc}
 }}
 

@@ -187,7 +187,7 @@ func TestSchemaRejectsBadDocuments(t *testing.T) {
 	schemas := compileSchemas(t)
 	cases := []struct {
 		schema, name, field string
-		value                any
+		value               any
 	}{
 		{"alert", "unknown severity", "severity", "urgent"},
 		{"alert", "id not a uuid", "id", "42"},

@@ -1,0 +1,127 @@
+package pipeline
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/c981/c981/services/console/console"
+	"github.com/c981/c981/services/correlate/correlate"
+	"github.com/c981/c981/services/enrich/enrich"
+	"github.com/c981/c981/services/ingest/ingest"
+	"github.com/c981/c981/services/respond/respond"
+	"github.com/c981/c981/services/shared/bus"
+	"github.com/c981/c981/services/shared/config"
+	"github.com/c981/c981/services/store/chstore"
+	"github.com/c981/c981/services/store/store"
+)
+
+// Config is the whole C-981 configuration: one YAML file (see
+// deploy/c981.yaml) whose sections configure each stage, overridable by
+// flags.
+type Config struct {
+	// DataDir holds the embedded NATS store and the child ClickHouse data.
+	DataDir string `yaml:"data_dir"`
+	// Log configures the structured logger.
+	Log LogConfig `yaml:"log"`
+	// NATS says where the bus is.
+	NATS NATSConfig `yaml:"nats"`
+	// Streams sizes the JetStream streams.
+	Streams bus.StreamOptions `yaml:"streams"`
+	// ClickHouse is the storage connection shared by store and console.
+	ClickHouse chstore.ConnConfig `yaml:"clickhouse"`
+	// MetricsAddr serves /healthz and /metrics of a single stage run alone
+	// (`c981 <stage>`); the all-in-one run serves them on the console.
+	MetricsAddr string `yaml:"metrics_addr"`
+
+	Ingest    ingest.Config    `yaml:"ingest"`
+	Enrich    enrich.Config    `yaml:"enrich"`
+	Correlate correlate.Config `yaml:"correlate"`
+	Store     store.Config     `yaml:"store"`
+	Respond   respond.Config   `yaml:"respond"`
+	Console   console.Config   `yaml:"console"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// NATSConfig locates the bus.
+type NATSConfig struct {
+	// URL of an external NATS server; empty runs an embedded one (c981 run).
+	URL string `yaml:"url"`
+	// Listen is the embedded server's client address (host:port; port -1 =
+	// any free port).
+	Listen string `yaml:"listen"`
+	// SyncAlways makes the embedded server fsync every write before
+	// acknowledging it.
+	SyncAlways bool `yaml:"sync_always"`
+}
+
+// Default returns the configuration of the bundled demo plant, with paths
+// relative to the repository root.
+func Default() Config {
+	return Config{
+		DataDir: "var/c981",
+		Log:     LogConfig{Level: "info", Format: "text"},
+		NATS:    NATSConfig{Listen: "127.0.0.1:4222"},
+		Streams: bus.DefaultStreamOptions(),
+		ClickHouse: chstore.ConnConfig{
+			Database: "c981",
+		},
+		MetricsAddr: "127.0.0.1:9981",
+		Ingest: ingest.Config{
+			Listeners: []ingest.ListenerConfig{
+				{Name: "syslog-tcp", Proto: "tcp", Addr: "127.0.0.1:5514", Site: "demo-plant", Timezone: "UTC"},
+				{Name: "syslog-udp", Proto: "udp", Addr: "127.0.0.1:5514", Site: "demo-plant", Timezone: "UTC"},
+			},
+		},
+		Enrich:    enrich.Config{Sites: []string{"deploy/demo/site.yaml"}},
+		Correlate: correlate.Config{RulesDir: "rules"},
+		Respond:   respond.Config{PlaybooksDir: "playbooks"},
+		Console:   console.Config{Addr: "127.0.0.1:8981"},
+	}
+}
+
+// Load reads a YAML config file over the defaults. Paths inside it are
+// taken relative to the current directory.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	if path == "" {
+		return cfg, nil
+	}
+	if _, err := config.LoadYAML(path, &cfg); err != nil {
+		return cfg, fmt.Errorf("load config: %w", err)
+	}
+	return cfg, nil
+}
+
+// ResolveClickHouse fills the ClickHouse address from CLICKHOUSE_ADDR when
+// the config names none, and copies the connection to store and console.
+func (c *Config) ResolveClickHouse() {
+	if len(c.ClickHouse.Addrs) == 0 {
+		if a := os.Getenv("CLICKHOUSE_ADDR"); a != "" {
+			c.ClickHouse.Addrs = []string{a}
+		}
+	}
+	c.Store.ClickHouse = c.ClickHouse
+	c.Console.ClickHouse = console.ClickHouseConfig{
+		Addr:     console.Addrs(c.ClickHouse.Addrs),
+		Database: c.ClickHouse.Database,
+		User:     c.ClickHouse.Username,
+		Password: c.ClickHouse.Password,
+	}
+}
+
+// dir returns a directory under DataDir, created.
+func (c *Config) dir(name string) (string, error) {
+	d := filepath.Join(c.DataDir, name)
+	if err := os.MkdirAll(d, 0o750); err != nil {
+		return "", fmt.Errorf("data dir: %w", err)
+	}
+	return d, nil
+}

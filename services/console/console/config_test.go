@@ -1,0 +1,68 @@
+package console_test
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/c981/c981/services/console/console"
+	"github.com/c981/c981/services/shared/config"
+)
+
+func TestConfig(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want console.Config // after SetDefaults, when valid
+		errs []string       // substrings of the load or Validate error
+	}{
+		{file: "full.yaml", want: console.Config{
+			Addr: "0.0.0.0:8981", QueryTimeout: 15 * time.Second, MaxAlerts: 100, MaxEvents: 50,
+			ClickHouse: console.ClickHouseConfig{Addr: console.Addrs{"ch-1:9000", "ch-2:9000"}, Database: "c981", User: "console", Password: "secret", DialTimeout: 2 * time.Second},
+		}},
+		{file: "minimal.yaml", want: console.Config{
+			Addr: console.DefaultAddr, QueryTimeout: console.DefaultQueryTimeout, MaxAlerts: 500, MaxEvents: 200,
+			ClickHouse: console.ClickHouseConfig{Addr: console.Addrs{"127.0.0.1:19000"}, Database: "c981", User: "default", DialTimeout: console.DefaultDialTimeout},
+		}},
+		{file: "unknown-field.yaml", errs: []string{"unknown-field.yaml:3:", "databse"}},
+		{file: "invalid.yaml", errs: []string{`addr "localhost"`, "query_timeout -1s", "max_events 100000", `clickhouse.addr "no-port"`}},
+		{file: "no-clickhouse.yaml", errs: []string{"clickhouse.addr: required"}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			var cfg console.Config
+			_, err := config.LoadYAML(filepath.Join("testdata", "config", tc.file), &cfg)
+			if err == nil {
+				cfg.SetDefaults()
+				err = cfg.Validate()
+			}
+			if len(tc.errs) > 0 {
+				if err == nil {
+					t.Fatalf("no error, want %q", tc.errs)
+				}
+				for _, want := range tc.errs {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q lacks %q", err, want)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(cfg, tc.want) {
+				t.Errorf("got %+v\nwant %+v", cfg, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	valid := console.Config{ClickHouse: console.ClickHouseConfig{Addr: console.Addrs{"127.0.0.1:9000"}}}
+	if _, err := console.New(valid, console.Deps{}); err == nil || !strings.Contains(err.Error(), "nil ClickHouse connection") {
+		t.Errorf("New without a connection: %v, want an error", err)
+	}
+	if _, err := console.New(console.Config{}, console.Deps{}); err == nil || !strings.Contains(err.Error(), "clickhouse.addr: required") {
+		t.Errorf("New with an empty config: %v, want a config error", err)
+	}
+}

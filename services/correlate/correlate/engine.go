@@ -1,0 +1,332 @@
+package correlate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/c981/c981/services/correlate/rule"
+	"github.com/c981/c981/services/shared/event"
+)
+
+// DefaultIncidentWindow is how long after an incident's last alert (in
+// event time) a new alert with the same key still joins it.
+const DefaultIncidentWindow = time.Hour
+
+// maxChain bounds how many closed incidents of a key are searched for an
+// alert that is older than the current incident.
+const maxChain = 16
+
+// EngineOptions tune an Engine. The zero value uses the defaults.
+type EngineOptions struct {
+	// Window is the incident window (default DefaultIncidentWindow).
+	Window time.Duration
+	// Now returns the processing time stamped on alerts (CreatedAt) and
+	// incident versions (UpdatedAt); default time.Now in UTC.
+	Now func() time.Time
+	// Metrics receives the engine's counters; nil creates unregistered ones.
+	Metrics *Metrics
+	// Logger receives evaluation errors; nil means slog.Default().
+	Logger *slog.Logger
+	// MaxRetries bounds the re-reads after a store conflict (default 5).
+	MaxRetries int
+	// MaxAlerts bounds the alerts of one incident (default
+	// DefaultMaxAlerts); a further alert for the key opens a continuation
+	// incident, which keeps incident records and store values bounded when
+	// a rule fires continuously.
+	MaxAlerts int
+}
+
+// DefaultMaxAlerts is the default bound on the alerts of one incident.
+const DefaultMaxAlerts = 1000
+
+// Engine turns batches of enriched events into alerts and incident
+// versions. It is safe for concurrent use, though concurrent batches for
+// the same incident key contend on the store.
+type Engine struct {
+	rules   *rule.Set
+	store   IncidentStore
+	window  time.Duration
+	now     func() time.Time
+	metrics *Metrics
+	log     *slog.Logger
+	retries int
+	maxAl   int
+	// matchers holds one *rule.Matcher (and its expr VM) per concurrent
+	// Process call, reused across batches.
+	matchers sync.Pool
+}
+
+// NewEngine returns an Engine evaluating rules and keeping incidents in
+// store.
+func NewEngine(rules *rule.Set, store IncidentStore, opts EngineOptions) *Engine {
+	e := &Engine{rules: rules, store: store, window: opts.Window, now: opts.Now, metrics: opts.Metrics, log: opts.Logger,
+		retries: opts.MaxRetries, maxAl: opts.MaxAlerts}
+	if e.window <= 0 {
+		e.window = DefaultIncidentWindow
+	}
+	if e.now == nil {
+		e.now = func() time.Time { return time.Now().UTC() }
+	}
+	if e.metrics == nil {
+		e.metrics, _ = NewMetrics(nil) // unregistered metrics cannot fail
+	}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if e.retries <= 0 {
+		e.retries = 5
+	}
+	if e.maxAl <= 0 {
+		e.maxAl = DefaultMaxAlerts
+	}
+	e.matchers.New = func() any { return rules.NewMatcher() }
+	for _, r := range rules.Enabled() {
+		e.metrics.RuleMatches.WithLabelValues(r.ID)
+		e.metrics.RuleErrors.WithLabelValues(r.ID)
+	}
+	return e
+}
+
+// ValidateEvent reports why an event cannot be correlated: it needs an id
+// (alert ids derive from it), a site (incidents are per site) and a time
+// (incident windows are in event time).
+func ValidateEvent(ev *event.Event) error {
+	switch {
+	case ev.ID == "":
+		return errors.New("event has no id")
+	case ev.Site == "":
+		return fmt.Errorf("event %s has no site", ev.ID)
+	case ev.Time.IsZero():
+		return fmt.Errorf("event %s has no time", ev.ID)
+	}
+	return nil
+}
+
+// pending is an alert waiting for its incident, with its triggering event.
+type pending struct {
+	alert *event.Alert
+	ev    *event.Event
+	title string
+}
+
+// Process evaluates the rules against evs and assigns the resulting alerts
+// to incidents. It returns every alert raised (with IncidentID set) and
+// every incident the batch touched, in its current version: a version
+// number is incremented at most once per incident and batch, and only when
+// the batch changed the incident; alerts already applied (a redelivery)
+// leave their incident unchanged and it is returned as stored, so that a
+// retried publication is complete. Invalid events (see ValidateEvent) are
+// skipped and counted; callers dead-letter them beforehand.
+//
+// An error means the incident store failed; nothing the batch produced may
+// be published and the whole batch should be retried.
+func (e *Engine) Process(ctx context.Context, evs []event.Event) ([]event.Alert, []event.Incident, error) {
+	now := e.now()
+	var alerts []event.Alert
+	var owners []int // index into evs of each alert's event
+	var matches []rule.Match
+	m := e.matchers.Get().(*rule.Matcher)
+	defer e.matchers.Put(m)
+	for i := range evs {
+		ev := &evs[i]
+		if err := ValidateEvent(ev); err != nil {
+			e.metrics.InvalidEvents.Inc()
+			e.log.Warn("skip invalid event", "err", err)
+			continue
+		}
+		e.metrics.Events.Inc()
+		var errs []*rule.EvalError
+		matches, errs = m.Match(ev, matches[:0])
+		for _, err := range errs {
+			e.metrics.RuleErrors.WithLabelValues(err.RuleID).Inc()
+			e.log.Warn("rule evaluation failed", "rule", err.RuleID, "part", err.Part, "event", ev.ID, "err", err.Err)
+		}
+		for _, mt := range matches {
+			r := mt.Rule
+			e.metrics.RuleMatches.WithLabelValues(r.ID).Inc()
+			alerts = append(alerts, event.Alert{
+				ID:          event.NewID("alert", r.ID, ev.ID),
+				Time:        ev.Time,
+				CreatedAt:   now,
+				Site:        ev.Site,
+				RuleID:      r.ID,
+				RuleTitle:   r.Title,
+				Severity:    r.Severity,
+				Techniques:  slices.Clone(r.Attack),
+				IncidentKey: mt.IncidentKey,
+				EventIDs:    []string{ev.ID},
+				Summary:     mt.Summary,
+				Src:         ev.Src,
+				Dst:         ev.Dst,
+				Fields:      mt.Fields,
+			})
+			owners = append(owners, i)
+		}
+	}
+	if len(alerts) == 0 {
+		return nil, nil, nil
+	}
+	e.metrics.Alerts.Add(float64(len(alerts)))
+
+	// Group by (site, key) in order of first appearance.
+	type groupKey struct{ site, key string }
+	groups := map[groupKey][]pending{}
+	var order []groupKey
+	for i := range alerts {
+		a := &alerts[i]
+		gk := groupKey{a.Site, a.IncidentKey}
+		if _, ok := groups[gk]; !ok {
+			order = append(order, gk)
+		}
+		groups[gk] = append(groups[gk], pending{alert: a, ev: &evs[owners[i]], title: a.RuleTitle})
+	}
+	var incidents []event.Incident
+	for _, gk := range order {
+		incs, err := e.assign(ctx, gk.site, gk.key, groups[gk])
+		if err != nil {
+			return nil, nil, err
+		}
+		incidents = append(incidents, incs...)
+	}
+	return alerts, incidents, nil
+}
+
+// assign applies one group's alerts to the store, re-reading and retrying
+// after a conflict.
+func (e *Engine) assign(ctx context.Context, site, key string, items []pending) ([]event.Incident, error) {
+	// Event-time order makes incident windows independent of batch order;
+	// equal times keep event and rule order, so the first alert (and with
+	// it the incident id) is deterministic.
+	slices.SortStableFunc(items, func(a, b pending) int {
+		return a.alert.Time.Compare(b.alert.Time)
+	})
+	for attempt := 0; ; attempt++ {
+		incs, err := e.tryAssign(ctx, site, key, items)
+		if err == nil {
+			return incs, nil
+		}
+		if !errors.Is(err, ErrConflict) || attempt >= e.retries || ctx.Err() != nil {
+			return nil, fmt.Errorf("assign alerts to incident %s/%s: %w", site, key, err)
+		}
+		e.metrics.StoreConflicts.Inc()
+	}
+}
+
+// tryAssign is one optimistic attempt of assign.
+func (e *Engine) tryAssign(ctx context.Context, site, key string, items []pending) ([]event.Incident, error) {
+	now := e.now()
+	cur, rev, err := e.store.Current(ctx, site, key)
+	var curp *Entry
+	switch {
+	case err == nil:
+		curp = &cur
+	case errors.Is(err, ErrNotFound):
+	default:
+		return nil, err
+	}
+	var closed []*Entry          // incidents this attempt closed, oldest first
+	known := map[string]*Entry{} // closed incidents read or closed in this attempt
+	changed := map[string]bool{} // incidents changed in this attempt
+	var touched []*Entry         // incidents in order of first touch
+	seen := map[*Entry]bool{}
+	touch := func(en *Entry) {
+		if !seen[en] {
+			seen[en] = true
+			touched = append(touched, en)
+		}
+	}
+	created := 0
+	for _, it := range items {
+		a := it.alert
+		if curp != nil && slices.Contains(curp.Incident.AlertIDs, a.ID) {
+			a.IncidentID = curp.Incident.ID
+			touch(curp)
+			continue
+		}
+		if curp != nil && curp.Prev != "" && !a.Time.After(curp.ClosedLastSeen) {
+			old, err := e.findClosed(ctx, curp.Prev, a.ID, known)
+			if err != nil {
+				return nil, err
+			}
+			if old != nil {
+				a.IncidentID = old.Incident.ID
+				touch(old)
+				continue
+			}
+		}
+		if curp == nil || a.Time.After(curp.Incident.LastSeen.Add(e.window)) || len(curp.Incident.AlertIDs) >= e.maxAl {
+			next := &Entry{Incident: newIncident(a, it.ev, it.title, now)}
+			if curp != nil {
+				closed = append(closed, curp)
+				known[curp.Incident.ID] = curp
+				next.Prev = curp.Incident.ID
+				next.ClosedLastSeen = curp.ClosedLastSeen
+				if curp.Incident.LastSeen.After(next.ClosedLastSeen) {
+					next.ClosedLastSeen = curp.Incident.LastSeen
+				}
+			}
+			curp = next
+			changed[curp.Incident.ID] = true
+			created++
+			a.IncidentID = curp.Incident.ID
+			touch(curp)
+			continue
+		}
+		if !changed[curp.Incident.ID] {
+			curp.Incident.Version++
+			curp.Incident.UpdatedAt = now
+			changed[curp.Incident.ID] = true
+		}
+		mergeAlert(&curp.Incident, a, it.ev, it.title)
+		a.IncidentID = curp.Incident.ID
+		touch(curp)
+	}
+	if len(changed) > 0 {
+		closedVals := make([]Entry, len(closed))
+		for i, c := range closed {
+			closedVals[i] = *c
+		}
+		if _, err := e.store.Put(ctx, *curp, rev, closedVals); err != nil {
+			return nil, err
+		}
+		e.metrics.IncidentVersions.WithLabelValues(changeCreated).Add(float64(created))
+		e.metrics.IncidentVersions.WithLabelValues(changeUpdated).Add(float64(len(changed) - created))
+	}
+	out := make([]event.Incident, 0, len(touched))
+	for _, en := range touched {
+		out = append(out, cloneIncident(en.Incident))
+	}
+	return out, nil
+}
+
+// findClosed searches the closed incidents of a key, newest first from id,
+// for the one holding alertID; nil when none does.
+func (e *Engine) findClosed(ctx context.Context, id, alertID string, known map[string]*Entry) (*Entry, error) {
+	for range maxChain {
+		if id == "" {
+			return nil, nil
+		}
+		en, ok := known[id]
+		if !ok {
+			got, err := e.store.Previous(ctx, id)
+			if errors.Is(err, ErrNotFound) {
+				return nil, nil // expired or never stored
+			}
+			if err != nil {
+				return nil, err
+			}
+			en = &got
+			known[id] = en
+		}
+		if slices.Contains(en.Incident.AlertIDs, alertID) {
+			return en, nil
+		}
+		id = en.Prev
+	}
+	return nil, nil
+}

@@ -1,0 +1,84 @@
+package correlate
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the correlate stage's Prometheus metrics.
+type Metrics struct {
+	// Events counts events evaluated against the rules.
+	Events prometheus.Counter
+	// InvalidEvents counts events rejected before evaluation (dead-lettered).
+	InvalidEvents prometheus.Counter
+	// PoisonMessages counts bus messages that could not be decoded.
+	PoisonMessages prometheus.Counter
+	// RuleMatches counts matches per rule.
+	RuleMatches *prometheus.CounterVec
+	// RuleErrors counts failed rule evaluations per rule.
+	RuleErrors *prometheus.CounterVec
+	// Alerts counts alerts raised (redeliveries included).
+	Alerts prometheus.Counter
+	// IncidentVersions counts incident versions written, by change
+	// (created, updated).
+	IncidentVersions *prometheus.CounterVec
+	// StoreConflicts counts incident writes retried after a concurrent change.
+	StoreConflicts prometheus.Counter
+	// Duration observes the processing time of one bus message, from
+	// decoding to the acknowledgement of the published results.
+	Duration prometheus.Histogram
+}
+
+// NewMetrics creates the metrics and registers them with reg (nil: not
+// registered).
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		Events: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_correlate_events_total", Help: "Events evaluated against the correlation rules.",
+		}),
+		InvalidEvents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_correlate_invalid_events_total", Help: "Events rejected as invalid and dead-lettered.",
+		}),
+		PoisonMessages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_correlate_poison_messages_total", Help: "Bus messages that could not be decoded and were dead-lettered.",
+		}),
+		RuleMatches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_correlate_rule_matches_total", Help: "Rule matches, per rule.",
+		}, []string{"rule"}),
+		RuleErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_correlate_rule_eval_errors_total", Help: "Failed rule expression evaluations, per rule.",
+		}, []string{"rule"}),
+		Alerts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_correlate_alerts_total", Help: "Alerts raised.",
+		}),
+		IncidentVersions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_correlate_incident_versions_total", Help: "Incident versions written, by change (created, updated).",
+		}, []string{"change"}),
+		StoreConflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_correlate_incident_store_conflicts_total", Help: "Incident writes retried because the stored incident changed concurrently.",
+		}),
+		Duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "c981_correlate_message_duration_seconds",
+			Help:    "Time to process one bus message of events, including publishing its alerts and incidents.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+	}
+	m.IncidentVersions.WithLabelValues(changeCreated)
+	m.IncidentVersions.WithLabelValues(changeUpdated)
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.Events, m.InvalidEvents, m.PoisonMessages, m.RuleMatches, m.RuleErrors,
+		m.Alerts, m.IncidentVersions, m.StoreConflicts, m.Duration} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register correlate metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+const (
+	changeCreated = "created"
+	changeUpdated = "updated"
+)

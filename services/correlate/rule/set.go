@@ -1,0 +1,212 @@
+package rule
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/c981/c981/services/shared/event"
+)
+
+// Set is an immutable collection of compiled rules with unique ids. It is
+// safe for concurrent use.
+type Set struct {
+	rules   []*Rule
+	enabled []*Rule
+	byID    map[string]*Rule
+	pool    sync.Pool
+}
+
+// NewSet builds a Set from compiled rules; duplicate ids are an error that
+// names both definitions.
+func NewSet(rules ...*Rule) (*Set, error) {
+	s := &Set{byID: make(map[string]*Rule, len(rules))}
+	for _, r := range rules {
+		if prev, ok := s.byID[r.ID]; ok {
+			return nil, &LoadError{File: r.File, Line: r.Line, RuleID: r.ID, Part: "id",
+				Err: fmt.Errorf("duplicate rule id, first defined at %s:%d", prev.File, prev.Line)}
+		}
+		s.byID[r.ID] = r
+		s.rules = append(s.rules, r)
+		if r.Enabled {
+			s.enabled = append(s.enabled, r)
+		}
+	}
+	s.pool.New = func() any { return s.NewMatcher() }
+	return s, nil
+}
+
+// Rules returns every rule (enabled or not) in load order. The slice must
+// not be modified.
+func (s *Set) Rules() []*Rule { return s.rules }
+
+// Enabled returns the rules that are evaluated, in load order. The slice
+// must not be modified.
+func (s *Set) Enabled() []*Rule { return s.enabled }
+
+// Rule returns the rule with the given id.
+func (s *Set) Rule(id string) (*Rule, bool) {
+	r, ok := s.byID[id]
+	return r, ok
+}
+
+// Match evaluates every enabled rule against ev and returns the matches in
+// rule order. Rules whose evaluation failed are reported in errs; the other
+// rules are still evaluated. It is safe for concurrent use.
+func (s *Set) Match(ev *event.Event) (matches []Match, errs []*EvalError) {
+	m := s.pool.Get().(*Matcher)
+	defer s.pool.Put(m)
+	return m.Match(ev, nil)
+}
+
+// NewMatcher returns a Matcher for one goroutine.
+func (s *Set) NewMatcher() *Matcher {
+	return &Matcher{set: s, env: newEnv()}
+}
+
+// Match is one rule matching one event.
+type Match struct {
+	// Rule is the rule that matched.
+	Rule *Rule
+	// IncidentKey groups the alert into an incident (with the event's site).
+	IncidentKey string
+	// Summary is the one-line description of the alert.
+	Summary string
+	// Fields are the event fields the rule copies into the alert; nil when
+	// none are set.
+	Fields map[string]string
+}
+
+// EvalError is a failed evaluation of one rule expression for one event.
+type EvalError struct {
+	// RuleID is the rule whose expression failed.
+	RuleID string
+	// Part is condition, incident_key or summary.
+	Part string
+	// Err is the expr runtime error.
+	Err error
+}
+
+// Error implements error.
+func (e *EvalError) Error() string {
+	return fmt.Sprintf("rule %s: %s: %v", e.RuleID, e.Part, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *EvalError) Unwrap() error { return e.Err }
+
+// Matcher evaluates a Set with one reusable expr virtual machine. It is not
+// safe for concurrent use: use one Matcher per goroutine.
+type Matcher struct {
+	set *Set
+	env *Env
+	vm  vm.VM
+}
+
+// Match evaluates every enabled rule against ev, appends the matches to dst
+// and returns it with the evaluation errors. A failing condition skips that
+// rule; a failing incident_key or summary falls back to the default and is
+// reported, so the detection is not lost.
+func (m *Matcher) Match(ev *event.Event, dst []Match) ([]Match, []*EvalError) {
+	if ev == nil {
+		return dst, nil
+	}
+	m.env.Event = ev
+	defer func() { m.env.Event = nil }()
+	var errs []*EvalError
+	for _, r := range m.set.enabled {
+		out, err := m.vm.Run(r.cond, m.env)
+		if err != nil {
+			errs = append(errs, &EvalError{RuleID: r.ID, Part: "condition", Err: err})
+			continue
+		}
+		if ok, _ := out.(bool); !ok {
+			continue
+		}
+		match := Match{Rule: r}
+		if r.key != nil {
+			key, err := m.runString(r.key)
+			if err != nil {
+				errs = append(errs, &EvalError{RuleID: r.ID, Part: "incident_key", Err: err})
+			}
+			match.IncidentKey = key
+		}
+		if match.IncidentKey == "" {
+			match.IncidentKey = DefaultIncidentKey(ev)
+		}
+		if r.summary != nil {
+			sum, err := m.runString(r.summary)
+			if err != nil {
+				errs = append(errs, &EvalError{RuleID: r.ID, Part: "summary", Err: err})
+			}
+			match.Summary = sum
+		}
+		if match.Summary == "" {
+			match.Summary = DefaultSummary(r.Title, ev)
+		}
+		for _, g := range r.getters {
+			if v := g.get(ev); v != "" {
+				if match.Fields == nil {
+					match.Fields = make(map[string]string, len(r.getters))
+				}
+				match.Fields[g.name] = v
+			}
+		}
+		dst = append(dst, match)
+	}
+	return dst, errs
+}
+
+func (m *Matcher) runString(p *vm.Program) (string, error) {
+	out, err := m.vm.Run(p, m.env)
+	if err != nil {
+		return "", err
+	}
+	s, _ := out.(string)
+	return s, nil
+}
+
+// DefaultIncidentKey groups by the target asset: the destination asset id,
+// else the destination address, else the reporting host, else "unknown".
+// The site is not part of the key: incidents are grouped by (site, key).
+func DefaultIncidentKey(ev *event.Event) string {
+	switch {
+	case ev.Dst.AssetID != "":
+		return ev.Dst.AssetID
+	case ev.DstIP != "":
+		return ev.DstIP
+	case ev.Host != "":
+		return ev.Host
+	}
+	return "unknown"
+}
+
+// DefaultSummary is the rule title followed by "src -> dst", each endpoint
+// named by its asset id or address; events without endpoints name the
+// reporting host.
+func DefaultSummary(title string, ev *event.Event) string {
+	src := endpointName(ev.Src, ev.SrcIP)
+	dst := endpointName(ev.Dst, ev.DstIP)
+	switch {
+	case src != "" && dst != "":
+		return title + ": " + src + " -> " + dst
+	case dst != "":
+		return title + ": -> " + dst
+	case src != "":
+		return title + ": " + src + " ->"
+	case ev.Host != "":
+		return title + " on " + ev.Host
+	}
+	return title
+}
+
+func endpointName(ep event.Endpoint, ip string) string {
+	switch {
+	case ep.AssetID != "" && ip != "":
+		return ep.AssetID + " (" + ip + ")"
+	case ep.AssetID != "":
+		return ep.AssetID
+	}
+	return ip
+}

@@ -1,0 +1,58 @@
+package enrich
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/c981/c981/services/shared/config"
+)
+
+func TestConfigYAML(t *testing.T) {
+	var c Config
+	data := []byte("sites: [a.yaml, b.yaml]\nmax_ack_pending: 50\nack_wait: 45s\nretry_delay: 250ms\nmax_batch_bytes: 65536\n")
+	if err := config.DecodeYAML("enrich.yaml", data, &c); err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Sites: []string{"a.yaml", "b.yaml"}, MaxAckPending: 50, AckWait: 45 * time.Second, RetryDelay: 250 * time.Millisecond, MaxBatchBytes: 65536}
+	if strings.Join(c.Sites, ",") != "a.yaml,b.yaml" || c.MaxAckPending != want.MaxAckPending || c.AckWait != want.AckWait || c.RetryDelay != want.RetryDelay || c.MaxBatchBytes != want.MaxBatchBytes {
+		t.Errorf("decoded %+v, want %+v", c, want)
+	}
+	if err := config.DecodeYAML("enrich.yaml", []byte("site: [a.yaml]\n"), &c); err == nil || !strings.HasPrefix(err.Error(), "enrich.yaml:1:1: ") {
+		t.Errorf("unknown field: %v", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string // "" = valid
+	}{
+		{"defaults", Config{Sites: []string{"s.yaml"}}, ""},
+		{"no sites", Config{}, "sites: at least one site model file is required"},
+		{"empty path", Config{Sites: []string{""}}, "sites[0]: empty path"},
+		{"negative pending", Config{Sites: []string{"s"}, MaxAckPending: -1}, "max_ack_pending: must be positive, got -1"},
+		{"short ack wait", Config{Sites: []string{"s"}, AckWait: time.Millisecond}, "ack_wait: must be at least 1s, got 1ms"},
+		{"negative retry", Config{Sites: []string{"s"}, RetryDelay: -time.Second}, "retry_delay: must be positive, got -1s"},
+		{"tiny batches", Config{Sites: []string{"s"}, MaxBatchBytes: 10}, "max_batch_bytes: must be at least 1024, got 10"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.WithDefaults().Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v", err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("Validate() = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	d := Config{}.WithDefaults()
+	if d.MaxAckPending != DefaultMaxAckPending || d.AckWait != DefaultAckWait || d.RetryDelay != DefaultRetryDelay || d.MaxBatchBytes != DefaultMaxBatchBytes {
+		t.Errorf("WithDefaults = %+v", d)
+	}
+}

@@ -1,0 +1,10 @@
+// Package enrich is C-981's enrich stage. It consumes parsed event batches
+// from the C981_RAW stream (durable consumer "enrich"), attaches the IEC 62443
+// context of each event from the loaded site models (endpoint assets and
+// zones, the conduit verdict, the maintenance window) and publishes the
+// enriched batch to c981.events.<site> on C981_EVENTS with a message id
+// derived from the input message, acknowledging the input only after the
+// server acknowledged the output. Undecodable batches are dead-lettered to
+// c981.dlq.enrich; events of sites without a model pass through with the
+// "unknown" context and are counted.
+package enrich

@@ -1,0 +1,75 @@
+package enrich
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	batches      prometheus.Counter
+	events       prometheus.Counter
+	poison       prometheus.Counter
+	unknownSite  prometheus.Counter
+	unknownIP    *prometheus.CounterVec
+	violations   prometheus.Counter
+	published    prometheus.Counter
+	latency      prometheus.Histogram
+	modelVersion *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		batches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_enrich_batches_total",
+			Help: "Raw batches enriched and published.",
+		}),
+		events: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_enrich_events_total",
+			Help: "Events enriched and published.",
+		}),
+		poison: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_enrich_poison_total",
+			Help: "Raw batches that could not be processed and were dead-lettered.",
+		}),
+		unknownSite: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_enrich_unknown_site_total",
+			Help: "Events whose site has no loaded site model (passed on with the unknown context).",
+		}),
+		unknownIP: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_enrich_unknown_ip_total",
+			Help: "Event addresses that are not inventoried assets, by side (src, dst) and reason (no_zone: outside every zone CIDR; not_inventoried: inside a zone).",
+		}, []string{"side", "reason"}),
+		violations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_enrich_conduit_violations_total",
+			Help: "Cross-zone events that no conduit flow allows.",
+		}),
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_enrich_published_messages_total",
+			Help: "Enriched batch messages published to C981_EVENTS.",
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "c981_enrich_batch_duration_seconds",
+			Help:    "Time to decode, enrich and publish one raw batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		modelVersion: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "c981_enrich_site_model_version",
+			Help: "Version of the loaded site model, by site.",
+		}, []string{"site"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var errs []error
+	for _, c := range []prometheus.Collector{m.batches, m.events, m.poison, m.unknownSite, m.unknownIP, m.violations, m.published, m.latency, m.modelVersion} {
+		if err := reg.Register(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("register enrich metrics: %w", err)
+	}
+	return m, nil
+}

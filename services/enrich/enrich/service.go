@@ -1,0 +1,277 @@
+package enrich
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/c981/c981/services/enrich/zone"
+	"github.com/c981/c981/services/shared/bus"
+	"github.com/c981/c981/services/shared/event"
+	"github.com/c981/c981/services/shared/site"
+)
+
+// Deps are the enrich stage's collaborators.
+type Deps struct {
+	// JS is the JetStream handle; the C-981 streams must exist.
+	JS jetstream.JetStream
+	// Logger receives structured logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Registry receives the c981_enrich_* metrics; nil disables registration.
+	Registry prometheus.Registerer
+}
+
+// Service is the enrich stage.
+type Service struct {
+	cfg Config
+	js  jetstream.JetStream
+	log *slog.Logger
+	set *zone.Set
+	m   *metrics
+}
+
+// New loads and indexes the configured site models. It fails on an invalid
+// configuration or site model, naming the file and line.
+func New(cfg Config, deps Deps) (*Service, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("enrich config: %w", err)
+	}
+	if deps.JS == nil {
+		return nil, errors.New("enrich: Deps.JS is required")
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	models := make([]*site.Model, 0, len(cfg.Sites))
+	for _, path := range cfg.Sites {
+		m, err := site.Load(path)
+		if err != nil {
+			return nil, fmt.Errorf("enrich: load site model: %w", err)
+		}
+		models = append(models, m)
+	}
+	set, err := zone.NewSet(models...)
+	if err != nil {
+		return nil, fmt.Errorf("enrich: %w", err)
+	}
+	met, err := newMetrics(deps.Registry)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range models {
+		met.modelVersion.WithLabelValues(m.Site.ID).Set(float64(m.Version))
+	}
+	return &Service{cfg: cfg, js: deps.JS, log: log.With("stage", bus.StageEnrich), set: set, m: met}, nil
+}
+
+// Sites returns the index of the loaded site models.
+func (s *Service) Sites() *zone.Set { return s.set }
+
+// Run creates (or updates) the durable consumer on C981_RAW and enriches
+// batches until ctx ends; it then returns nil. It returns an error only when
+// the consumer cannot be set up before ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	cons, err := s.consumer(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	s.log.Info("enrich running", "sites", s.set.Sites(), "consumer", bus.ConsumerEnrich)
+	err = bus.Consume(ctx, s.js, cons, s.Handle, bus.ConsumeOptions{
+		Stage:      bus.StageEnrich,
+		Logger:     s.log,
+		RetryDelay: s.cfg.RetryDelay,
+		OnPoison:   func(jetstream.Msg, error) { s.m.poison.Inc() },
+	})
+	if err != nil {
+		return fmt.Errorf("enrich: %w", err)
+	}
+	return nil
+}
+
+// consumer creates or updates the durable consumer, retrying while the
+// server is unreachable (startup ordering, leader election).
+func (s *Service) consumer(ctx context.Context) (jetstream.Consumer, error) {
+	cfg := bus.ConsumerConfig(bus.ConsumerEnrich, s.cfg.MaxAckPending, s.cfg.AckWait)
+	backoff := 100 * time.Millisecond
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cons, err := s.js.CreateOrUpdateConsumer(cctx, bus.StreamRaw, cfg)
+		cancel()
+		if err == nil {
+			return cons, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("enrich: create consumer %s on %s: %w", bus.ConsumerEnrich, bus.StreamRaw, err)
+		}
+		s.log.Warn("create consumer; retrying", "stream", bus.StreamRaw, "consumer", bus.ConsumerEnrich, "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("enrich: create consumer %s on %s: %w", bus.ConsumerEnrich, bus.StreamRaw, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// Handle enriches one raw batch message and publishes the result; it is the
+// bus.Handler of the stage. A batch that cannot be decoded is poison; a
+// failed publish is returned for redelivery (the output ids are
+// deterministic, so parts already published are deduplicated).
+func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) error {
+	start := time.Now()
+	if enc := msg.Headers().Get(bus.HeaderEncoding); enc != "" && enc != event.Encoding {
+		return bus.Poison(fmt.Errorf("raw batch on %s: unsupported encoding %q", msg.Subject(), enc))
+	}
+	groups, st, err := s.enrich(msg.Data())
+	if err != nil {
+		return bus.Poison(fmt.Errorf("raw batch on %s: %w", msg.Subject(), err))
+	}
+	published := 0
+	for _, g := range groups {
+		suffix := "events"
+		if len(groups) > 1 {
+			suffix = "events:" + bus.Token(g.site)
+		}
+		n, err := s.publish(ctx, bus.EventsSubject(g.site), bus.MsgID(msg, suffix), g.events)
+		published += n
+		if err != nil {
+			return err
+		}
+	}
+	s.m.batches.Inc()
+	s.m.events.Add(float64(st.events))
+	s.m.published.Add(float64(published))
+	s.m.unknownSite.Add(float64(st.unknownSite))
+	s.m.violations.Add(float64(st.violations))
+	for i, side := range [2]string{"src", "dst"} {
+		if st.noZone[i] > 0 {
+			s.m.unknownIP.WithLabelValues(side, "no_zone").Add(float64(st.noZone[i]))
+		}
+		if st.notInventoried[i] > 0 {
+			s.m.unknownIP.WithLabelValues(side, "not_inventoried").Add(float64(st.notInventoried[i]))
+		}
+	}
+	s.m.latency.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// enrich decodes a raw batch, enriches every event and groups them by site.
+func (s *Service) enrich(data []byte) ([]siteGroup, batchStats, error) {
+	var st batchStats
+	evs, err := event.UnmarshalEvents(data)
+	if err != nil {
+		return nil, st, err
+	}
+	st.events = len(evs)
+	for i := range evs {
+		ev := &evs[i]
+		if !s.set.Enrich(ev) {
+			st.unknownSite++
+		}
+		st.count(ev)
+	}
+	return groupBySite(evs), st, nil
+}
+
+type batchStats struct {
+	events         int
+	unknownSite    int
+	violations     int
+	noZone         [2]int // src, dst
+	notInventoried [2]int
+}
+
+func (st *batchStats) count(ev *event.Event) {
+	for i, ep := range [2]event.Endpoint{ev.Src, ev.Dst} {
+		switch {
+		case ep.IP == "" || ep.Known:
+		case zone.HasZone(ep):
+			st.notInventoried[i]++
+		default:
+			st.noZone[i]++
+		}
+	}
+	if ev.Flow.CrossZone && !ev.Flow.Allowed {
+		st.violations++
+	}
+}
+
+type siteGroup struct {
+	site   string
+	events []event.Event
+}
+
+// groupBySite splits evs by site in order of first appearance; a batch of
+// one site (the normal case) is returned as is.
+func groupBySite(evs []event.Event) []siteGroup {
+	if len(evs) == 0 {
+		return nil
+	}
+	mixed := false
+	for i := range evs {
+		if evs[i].Site != evs[0].Site {
+			mixed = true
+			break
+		}
+	}
+	if !mixed {
+		return []siteGroup{{site: evs[0].Site, events: evs}}
+	}
+	var groups []siteGroup
+	idx := map[string]int{}
+	for i := range evs {
+		j, ok := idx[evs[i].Site]
+		if !ok {
+			j = len(groups)
+			idx[evs[i].Site] = j
+			groups = append(groups, siteGroup{site: evs[i].Site})
+		}
+		groups[j].events = append(groups[j].events, evs[i])
+	}
+	return groups
+}
+
+// publish sends evs as one message, or, when the encoded batch exceeds
+// MaxBatchBytes or the server's limit, as halves with ids id:0 and id:1
+// (recursively). It returns the number of messages published.
+func (s *Service) publish(ctx context.Context, subject, id string, evs []event.Event) (int, error) {
+	data, err := event.MarshalEvents(evs)
+	if err != nil {
+		return 0, bus.Poison(fmt.Errorf("encode enriched batch %s: %w", id, err))
+	}
+	if len(data) > s.cfg.MaxBatchBytes && len(evs) > 1 {
+		return s.publishHalves(ctx, subject, id, evs)
+	}
+	err = bus.Publish(ctx, s.js, subject, id, len(evs), data)
+	if err == nil {
+		return 1, nil
+	}
+	if errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) {
+		if len(evs) > 1 {
+			return s.publishHalves(ctx, subject, id, evs)
+		}
+		return 0, bus.Poison(fmt.Errorf("event %s: enriched record of %d bytes is too large to publish: %w", evs[0].ID, len(data), err))
+	}
+	return 0, err
+}
+
+func (s *Service) publishHalves(ctx context.Context, subject, id string, evs []event.Event) (int, error) {
+	half := len(evs) / 2
+	n1, err := s.publish(ctx, subject, id+":0", evs[:half])
+	if err != nil {
+		return n1, err
+	}
+	n2, err := s.publish(ctx, subject, id+":1", evs[half:])
+	return n1 + n2, err
+}

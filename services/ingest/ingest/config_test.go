@@ -1,0 +1,107 @@
+package ingest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/c981/c981/services/ingest/syslog"
+	"github.com/c981/c981/services/shared/config"
+)
+
+func TestConfigYAML(t *testing.T) {
+	var cfg Config
+	if _, err := config.LoadYAML(filepath.Join("testdata", "ingest.yaml"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.NodeID != "ingest-test" || cfg.MaxBatch != 500 || cfg.MaxWait != 20*time.Millisecond ||
+		cfg.MaxLineBytes != 8192 || cfg.MaxConns != 16 || cfg.IdleTimeout != 30*time.Second {
+		t.Errorf("decoded %+v", cfg)
+	}
+	if cfg.QueueSize != DefaultQueueSize || cfg.MaxBatchBytes != DefaultMaxBatchBytes || cfg.ShutdownTimeout != DefaultShutdownTimeout {
+		t.Errorf("defaults not applied: %+v", cfg)
+	}
+	if len(cfg.Listeners) != 2 {
+		t.Fatalf("listeners %+v", cfg.Listeners)
+	}
+	if l := cfg.Listeners[0]; l.Format != syslog.FormatAuto || l.Timezone != "Europe/Berlin" || l.Proto != ProtoUDP {
+		t.Errorf("listener 0 %+v", l)
+	}
+	if l := cfg.Listeners[1]; l.Format != syslog.FormatRFC3164 || l.Timezone != "UTC" || l.Proto != ProtoTCP {
+		t.Errorf("listener 1 %+v", l)
+	}
+}
+
+func TestConfigYAMLUnknownField(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "ingest.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, []byte("max_batchs: 3\n")...)
+	var cfg Config
+	err = config.DecodeYAML("ingest.yaml", data, &cfg)
+	if err == nil || !strings.Contains(err.Error(), "ingest.yaml:18:") {
+		t.Fatalf("err = %v, want an error at ingest.yaml:18", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	good := func() Config {
+		return Config{Listeners: []ListenerConfig{
+			{Name: "udp", Proto: "udp", Addr: "127.0.0.1:5514", Site: "demo-plant"},
+			{Name: "tcp", Proto: "tcp", Addr: "127.0.0.1:5514", Site: "demo-plant", Format: "rfc5424", Timezone: "Europe/Berlin"},
+		}}
+	}
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   []string // substrings of the error; none means valid
+	}{
+		{"valid", func(*Config) {}, nil},
+		{"no listeners", func(c *Config) { c.Listeners = nil }, []string{"listeners: at least one"}},
+		{"negative batch", func(c *Config) { c.MaxBatch = -1 }, []string{"max_batch: must be positive"}},
+		{"negative wait", func(c *Config) { c.MaxWait = -time.Second }, []string{"max_wait: must be positive"}},
+		{"huge line", func(c *Config) { c.MaxLineBytes = 2 << 20 }, []string{"max_line_bytes: 2097152 exceeds 1 MiB"}},
+		{"bad name", func(c *Config) { c.Listeners[0].Name = "a.b" }, []string{`listeners[0].name: "a.b"`}},
+		{"duplicate name", func(c *Config) { c.Listeners[1].Name = "udp" }, []string{`listeners[1].name: "udp" is also the name of listeners[0]`}},
+		{"bad proto", func(c *Config) { c.Listeners[0].Proto = "tls" }, []string{`listeners[0].proto: "tls" must be udp or tcp`}},
+		{"bad addr", func(c *Config) { c.Listeners[0].Addr = "5514" }, []string{`listeners[0].addr: "5514" is not host:port`}},
+		{"bad port", func(c *Config) { c.Listeners[0].Addr = ":99999" }, []string{`listeners[0].addr: ":99999": port must be`}},
+		{"same bind twice", func(c *Config) { c.Listeners[1].Proto = "udp" }, []string{"listeners[1].addr: udp 127.0.0.1:5514 is also bound by listeners[0]"}},
+		{"port 0 twice is fine", func(c *Config) {
+			c.Listeners[0].Addr, c.Listeners[1].Addr, c.Listeners[1].Proto = "127.0.0.1:0", "127.0.0.1:0", "udp"
+		}, nil},
+		{"no site", func(c *Config) { c.Listeners[1].Site = "" }, []string{"listeners[1].site: must not be empty"}},
+		{"bad format", func(c *Config) { c.Listeners[1].Format = "cef" }, []string{`listeners[1].format: "cef"`}},
+		{"bad timezone", func(c *Config) { c.Listeners[1].Timezone = "Mars/Olympus" }, []string{`listeners[1].timezone: "Mars/Olympus"`}},
+		{"all problems reported", func(c *Config) { c.Listeners[0].Proto = "x"; c.Listeners[1].Site = "" }, []string{"listeners[0].proto", "listeners[1].site"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := good()
+			tt.mutate(&c)
+			c.ApplyDefaults()
+			err := c.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,233 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/c981/c981/services/shared/bus"
+	"github.com/c981/c981/services/shared/event"
+)
+
+// batch collects the events of one listener, i.e. one (site, source).
+type batch struct {
+	l        *listener
+	evs      []event.Event
+	bytes    int
+	deadline time.Time
+}
+
+// publisher drains the queue into batches and publishes them. It runs in
+// one goroutine; while it publishes, the queue fills and pushes back.
+type publisher struct {
+	s         *Service
+	batches   map[*listener]*batch
+	dls       []event.DeadLetter
+	dlSince   time.Time
+	timer     *time.Timer
+	published atomic.Int64
+	lost      atomic.Int64
+}
+
+func newPublisher(s *Service) *publisher {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &publisher{s: s, batches: map[*listener]*batch{}, timer: t}
+}
+
+// eventSize estimates the encoded size of an event: the raw text appears
+// up to three times (raw, message, fields) plus the fixed fields.
+func eventSize(ev *event.Event) int { return 3*len(ev.Raw) + 400 }
+
+func (p *publisher) run(ctx context.Context) {
+	cfg := p.s.cfg
+	for {
+		next, ok := p.nextDeadline()
+		var timerC <-chan time.Time
+		if ok {
+			p.timer.Reset(time.Until(next))
+			timerC = p.timer.C
+		}
+		select {
+		case it, open := <-p.s.queue:
+			p.timer.Stop()
+			if !open {
+				for _, b := range p.batches {
+					p.flush(ctx, b)
+				}
+				p.flushDeadLetters(ctx)
+				return
+			}
+			if it.dead {
+				if len(p.dls) == 0 {
+					p.dlSince = time.Now()
+				}
+				p.dls = append(p.dls, it.dl)
+				if len(p.dls) >= cfg.MaxBatch {
+					p.flushDeadLetters(ctx)
+				}
+				continue
+			}
+			b := p.batches[it.l]
+			if b == nil {
+				b = &batch{l: it.l}
+				p.batches[it.l] = b
+			}
+			size := eventSize(&it.ev)
+			if len(b.evs) > 0 && b.bytes+size > cfg.MaxBatchBytes {
+				p.flush(ctx, b)
+			}
+			if len(b.evs) == 0 {
+				b.deadline = time.Now().Add(cfg.MaxWait)
+			}
+			b.evs = append(b.evs, it.ev)
+			b.bytes += size
+			if len(b.evs) >= cfg.MaxBatch {
+				p.flush(ctx, b)
+			}
+		case <-timerC:
+			now := time.Now()
+			for _, b := range p.batches {
+				if len(b.evs) > 0 && !now.Before(b.deadline) {
+					p.flush(ctx, b)
+				}
+			}
+			if len(p.dls) > 0 && !now.Before(p.dlSince.Add(cfg.MaxWait)) {
+				p.flushDeadLetters(ctx)
+			}
+		}
+	}
+}
+
+func (p *publisher) nextDeadline() (time.Time, bool) {
+	var next time.Time
+	found := false
+	for _, b := range p.batches {
+		if len(b.evs) > 0 && (!found || b.deadline.Before(next)) {
+			next, found = b.deadline, true
+		}
+	}
+	if len(p.dls) > 0 {
+		d := p.dlSince.Add(p.s.cfg.MaxWait)
+		if !found || d.Before(next) {
+			next, found = d, true
+		}
+	}
+	return next, found
+}
+
+// flush publishes b's events, retrying with the same message ids until it
+// succeeds or ctx ends (ShutdownTimeout passed), and empties b.
+func (p *publisher) flush(ctx context.Context, b *batch) {
+	evs := b.evs
+	b.evs = b.evs[:0:0]
+	b.bytes = 0
+	if len(evs) == 0 {
+		return
+	}
+	l := b.l
+	err := p.retry(ctx, l.subject, func() error { return p.publishEvents(ctx, l, evs) })
+	if err != nil {
+		p.lose(l.cfg.Name, len(evs), err)
+	}
+}
+
+// publishEvents publishes evs as one message with id "<first event id>:<count>",
+// splitting a batch the bus rejects as too large into halves (each with its
+// own deterministic id), and dead-letters a single event that is too large.
+func (p *publisher) publishEvents(ctx context.Context, l *listener, evs []event.Event) error {
+	start := time.Now()
+	err := bus.PublishRecords(ctx, p.s.js, l.subject, evs[0].ID+":"+strconv.Itoa(len(evs)), evs)
+	if err == nil {
+		p.s.m.publishSeconds.Observe(time.Since(start).Seconds())
+		p.s.m.batches.WithLabelValues(l.cfg.Site, l.cfg.Name).Inc()
+		p.s.m.published.WithLabelValues(l.cfg.Site, l.cfg.Name).Add(float64(len(evs)))
+		p.published.Add(int64(len(evs)))
+		return nil
+	}
+	if !tooLarge(err) {
+		return err
+	}
+	if len(evs) == 1 {
+		ev := evs[0]
+		p.s.m.dropped.WithLabelValues(l.cfg.Name, dropTooLarge).Inc()
+		p.s.log.Warn("event too large for the bus; dead-lettered", "listener", l.cfg.Name, "id", ev.ID, "raw_bytes", len(ev.Raw))
+		p.dls = append(p.dls, event.DeadLetter{
+			ID: ev.ID, Time: ev.ReceivedAt, Stage: bus.StageIngest, Site: ev.Site, Source: ev.Source,
+			Reason: "event too large for the bus: " + err.Error(), Payload: ev.Raw, Position: ev.Transport + " " + ev.Peer,
+		})
+		if len(p.dls) == 1 {
+			p.dlSince = time.Now()
+		}
+		return nil
+	}
+	half := len(evs) / 2
+	if err := p.publishEvents(ctx, l, evs[:half]); err != nil {
+		return err
+	}
+	return p.publishEvents(ctx, l, evs[half:])
+}
+
+func tooLarge(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, nats.ErrMaxPayload) ||
+		errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) ||
+		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum
+}
+
+// flushDeadLetters publishes the pending dead letters in batches of at most
+// MaxBatch.
+func (p *publisher) flushDeadLetters(ctx context.Context) {
+	for len(p.dls) > 0 {
+		n := min(len(p.dls), p.s.cfg.MaxBatch)
+		dls := p.dls[:n]
+		err := p.retry(ctx, bus.DLQSubject(bus.StageIngest), func() error {
+			return bus.DeadLetter(ctx, p.s.js, bus.StageIngest, dls)
+		})
+		if err != nil {
+			for _, dl := range dls {
+				p.lose(dl.Source, 1, err)
+			}
+		} else {
+			p.s.m.deadLetters.Add(float64(n))
+		}
+		p.dls = p.dls[n:]
+	}
+	p.dls = nil
+}
+
+// retry calls publish until it succeeds or ctx ends, backing off between
+// attempts. Publishing never drops: while it retries, the queue fills and
+// the listeners push back (TCP) or count drops (UDP).
+func (p *publisher) retry(ctx context.Context, subject string, publish func() error) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := publish()
+		if err == nil {
+			return nil
+		}
+		p.s.m.publishErrors.WithLabelValues(subject).Inc()
+		if ctx.Err() != nil {
+			return fmt.Errorf("publish %s: %w (gave up: %w)", subject, err, ctx.Err())
+		}
+		p.s.log.Error("publish failed; retrying with the same message id", "subject", subject, "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("publish %s: %w (gave up: %w)", subject, err, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (p *publisher) lose(listener string, n int, err error) {
+	p.lost.Add(int64(n))
+	p.s.m.dropped.WithLabelValues(listener, dropShutdown).Add(float64(n))
+	p.s.log.Error("records lost: not published before the shutdown timeout", "listener", listener, "records", n, "err", err)
+}

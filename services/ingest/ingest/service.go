@@ -1,0 +1,207 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/c981/c981/services/ingest/syslog"
+	"github.com/c981/c981/services/shared/bus"
+	"github.com/c981/c981/services/shared/event"
+)
+
+// Deps are the service's collaborators.
+type Deps struct {
+	// JS publishes the batches; required.
+	JS jetstream.JetStream
+	// Logger receives structured logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Registry receives the c981_ingest_* metrics; nil means a private
+	// registry (metrics not exported).
+	Registry prometheus.Registerer
+}
+
+// Service is the ingest service. Build it with New and run it with Run.
+type Service struct {
+	cfg       Config
+	js        jetstream.JetStream
+	log       *slog.Logger
+	m         *metrics
+	listeners []*listener
+	queue     chan item
+	ready     chan struct{}
+	// abort is closed when ShutdownTimeout has passed after the context
+	// ended: readers blocked on the full queue give up.
+	abort   chan struct{}
+	running atomic.Bool
+
+	mu    sync.Mutex
+	addrs map[string]string
+}
+
+// item is one received record on its way to the publisher: an event, or a
+// dead letter when it could not be parsed.
+type item struct {
+	l    *listener
+	ev   event.Event
+	dl   event.DeadLetter
+	dead bool
+}
+
+// New validates cfg (after applying defaults) and builds the service. It
+// does not bind any socket; Run does.
+func New(cfg Config, deps Deps) (*Service, error) {
+	cfg.Listeners = append([]ListenerConfig(nil), cfg.Listeners...)
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("ingest config: %w", err)
+	}
+	if deps.JS == nil {
+		return nil, errors.New("ingest: Deps.JS is required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Registry == nil {
+		deps.Registry = prometheus.NewRegistry()
+	}
+	s := &Service{
+		cfg:   cfg,
+		js:    deps.JS,
+		log:   deps.Logger.With("stage", bus.StageIngest),
+		queue: make(chan item, cfg.QueueSize),
+		ready: make(chan struct{}),
+		abort: make(chan struct{}),
+		addrs: map[string]string{},
+	}
+	m, err := newMetrics(deps.Registry, func() float64 { return float64(len(s.queue)) })
+	if err != nil {
+		return nil, err
+	}
+	s.m = m
+	for _, lc := range cfg.Listeners {
+		loc, err := time.LoadLocation(lc.Timezone)
+		if err != nil {
+			return nil, fmt.Errorf("listener %s: timezone %q: %w", lc.Name, lc.Timezone, err)
+		}
+		s.listeners = append(s.listeners, &listener{
+			cfg: lc,
+			s:   s,
+			parser: syslog.NewParser(syslog.Options{
+				Format:    lc.Format,
+				Site:      lc.Site,
+				Source:    lc.Name,
+				Transport: lc.Proto,
+				Location:  loc,
+				MaxBytes:  cfg.MaxLineBytes,
+			}),
+			subject: bus.RawSubject(lc.Site, lc.Name),
+		})
+	}
+	return s, nil
+}
+
+// Ready is closed once every listener is bound; Addrs is valid from then on.
+func (s *Service) Ready() <-chan struct{} { return s.ready }
+
+// Addrs returns each listener's name and actual bound address (so an addr
+// with port 0 reveals its port). It is empty before Ready is closed.
+func (s *Service) Addrs() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.addrs)
+}
+
+// Run binds the listeners, receives, parses and publishes until ctx ends,
+// then stops the listeners, publishes what is queued and returns. It
+// returns an error when a listener cannot be bound, or when records were
+// still unpublished after ShutdownTimeout. Run may be called once.
+func (s *Service) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return errors.New("ingest: Run called twice")
+	}
+	boot := strconv.FormatInt(time.Now().UnixNano(), 10)
+	for i, l := range s.listeners {
+		if err := l.bind(boot); err != nil {
+			for _, b := range s.listeners[:i] {
+				b.close()
+			}
+			return err
+		}
+		s.mu.Lock()
+		s.addrs[l.cfg.Name] = l.addr
+		s.mu.Unlock()
+		s.log.Info("listening", "listener", l.cfg.Name, "proto", l.cfg.Proto, "addr", l.addr, "site", l.cfg.Site, "format", l.cfg.Format)
+	}
+	close(s.ready)
+
+	// The publisher's context outlives ctx by ShutdownTimeout so that the
+	// queued records can still be published.
+	pubCtx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelPub()
+	pub := newPublisher(s)
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		pub.run(pubCtx)
+	}()
+
+	var wg sync.WaitGroup
+	for _, l := range s.listeners {
+		wg.Go(func() { l.serve(ctx) })
+	}
+	<-ctx.Done()
+	s.log.Info("shutting down: stopping listeners and publishing queued records", "queued", len(s.queue))
+	deadline := time.AfterFunc(s.cfg.ShutdownTimeout, func() {
+		close(s.abort)
+		cancelPub()
+	})
+	defer deadline.Stop()
+	for _, l := range s.listeners {
+		l.close()
+	}
+	wg.Wait()
+	close(s.queue)
+	<-pubDone
+	if lost := pub.lost.Load(); lost > 0 {
+		return fmt.Errorf("ingest: %d records not published within shutdown timeout %s", lost, s.cfg.ShutdownTimeout)
+	}
+	s.log.Info("stopped", "published", pub.published.Load())
+	return nil
+}
+
+// enqueue hands a record to the publisher. With block (TCP) it waits for
+// room, pushing back on the sender; without (UDP) a full queue drops the
+// record and counts it. It returns false when the record was not queued.
+func (s *Service) enqueue(it item, block bool) bool {
+	if block {
+		select {
+		case s.queue <- it:
+			return true
+		default:
+		}
+		select {
+		case s.queue <- it:
+			return true
+		case <-s.abort:
+			s.m.dropped.WithLabelValues(it.l.cfg.Name, dropShutdown).Inc()
+			return false
+		}
+	}
+	select {
+	case s.queue <- it:
+		return true
+	default:
+		s.m.dropped.WithLabelValues(it.l.cfg.Name, dropQueueFull).Inc()
+		return false
+	}
+}

@@ -1,0 +1,337 @@
+package syslog
+
+import (
+	"bytes"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	gosyslog "github.com/leodido/go-syslog/v4"
+	"github.com/leodido/go-syslog/v4/rfc3164"
+	"github.com/leodido/go-syslog/v4/rfc5424"
+
+	"github.com/c981/c981/services/shared/event"
+)
+
+// Format is a syslog wire format.
+type Format string
+
+// Formats. FormatAuto detects the format of each record: "<PRI>1 " (version
+// 1 after the PRI) is RFC 5424, anything else RFC 3164.
+const (
+	FormatAuto    Format = "auto"
+	FormatRFC5424 Format = "rfc5424"
+	FormatRFC3164 Format = "rfc3164"
+)
+
+// Valid reports whether f is a known format; "" counts as FormatAuto.
+func (f Format) Valid() bool {
+	switch f {
+	case "", FormatAuto, FormatRFC5424, FormatRFC3164:
+		return true
+	}
+	return false
+}
+
+// DefaultMaxBytes is the default maximum size of one record.
+const DefaultMaxBytes = 64 << 10
+
+// MaxFields bounds how many key/value pairs one record contributes to
+// Event.Fields (pairs beyond it are ignored; the text stays in Message/Raw).
+const MaxFields = 256
+
+// Options configure a Parser.
+type Options struct {
+	// Format is the expected format; "" or FormatAuto detects it per record.
+	// An unknown value behaves as FormatAuto (validate with Format.Valid).
+	Format Format
+	// Site, Source and Transport are copied into every event.
+	Site      string
+	Source    string
+	Transport string
+	// Location is the time zone of RFC 3164 timestamps, which carry none;
+	// nil means UTC.
+	Location *time.Location
+	// Now returns the current time; RFC 3164 timestamps have no year, so the
+	// year is the one that puts the timestamp nearest to Now without being
+	// more than a day in the future. nil means time.Now.
+	Now func() time.Time
+	// MaxBytes is the maximum record size; 0 means DefaultMaxBytes.
+	MaxBytes int
+}
+
+// Parser turns raw syslog records into events. It is safe for concurrent use.
+type Parser struct {
+	opts     Options
+	loc      *time.Location
+	now      func() time.Time
+	maxBytes int
+	m5424    sync.Pool
+	m3164    sync.Pool
+}
+
+// NewParser returns a Parser with opts.
+func NewParser(opts Options) *Parser {
+	p := &Parser{opts: opts, loc: opts.Location, now: opts.Now, maxBytes: opts.MaxBytes}
+	if p.loc == nil {
+		p.loc = time.UTC
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.maxBytes <= 0 {
+		p.maxBytes = DefaultMaxBytes
+	}
+	// The machines are not safe for concurrent use; each Parse borrows one.
+	// Best-effort mode is deliberately off: on failure it returns only the
+	// header fields parsed so far and never the message text, while the RFC
+	// 3164 fallback below keeps the whole content.
+	p.m5424.New = func() any { return rfc5424.NewMachine() }
+	p.m3164.New = func() any {
+		return rfc3164.NewMachine(
+			rfc3164.WithOptionalPriority(),
+			rfc3164.WithRFC3339(),
+			rfc3164.WithSecondFractions(),
+			rfc3164.WithLenientDay(),
+		)
+	}
+	return p
+}
+
+// Parse parses one record. id, peer and receivedAt are copied into the
+// event (ID, Peer, ReceivedAt); raw is not retained. A rejected record
+// returns a *ParseError whose Reason says why.
+func (p *Parser) Parse(raw []byte, id string, peer string, receivedAt time.Time) (event.Event, error) {
+	format := p.opts.Format
+	if !format.Valid() || format == "" {
+		format = FormatAuto
+	}
+	if len(raw) > p.maxBytes {
+		return event.Event{}, newError(ReasonTooLong, format, nil, "record is %d bytes, maximum is %d", len(raw), p.maxBytes)
+	}
+	rec := bytes.TrimRight(raw, "\r\n\x00")
+	if len(bytes.TrimSpace(rec)) == 0 {
+		return event.Event{}, newError(ReasonEmpty, format, nil, "record is empty")
+	}
+	if i := bytes.IndexByte(rec, 0); i >= 0 {
+		return event.Event{}, newError(ReasonNUL, format, nil, "NUL byte at offset %d", i)
+	}
+	pri, priLen, err := scanPRI(rec)
+	if err != nil {
+		return event.Event{}, err
+	}
+	body := rec[priLen:]
+	if priLen > 0 && len(bytes.TrimSpace(body)) == 0 {
+		return event.Event{}, newError(ReasonTruncated, format, nil, "nothing after PRI")
+	}
+	if format == FormatAuto {
+		format = FormatRFC3164
+		if priLen > 0 && body[0] == '1' && (len(body) == 1 || body[1] == ' ') {
+			format = FormatRFC5424
+		}
+	}
+
+	receivedAt = receivedAt.UTC()
+	ev := event.Event{
+		ID:         id,
+		ReceivedAt: receivedAt,
+		Time:       receivedAt,
+		Site:       p.opts.Site,
+		Source:     p.opts.Source,
+		Format:     string(format),
+		Transport:  p.opts.Transport,
+		Peer:       peer,
+		Facility:   -1,
+		Severity:   -1,
+		Raw:        string(raw),
+	}
+	if priLen > 0 {
+		ev.Facility = pri / 8
+		ev.Severity = pri % 8
+	}
+	fields := map[string]string{}
+	if format == FormatRFC5424 {
+		if priLen == 0 {
+			return event.Event{}, newError(ReasonBadPRI, format, nil, "RFC 5424 record without PRI")
+		}
+		if err := p.parse5424(rec, priLen, &ev, fields); err != nil {
+			return event.Event{}, err
+		}
+	} else {
+		p.parse3164(rec, body, &ev)
+	}
+	extractPairs(ev.Message, fields)
+	if len(fields) > 0 {
+		ev.Fields = fields
+	}
+	mapFields(&ev)
+	return ev, nil
+}
+
+// scanPRI validates a leading <PRI> and returns its value and length, or
+// length 0 when the record has no PRI.
+func scanPRI(rec []byte) (pri, n int, err error) {
+	if rec[0] != '<' {
+		return 0, 0, nil
+	}
+	end := bytes.IndexByte(rec[:min(len(rec), 6)], '>')
+	if end < 0 {
+		return 0, 0, newError(ReasonBadPRI, "", nil, "PRI is not 1-3 digits closed by '>'")
+	}
+	digits := rec[1:end]
+	if len(digits) == 0 {
+		return 0, 0, newError(ReasonBadPRI, "", nil, "empty PRI")
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, 0, newError(ReasonBadPRI, "", nil, "PRI %q is not a number", digits)
+		}
+		pri = pri*10 + int(c-'0')
+	}
+	if pri > 191 {
+		return 0, 0, newError(ReasonBadPRI, "", nil, "PRI %d is out of range 0-191", pri)
+	}
+	return pri, end + 1, nil
+}
+
+func (p *Parser) parse5424(rec []byte, priLen int, ev *event.Event, fields map[string]string) error {
+	m := p.m5424.Get().(gosyslog.Machine)
+	defer p.m5424.Put(m)
+	msg, err := m.Parse(rec)
+	if err != nil {
+		return p.classify5424(m, rec, priLen, err)
+	}
+	sm, ok := msg.(*rfc5424.SyslogMessage)
+	if !ok || sm == nil {
+		return newError(ReasonBadHeader, FormatRFC5424, nil, "RFC 5424 parser returned no message")
+	}
+	if sm.Timestamp != nil {
+		ev.Time = sm.Timestamp.UTC()
+	}
+	ev.Host = clean(deref(sm.Hostname))
+	ev.App = clean(deref(sm.Appname))
+	ev.ProcID = clean(deref(sm.ProcID))
+	ev.MsgID = clean(deref(sm.MsgID))
+	msgText := deref(sm.Message)
+	if len(msgText) >= 3 && msgText[:3] == "\xef\xbb\xbf" {
+		msgText = msgText[3:]
+	}
+	ev.Message = clean(msgText)
+	if sm.StructuredData != nil {
+		sdFields(*sm.StructuredData, fields)
+	}
+	return nil
+}
+
+// classify5424 turns a machine error into a ParseError: truncated when the
+// header has fewer than its seven fields, bad structured data when the
+// header alone parses, bad header otherwise.
+func (p *Parser) classify5424(m gosyslog.Machine, rec []byte, priLen int, cause error) error {
+	// VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP SD
+	sdStart, spaces := -1, 0
+	for i := priLen; i < len(rec); i++ {
+		if rec[i] == ' ' {
+			spaces++
+			if spaces == 6 {
+				sdStart = i + 1
+				break
+			}
+		}
+	}
+	if sdStart < 0 || sdStart == len(rec) {
+		n := spaces + 1
+		if sdStart == len(rec) {
+			n = 6
+		}
+		return newError(ReasonTruncated, FormatRFC5424, cause, "RFC 5424 header has %d of 7 fields", n)
+	}
+	header := make([]byte, 0, sdStart+1)
+	header = append(append(header, rec[:sdStart]...), '-')
+	if _, err := m.Parse(header); err == nil {
+		return newError(ReasonBadStructuredData, FormatRFC5424, cause, "malformed structured data")
+	}
+	return newError(ReasonBadHeader, FormatRFC5424, cause, "malformed RFC 5424 header")
+}
+
+func (p *Parser) parse3164(rec, body []byte, ev *event.Event) {
+	m := p.m3164.Get().(gosyslog.Machine)
+	defer p.m3164.Put(m)
+	msg, err := m.Parse(rec)
+	sm, _ := msg.(*rfc3164.SyslogMessage)
+	if err != nil || sm == nil || sm.Timestamp == nil {
+		// RFC 3164 section 4.3.3: without a valid TIMESTAMP the whole
+		// content is the message, received now.
+		ev.Message = clean(string(bytes.TrimLeft(body, " ")))
+		return
+	}
+	ev.Time = p.stampTime(*sm.Timestamp)
+	ev.Host = clean(deref(sm.Hostname))
+	ev.App = clean(deref(sm.Appname))
+	ev.ProcID = clean(deref(sm.ProcID))
+	ev.Message = clean(deref(sm.Message))
+}
+
+// stampTime completes an RFC 3164 timestamp. A Stamp timestamp (year 0,
+// no zone) is placed in the configured location and given the year that
+// puts it nearest to now, at most a day in the future; an RFC 3339
+// timestamp is kept as is.
+func (p *Parser) stampTime(t time.Time) time.Time {
+	if t.Year() != 0 {
+		return t.UTC()
+	}
+	now := p.now().In(p.loc)
+	limit := now.Add(24 * time.Hour)
+	for y := now.Year() + 1; y >= now.Year()-8; y-- {
+		c := time.Date(y, t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), p.loc)
+		if c.Day() != t.Day() || c.After(limit) {
+			continue // Feb 29 in a common year, or too far in the future
+		}
+		return c.UTC()
+	}
+	return time.Date(now.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), p.loc).UTC()
+}
+
+// sdFields adds structured data params as "sdid.param" and, when not
+// already set by an earlier element (SD-IDs in sorted order), as "param".
+func sdFields(sd map[string]map[string]string, fields map[string]string) {
+	ids := make([]string, 0, len(sd))
+	for id := range sd {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		params := sd[id]
+		names := make([]string, 0, len(params))
+		for k := range params {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			if len(fields) >= MaxFields {
+				return
+			}
+			v := clean(params[k])
+			fields[id+"."+k] = v
+			if _, ok := fields[k]; !ok {
+				fields[k] = v
+			}
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// clean makes s valid UTF-8, replacing each run of invalid bytes with U+FFFD.
+func clean(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}

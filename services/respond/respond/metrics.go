@@ -1,0 +1,47 @@
+package respond
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the respond stage's Prometheus metrics.
+type metrics struct {
+	incidents  *prometheus.CounterVec
+	plans      *prometheus.CounterVec
+	decisions  *prometheus.CounterVec
+	poison     prometheus.Counter
+	evalErrors prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		incidents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_respond_incidents_total",
+			Help: "Incident versions processed, by result (planned, invalid = dead-lettered).",
+		}, []string{"result"}),
+		plans: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_respond_plans_total",
+			Help: "Response plans published, by playbook.",
+		}, []string{"playbook"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_respond_step_decisions_total",
+			Help: "Plan steps published, by constraint decision (allowed, needs_approval, forbidden).",
+		}, []string{"decision"}),
+		poison: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_respond_poison_messages_total",
+			Help: "Incident messages that could not be decoded and were dead-lettered.",
+		}),
+		evalErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_respond_playbook_eval_errors_total",
+			Help: "Incidents for which some playbook's applies_to failed to evaluate (the playbook was left out).",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.incidents, m.plans, m.decisions, m.poison, m.evalErrors} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return m, nil
+}

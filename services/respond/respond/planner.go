@@ -1,0 +1,95 @@
+package respond
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/c981/c981/services/respond/constraint"
+	"github.com/c981/c981/services/respond/playbook"
+	"github.com/c981/c981/services/shared/event"
+)
+
+// Planner turns an incident version into response plans. It is safe for
+// concurrent use.
+type Planner struct {
+	set *playbook.Set
+	log *slog.Logger
+}
+
+// NewPlanner returns a Planner over a loaded playbook set; log receives
+// playbook evaluation errors (nil means slog.Default()).
+func NewPlanner(set *playbook.Set, log *slog.Logger) *Planner {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Planner{set: set, log: log}
+}
+
+// Plan returns one plan per playbook that applies to inc, in playbook
+// priority order, every step decided by the constraint engine. Playbooks
+// whose applies_to fails to evaluate are logged and left out (see PlanErr).
+func (p *Planner) Plan(inc event.Incident, now time.Time) []event.Plan {
+	plans, err := p.PlanErr(inc, now)
+	if err != nil {
+		p.log.Warn("playbook evaluation failed", "incident", inc.ID, "version", inc.Version, "err", err)
+	}
+	return plans
+}
+
+// PlanErr is Plan that also returns the (non-fatal) evaluation errors of
+// playbooks that were left out. A step precondition that fails to evaluate
+// counts as not met, so its step is forbidden with the error as the reason.
+func (p *Planner) PlanErr(inc event.Incident, now time.Time) ([]event.Plan, error) {
+	pbs, err := p.set.Match(&inc)
+	if len(pbs) == 0 {
+		return nil, err
+	}
+	ctx := constraint.ContextOf(&inc)
+	version := strconv.FormatUint(inc.Version, 10)
+	created := now.UTC()
+	plans := make([]event.Plan, 0, len(pbs))
+	for _, pb := range pbs {
+		steps := make([]event.Step, len(pb.Steps))
+		for i := range pb.Steps {
+			steps[i] = planStep(&pb.Steps[i], i+1, &inc, ctx)
+		}
+		plans = append(plans, event.Plan{
+			ID:              event.NewID("plan", inc.ID, version, pb.ID),
+			IncidentID:      inc.ID,
+			IncidentVersion: inc.Version,
+			Site:            inc.Site,
+			PlaybookID:      pb.ID,
+			PlaybookTitle:   pb.Title,
+			CreatedAt:       created,
+			Steps:           steps,
+		})
+	}
+	return plans, err
+}
+
+// planStep decides one step; index is 1-based.
+func planStep(s *playbook.Step, index int, inc *event.Incident, ctx constraint.Context) event.Step {
+	cs := s.Constraint()
+	ok, err := s.PreconditionsHold(inc)
+	switch {
+	case err != nil:
+		cs.Unmet = []string{fmt.Sprintf("%s (could not be evaluated: %v)", s.Preconditions, err)}
+	case !ok:
+		cs.Unmet = []string{s.Preconditions}
+	}
+	d := constraint.Decide(cs, ctx)
+	return event.Step{
+		Index:     index,
+		ID:        s.ID,
+		Kind:      s.Kind,
+		Action:    s.Action,
+		Class:     s.Class(),
+		Audience:  s.Audience,
+		Text:      s.DisplayText(),
+		Decision:  d.Decision,
+		Reason:    d.Reason,
+		Approvers: d.Approvers,
+	}
+}

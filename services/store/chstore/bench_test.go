@@ -1,0 +1,83 @@
+package chstore
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/c981/c981/services/shared/event"
+)
+
+// benchEvents returns n realistic enriched events: Modbus writes from the
+// HMIs to the PLCs of the demo plant, each with its raw line and fields.
+func benchEvents(n int) []event.Event {
+	base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	evs := make([]event.Event, n)
+	for i := range evs {
+		plc := 11 + i%3
+		hmi := 11 + i%2
+		src, dst := fmt.Sprintf("10.20.2.%d", hmi), fmt.Sprintf("10.20.1.%d", plc)
+		raw := fmt.Sprintf("<134>Nov 26 10:00:01 fw-cell-01 fw: action=allow src=%s dst=%s proto=tcp sport=%d dport=502 app=modbus op=write", src, dst, 40000+i%20000)
+		ts := base.Add(time.Duration(i) * time.Millisecond)
+		evs[i] = event.Event{
+			ID: event.NewID("bench", raw, fmt.Sprint(i)), Time: ts, ReceivedAt: ts.Add(120 * time.Millisecond),
+			Site: "demo-plant", Source: "syslog-udp", Format: "rfc3164", Transport: "udp", Peer: "10.20.1.1:514",
+			Host: "fw-cell-01", App: "fw", Facility: 16, Severity: 6, Message: raw[39:], Kind: event.KindFlow, Action: "allow",
+			SrcIP: src, DstIP: dst, SrcPort: 40000 + i%20000, DstPort: 502, Proto: "tcp", AppProto: "modbus", Operation: "write",
+			Fields:       map[string]string{"action": "allow", "src": src, "dst": dst, "proto": "tcp", "sport": fmt.Sprint(40000 + i%20000), "dport": "502", "app": "modbus", "op": "write"},
+			Raw:          raw,
+			Src:          event.Endpoint{IP: src, Known: true, AssetID: fmt.Sprintf("demo-plant/hmi-0%d", hmi-10), Role: "hmi", Zone: "demo-plant/supervisory", ZoneKind: "supervisory", Purdue: 2, SLT: 2},
+			Dst:          event.Endpoint{IP: dst, Known: true, AssetID: fmt.Sprintf("demo-plant/plc-10%d", plc-10), Role: "plc", Zone: "demo-plant/control", ZoneKind: "control", Purdue: 1, SLT: 3, Criticality: "critical"},
+			Flow:         event.Flow{CrossZone: true, Allowed: true, Conduit: "supervisory-control", FlowID: "modbus-hmi-plc"},
+			ModelVersion: 1,
+		}
+	}
+	return evs
+}
+
+// BenchmarkInsertEvents maps and inserts batches of 10,000 enriched events
+// into the real server (CLICKHOUSE_ADDR).
+func BenchmarkInsertEvents(b *testing.B) {
+	conn := testConn(b)
+	ctx := context.Background()
+	if err := Migrate(ctx, conn, migrationsFS()); err != nil {
+		b.Fatal(err)
+	}
+	const batch = 10_000
+	evs := benchEvents(batch)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	var rows int
+	for b.Loop() {
+		vals := make([][]any, len(evs))
+		for i := range evs {
+			row, err := EventRow(&evs[i])
+			if err != nil {
+				b.Fatal(err)
+			}
+			vals[i] = row
+		}
+		if err := Insert(ctx, conn, TableEvents, EventColumns, vals); err != nil {
+			b.Fatal(err)
+		}
+		rows += len(vals)
+	}
+	b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")
+}
+
+// BenchmarkEventRow measures mapping one event onto the events columns.
+func BenchmarkEventRow(b *testing.B) {
+	evs := benchEvents(1024)
+	b.ReportAllocs()
+	i := 0
+	start := time.Now()
+	for b.Loop() {
+		if _, err := EventRow(&evs[i%len(evs)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(i)/time.Since(start).Seconds(), "rows/s")
+}

@@ -1,0 +1,350 @@
+package chstore
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/c981/c981/services/shared/event"
+)
+
+// Table names.
+const (
+	TableEvents      = "events"
+	TableAlerts      = "alerts"
+	TableIncidents   = "incidents"
+	TableActions     = "actions"
+	TableDeadLetters = "dead_letters"
+)
+
+// EventColumns are the events columns in the order EventRow fills them.
+var EventColumns = []string{
+	"id", "site", "time", "time_ms", "received_at", "received_ms",
+	"source", "format", "transport", "peer", "host", "app", "proc_id", "msg_id",
+	"facility", "severity", "message", "kind", "category", "action", "outcome", "user",
+	"src_ip", "dst_ip", "src_port", "dst_port", "proto", "app_proto", "operation",
+	"fields.key", "fields.value", "raw",
+	"src_known", "src_asset", "src_role", "src_zone", "src_zone_kind", "src_purdue", "src_safety",
+	"dst_known", "dst_asset", "dst_role", "dst_zone", "dst_zone_kind", "dst_purdue", "dst_sl_t", "dst_criticality", "dst_safety",
+	"flow_cross_zone", "flow_allowed", "flow_conduit", "flow_violation",
+	"maint_active", "maint_window", "model_version",
+}
+
+// AlertColumns are the alerts columns in the order AlertRow fills them.
+var AlertColumns = []string{
+	"id", "site", "time", "time_ms", "created_at", "rule_id", "rule_title", "severity",
+	"techniques", "incident_key", "incident_id", "event_ids", "summary",
+	"src_ip", "src_asset", "src_zone", "dst_ip", "dst_asset", "dst_role", "dst_zone", "dst_safety",
+	"fields.key", "fields.value",
+}
+
+// IncidentColumns are the incidents columns in the order IncidentRow fills them.
+var IncidentColumns = []string{
+	"id", "version", "site", "key", "title", "severity", "status",
+	"first_seen", "first_seen_ms", "last_seen", "last_seen_ms", "updated_at",
+	"alert_count", "alert_ids", "rule_ids", "techniques", "assets", "zones",
+	"target_ip", "target_asset", "target_role", "target_zone", "target_zone_kind",
+	"target_purdue", "target_sl_t", "target_criticality", "target_safety", "maint_active",
+}
+
+// ActionColumns are the actions columns in the order ActionRows fills them.
+var ActionColumns = []string{
+	"plan_id", "incident_id", "incident_version", "site", "playbook_id", "playbook_title",
+	"created_at", "created_ms", "step_index", "step_id", "kind", "action", "class",
+	"audience", "text", "decision", "reason", "approvers",
+}
+
+// DeadLetterColumns are the dead_letters columns in the order DeadLetterRow fills them.
+var DeadLetterColumns = []string{
+	"id", "time", "time_ms", "stage", "site", "source", "reason", "payload", "position",
+}
+
+// InsertQuery returns "INSERT INTO table (`a`, `b`, ...)" with the explicit
+// column list PrepareBatch needs.
+func InsertQuery(table string, columns []string) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO ")
+	b.WriteString(quoteIdent(table))
+	b.WriteString(" (")
+	for i, c := range columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteIdent(c))
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// ErrInvalidRow marks a record that cannot be stored as it is (a contract
+// violation the server would reject or silently corrupt).
+var ErrInvalidRow = errors.New("invalid row")
+
+// rowErrors collects the problems of one record.
+type rowErrors []string
+
+func (r *rowErrors) add(format string, args ...any) { *r = append(*r, fmt.Sprintf(format, args...)) }
+
+func (r rowErrors) err(kind, id string) error {
+	if len(r) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s %q: %s", ErrInvalidRow, kind, id, strings.Join(r, "; "))
+}
+
+// ZeroUUID is stored for optional UUID references that are empty.
+const ZeroUUID = "00000000-0000-0000-0000-000000000000"
+
+// ValidUUID reports whether s is a UUID in canonical 8-4-4-4-12 hex form.
+func ValidUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (r *rowErrors) uuid(col, s string, optional bool) string {
+	if s == "" && optional {
+		return ZeroUUID
+	}
+	if !ValidUUID(s) {
+		r.add("%s %q is not a UUID", col, s)
+		return ZeroUUID
+	}
+	return strings.ToLower(s)
+}
+
+func (r *rowErrors) uint16(col string, v int) uint16 {
+	if v < 0 || v > math.MaxUint16 {
+		r.add("%s %d out of range 0..65535", col, v)
+		return 0
+	}
+	return uint16(v)
+}
+
+func (r *rowErrors) uint8(col string, v int) uint8 {
+	if v < 0 || v > math.MaxUint8 {
+		r.add("%s %d out of range 0..255", col, v)
+		return 0
+	}
+	return uint8(v)
+}
+
+func (r *rowErrors) int8(col string, v int) int8 {
+	if v < math.MinInt8 || v > math.MaxInt8 {
+		r.add("%s %d out of range -128..127", col, v)
+		return 0
+	}
+	return int8(v)
+}
+
+func (r *rowErrors) uint32(col string, v int) uint32 {
+	if v < 0 || int64(v) > math.MaxUint32 {
+		r.add("%s %d out of range 0..4294967295", col, v)
+		return 0
+	}
+	return uint32(v)
+}
+
+func (r *rowErrors) enum(col, v string, allowed ...string) string {
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.add("%s %q is not one of %s", col, v, strings.Join(allowed, ", "))
+	return allowed[0]
+}
+
+func (r *rowErrors) float32(col string, v float64) float32 {
+	if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > math.MaxFloat32 {
+		r.add("%s %v is not a finite Float32", col, v)
+		return 0
+	}
+	return float32(v)
+}
+
+// DateTime bounds: ClickHouse DateTime is an unsigned 32-bit Unix time.
+var (
+	minDateTime = time.Unix(0, 0).UTC()
+	maxDateTime = time.Unix(math.MaxUint32, 0).UTC()
+)
+
+// DateTime splits t into the DateTime (UTC, whole seconds) and millisecond
+// values of a time column pair. Times outside the DateTime range (before
+// 1970, after 2106, or the zero time) are clamped to its bounds so that a
+// device with a wrong clock does not lose its record; the raw record keeps
+// the original text.
+func DateTime(t time.Time) (time.Time, uint16) {
+	t = t.UTC()
+	if t.Before(minDateTime) {
+		return minDateTime, 0
+	}
+	if t.After(maxDateTime) {
+		return maxDateTime, 0
+	}
+	return t.Truncate(time.Second), uint16(t.Nanosecond() / int(time.Millisecond))
+}
+
+// dateTime is DateTime without the milliseconds.
+func dateTime(t time.Time) time.Time {
+	s, _ := DateTime(t)
+	return s
+}
+
+// NestedKV returns the keys of m sorted and the matching values: the
+// `x.key` and `x.value` arrays of a Nested(key String, value String) column.
+// A nil or empty map gives two empty (non-nil) arrays.
+func NestedKV(m map[string]string) (keys, values []string) {
+	keys = make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	values = make([]string, len(keys))
+	for i, k := range keys {
+		values[i] = m[k]
+	}
+	return keys, values
+}
+
+func strs(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func b8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+var (
+	severities = []string{event.SevInfo, event.SevLow, event.SevMedium, event.SevHigh, event.SevCritical}
+	statuses   = []string{event.StatusNew, event.StatusAcknowledged, event.StatusInvestigating, event.StatusContained, event.StatusResolved, event.StatusClosed}
+	classes    = []string{event.ClassPassive, event.ClassBoundary, event.ClassIntrusive}
+	decisions  = []string{event.DecisionAllowed, event.DecisionNeedsApproval, event.DecisionForbidden}
+)
+
+// EventRow maps an event onto EventColumns. It returns an error wrapping
+// ErrInvalidRow when the event cannot be stored (id not a UUID, port or
+// facility out of range, ...).
+func EventRow(e *event.Event) ([]any, error) {
+	var r rowErrors
+	id := r.uuid("id", e.ID, false)
+	t, tms := DateTime(e.Time)
+	rt, rms := DateTime(e.ReceivedAt)
+	keys, vals := NestedKV(e.Fields)
+	row := []any{
+		id, e.Site, t, tms, rt, rms,
+		e.Source, e.Format, e.Transport, e.Peer, e.Host, e.App, e.ProcID, e.MsgID,
+		r.int8("facility", e.Facility), r.int8("severity", e.Severity), e.Message, e.Kind, e.Category, e.Action, e.Outcome, e.User,
+		e.SrcIP, e.DstIP, r.uint16("src_port", e.SrcPort), r.uint16("dst_port", e.DstPort), e.Proto, e.AppProto, e.Operation,
+		keys, vals, e.Raw,
+		b8(e.Src.Known), e.Src.AssetID, e.Src.Role, e.Src.Zone, e.Src.ZoneKind, r.float32("src_purdue", e.Src.Purdue), b8(e.Src.Safety),
+		b8(e.Dst.Known), e.Dst.AssetID, e.Dst.Role, e.Dst.Zone, e.Dst.ZoneKind, r.float32("dst_purdue", e.Dst.Purdue), r.uint8("dst_sl_t", e.Dst.SLT), e.Dst.Criticality, b8(e.Dst.Safety),
+		b8(e.Flow.CrossZone), b8(e.Flow.Allowed), e.Flow.Conduit, e.Flow.Violation,
+		b8(e.Maint.Active), e.Maint.WindowID, r.uint32("model_version", e.ModelVersion),
+	}
+	if err := r.err("event", e.ID); err != nil {
+		return nil, err
+	}
+	return row, nil
+}
+
+// AlertRow maps an alert onto AlertColumns. An empty IncidentID is stored
+// as ZeroUUID.
+func AlertRow(a *event.Alert) ([]any, error) {
+	var r rowErrors
+	id := r.uuid("id", a.ID, false)
+	t, tms := DateTime(a.Time)
+	keys, vals := NestedKV(a.Fields)
+	row := []any{
+		id, a.Site, t, tms, dateTime(a.CreatedAt), a.RuleID, a.RuleTitle, r.enum("severity", a.Severity, severities...),
+		strs(a.Techniques), a.IncidentKey, r.uuid("incident_id", a.IncidentID, true), strs(a.EventIDs), a.Summary,
+		a.Src.IP, a.Src.AssetID, a.Src.Zone, a.Dst.IP, a.Dst.AssetID, a.Dst.Role, a.Dst.Zone, b8(a.Dst.Safety),
+		keys, vals,
+	}
+	if err := r.err("alert", a.ID); err != nil {
+		return nil, err
+	}
+	return row, nil
+}
+
+// IncidentRow maps an incident version onto IncidentColumns.
+func IncidentRow(in *event.Incident) ([]any, error) {
+	var r rowErrors
+	id := r.uuid("id", in.ID, false)
+	fs, fms := DateTime(in.FirstSeen)
+	ls, lms := DateTime(in.LastSeen)
+	row := []any{
+		id, in.Version, in.Site, in.Key, in.Title, r.enum("severity", in.Severity, severities...), r.enum("status", in.Status, statuses...),
+		fs, fms, ls, lms, dateTime(in.UpdatedAt),
+		r.uint32("alert_count", len(in.AlertIDs)), strs(in.AlertIDs), strs(in.RuleIDs), strs(in.Techniques), strs(in.Assets), strs(in.Zones),
+		in.Target.IP, in.Target.AssetID, in.Target.Role, in.Target.Zone, in.Target.ZoneKind,
+		r.float32("target_purdue", in.Target.Purdue), r.uint8("target_sl_t", in.Target.SLT), in.Target.Criticality, b8(in.Target.Safety), b8(in.MaintActive),
+	}
+	if err := r.err("incident", in.ID); err != nil {
+		return nil, err
+	}
+	return row, nil
+}
+
+// ActionRows maps a response plan onto ActionColumns, one row per step (a
+// plan without steps gives no rows). Any invalid step rejects the plan.
+func ActionRows(p *event.Plan) ([][]any, error) {
+	var r rowErrors
+	planID := r.uuid("plan_id", p.ID, false)
+	incID := r.uuid("incident_id", p.IncidentID, false)
+	ct, cms := DateTime(p.CreatedAt)
+	rows := make([][]any, 0, len(p.Steps))
+	for i := range p.Steps {
+		s := &p.Steps[i]
+		rows = append(rows, []any{
+			planID, incID, p.IncidentVersion, p.Site, p.PlaybookID, p.PlaybookTitle,
+			ct, cms, r.uint16(fmt.Sprintf("steps[%d].index", i), s.Index), s.ID, s.Kind, s.Action,
+			r.enum(fmt.Sprintf("steps[%d].class", i), s.Class, classes...),
+			s.Audience, s.Text, r.enum(fmt.Sprintf("steps[%d].decision", i), s.Decision, decisions...), s.Reason, strs(s.Approvers),
+		})
+	}
+	if err := r.err("plan", p.ID); err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// DeadLetterRow maps a dead letter onto DeadLetterColumns. It never fails:
+// a dead letter must always be storable, so an id that is not a UUID is
+// replaced by one derived from the record and an empty stage is stored as
+// "unknown".
+func DeadLetterRow(d *event.DeadLetter) []any {
+	id := strings.ToLower(d.ID)
+	if !ValidUUID(id) {
+		id = event.NewID("dead-letter", d.ID, d.Stage, d.Position, d.Reason, d.Payload)
+	}
+	stage := d.Stage
+	if stage == "" {
+		stage = "unknown"
+	}
+	t, tms := DateTime(d.Time)
+	return []any{id, t, tms, stage, d.Site, d.Source, d.Reason, d.Payload, d.Position}
+}

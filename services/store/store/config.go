@@ -1,0 +1,110 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/c981/c981/services/store/chstore"
+)
+
+// Config configures the store stage.
+//
+//	clickhouse:
+//	  addrs: ["127.0.0.1:9000"]
+//	  database: c981
+//	  username: default
+//	  password: ""
+//	  dial_timeout: 5s
+//	  read_timeout: 60s
+//	  max_open_conns: 10
+//	  create_database: true
+//	batch_rows: 50000
+//	batch_wait: 1s
+//	max_ack_pending: 1000
+//	ack_wait: 30s
+//	retry_min: 100ms
+//	retry_max: 10s
+//	skip_migrate: false
+type Config struct {
+	// ClickHouse says where to write.
+	ClickHouse chstore.ConnConfig `yaml:"clickhouse"`
+	// BatchRows flushes a table's batch once it holds this many rows.
+	BatchRows int `yaml:"batch_rows"`
+	// BatchWait flushes a table's batch this long after its first message.
+	BatchWait time.Duration `yaml:"batch_wait"`
+	// MaxAckPending bounds the unacknowledged messages per table (the
+	// messages of one batch); it is also the durable consumers' setting.
+	MaxAckPending int `yaml:"max_ack_pending"`
+	// AckWait is how long JetStream waits for an acknowledgement before it
+	// redelivers; held messages are kept alive with InProgress every
+	// AckWait/3 while an insert is retried.
+	AckWait time.Duration `yaml:"ack_wait"`
+	// RetryMin and RetryMax bound the exponential backoff between attempts
+	// to insert the same batch (or to connect and migrate at start).
+	RetryMin time.Duration `yaml:"retry_min"`
+	RetryMax time.Duration `yaml:"retry_max"`
+	// SkipMigrate disables applying the schema migrations at start.
+	SkipMigrate bool `yaml:"skip_migrate"`
+}
+
+// Defaults for unset Config fields.
+const (
+	DefaultBatchRows     = 50_000
+	DefaultBatchWait     = time.Second
+	DefaultMaxAckPending = 1000
+	DefaultAckWait       = 30 * time.Second
+	DefaultRetryMin      = 100 * time.Millisecond
+	DefaultRetryMax      = 10 * time.Second
+)
+
+// WithDefaults returns c with every unset (zero) field set to its default.
+func (c Config) WithDefaults() Config {
+	c.ClickHouse = c.ClickHouse.WithDefaults()
+	if c.BatchRows == 0 {
+		c.BatchRows = DefaultBatchRows
+	}
+	if c.BatchWait == 0 {
+		c.BatchWait = DefaultBatchWait
+	}
+	if c.MaxAckPending == 0 {
+		c.MaxAckPending = DefaultMaxAckPending
+	}
+	if c.AckWait == 0 {
+		c.AckWait = DefaultAckWait
+	}
+	if c.RetryMin == 0 {
+		c.RetryMin = DefaultRetryMin
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = DefaultRetryMax
+	}
+	return c
+}
+
+// Validate reports every problem with the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if err := c.ClickHouse.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.BatchRows <= 0 {
+		errs = append(errs, fmt.Errorf("batch_rows: %d must be positive", c.BatchRows))
+	}
+	if c.BatchWait <= 0 {
+		errs = append(errs, fmt.Errorf("batch_wait: %s must be positive", c.BatchWait))
+	}
+	if c.MaxAckPending <= 0 {
+		errs = append(errs, fmt.Errorf("max_ack_pending: %d must be positive", c.MaxAckPending))
+	}
+	if c.AckWait < 3*c.BatchWait || c.AckWait < time.Second {
+		errs = append(errs, fmt.Errorf("ack_wait: %s must be at least 1s and 3 x batch_wait (%s) so a gathering batch is not redelivered", c.AckWait, c.BatchWait))
+	}
+	if c.RetryMin <= 0 {
+		errs = append(errs, fmt.Errorf("retry_min: %s must be positive", c.RetryMin))
+	}
+	if c.RetryMax < c.RetryMin {
+		errs = append(errs, fmt.Errorf("retry_max: %s is below retry_min %s", c.RetryMax, c.RetryMin))
+	}
+	return errors.Join(errs...)
+}

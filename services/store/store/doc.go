@@ -1,0 +1,25 @@
+// Package store is C-981's storage stage: it consumes the enriched events,
+// alerts, incident versions, response plans and dead letters from NATS
+// JetStream and writes them into their ClickHouse tables (see package
+// chstore for the schema mapping).
+//
+// Each table has its own goroutine and durable pull consumer. A writer
+// gathers messages until BatchRows rows or BatchWait after the first
+// message, inserts them as one batch, and only then acknowledges every
+// message of the batch, so a message is acknowledged only once its rows are
+// durable in ClickHouse:
+//
+//   - ClickHouse down or slow: the same rows are retried with capped
+//     exponential backoff until they are accepted or the service stops; the
+//     messages stay unacknowledged and are kept alive with InProgress so that
+//     JetStream does not redeliver them meanwhile. Nothing is dropped.
+//   - Bad data: a batch the server (or the driver) rejects as bad data is
+//     bisected to isolate the offending rows; the good rows are inserted and
+//     each bad row is recorded in dead_letters with the reason. Records that
+//     violate the contract (ids that are not UUIDs, unknown severities, ...)
+//     and messages that cannot be decoded are dead-lettered the same way; an
+//     undecodable message is then terminated instead of acknowledged.
+//   - Crash or restart between insert and acknowledgement: the redelivered
+//     messages are inserted again with the same deterministic ids, and the
+//     ReplacingMergeTree tables collapse the copies (exact queries use FINAL).
+package store

@@ -1,0 +1,84 @@
+package store
+
+import (
+	"github.com/c981/c981/services/shared/bus"
+	"github.com/c981/c981/services/shared/event"
+	"github.com/c981/c981/services/store/chstore"
+)
+
+// record is one decoded bus record and the rows it maps to.
+type record struct {
+	id, site, source string
+	// rows are the table rows of the record (an action plan has one per
+	// step); nil when err is set.
+	rows [][]any
+	// err wraps chstore.ErrInvalidRow when the record cannot be stored.
+	err error
+	// orig is the decoded record, JSON-encoded into a dead letter's payload.
+	orig any
+}
+
+// table is what one writer needs to know about its stream and table.
+type table struct {
+	name    string
+	stream  string
+	durable string
+	columns []string
+	decode  func(data []byte) ([]record, error)
+}
+
+// decoder decodes a batch of T and maps each record with rows.
+func decoder[T any](rows func(*T) ([][]any, error), meta func(*T) (id, site, source string)) func([]byte) ([]record, error) {
+	return func(data []byte) ([]record, error) {
+		var recs []T
+		if err := event.Unmarshal(data, &recs); err != nil {
+			return nil, err
+		}
+		out := make([]record, len(recs))
+		for i := range recs {
+			r := &recs[i]
+			id, site, source := meta(r)
+			rs, err := rows(r)
+			out[i] = record{id: id, site: site, source: source, rows: rs, err: err, orig: r}
+		}
+		return out, nil
+	}
+}
+
+func one(row []any, err error) ([][]any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return [][]any{row}, nil
+}
+
+// tables lists the five writers.
+func tables() []table {
+	return []table{
+		{
+			name: chstore.TableEvents, stream: bus.StreamEvents, durable: bus.ConsumerStoreEvents, columns: chstore.EventColumns,
+			decode: decoder(func(e *event.Event) ([][]any, error) { return one(chstore.EventRow(e)) },
+				func(e *event.Event) (string, string, string) { return e.ID, e.Site, e.Source }),
+		},
+		{
+			name: chstore.TableAlerts, stream: bus.StreamAlerts, durable: bus.ConsumerStoreAlerts, columns: chstore.AlertColumns,
+			decode: decoder(func(a *event.Alert) ([][]any, error) { return one(chstore.AlertRow(a)) },
+				func(a *event.Alert) (string, string, string) { return a.ID, a.Site, a.RuleID }),
+		},
+		{
+			name: chstore.TableIncidents, stream: bus.StreamIncidents, durable: bus.ConsumerStoreIncidents, columns: chstore.IncidentColumns,
+			decode: decoder(func(in *event.Incident) ([][]any, error) { return one(chstore.IncidentRow(in)) },
+				func(in *event.Incident) (string, string, string) { return in.ID, in.Site, in.Key }),
+		},
+		{
+			name: chstore.TableActions, stream: bus.StreamActions, durable: bus.ConsumerStoreActions, columns: chstore.ActionColumns,
+			decode: decoder(chstore.ActionRows,
+				func(p *event.Plan) (string, string, string) { return p.ID, p.Site, p.PlaybookID }),
+		},
+		{
+			name: chstore.TableDeadLetters, stream: bus.StreamDLQ, durable: bus.ConsumerStoreDLQ, columns: chstore.DeadLetterColumns,
+			decode: decoder(func(d *event.DeadLetter) ([][]any, error) { return [][]any{chstore.DeadLetterRow(d)}, nil },
+				func(d *event.DeadLetter) (string, string, string) { return d.ID, d.Site, d.Source }),
+		},
+	}
+}

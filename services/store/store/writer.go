@@ -1,0 +1,404 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/c981/c981/services/shared/bus"
+	"github.com/c981/c981/services/shared/event"
+	"github.com/c981/c981/services/store/chstore"
+)
+
+const (
+	// idlePoll is how long one fetch waits for the first message of a batch.
+	idlePoll = 5 * time.Second
+	// maxFetch bounds the messages requested by one fetch.
+	maxFetch = 256
+	// minFetchWait is the shortest fetch worth issuing before a flush.
+	minFetchWait = 20 * time.Millisecond
+)
+
+// writer moves one stream into one table.
+type writer struct {
+	svc  *Service
+	t    table
+	cons jetstream.Consumer
+	conn driver.Conn
+	log  *slog.Logger
+}
+
+// held is one message of the batch being gathered.
+type held struct {
+	msg    jetstream.Msg
+	pos    string    // "C981_EVENTS seq 12", or the subject without metadata
+	stored time.Time // when the stream stored it (deterministic across redeliveries)
+	poison bool      // could not be decoded: terminate instead of ack
+}
+
+// row is one table row and where it came from.
+type row struct {
+	vals []any
+	rec  *record
+	msg  int // index into batch.msgs
+	idx  int // record index in its message
+	sub  int // row index in its record
+}
+
+// batch is what one flush inserts and acknowledges.
+type batch struct {
+	msgs []held
+	rows []row
+	dead []event.DeadLetter
+}
+
+func (b *batch) size() int { return len(b.rows) + len(b.dead) }
+
+// run gathers and flushes batches until ctx ends.
+func (w *writer) run(ctx context.Context) error {
+	for {
+		b := w.collect(ctx)
+		if ctx.Err() != nil {
+			w.nak(b)
+			return nil
+		}
+		if len(b.msgs) == 0 {
+			continue
+		}
+		if err := w.flush(ctx, b); err != nil {
+			if ctx.Err() != nil {
+				w.nak(b)
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// collect fetches messages until the batch holds BatchRows rows, BatchWait
+// has passed since its first message, MaxAckPending messages are held, or
+// ctx ends.
+func (w *writer) collect(ctx context.Context) *batch {
+	cfg := w.svc.cfg
+	b := &batch{}
+	var deadline time.Time
+	for b.size() < cfg.BatchRows && len(b.msgs) < cfg.MaxAckPending && ctx.Err() == nil {
+		n, wait := 1, idlePoll
+		if len(b.msgs) > 0 {
+			wait = time.Until(deadline)
+			if wait < minFetchWait {
+				break
+			}
+			perMsg := max(1, b.size()/len(b.msgs))
+			n = min(maxFetch, cfg.MaxAckPending-len(b.msgs), max(1, (cfg.BatchRows-b.size()+perMsg-1)/perMsg))
+		}
+		fctx, cancel := context.WithTimeout(ctx, wait)
+		mb, err := w.cons.Fetch(n, jetstream.FetchContext(fctx))
+		if err != nil {
+			cancel()
+			if ctx.Err() != nil {
+				break
+			}
+			w.log.Warn("fetch", "err", err)
+			sleep(ctx, cfg.RetryMin)
+			continue
+		}
+		for msg := range mb.Messages() {
+			if len(b.msgs) == 0 {
+				deadline = time.Now().Add(cfg.BatchWait)
+			}
+			w.add(b, msg)
+		}
+		cancel()
+		if err := mb.Error(); err != nil && ctx.Err() == nil && !isFetchTimeout(err) {
+			w.log.Warn("fetch", "err", err)
+		}
+	}
+	w.svc.m.unacked.WithLabelValues(w.t.name).Set(float64(len(b.msgs)))
+	return b
+}
+
+func isFetchTimeout(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.Canceled)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// add decodes msg into the batch: its rows, or dead letters for a message
+// that cannot be decoded and for records that cannot be stored.
+func (w *writer) add(b *batch, msg jetstream.Msg) {
+	h := held{msg: msg, pos: msg.Subject(), stored: time.Unix(0, 0).UTC()}
+	if md, err := msg.Metadata(); err == nil {
+		h.pos = md.Stream + " seq " + strconv.FormatUint(md.Sequence.Stream, 10)
+		h.stored = md.Timestamp.UTC()
+		w.svc.m.pending.WithLabelValues(w.t.name).Set(float64(md.NumPending))
+	}
+	mi := len(b.msgs)
+	recs, err := w.decode(msg)
+	if err != nil {
+		h.poison = true
+		b.dead = append(b.dead, event.DeadLetter{
+			ID:       event.NewID(bus.StageStore, w.t.name, h.pos),
+			Time:     h.stored,
+			Stage:    bus.StageStore,
+			Reason:   fmt.Sprintf("decode %s for table %s: %v", h.pos, w.t.name, err),
+			Payload:  string(msg.Data()),
+			Position: h.pos,
+		})
+		w.svc.m.deadLetters.WithLabelValues(w.t.name, reasonPoison).Inc()
+		w.log.Warn("undecodable message dead-lettered", "position", h.pos, "err", err)
+	}
+	for ri := range recs {
+		rec := &recs[ri]
+		if rec.err != nil {
+			pos := h.pos + " record " + strconv.Itoa(ri)
+			b.dead = append(b.dead, event.DeadLetter{
+				ID:       event.NewID(bus.StageStore, w.t.name, pos),
+				Time:     h.stored,
+				Stage:    bus.StageStore,
+				Site:     rec.site,
+				Source:   rec.source,
+				Reason:   fmt.Sprintf("store %s: %v", w.t.name, rec.err),
+				Payload:  payload(rec.orig),
+				Position: pos,
+			})
+			w.svc.m.deadLetters.WithLabelValues(w.t.name, reasonInvalid).Inc()
+			w.log.Warn("invalid record dead-lettered", "position", pos, "err", rec.err)
+			continue
+		}
+		for si, vals := range rec.rows {
+			b.rows = append(b.rows, row{vals: vals, rec: rec, msg: mi, idx: ri, sub: si})
+		}
+	}
+	b.msgs = append(b.msgs, h)
+}
+
+// decode checks the encoding header and decodes the records of msg.
+func (w *writer) decode(msg jetstream.Msg) ([]record, error) {
+	if enc := msg.Headers().Get(bus.HeaderEncoding); enc != "" && enc != event.Encoding {
+		return nil, fmt.Errorf("unsupported encoding %q (want %q)", enc, event.Encoding)
+	}
+	return w.t.decode(msg.Data())
+}
+
+func payload(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%+v", v)
+	}
+	return string(data)
+}
+
+// flush inserts the batch's rows and dead letters, then acknowledges its
+// messages. It returns an error, leaving the messages unacknowledged, only
+// when ctx ends first or the test hook fails.
+func (w *writer) flush(ctx context.Context, b *batch) error {
+	stop := w.keepAlive(b)
+	defer stop()
+
+	rejected, err := w.insertAll(ctx, w.t.name, w.t.columns, b.rows)
+	if err != nil {
+		return err
+	}
+	for _, rj := range rejected {
+		h := b.msgs[rj.row.msg]
+		pos := h.pos + " record " + strconv.Itoa(rj.row.idx)
+		if len(rj.row.rec.rows) > 1 {
+			pos += " row " + strconv.Itoa(rj.row.sub)
+		}
+		b.dead = append(b.dead, event.DeadLetter{
+			ID:       event.NewID(bus.StageStore, w.t.name, pos),
+			Time:     h.stored,
+			Stage:    bus.StageStore,
+			Site:     rj.row.rec.site,
+			Source:   rj.row.rec.source,
+			Reason:   fmt.Sprintf("clickhouse rejected row for %s: %v", w.t.name, rj.err),
+			Payload:  payload(rj.row.rec.orig),
+			Position: pos,
+		})
+		w.svc.m.deadLetters.WithLabelValues(w.t.name, reasonRejected).Inc()
+		w.log.Warn("rejected row dead-lettered", "position", pos, "err", rj.err)
+	}
+	if len(b.dead) > 0 {
+		dl := make([]row, len(b.dead))
+		for i := range b.dead {
+			dl[i] = row{vals: chstore.DeadLetterRow(&b.dead[i]), idx: i}
+		}
+		bad, err := w.insertAll(ctx, chstore.TableDeadLetters, chstore.DeadLetterColumns, dl)
+		if err != nil {
+			return err
+		}
+		for _, rj := range bad {
+			w.svc.m.unstorable.WithLabelValues(w.t.name).Inc()
+			d := b.dead[rj.row.idx]
+			w.log.Error("clickhouse rejected a dead letter; it is logged here and acknowledged",
+				"err", rj.err, "id", d.ID, "position", d.Position, "reason", d.Reason, "payload", d.Payload)
+		}
+	}
+	if hook := w.svc.afterInsert; hook != nil {
+		if err := hook(w.t.name); err != nil {
+			return err
+		}
+	}
+	stop()
+	w.ack(b)
+	return nil
+}
+
+// keepAlive sends InProgress for every held message each AckWait/3 until
+// the returned function is called, so that retries do not let JetStream
+// redeliver the batch.
+func (w *writer) keepAlive(b *batch) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(w.svc.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, h := range b.msgs {
+					if err := h.msg.InProgress(); err != nil {
+						w.log.Debug("in progress", "position", h.pos, "err", err)
+					}
+				}
+			}
+		}
+	})
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			wg.Wait()
+		})
+	}
+}
+
+// ack acknowledges the batch's messages (terminating the undecodable ones).
+func (w *writer) ack(b *batch) {
+	m := w.svc.m
+	oldest := time.Now()
+	for _, h := range b.msgs {
+		var err error
+		if h.poison {
+			err = h.msg.Term()
+		} else {
+			err = h.msg.Ack()
+		}
+		if err != nil {
+			m.ackFailures.WithLabelValues(w.t.name).Inc()
+			w.log.Warn("ack failed; the message will be redelivered and deduplicated", "position", h.pos, "err", err)
+		}
+		if h.stored.After(time.Unix(0, 0)) && h.stored.Before(oldest) {
+			oldest = h.stored
+		}
+	}
+	m.messages.WithLabelValues(w.t.name).Add(float64(len(b.msgs)))
+	m.batches.WithLabelValues(w.t.name).Inc()
+	m.lag.WithLabelValues(w.t.name).Set(time.Since(oldest).Seconds())
+	m.unacked.WithLabelValues(w.t.name).Set(0)
+}
+
+// nak returns the batch's messages for redelivery (shutdown).
+func (w *writer) nak(b *batch) {
+	for _, h := range b.msgs {
+		if err := h.msg.Nak(); err != nil {
+			w.log.Debug("nak", "position", h.pos, "err", err)
+		}
+	}
+	w.svc.m.unacked.WithLabelValues(w.t.name).Set(0)
+}
+
+// rejection is a row ClickHouse or the driver refused, with the reason.
+type rejection struct {
+	row row
+	err error
+}
+
+// insertAll inserts rows into table. Transient failures are retried with
+// backoff until ctx ends (the only error returned); a part rejected as bad
+// data is bisected until the offending rows are isolated, and those are
+// returned while every other row is inserted.
+func (w *writer) insertAll(ctx context.Context, tbl string, cols []string, rows []row) ([]rejection, error) {
+	var rejected []rejection
+	stack := [][]row{rows}
+	for len(stack) > 0 {
+		part := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if len(part) == 0 {
+			continue
+		}
+		err := w.insertRetry(ctx, tbl, cols, part)
+		if err == nil {
+			continue
+		}
+		if !chstore.IsBadData(err) {
+			return nil, err
+		}
+		var ae *chstore.AppendError
+		switch {
+		case errors.As(err, &ae) && ae.Index < len(part):
+			rejected = append(rejected, rejection{row: part[ae.Index], err: ae.Err})
+			rest := make([]row, 0, len(part)-1)
+			rest = append(append(rest, part[:ae.Index]...), part[ae.Index+1:]...)
+			stack = append(stack, rest)
+		case len(part) == 1:
+			rejected = append(rejected, rejection{row: part[0], err: err})
+		default:
+			mid := len(part) / 2
+			stack = append(stack, part[mid:], part[:mid])
+		}
+	}
+	return rejected, nil
+}
+
+// insertRetry inserts one part, retrying transient failures with capped
+// exponential backoff. It returns nil, a bad-data error, or ctx's error.
+func (w *writer) insertRetry(ctx context.Context, tbl string, cols []string, part []row) error {
+	vals := make([][]any, len(part))
+	for i := range part {
+		vals[i] = part[i].vals
+	}
+	m := w.svc.m
+	bo := backoff{min: w.svc.cfg.RetryMin, max: w.svc.cfg.RetryMax}
+	for {
+		start := time.Now()
+		err := chstore.Insert(ctx, w.conn, tbl, cols, vals)
+		if err == nil {
+			m.insertDur.WithLabelValues(tbl).Observe(time.Since(start).Seconds())
+			m.rows.WithLabelValues(tbl).Add(float64(len(vals)))
+			w.svc.setHealth(w.t.name, nil)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if chstore.IsBadData(err) {
+			w.log.Warn("clickhouse rejected the rows as bad data; isolating them", "table", tbl, "rows", len(vals), "err", err)
+			return err
+		}
+		m.retries.WithLabelValues(tbl).Inc()
+		w.svc.setHealth(w.t.name, err)
+		w.log.Warn("insert failed; retrying the same rows", "table", tbl, "rows", len(vals), "err", err, "retry_in", bo.next())
+		if !bo.wait(ctx) {
+			return ctx.Err()
+		}
+	}
+}
