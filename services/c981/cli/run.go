@@ -60,7 +60,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "  syslog %-4s        %s (%s)\n", l.Proto, l.Addr, l.Name)
 	}
 	fmt.Fprintf(stdout, "  console            %s/api/incidents\n", ready.ConsoleURL)
-	fmt.Fprintf(stdout, "  health, metrics    %s/healthz %s/metrics\n", ready.ConsoleURL, ready.ConsoleURL)
+	fmt.Fprintf(stdout, "  health, metrics    %s/healthz %s/metrics\n", ready.TelemetryURL, ready.TelemetryURL)
 	fmt.Fprintf(stdout, "  NATS JetStream     %s\n", ready.NATSURL)
 	fmt.Fprintf(stdout, "  ClickHouse         %s (database %s)\n", ready.ClickHouseAddr, cfg.ClickHouse.Database)
 	if *demoMode {

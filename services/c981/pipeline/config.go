@@ -9,6 +9,7 @@ import (
 	"github.com/c981/c981/services/correlate/correlate"
 	"github.com/c981/c981/services/enrich/enrich"
 	"github.com/c981/c981/services/ingest/ingest"
+	"github.com/c981/c981/services/ingest/syslog"
 	"github.com/c981/c981/services/respond/respond"
 	"github.com/c981/c981/services/shared/bus"
 	"github.com/c981/c981/services/shared/config"
@@ -76,8 +77,8 @@ func Default() Config {
 		MetricsAddr: "127.0.0.1:9981",
 		Ingest: ingest.Config{
 			Listeners: []ingest.ListenerConfig{
-				{Name: "syslog-tcp", Proto: "tcp", Addr: "127.0.0.1:5514", Site: "demo-plant", Timezone: "UTC"},
-				{Name: "syslog-udp", Proto: "udp", Addr: "127.0.0.1:5514", Site: "demo-plant", Timezone: "UTC"},
+				{Name: "syslog-tcp", Proto: "tcp", Addr: "127.0.0.1:5514", Site: "demo-plant", Format: syslog.FormatAuto, Timezone: "UTC"},
+				{Name: "syslog-udp", Proto: "udp", Addr: "127.0.0.1:5514", Site: "demo-plant", Format: syslog.FormatAuto, Timezone: "UTC"},
 			},
 		},
 		Enrich:    enrich.Config{Sites: []string{"deploy/demo/site.yaml"}},

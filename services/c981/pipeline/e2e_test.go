@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -38,6 +39,7 @@ func TestEndToEnd(t *testing.T) {
 	cfg.Correlate.RulesDir = repo + "/rules"
 	cfg.Respond.PlaybooksDir = repo + "/playbooks"
 	cfg.Console.Addr = "127.0.0.1:0"
+	cfg.MetricsAddr = "127.0.0.1:0"
 	cfg.Store.BatchWait = 200 * time.Millisecond
 
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -171,11 +173,26 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("incident detail has no %q: %v", k, keys(detail))
 		}
 	}
-	resp, err := http.Get(ready.ConsoleURL + "/healthz")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("healthz: %v %v", resp, err)
+	for _, u := range []string{ready.ConsoleURL + "/healthz", ready.TelemetryURL + "/healthz", ready.TelemetryURL + "/metrics"} {
+		resp, err := http.Get(u)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %v %v", u, resp, err)
+		}
+		resp.Body.Close()
 	}
+	// Every stage exports its metrics; the malformed lines were counted.
+	resp, err := http.Get(ready.TelemetryURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	for _, m := range []string{"c981_ingest_received_lines_total", "c981_ingest_malformed_total", "c981_enrich_events_total",
+		"c981_correlate_alerts_total", "c981_store_rows_inserted_total", "c981_respond_plans_total", "c981_console_http_requests_total"} {
+		if !strings.Contains(string(body), m) {
+			t.Errorf("/metrics has no %s", m)
+		}
+	}
 }
 
 type incidentRow struct {

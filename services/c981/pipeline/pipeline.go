@@ -37,6 +37,8 @@ type Ready struct {
 	Listeners []Listener
 	// ConsoleURL is the console's base URL.
 	ConsoleURL string
+	// TelemetryURL serves /healthz (every stage's checks) and /metrics.
+	TelemetryURL string
 }
 
 // Listener is one bound ingest listener.
@@ -165,6 +167,17 @@ func (p *AllInOne) runStages(ctx context.Context, cfg Config, nc *nats.Conn, js 
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
+	health.Register("clickhouse", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return conn.Ping(ctx)
+	})
+	health.Register("store", sto.Health)
+	tel := &telemetry.Server{Addr: cfg.MetricsAddr, Registry: reg, Health: health, Logger: log}
+	telLn, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	run := func(name string, f func(context.Context) error) {
@@ -181,6 +194,7 @@ func (p *AllInOne) runStages(ctx context.Context, cfg Config, nc *nats.Conn, js 
 	run("enrich", enr.Run)
 	run("ingest", ing.Run)
 	run("console", con.Run)
+	run("telemetry", func(ctx context.Context) error { return tel.Serve(ctx, telLn) })
 	g.Go(func() error {
 		select {
 		case <-ing.Ready():
@@ -202,6 +216,7 @@ func (p *AllInOne) runStages(ctx context.Context, cfg Config, nc *nats.Conn, js 
 			ClickHouseAddr: cfg.ClickHouse.Addrs[0],
 			Listeners:      ls,
 			ConsoleURL:     "http://" + con.Addr(),
+			TelemetryURL:   "http://" + telLn.Addr().String(),
 		}
 		return nil
 	})

@@ -66,7 +66,12 @@ func RunStage(ctx context.Context, name string, cfg Config, log *slog.Logger) er
 			}
 			defer conn.Close()
 			health.Register("clickhouse", func() error { return conn.Ping(context.Background()) })
-			runner, err = store.New(cfg.Store, store.Deps{JS: js, Conn: conn, Logger: log, Registry: reg})
+			var sto *store.Service
+			sto, err = store.New(cfg.Store, store.Deps{JS: js, Conn: conn, Logger: log, Registry: reg})
+			if err == nil {
+				health.Register("store", sto.Health)
+				runner = sto
+			}
 		default:
 			return fmt.Errorf("unknown stage %q (want one of %v)", name, Stages)
 		}
