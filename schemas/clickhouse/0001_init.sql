@@ -93,6 +93,11 @@ PARTITION BY toDate(time)
 ORDER BY (site, toStartOfHour(time), id)
 SETTINGS index_granularity = 8192;
 
+-- One row per incident version; FINAL keeps the highest version. FINAL only
+-- collapses rows within one partition, so the partition key must be the same
+-- for every version of an incident: opened_at (the event time of the alert
+-- that opened it) never changes, whereas first_seen moves earlier when an
+-- out-of-order alert arrives and would split the versions across partitions.
 CREATE TABLE IF NOT EXISTS incidents (
     id UUID,
     version UInt64,
@@ -101,6 +106,8 @@ CREATE TABLE IF NOT EXISTS incidents (
     title String,
     severity Enum8('info' = 0, 'low' = 1, 'medium' = 2, 'high' = 3, 'critical' = 4),
     status Enum8('new' = 0, 'acknowledged' = 1, 'investigating' = 2, 'contained' = 3, 'resolved' = 4, 'closed' = 5),
+    opened_at DateTime,
+    opened_at_ms UInt16,
     first_seen DateTime,
     first_seen_ms UInt16,
     last_seen DateTime,
@@ -123,7 +130,7 @@ CREATE TABLE IF NOT EXISTS incidents (
     target_safety UInt8,
     maint_active UInt8
 ) ENGINE = ReplacingMergeTree(version)
-PARTITION BY toDate(first_seen)
+PARTITION BY toDate(opened_at)
 ORDER BY (site, id)
 SETTINGS index_granularity = 8192;
 

@@ -143,27 +143,27 @@ func (p *AllInOne) runStages(ctx context.Context, cfg Config, nc *nats.Conn, js 
 		return nil
 	})
 
-	ing, err := ingest.New(cfg.Ingest, ingest.Deps{JS: js, Logger: log.With("stage", "ingest"), Registry: reg})
+	ing, err := ingest.New(cfg.Ingest, ingest.Deps{JS: js, Logger: log, Registry: reg})
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
-	enr, err := enrich.New(cfg.Enrich, enrich.Deps{JS: js, Logger: log.With("stage", "enrich"), Registry: reg})
+	enr, err := enrich.New(cfg.Enrich, enrich.Deps{JS: js, Logger: log, Registry: reg})
 	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
-	cor, err := correlate.New(cfg.Correlate, correlate.Deps{JS: js, Logger: log.With("stage", "correlate"), Registry: reg})
+	cor, err := correlate.New(cfg.Correlate, correlate.Deps{JS: js, Logger: log, Registry: reg})
 	if err != nil {
 		return fmt.Errorf("correlate: %w", err)
 	}
-	sto, err := store.New(cfg.Store, store.Deps{JS: js, Conn: conn, Logger: log.With("stage", "store"), Registry: reg})
+	sto, err := store.New(cfg.Store, store.Deps{JS: js, Conn: conn, Logger: log, Registry: reg})
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	res, err := respond.New(cfg.Respond, respond.Deps{JS: js, Logger: log.With("stage", "respond"), Registry: reg})
+	res, err := respond.New(cfg.Respond, respond.Deps{JS: js, Logger: log, Registry: reg})
 	if err != nil {
 		return fmt.Errorf("respond: %w", err)
 	}
-	con, err := console.New(cfg.Console, console.Deps{Conn: conn, Logger: log.With("stage", "console"), Registry: reg})
+	con, err := console.New(cfg.Console, console.Deps{Conn: conn, Logger: log, Registry: reg})
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}

@@ -30,7 +30,6 @@ func RunStage(ctx context.Context, name string, cfg Config, log *slog.Logger) er
 	}
 	reg := telemetry.NewRegistry()
 	health := &telemetry.Health{}
-	log = log.With("stage", name)
 
 	var runner interface{ Run(context.Context) error }
 	needBus := name != "console"

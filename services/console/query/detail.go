@@ -43,7 +43,7 @@ const maxStepRows = 2000
 
 const incidentSQL = `SELECT
 	id, version, site, key, title, severity, status,
-	first_seen, first_seen_ms, last_seen, last_seen_ms, updated_at,
+	opened_at, opened_at_ms, first_seen, first_seen_ms, last_seen, last_seen_ms, updated_at,
 	alert_count, alert_ids, rule_ids, techniques, assets, zones,
 	target_ip, target_asset, target_role, target_zone, target_zone_kind,
 	target_purdue, target_sl_t, target_criticality, target_safety, maint_active
@@ -132,22 +132,23 @@ func (db *DB) incident(ctx context.Context, id string) (event.Incident, uint32, 
 		return event.Incident{}, 0, fmt.Errorf("get incident %s: %w", id, ErrNotFound)
 	}
 	var (
-		inc                              event.Incident
-		count                            uint32
-		firstSec, lastSec, updatedSec    int64
-		firstMs, lastMs                  uint16
-		tIP, tAsset, tRole, tZone, tKind string
-		tCrit                            string
-		tPurdue                          float32
-		tSLT                             uint8
-		tSafety                          bool
+		inc                                      event.Incident
+		count                                    uint32
+		openedSec, firstSec, lastSec, updatedSec int64
+		openedMs, firstMs, lastMs                uint16
+		tIP, tAsset, tRole, tZone, tKind         string
+		tCrit                                    string
+		tPurdue                                  float32
+		tSLT                                     uint8
+		tSafety                                  bool
 	)
 	if err := rows.Scan(&inc.ID, &inc.Version, &inc.Site, &inc.Key, &inc.Title, &inc.Severity, &inc.Status,
-		&firstSec, &firstMs, &lastSec, &lastMs, &updatedSec,
+		&openedSec, &openedMs, &firstSec, &firstMs, &lastSec, &lastMs, &updatedSec,
 		&count, &inc.AlertIDs, &inc.RuleIDs, &inc.Techniques, &inc.Assets, &inc.Zones,
 		&tIP, &tAsset, &tRole, &tZone, &tKind, &tPurdue, &tSLT, &tCrit, &tSafety, &inc.MaintActive); err != nil {
 		return event.Incident{}, 0, fmt.Errorf("get incident %s: scan: %w", id, err)
 	}
+	inc.OpenedAt = stamp(openedSec, openedMs)
 	inc.FirstSeen = stamp(firstSec, firstMs)
 	inc.LastSeen = stamp(lastSec, lastMs)
 	inc.UpdatedAt = stamp(updatedSec, 0)

@@ -8,9 +8,9 @@
 // event.Event, event.Plan), so the API speaks the bus schema.
 //
 // Incidents are stored as versions in a ReplacingMergeTree(version) table
-// partitioned by first_seen. Because ClickHouse only collapses versions
-// within one partition (and only eventually), the current state of an
-// incident is computed with argMax(column, version) grouped by id rather than
-// with FINAL, which is correct on ClickHouse 18.16 and later even when a
-// later version moved to another partition.
+// partitioned by opened_at, which never changes, so all versions of an
+// incident share a partition. Because ClickHouse collapses versions only
+// eventually, the current state of an incident is computed with
+// argMax(column, version) grouped by id rather than with FINAL, which is
+// correct on ClickHouse 18.16 and later whatever has been merged.
 package query

@@ -20,6 +20,7 @@ type IncidentSummary struct {
 	Title       string         `json:"title"`
 	Severity    string         `json:"severity"`
 	Status      string         `json:"status"`
+	OpenedAt    time.Time      `json:"opened_at"`
 	FirstSeen   time.Time      `json:"first_seen"`
 	LastSeen    time.Time      `json:"last_seen"`
 	UpdatedAt   time.Time      `json:"updated_at"`
@@ -43,6 +44,8 @@ const latestIncidentSQL = `SELECT
 	argMax(title, version) AS l_title,
 	argMax(severity, version) AS l_severity,
 	argMax(status, version) AS l_status,
+	argMax(opened_at, version) AS l_opened_at,
+	argMax(opened_at_ms, version) AS l_opened_at_ms,
 	argMax(first_seen, version) AS l_first_seen,
 	argMax(first_seen_ms, version) AS l_first_seen_ms,
 	argMax(last_seen, version) AS l_last_seen,
@@ -145,23 +148,24 @@ func (db *DB) ListIncidents(ctx context.Context, f Filter) ([]IncidentSummary, s
 	var lastMs []int64
 	for rows.Next() {
 		var (
-			s                                IncidentSummary
-			firstSec, lastSec, updatedSec    int64
-			firstMs, lastMs16                uint16
-			tIP, tAsset, tRole, tZone, tKind string
-			tCrit                            string
-			tPurdue                          float32
-			tSLT                             uint8
-			tSafety                          bool
-			firstAll, lastAll                int64
+			s                                        IncidentSummary
+			openedSec, firstSec, lastSec, updatedSec int64
+			openedMs, firstMs, lastMs16              uint16
+			tIP, tAsset, tRole, tZone, tKind         string
+			tCrit                                    string
+			tPurdue                                  float32
+			tSLT                                     uint8
+			tSafety                                  bool
+			firstAll, lastAll                        int64
 		)
 		if err := rows.Scan(&s.ID, &s.Version, &s.Site, &s.Key, &s.Title, &s.Severity, &s.Status,
-			&firstSec, &firstMs, &lastSec, &lastMs16, &updatedSec, &s.AlertCount,
+			&openedSec, &openedMs, &firstSec, &firstMs, &lastSec, &lastMs16, &updatedSec, &s.AlertCount,
 			&s.RuleIDs, &s.Techniques, &s.Assets, &s.Zones,
 			&tIP, &tAsset, &tRole, &tZone, &tKind, &tPurdue, &tSLT, &tCrit, &tSafety, &s.MaintActive,
 			&firstAll, &lastAll); err != nil {
 			return nil, "", fmt.Errorf("list incidents: scan: %w", err)
 		}
+		s.OpenedAt = stamp(openedSec, openedMs)
 		s.FirstSeen = stamp(firstSec, firstMs)
 		s.LastSeen = stamp(lastSec, lastMs16)
 		s.UpdatedAt = stamp(updatedSec, 0)

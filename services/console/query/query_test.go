@@ -63,6 +63,9 @@ func TestListIncidentsLatestVersion(t *testing.T) {
 	if late.Version != 2 || late.Status != event.StatusAcknowledged || !late.FirstSeen.Equal(fixture.Base.Add(-45*time.Hour)) {
 		t.Errorf("late incident = version %d %s first seen %s, want version 2 acknowledged first seen %s", late.Version, late.Status, late.FirstSeen, fixture.Base.Add(-45*time.Hour))
 	}
+	if !late.OpenedAt.Equal(fixture.Base.Add(3 * time.Hour)) {
+		t.Errorf("late incident opened at %s, want %s (the first version's)", late.OpenedAt, fixture.Base.Add(3*time.Hour))
+	}
 	// A filter on an old version's value must not resurrect the old version.
 	news, _, err := db.ListIncidents(ctx, query.Filter{Status: []string{event.StatusNew}})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/c981/c981/services/correlate/rule"
+	"github.com/c981/c981/services/shared/bustest"
 	"github.com/c981/c981/services/shared/event"
 )
 
@@ -62,14 +63,15 @@ type incidentView struct {
 	RuleIDs, Techniques      []string
 	Assets, Zones            []string
 	Target                   string
-	First, Last              time.Duration
+	Opened, First, Last      time.Duration
 	MaintActive              bool
 }
 
 func view(in event.Incident) incidentView {
 	return incidentView{ID: in.ID, Key: in.Key, Severity: in.Severity, Title: in.Title, Version: in.Version,
 		Alerts: len(in.AlertIDs), RuleIDs: in.RuleIDs, Techniques: in.Techniques, Assets: in.Assets, Zones: in.Zones,
-		Target: in.Target.AssetID + in.Target.IP, First: in.FirstSeen.Sub(t0), Last: in.LastSeen.Sub(t0), MaintActive: in.MaintActive}
+		Target: in.Target.AssetID + in.Target.IP, Opened: in.OpenedAt.Sub(t0), First: in.FirstSeen.Sub(t0), Last: in.LastSeen.Sub(t0),
+		MaintActive: in.MaintActive}
 }
 
 func TestEngineIncidents(t *testing.T) {
@@ -127,7 +129,23 @@ func TestEngineIncidents(t *testing.T) {
 				{{ID: incID(plcKey, "e2", "OT-006"), Key: plcKey, Severity: "high", Title: "Cross-zone flow not allowed by any conduit",
 					Version: 1, Alerts: 4, RuleIDs: []string{"OT-006", "OT-007"}, Techniques: []string{"T0836", "T0855", "T0886"},
 					Assets: []string{"demo-plant/hist-01", "demo-plant/plc-101"}, Zones: []string{"demo-plant/control", "demo-plant/operations"},
-					Target: "demo-plant/plc-10110.20.1.11", First: 61 * time.Minute, Last: 70 * time.Minute}},
+					Target: "demo-plant/plc-10110.20.1.11", Opened: 61 * time.Minute, First: 61 * time.Minute, Last: 70 * time.Minute}},
+			},
+		},
+		{
+			name: "out-of-order earlier alert moves first seen but not opened at",
+			// e0 happened 20 minutes before e1 but arrives in a later batch.
+			batches:    [][]event.Event{{histWrite("e1", 30*time.Minute)}, {histWrite("e0", 10*time.Minute)}},
+			wantAlerts: []int{2, 2},
+			wantIncidents: [][]incidentView{
+				{{ID: incID(plcKey, "e1", "OT-006"), Key: plcKey, Severity: "high", Title: "Cross-zone flow not allowed by any conduit",
+					Version: 1, Alerts: 2, RuleIDs: []string{"OT-006", "OT-007"}, Techniques: []string{"T0836", "T0855", "T0886"},
+					Assets: []string{"demo-plant/hist-01", "demo-plant/plc-101"}, Zones: []string{"demo-plant/control", "demo-plant/operations"},
+					Target: "demo-plant/plc-10110.20.1.11", Opened: 30 * time.Minute, First: 30 * time.Minute, Last: 30 * time.Minute}},
+				{{ID: incID(plcKey, "e1", "OT-006"), Key: plcKey, Severity: "high", Title: "Cross-zone flow not allowed by any conduit",
+					Version: 2, Alerts: 4, RuleIDs: []string{"OT-006", "OT-007"}, Techniques: []string{"T0836", "T0855", "T0886"},
+					Assets: []string{"demo-plant/hist-01", "demo-plant/plc-101"}, Zones: []string{"demo-plant/control", "demo-plant/operations"},
+					Target: "demo-plant/plc-10110.20.1.11", Opened: 30 * time.Minute, First: 10 * time.Minute, Last: 30 * time.Minute}},
 			},
 		},
 		{
@@ -143,7 +161,7 @@ func TestEngineIncidents(t *testing.T) {
 				Version: 1, Alerts: 3, RuleIDs: []string{"OT-003", "OT-006", "OT-007"},
 				Techniques: []string{"T0836", "T0843", "T0855", "T0880", "T0886"},
 				Assets:     []string{"demo-plant/plc-101", "demo-plant/sis-01"}, Zones: []string{"demo-plant/control", "demo-plant/safety"},
-				Target: "demo-plant/sis-0110.20.9.5", First: time.Minute, Last: time.Minute,
+				Target: "demo-plant/sis-0110.20.9.5", Opened: time.Minute, First: time.Minute, Last: time.Minute,
 			}}},
 		},
 		{
@@ -183,7 +201,7 @@ func TestEngineIncidents(t *testing.T) {
 					Title:   "Write, engineering or non-conduit access to a safety instrumented system",
 					Version: 1, Alerts: 2, RuleIDs: []string{"OT-003", "OT-006"}, Techniques: []string{"T0843", "T0855", "T0880", "T0886"},
 					Assets: []string{"demo-plant/sis-01"}, Zones: []string{"demo-plant/control", "demo-plant/safety"},
-					Target: "demo-plant/sis-0110.20.9.5", First: 2 * time.Minute, Last: 2 * time.Minute},
+					Target: "demo-plant/sis-0110.20.9.5", Opened: 2 * time.Minute, First: 2 * time.Minute, Last: 2 * time.Minute},
 			}},
 		},
 	}
@@ -423,5 +441,58 @@ func TestEngineMaxAlerts(t *testing.T) {
 	}
 	if !sameIncidents(before, store.Incidents()) {
 		t.Errorf("redelivery changed the store")
+	}
+}
+
+// TestEngineOpenedAt follows OpenedAt through the JetStream KV store: it is
+// the first alert's time on every version, whatever alerts arrive later, and
+// a continuation incident has its own.
+func TestEngineOpenedAt(t *testing.T) {
+	set, err := rule.LoadDir(packDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	store, err := NewKVStore(ctx, bustest.Start(t).JS, KVConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every event raises OT-006 and OT-007: two alerts per event, at most
+	// four per incident.
+	eng := NewEngine(set, store, EngineOptions{MaxAlerts: 4, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	histWrite := func(id string, at time.Duration) event.Event { return flow(id, at, hist, plc101, "write", false) }
+	first := event.NewID("incident", "demo-plant", "demo-plant/plc-101", event.NewID("alert", "OT-006", "e1"))
+	cont := event.NewID("incident", "demo-plant", "demo-plant/plc-101", event.NewID("alert", "OT-006", "e2"))
+	steps := []struct {
+		name                string
+		ev                  event.Event
+		wantID              string
+		wantVersion         uint64
+		opened, first, last time.Duration
+	}{
+		{"first alert opens", histWrite("e1", 30*time.Minute), first, 1, 30 * time.Minute, 30 * time.Minute, 30 * time.Minute},
+		{"earlier alert arrives late", histWrite("e0", 10*time.Minute), first, 2, 30 * time.Minute, 10 * time.Minute, 30 * time.Minute},
+		{"full incident continues in a new one", histWrite("e2", 40*time.Minute), cont, 1, 40 * time.Minute, 40 * time.Minute, 40 * time.Minute},
+		{"earlier alert joins the continuation", histWrite("e3", 35*time.Minute), cont, 2, 40 * time.Minute, 35 * time.Minute, 40 * time.Minute},
+	}
+	for _, st := range steps {
+		_, incs, err := eng.Process(ctx, []event.Event{st.ev})
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if len(incs) != 1 {
+			t.Fatalf("%s: %d incidents, want 1", st.name, len(incs))
+		}
+		in := incs[0]
+		if in.ID != st.wantID || in.Version != st.wantVersion ||
+			!in.OpenedAt.Equal(t0.Add(st.opened)) || !in.FirstSeen.Equal(t0.Add(st.first)) || !in.LastSeen.Equal(t0.Add(st.last)) {
+			t.Errorf("%s: incident %s version %d opened %s first %s last %s; want %s version %d opened %s first %s last %s",
+				st.name, in.ID, in.Version, in.OpenedAt.Sub(t0), in.FirstSeen.Sub(t0), in.LastSeen.Sub(t0),
+				st.wantID, st.wantVersion, st.opened, st.first, st.last)
+		}
+	}
+	closed, err := store.Previous(ctx, first)
+	if err != nil || !closed.Incident.OpenedAt.Equal(t0.Add(30*time.Minute)) {
+		t.Errorf("closed incident = opened %s, %v; want opened 30m0s", closed.Incident.OpenedAt.Sub(t0), err)
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"github.com/c981/c981/services/shared/event"
 )
 
-// newIncident opens an incident for its first alert a (raised for ev).
+// newIncident opens an incident for its first alert a (raised for ev). The
+// alert's time is the incident's OpenedAt for good: later versions move
+// FirstSeen and LastSeen, never OpenedAt.
 func newIncident(a *event.Alert, ev *event.Event, title string, now time.Time) event.Incident {
 	inc := event.Incident{
 		ID:        event.NewID("incident", a.Site, a.IncidentKey, a.ID),
@@ -17,6 +19,7 @@ func newIncident(a *event.Alert, ev *event.Event, title string, now time.Time) e
 		Title:     title,
 		Severity:  a.Severity,
 		Status:    event.StatusNew,
+		OpenedAt:  a.Time,
 		FirstSeen: a.Time,
 		LastSeen:  a.Time,
 		UpdatedAt: now,
@@ -31,7 +34,8 @@ func newIncident(a *event.Alert, ev *event.Event, title string, now time.Time) e
 	return inc
 }
 
-// mergeAlert adds alert a (raised for ev) to an existing incident.
+// mergeAlert adds alert a (raised for ev) to an existing incident. An alert
+// older than the incident's first one moves FirstSeen but not OpenedAt.
 func mergeAlert(inc *event.Incident, a *event.Alert, ev *event.Event, title string) {
 	inc.AlertIDs = append(inc.AlertIDs, a.ID)
 	if event.SeverityRank(a.Severity) > event.SeverityRank(inc.Severity) {

@@ -33,7 +33,7 @@ func testIncident(id string, alerts ...string) event.Incident {
 	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	return event.Incident{
 		ID: id, Version: 1, Site: "demo-plant", Key: "demo-plant/plc-101", Title: "t", Severity: event.SevHigh,
-		Status: event.StatusNew, FirstSeen: t0, LastSeen: t0.Add(time.Minute), UpdatedAt: t0.Add(2 * time.Minute),
+		Status: event.StatusNew, OpenedAt: t0, FirstSeen: t0, LastSeen: t0.Add(time.Minute), UpdatedAt: t0.Add(2 * time.Minute),
 		AlertIDs: alerts, RuleIDs: []string{"OT-001"}, Techniques: []string{"T0843"},
 		Assets: []string{"demo-plant/plc-101"}, Zones: []string{"demo-plant/control"},
 		Target: event.Endpoint{IP: "10.20.1.11", Known: true, AssetID: "demo-plant/plc-101", Role: "plc", Purdue: 1, SLT: 3},

@@ -100,6 +100,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	log = log.With("stage", bus.StageRespond)
 	set, err := playbook.LoadDir(cfg.PlaybooksDir)
 	if err != nil {
 		return nil, fmt.Errorf("respond: %w", err)
@@ -112,7 +113,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("respond: %w", err)
 	}
-	log.Info("playbooks loaded", "stage", bus.StageRespond, "dir", cfg.PlaybooksDir, "count", set.Len())
+	log.Info("playbooks loaded", "dir", cfg.PlaybooksDir, "count", set.Len())
 	return &Service{cfg: cfg, js: deps.JS, log: log, planner: NewPlanner(set, log), m: m}, nil
 }
 
@@ -172,7 +173,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		plans, err := s.planner.PlanErr(*inc, now)
 		if err != nil {
 			evalErr++
-			s.log.Warn("playbook evaluation failed", "stage", bus.StageRespond, "incident", inc.ID, "version", inc.Version, "err", err)
+			s.log.Warn("playbook evaluation failed", "incident", inc.ID, "version", inc.Version, "err", err)
 		}
 		if len(plans) == 0 {
 			continue

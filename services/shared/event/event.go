@@ -219,6 +219,10 @@ type Incident struct {
 	// Severity is the highest severity of its alerts.
 	Severity string `json:"severity" expr:"severity"`
 	Status   string `json:"status" expr:"status"`
+	// OpenedAt is the event time of the alert that opened the incident. It
+	// never changes across versions, so every version of an incident stays
+	// in the same ClickHouse partition.
+	OpenedAt time.Time `json:"opened_at" expr:"opened_at"`
 	// FirstSeen and LastSeen are the event-time bounds of its alerts.
 	FirstSeen time.Time `json:"first_seen" expr:"first_seen"`
 	LastSeen  time.Time `json:"last_seen" expr:"last_seen"`

@@ -44,7 +44,7 @@ var AlertColumns = []string{
 // IncidentColumns are the incidents columns in the order IncidentRow fills them.
 var IncidentColumns = []string{
 	"id", "version", "site", "key", "title", "severity", "status",
-	"first_seen", "first_seen_ms", "last_seen", "last_seen_ms", "updated_at",
+	"opened_at", "opened_at_ms", "first_seen", "first_seen_ms", "last_seen", "last_seen_ms", "updated_at",
 	"alert_count", "alert_ids", "rule_ids", "techniques", "assets", "zones",
 	"target_ip", "target_asset", "target_role", "target_zone", "target_zone_kind",
 	"target_purdue", "target_sl_t", "target_criticality", "target_safety", "maint_active",
@@ -294,11 +294,12 @@ func AlertRow(a *event.Alert) ([]any, error) {
 func IncidentRow(in *event.Incident) ([]any, error) {
 	var r rowErrors
 	id := r.uuid("id", in.ID, false)
+	oa, oms := DateTime(in.OpenedAt)
 	fs, fms := DateTime(in.FirstSeen)
 	ls, lms := DateTime(in.LastSeen)
 	row := []any{
 		id, in.Version, in.Site, in.Key, in.Title, r.enum("severity", in.Severity, severities...), r.enum("status", in.Status, statuses...),
-		fs, fms, ls, lms, dateTime(in.UpdatedAt),
+		oa, oms, fs, fms, ls, lms, dateTime(in.UpdatedAt),
 		r.uint32("alert_count", len(in.AlertIDs)), strs(in.AlertIDs), strs(in.RuleIDs), strs(in.Techniques), strs(in.Assets), strs(in.Zones),
 		in.Target.IP, in.Target.AssetID, in.Target.Role, in.Target.Zone, in.Target.ZoneKind,
 		r.float32("target_purdue", in.Target.Purdue), r.uint8("target_sl_t", in.Target.SLT), in.Target.Criticality, b8(in.Target.Safety), b8(in.MaintActive),
