@@ -1,54 +1,86 @@
 package event
 
 import (
-	"bytes"
 	"fmt"
-	"sync"
 
-	"github.com/vmihailenco/msgpack/v5"
+	"github.com/tinylib/msgp/msgp"
 )
 
 // Encoding is the value of the Encoding header on bus messages that carry
-// batches encoded by this package.
+// batches encoded by this package: MessagePack maps keyed by the json field
+// names, encoded and decoded by generated code (see batch.go). The choice
+// over encoding/json is measured by BenchmarkBatchCodec and
+// BenchmarkBatchEncoding (docs/BENCHMARKS.md).
 const Encoding = "msgpack"
 
-// Batch encoding on the bus: many records per JetStream message, MessagePack
-// with the json field names (see docs/BENCHMARKS.md for the comparison with
-// encoding/json that chose it).
-
-var encPool = sync.Pool{New: func() any {
-	var buf bytes.Buffer
-	enc := msgpack.NewEncoder(&buf)
-	enc.SetCustomStructTag("json")
-	return &encoder{buf: &buf, enc: enc}
-}}
-
-type encoder struct {
-	buf *bytes.Buffer
-	enc *msgpack.Encoder
+// batchOf returns the generated encoder of a batch: one of the *Batch
+// types or a slice of a record type of this package.
+func batchOf(v any) (msgp.Marshaler, error) {
+	switch x := v.(type) {
+	case []Event:
+		return EventBatch(x), nil
+	case []Alert:
+		return AlertBatch(x), nil
+	case []Incident:
+		return IncidentBatch(x), nil
+	case []Plan:
+		return PlanBatch(x), nil
+	case []DeadLetter:
+		return DeadLetterBatch(x), nil
+	case msgp.Marshaler:
+		return x, nil
+	}
+	return nil, fmt.Errorf("encode batch: unsupported type %T", v)
 }
 
-// Marshal encodes v (typically a slice of records) in the bus encoding.
+// Marshal encodes v — a slice of Event, Alert, Incident, Plan or DeadLetter
+// (or the matching *Batch type) — in the bus encoding.
 func Marshal(v any) ([]byte, error) {
-	e := encPool.Get().(*encoder)
-	defer encPool.Put(e)
-	e.buf.Reset()
-	if err := e.enc.Encode(v); err != nil {
+	m, err := batchOf(v)
+	if err != nil {
+		return nil, err
+	}
+	sizer, ok := m.(msgp.Sizer)
+	var buf []byte
+	if ok {
+		buf = make([]byte, 0, sizer.Msgsize())
+	}
+	out, err := m.MarshalMsg(buf)
+	if err != nil {
 		return nil, fmt.Errorf("encode batch: %w", err)
 	}
-	out := make([]byte, e.buf.Len())
-	copy(out, e.buf.Bytes())
 	return out, nil
 }
 
-// Unmarshal decodes data produced by Marshal into v.
+// Unmarshal decodes data produced by Marshal into v, a pointer to a slice of
+// one of the record types (or to the matching *Batch type). Unknown fields
+// are skipped, so older readers accept newer records.
 func Unmarshal(data []byte, v any) error {
-	dec := msgpack.GetDecoder()
-	defer msgpack.PutDecoder(dec)
-	dec.Reset(bytes.NewReader(data))
-	dec.SetCustomStructTag("json")
-	if err := dec.Decode(v); err != nil {
+	var (
+		rest []byte
+		err  error
+	)
+	switch x := v.(type) {
+	case *[]Event:
+		rest, err = (*EventBatch)(x).UnmarshalMsg(data)
+	case *[]Alert:
+		rest, err = (*AlertBatch)(x).UnmarshalMsg(data)
+	case *[]Incident:
+		rest, err = (*IncidentBatch)(x).UnmarshalMsg(data)
+	case *[]Plan:
+		rest, err = (*PlanBatch)(x).UnmarshalMsg(data)
+	case *[]DeadLetter:
+		rest, err = (*DeadLetterBatch)(x).UnmarshalMsg(data)
+	case msgp.Unmarshaler:
+		rest, err = x.UnmarshalMsg(data)
+	default:
+		return fmt.Errorf("decode batch: unsupported type %T", v)
+	}
+	if err != nil {
 		return fmt.Errorf("decode batch: %w", err)
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("decode batch: %d trailing bytes", len(rest))
 	}
 	return nil
 }

@@ -1,5 +1,8 @@
 package event
 
+//msgp:tag json
+//msgp:timezone utc
+
 import (
 	"time"
 )
