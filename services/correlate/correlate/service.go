@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/c981/c981/services/correlate/rule"
 	"github.com/c981/c981/services/shared/bus"
 	"github.com/c981/c981/services/shared/event"
+	"github.com/c981/c981/services/shared/stage"
 )
 
 // Config configures the correlate Service.
@@ -119,15 +119,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Deps are the Service's collaborators.
-type Deps struct {
-	// JS is the JetStream handle (required).
-	JS jetstream.JetStream
-	// Logger defaults to slog.Default().
-	Logger *slog.Logger
-	// Registry receives the metrics; nil leaves them unregistered.
-	Registry prometheus.Registerer
-}
+// Deps are the stage's collaborators (see package stage).
+type Deps = stage.Deps
 
 // Service consumes enriched events from C981_EVENTS (durable consumer
 // bus.ConsumerCorrelate), correlates them and publishes alerts and incident

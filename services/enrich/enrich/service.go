@@ -9,23 +9,16 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/c981/c981/services/enrich/zone"
 	"github.com/c981/c981/services/shared/bus"
 	"github.com/c981/c981/services/shared/event"
 	"github.com/c981/c981/services/shared/site"
+	"github.com/c981/c981/services/shared/stage"
 )
 
-// Deps are the enrich stage's collaborators.
-type Deps struct {
-	// JS is the JetStream handle; the C-981 streams must exist.
-	JS jetstream.JetStream
-	// Logger receives structured logs; nil means slog.Default().
-	Logger *slog.Logger
-	// Registry receives the c981_enrich_* metrics; nil disables registration.
-	Registry prometheus.Registerer
-}
+// Deps are the stage's collaborators (see package stage).
+type Deps = stage.Deps
 
 // Service is the enrich stage.
 type Service struct {

@@ -17,18 +17,11 @@ import (
 	"github.com/c981/c981/services/ingest/syslog"
 	"github.com/c981/c981/services/shared/bus"
 	"github.com/c981/c981/services/shared/event"
+	"github.com/c981/c981/services/shared/stage"
 )
 
-// Deps are the service's collaborators.
-type Deps struct {
-	// JS publishes the batches; required.
-	JS jetstream.JetStream
-	// Logger receives structured logs; nil means slog.Default().
-	Logger *slog.Logger
-	// Registry receives the c981_ingest_* metrics; nil means a private
-	// registry (metrics not exported).
-	Registry prometheus.Registerer
-}
+// Deps are the stage's collaborators (see package stage).
+type Deps = stage.Deps
 
 // Service is the ingest service. Build it with New and run it with Run.
 type Service struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/c981/c981/services/respond/playbook"
 	"github.com/c981/c981/services/shared/bus"
 	"github.com/c981/c981/services/shared/event"
+	"github.com/c981/c981/services/shared/stage"
 )
 
 // Config configures the respond stage.
@@ -68,15 +69,8 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Deps are the respond stage's collaborators.
-type Deps struct {
-	// JS is the JetStream handle (required).
-	JS jetstream.JetStream
-	// Logger receives the stage's logs; nil means slog.Default().
-	Logger *slog.Logger
-	// Registry receives the stage's metrics; nil means they are not exported.
-	Registry prometheus.Registerer
-}
+// Deps are the stage's collaborators (see package stage).
+type Deps = stage.Deps
 
 // Service consumes incident versions and publishes response plans.
 type Service struct {

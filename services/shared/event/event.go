@@ -174,7 +174,7 @@ func SeverityRank(s string) int {
 
 // Alert is raised by a rule for one or more events.
 type Alert struct {
-	// ID is deterministic: NewID(rule id, first event id) for match rules.
+	// ID is deterministic: NewID("alert", rule id, event id) for match rules.
 	ID string `json:"id"`
 	// Time is the event time of the triggering event.
 	Time time.Time `json:"time"`
