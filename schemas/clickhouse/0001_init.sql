@@ -59,7 +59,24 @@ CREATE TABLE IF NOT EXISTS events (
     flow_violation String,
     maint_active UInt8,
     maint_window String,
-    model_version UInt32
+    model_version UInt32,
+    peer_identity String,
+    time_raw String,
+    vendor String,
+    product String,
+    signature_id String,
+    signature String,
+    event_code String,
+    techniques Array(String),
+    src_mac String,
+    dst_mac String,
+    bytes_out UInt64,
+    bytes_in UInt64,
+    session String,
+    flow_new_pair UInt8,
+    flow_purdue_delta Float32,
+    flow_safety_involved UInt8,
+    maint_work_order String
 ) ENGINE = ReplacingMergeTree()
 PARTITION BY toDate(time)
 ORDER BY (site, toStartOfHour(time), id)
@@ -128,7 +145,14 @@ CREATE TABLE IF NOT EXISTS incidents (
     target_sl_t UInt8,
     target_criticality String,
     target_safety UInt8,
-    maint_active UInt8
+    maint_active UInt8,
+    risk UInt8,
+    source_ip String,
+    source_asset String,
+    source_role String,
+    source_zone String,
+    source_zone_kind String,
+    source_purdue Float32
 ) ENGINE = ReplacingMergeTree(version)
 PARTITION BY toDate(opened_at)
 ORDER BY (site, id)
@@ -153,7 +177,10 @@ CREATE TABLE IF NOT EXISTS actions (
     text String,
     decision Enum8('allowed' = 0, 'needs_approval' = 1, 'forbidden' = 2),
     reason String,
-    approvers Array(String)
+    approvers Array(String),
+    automatic UInt8,
+    quorum UInt8,
+    timeout_s UInt32
 ) ENGINE = ReplacingMergeTree()
 PARTITION BY toDate(created_at)
 ORDER BY (site, incident_id, plan_id, step_index)

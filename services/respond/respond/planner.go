@@ -81,15 +81,18 @@ func planStep(s *playbook.Step, index int, inc *event.Incident, ctx constraint.C
 	}
 	d := constraint.Decide(cs, ctx)
 	return event.Step{
-		Index:     index,
-		ID:        s.ID,
-		Kind:      s.Kind,
-		Action:    s.Action,
-		Class:     s.Class(),
-		Audience:  s.Audience,
-		Text:      s.DisplayText(),
-		Decision:  d.Decision,
-		Reason:    d.Reason,
-		Approvers: d.Approvers,
+		Index:          index,
+		ID:             s.ID,
+		Kind:           s.Kind,
+		Action:         s.Action,
+		Class:          s.Class(),
+		Audience:       s.Audience,
+		Text:           s.DisplayText(),
+		Automatic:      s.Automatic,
+		Decision:       d.Decision,
+		Reason:         d.Reason,
+		Quorum:         d.Quorum,
+		TimeoutSeconds: int(s.Timeout / time.Second),
+		Approvers:      d.Approvers,
 	}
 }

@@ -36,6 +36,11 @@ type Event struct {
 	Transport string `json:"transport" expr:"transport"`
 	// Peer is the sender's network address as seen by the listener.
 	Peer string `json:"peer,omitempty" expr:"peer"`
+	// PeerIdentity is the authenticated identity of the sender (the TLS
+	// client certificate's subject or SAN), empty for unauthenticated input.
+	PeerIdentity string `json:"peer_identity,omitempty" expr:"peer_identity"`
+	// TimeRaw is the record's timestamp exactly as it appeared in the input.
+	TimeRaw string `json:"time_raw,omitempty" expr:"time_raw"`
 
 	// Host is the HOSTNAME of the syslog header (as claimed by the sender).
 	Host string `json:"host,omitempty" expr:"host"`
@@ -51,6 +56,18 @@ type Event struct {
 	Severity int `json:"severity" expr:"severity"`
 	// Message is the free-text message part.
 	Message string `json:"message,omitempty" expr:"message"`
+	// Vendor and Product name the device or sensor that produced the record
+	// (CEF/LEEF header, sensor type).
+	Vendor  string `json:"vendor,omitempty" expr:"vendor"`
+	Product string `json:"product,omitempty" expr:"product"`
+	// SignatureID and Signature identify the source's own detection or
+	// event class (CEF signature id and name, Suricata signature, Zeek note).
+	SignatureID string `json:"signature_id,omitempty" expr:"signature_id"`
+	Signature   string `json:"signature,omitempty" expr:"signature"`
+	// EventCode is the source's numeric event code (Windows event id 4720, ...).
+	EventCode string `json:"event_code,omitempty" expr:"event_code"`
+	// Techniques are MITRE ATT&CK ids the source attached to the record.
+	Techniques []string `json:"techniques,omitempty" expr:"techniques"`
 
 	// Kind is one of the Kind* constants.
 	Kind string `json:"kind" expr:"kind"`
@@ -67,6 +84,9 @@ type Event struct {
 	// SrcIP and DstIP are the network endpoints in canonical text form.
 	SrcIP string `json:"src_ip,omitempty" expr:"src_ip"`
 	DstIP string `json:"dst_ip,omitempty" expr:"dst_ip"`
+	// SrcMAC and DstMAC are the hardware addresses, lower-case colon form.
+	SrcMAC string `json:"src_mac,omitempty" expr:"src_mac"`
+	DstMAC string `json:"dst_mac,omitempty" expr:"dst_mac"`
 	// SrcPort and DstPort are transport ports, 0 when unknown.
 	SrcPort int `json:"src_port,omitempty" expr:"src_port"`
 	DstPort int `json:"dst_port,omitempty" expr:"dst_port"`
@@ -74,6 +94,13 @@ type Event struct {
 	Proto string `json:"proto,omitempty" expr:"proto"`
 	// AppProto is the application protocol: modbus, enip, s7comm, dnp3, rdp...
 	AppProto string `json:"app_proto,omitempty" expr:"app_proto"`
+	// BytesOut and BytesIn are the bytes sent by the source and by the
+	// destination of a flow, 0 when unknown.
+	BytesOut int64 `json:"bytes_out,omitempty" expr:"bytes_out"`
+	BytesIn  int64 `json:"bytes_in,omitempty" expr:"bytes_in"`
+	// Session identifies a remote-access or login session chain, when the
+	// source reports one.
+	Session string `json:"session,omitempty" expr:"session"`
 	// Operation is the normalized OT operation (read, write, program_download,
 	// mode_change, firmware_update, ...), empty when not an OT command.
 	Operation string `json:"operation,omitempty" expr:"operation"`
@@ -134,6 +161,15 @@ type Flow struct {
 	FlowID string `json:"flow_id,omitempty" expr:"flow_id"`
 	// Violation explains why no conduit allows a cross-zone flow.
 	Violation string `json:"violation,omitempty" expr:"violation"`
+	// NewPair is true for the first flow seen between the two endpoints
+	// since the enrich stage started (or since its pair memory was full).
+	NewPair bool `json:"new_pair" expr:"new_pair"`
+	// PurdueDelta is the source's Purdue level minus the destination's
+	// (positive: traffic going down toward the process); 0 when either is
+	// unknown.
+	PurdueDelta float64 `json:"purdue_delta" expr:"purdue_delta"`
+	// SafetyInvolved is true when either endpoint is a safety system.
+	SafetyInvolved bool `json:"safety_involved" expr:"safety_involved"`
 }
 
 // Maint is the maintenance-window context at event time.
@@ -144,6 +180,12 @@ type Maint struct {
 	WindowID string `json:"window_id,omitempty" expr:"window_id"`
 	// AllowedOps lists the operations the window allows.
 	AllowedOps []string `json:"allowed_ops,omitempty" expr:"allowed_ops"`
+	// WorkOrder is the open window's work-order reference.
+	WorkOrder string `json:"work_order,omitempty" expr:"work_order"`
+	// AllowedSources are the asset ids (or IPs) allowed to do the work.
+	AllowedSources []string `json:"allowed_sources,omitempty" expr:"allowed_sources"`
+	// AllowedUsers are the accounts allowed to do the work.
+	AllowedUsers []string `json:"allowed_users,omitempty" expr:"allowed_users"`
 }
 
 // Severity levels for alerts and incidents, lowest first.
@@ -237,6 +279,12 @@ type Incident struct {
 	// Assets and Zones are the affected asset and zone ids.
 	Assets []string `json:"assets,omitempty" expr:"assets"`
 	Zones  []string `json:"zones,omitempty" expr:"zones"`
+	// Risk (0-100) combines the highest rule severity with the zone context
+	// of the target: safety involvement, criticality, SL-T and Purdue level.
+	Risk int `json:"risk" expr:"risk"`
+	// Source is the zone context of the endpoint that initiated the activity
+	// against Target (the other side of the most critical alert).
+	Source Endpoint `json:"source" expr:"source"`
 	// Target is the zone context of the most critical affected endpoint,
 	// the one response playbooks are evaluated against.
 	Target Endpoint `json:"target" expr:"target"`
@@ -280,8 +328,16 @@ type Step struct {
 	Class    string `json:"class"`
 	Audience string `json:"audience,omitempty"`
 	Text     string `json:"text"`
-	Decision string `json:"decision"`
-	Reason   string `json:"reason"`
+	// Automatic is true when the playbook asked for the step to run without
+	// a person; Decision says whether that is allowed.
+	Automatic bool   `json:"automatic"`
+	Decision  string `json:"decision"`
+	Reason    string `json:"reason"`
+	// Quorum is how many distinct people must approve (0: none).
+	Quorum int `json:"quorum,omitempty"`
+	// TimeoutSeconds bounds the wait for approval; when it passes, nothing
+	// is done to the process and notification continues.
+	TimeoutSeconds int `json:"timeout_s,omitempty"`
 	// Approvers are the roles whose approval the step needs.
 	Approvers []string `json:"approvers,omitempty"`
 }

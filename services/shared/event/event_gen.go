@@ -1517,6 +1517,18 @@ func (z *Event) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Peer")
 				return
 			}
+		case "peer_identity":
+			z.PeerIdentity, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "PeerIdentity")
+				return
+			}
+		case "time_raw":
+			z.TimeRaw, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "TimeRaw")
+				return
+			}
 		case "host":
 			z.Host, err = dc.ReadString()
 			if err != nil {
@@ -1558,6 +1570,55 @@ func (z *Event) DecodeMsg(dc *msgp.Reader) (err error) {
 			if err != nil {
 				err = msgp.WrapError(err, "Message")
 				return
+			}
+		case "vendor":
+			z.Vendor, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Vendor")
+				return
+			}
+		case "product":
+			z.Product, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Product")
+				return
+			}
+		case "signature_id":
+			z.SignatureID, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "SignatureID")
+				return
+			}
+		case "signature":
+			z.Signature, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Signature")
+				return
+			}
+		case "event_code":
+			z.EventCode, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "EventCode")
+				return
+			}
+		case "techniques":
+			var zb0002 uint32
+			zb0002, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "Techniques")
+				return
+			}
+			if cap(z.Techniques) >= int(zb0002) {
+				z.Techniques = (z.Techniques)[:zb0002]
+			} else {
+				z.Techniques = make([]string, zb0002)
+			}
+			for za0001 := range z.Techniques {
+				z.Techniques[za0001], err = dc.ReadString()
+				if err != nil {
+					err = msgp.WrapError(err, "Techniques", za0001)
+					return
+				}
 			}
 		case "kind":
 			z.Kind, err = dc.ReadString()
@@ -1601,6 +1662,18 @@ func (z *Event) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "DstIP")
 				return
 			}
+		case "src_mac":
+			z.SrcMAC, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "SrcMAC")
+				return
+			}
+		case "dst_mac":
+			z.DstMAC, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "DstMAC")
+				return
+			}
 		case "src_port":
 			z.SrcPort, err = dc.ReadInt()
 			if err != nil {
@@ -1625,6 +1698,24 @@ func (z *Event) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "AppProto")
 				return
 			}
+		case "bytes_out":
+			z.BytesOut, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "BytesOut")
+				return
+			}
+		case "bytes_in":
+			z.BytesIn, err = dc.ReadInt64()
+			if err != nil {
+				err = msgp.WrapError(err, "BytesIn")
+				return
+			}
+		case "session":
+			z.Session, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "Session")
+				return
+			}
 		case "operation":
 			z.Operation, err = dc.ReadString()
 			if err != nil {
@@ -1632,32 +1723,32 @@ func (z *Event) DecodeMsg(dc *msgp.Reader) (err error) {
 				return
 			}
 		case "fields":
-			var zb0002 uint32
-			zb0002, err = dc.ReadMapHeader()
+			var zb0003 uint32
+			zb0003, err = dc.ReadMapHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Fields")
 				return
 			}
 			if z.Fields == nil {
-				z.Fields = make(map[string]string, zb0002)
+				z.Fields = make(map[string]string, zb0003)
 			} else if len(z.Fields) > 0 {
 				clear(z.Fields)
 			}
-			for zb0002 > 0 {
-				zb0002--
-				var za0001 string
-				za0001, err = dc.ReadString()
+			for zb0003 > 0 {
+				zb0003--
+				var za0002 string
+				za0002, err = dc.ReadString()
 				if err != nil {
 					err = msgp.WrapError(err, "Fields")
 					return
 				}
-				var za0002 string
-				za0002, err = dc.ReadString()
+				var za0003 string
+				za0003, err = dc.ReadString()
 				if err != nil {
-					err = msgp.WrapError(err, "Fields", za0001)
+					err = msgp.WrapError(err, "Fields", za0002)
 					return
 				}
-				z.Fields[za0001] = za0002
+				z.Fields[za0002] = za0003
 			}
 		case "raw":
 			z.Raw, err = dc.ReadString()
@@ -1709,84 +1800,136 @@ func (z *Event) DecodeMsg(dc *msgp.Reader) (err error) {
 // EncodeMsg implements msgp.Encodable
 func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 	// check for omitted fields
-	zb0001Len := uint32(34)
-	var zb0001Mask uint64 /* 34 bits */
+	zb0001Len := uint32(47)
+	var zb0001Mask uint64 /* 47 bits */
 	_ = zb0001Mask
 	if z.Peer == "" {
 		zb0001Len--
 		zb0001Mask |= 0x80
 	}
-	if z.Host == "" {
+	if z.PeerIdentity == "" {
 		zb0001Len--
 		zb0001Mask |= 0x100
 	}
-	if z.App == "" {
+	if z.TimeRaw == "" {
 		zb0001Len--
 		zb0001Mask |= 0x200
 	}
-	if z.ProcID == "" {
+	if z.Host == "" {
 		zb0001Len--
 		zb0001Mask |= 0x400
 	}
-	if z.MsgID == "" {
+	if z.App == "" {
 		zb0001Len--
 		zb0001Mask |= 0x800
 	}
-	if z.Message == "" {
+	if z.ProcID == "" {
 		zb0001Len--
-		zb0001Mask |= 0x4000
+		zb0001Mask |= 0x1000
 	}
-	if z.Category == "" {
+	if z.MsgID == "" {
+		zb0001Len--
+		zb0001Mask |= 0x2000
+	}
+	if z.Message == "" {
 		zb0001Len--
 		zb0001Mask |= 0x10000
 	}
-	if z.Action == "" {
+	if z.Vendor == "" {
 		zb0001Len--
 		zb0001Mask |= 0x20000
 	}
-	if z.Outcome == "" {
+	if z.Product == "" {
 		zb0001Len--
 		zb0001Mask |= 0x40000
 	}
-	if z.User == "" {
+	if z.SignatureID == "" {
 		zb0001Len--
 		zb0001Mask |= 0x80000
 	}
-	if z.SrcIP == "" {
+	if z.Signature == "" {
 		zb0001Len--
 		zb0001Mask |= 0x100000
 	}
-	if z.DstIP == "" {
+	if z.EventCode == "" {
 		zb0001Len--
 		zb0001Mask |= 0x200000
 	}
-	if z.SrcPort == 0 {
+	if z.Techniques == nil {
 		zb0001Len--
 		zb0001Mask |= 0x400000
 	}
-	if z.DstPort == 0 {
-		zb0001Len--
-		zb0001Mask |= 0x800000
-	}
-	if z.Proto == "" {
+	if z.Category == "" {
 		zb0001Len--
 		zb0001Mask |= 0x1000000
 	}
-	if z.AppProto == "" {
+	if z.Action == "" {
 		zb0001Len--
 		zb0001Mask |= 0x2000000
 	}
-	if z.Operation == "" {
+	if z.Outcome == "" {
 		zb0001Len--
 		zb0001Mask |= 0x4000000
 	}
-	if z.Fields == nil {
+	if z.User == "" {
 		zb0001Len--
 		zb0001Mask |= 0x8000000
 	}
-	if z.ModelVersion == 0 {
+	if z.SrcIP == "" {
+		zb0001Len--
+		zb0001Mask |= 0x10000000
+	}
+	if z.DstIP == "" {
+		zb0001Len--
+		zb0001Mask |= 0x20000000
+	}
+	if z.SrcMAC == "" {
+		zb0001Len--
+		zb0001Mask |= 0x40000000
+	}
+	if z.DstMAC == "" {
+		zb0001Len--
+		zb0001Mask |= 0x80000000
+	}
+	if z.SrcPort == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x100000000
+	}
+	if z.DstPort == 0 {
 		zb0001Len--
 		zb0001Mask |= 0x200000000
+	}
+	if z.Proto == "" {
+		zb0001Len--
+		zb0001Mask |= 0x400000000
+	}
+	if z.AppProto == "" {
+		zb0001Len--
+		zb0001Mask |= 0x800000000
+	}
+	if z.BytesOut == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x1000000000
+	}
+	if z.BytesIn == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x2000000000
+	}
+	if z.Session == "" {
+		zb0001Len--
+		zb0001Mask |= 0x4000000000
+	}
+	if z.Operation == "" {
+		zb0001Len--
+		zb0001Mask |= 0x8000000000
+	}
+	if z.Fields == nil {
+		zb0001Len--
+		zb0001Mask |= 0x10000000000
+	}
+	if z.ModelVersion == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x400000000000
 	}
 	// variable map header, size zb0001Len
 	err = en.WriteMapHeader(zb0001Len)
@@ -1879,6 +2022,30 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 			}
 		}
 		if (zb0001Mask & 0x100) == 0 { // if not omitted
+			// write "peer_identity"
+			err = en.Append(0xad, 0x70, 0x65, 0x65, 0x72, 0x5f, 0x69, 0x64, 0x65, 0x6e, 0x74, 0x69, 0x74, 0x79)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.PeerIdentity)
+			if err != nil {
+				err = msgp.WrapError(err, "PeerIdentity")
+				return
+			}
+		}
+		if (zb0001Mask & 0x200) == 0 { // if not omitted
+			// write "time_raw"
+			err = en.Append(0xa8, 0x74, 0x69, 0x6d, 0x65, 0x5f, 0x72, 0x61, 0x77)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.TimeRaw)
+			if err != nil {
+				err = msgp.WrapError(err, "TimeRaw")
+				return
+			}
+		}
+		if (zb0001Mask & 0x400) == 0 { // if not omitted
 			// write "host"
 			err = en.Append(0xa4, 0x68, 0x6f, 0x73, 0x74)
 			if err != nil {
@@ -1890,7 +2057,7 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
-		if (zb0001Mask & 0x200) == 0 { // if not omitted
+		if (zb0001Mask & 0x800) == 0 { // if not omitted
 			// write "app"
 			err = en.Append(0xa3, 0x61, 0x70, 0x70)
 			if err != nil {
@@ -1902,7 +2069,7 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
-		if (zb0001Mask & 0x400) == 0 { // if not omitted
+		if (zb0001Mask & 0x1000) == 0 { // if not omitted
 			// write "proc_id"
 			err = en.Append(0xa7, 0x70, 0x72, 0x6f, 0x63, 0x5f, 0x69, 0x64)
 			if err != nil {
@@ -1914,7 +2081,7 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
-		if (zb0001Mask & 0x800) == 0 { // if not omitted
+		if (zb0001Mask & 0x2000) == 0 { // if not omitted
 			// write "msg_id"
 			err = en.Append(0xa6, 0x6d, 0x73, 0x67, 0x5f, 0x69, 0x64)
 			if err != nil {
@@ -1946,7 +2113,7 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 			err = msgp.WrapError(err, "Severity")
 			return
 		}
-		if (zb0001Mask & 0x4000) == 0 { // if not omitted
+		if (zb0001Mask & 0x10000) == 0 { // if not omitted
 			// write "message"
 			err = en.Append(0xa7, 0x6d, 0x65, 0x73, 0x73, 0x61, 0x67, 0x65)
 			if err != nil {
@@ -1956,6 +2123,85 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 			if err != nil {
 				err = msgp.WrapError(err, "Message")
 				return
+			}
+		}
+		if (zb0001Mask & 0x20000) == 0 { // if not omitted
+			// write "vendor"
+			err = en.Append(0xa6, 0x76, 0x65, 0x6e, 0x64, 0x6f, 0x72)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.Vendor)
+			if err != nil {
+				err = msgp.WrapError(err, "Vendor")
+				return
+			}
+		}
+		if (zb0001Mask & 0x40000) == 0 { // if not omitted
+			// write "product"
+			err = en.Append(0xa7, 0x70, 0x72, 0x6f, 0x64, 0x75, 0x63, 0x74)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.Product)
+			if err != nil {
+				err = msgp.WrapError(err, "Product")
+				return
+			}
+		}
+		if (zb0001Mask & 0x80000) == 0 { // if not omitted
+			// write "signature_id"
+			err = en.Append(0xac, 0x73, 0x69, 0x67, 0x6e, 0x61, 0x74, 0x75, 0x72, 0x65, 0x5f, 0x69, 0x64)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.SignatureID)
+			if err != nil {
+				err = msgp.WrapError(err, "SignatureID")
+				return
+			}
+		}
+		if (zb0001Mask & 0x100000) == 0 { // if not omitted
+			// write "signature"
+			err = en.Append(0xa9, 0x73, 0x69, 0x67, 0x6e, 0x61, 0x74, 0x75, 0x72, 0x65)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.Signature)
+			if err != nil {
+				err = msgp.WrapError(err, "Signature")
+				return
+			}
+		}
+		if (zb0001Mask & 0x200000) == 0 { // if not omitted
+			// write "event_code"
+			err = en.Append(0xaa, 0x65, 0x76, 0x65, 0x6e, 0x74, 0x5f, 0x63, 0x6f, 0x64, 0x65)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.EventCode)
+			if err != nil {
+				err = msgp.WrapError(err, "EventCode")
+				return
+			}
+		}
+		if (zb0001Mask & 0x400000) == 0 { // if not omitted
+			// write "techniques"
+			err = en.Append(0xaa, 0x74, 0x65, 0x63, 0x68, 0x6e, 0x69, 0x71, 0x75, 0x65, 0x73)
+			if err != nil {
+				return
+			}
+			err = en.WriteArrayHeader(uint32(len(z.Techniques)))
+			if err != nil {
+				err = msgp.WrapError(err, "Techniques")
+				return
+			}
+			for za0001 := range z.Techniques {
+				err = en.WriteString(z.Techniques[za0001])
+				if err != nil {
+					err = msgp.WrapError(err, "Techniques", za0001)
+					return
+				}
 			}
 		}
 		// write "kind"
@@ -1968,7 +2214,7 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 			err = msgp.WrapError(err, "Kind")
 			return
 		}
-		if (zb0001Mask & 0x10000) == 0 { // if not omitted
+		if (zb0001Mask & 0x1000000) == 0 { // if not omitted
 			// write "category"
 			err = en.Append(0xa8, 0x63, 0x61, 0x74, 0x65, 0x67, 0x6f, 0x72, 0x79)
 			if err != nil {
@@ -1980,7 +2226,7 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
-		if (zb0001Mask & 0x20000) == 0 { // if not omitted
+		if (zb0001Mask & 0x2000000) == 0 { // if not omitted
 			// write "action"
 			err = en.Append(0xa6, 0x61, 0x63, 0x74, 0x69, 0x6f, 0x6e)
 			if err != nil {
@@ -1992,7 +2238,7 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
-		if (zb0001Mask & 0x40000) == 0 { // if not omitted
+		if (zb0001Mask & 0x4000000) == 0 { // if not omitted
 			// write "outcome"
 			err = en.Append(0xa7, 0x6f, 0x75, 0x74, 0x63, 0x6f, 0x6d, 0x65)
 			if err != nil {
@@ -2004,7 +2250,7 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
-		if (zb0001Mask & 0x80000) == 0 { // if not omitted
+		if (zb0001Mask & 0x8000000) == 0 { // if not omitted
 			// write "user"
 			err = en.Append(0xa4, 0x75, 0x73, 0x65, 0x72)
 			if err != nil {
@@ -2016,7 +2262,7 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
-		if (zb0001Mask & 0x100000) == 0 { // if not omitted
+		if (zb0001Mask & 0x10000000) == 0 { // if not omitted
 			// write "src_ip"
 			err = en.Append(0xa6, 0x73, 0x72, 0x63, 0x5f, 0x69, 0x70)
 			if err != nil {
@@ -2028,7 +2274,7 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
-		if (zb0001Mask & 0x200000) == 0 { // if not omitted
+		if (zb0001Mask & 0x20000000) == 0 { // if not omitted
 			// write "dst_ip"
 			err = en.Append(0xa6, 0x64, 0x73, 0x74, 0x5f, 0x69, 0x70)
 			if err != nil {
@@ -2040,7 +2286,31 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
-		if (zb0001Mask & 0x400000) == 0 { // if not omitted
+		if (zb0001Mask & 0x40000000) == 0 { // if not omitted
+			// write "src_mac"
+			err = en.Append(0xa7, 0x73, 0x72, 0x63, 0x5f, 0x6d, 0x61, 0x63)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.SrcMAC)
+			if err != nil {
+				err = msgp.WrapError(err, "SrcMAC")
+				return
+			}
+		}
+		if (zb0001Mask & 0x80000000) == 0 { // if not omitted
+			// write "dst_mac"
+			err = en.Append(0xa7, 0x64, 0x73, 0x74, 0x5f, 0x6d, 0x61, 0x63)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.DstMAC)
+			if err != nil {
+				err = msgp.WrapError(err, "DstMAC")
+				return
+			}
+		}
+		if (zb0001Mask & 0x100000000) == 0 { // if not omitted
 			// write "src_port"
 			err = en.Append(0xa8, 0x73, 0x72, 0x63, 0x5f, 0x70, 0x6f, 0x72, 0x74)
 			if err != nil {
@@ -2052,7 +2322,7 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
-		if (zb0001Mask & 0x800000) == 0 { // if not omitted
+		if (zb0001Mask & 0x200000000) == 0 { // if not omitted
 			// write "dst_port"
 			err = en.Append(0xa8, 0x64, 0x73, 0x74, 0x5f, 0x70, 0x6f, 0x72, 0x74)
 			if err != nil {
@@ -2064,7 +2334,7 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
-		if (zb0001Mask & 0x1000000) == 0 { // if not omitted
+		if (zb0001Mask & 0x400000000) == 0 { // if not omitted
 			// write "proto"
 			err = en.Append(0xa5, 0x70, 0x72, 0x6f, 0x74, 0x6f)
 			if err != nil {
@@ -2076,7 +2346,7 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
-		if (zb0001Mask & 0x2000000) == 0 { // if not omitted
+		if (zb0001Mask & 0x800000000) == 0 { // if not omitted
 			// write "app_proto"
 			err = en.Append(0xa9, 0x61, 0x70, 0x70, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f)
 			if err != nil {
@@ -2088,7 +2358,43 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
-		if (zb0001Mask & 0x4000000) == 0 { // if not omitted
+		if (zb0001Mask & 0x1000000000) == 0 { // if not omitted
+			// write "bytes_out"
+			err = en.Append(0xa9, 0x62, 0x79, 0x74, 0x65, 0x73, 0x5f, 0x6f, 0x75, 0x74)
+			if err != nil {
+				return
+			}
+			err = en.WriteInt64(z.BytesOut)
+			if err != nil {
+				err = msgp.WrapError(err, "BytesOut")
+				return
+			}
+		}
+		if (zb0001Mask & 0x2000000000) == 0 { // if not omitted
+			// write "bytes_in"
+			err = en.Append(0xa8, 0x62, 0x79, 0x74, 0x65, 0x73, 0x5f, 0x69, 0x6e)
+			if err != nil {
+				return
+			}
+			err = en.WriteInt64(z.BytesIn)
+			if err != nil {
+				err = msgp.WrapError(err, "BytesIn")
+				return
+			}
+		}
+		if (zb0001Mask & 0x4000000000) == 0 { // if not omitted
+			// write "session"
+			err = en.Append(0xa7, 0x73, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.Session)
+			if err != nil {
+				err = msgp.WrapError(err, "Session")
+				return
+			}
+		}
+		if (zb0001Mask & 0x8000000000) == 0 { // if not omitted
 			// write "operation"
 			err = en.Append(0xa9, 0x6f, 0x70, 0x65, 0x72, 0x61, 0x74, 0x69, 0x6f, 0x6e)
 			if err != nil {
@@ -2100,7 +2406,7 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
-		if (zb0001Mask & 0x8000000) == 0 { // if not omitted
+		if (zb0001Mask & 0x10000000000) == 0 { // if not omitted
 			// write "fields"
 			err = en.Append(0xa6, 0x66, 0x69, 0x65, 0x6c, 0x64, 0x73)
 			if err != nil {
@@ -2111,15 +2417,15 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 				err = msgp.WrapError(err, "Fields")
 				return
 			}
-			for za0001, za0002 := range z.Fields {
-				err = en.WriteString(za0001)
+			for za0002, za0003 := range z.Fields {
+				err = en.WriteString(za0002)
 				if err != nil {
 					err = msgp.WrapError(err, "Fields")
 					return
 				}
-				err = en.WriteString(za0002)
+				err = en.WriteString(za0003)
 				if err != nil {
-					err = msgp.WrapError(err, "Fields", za0001)
+					err = msgp.WrapError(err, "Fields", za0002)
 					return
 				}
 			}
@@ -2174,7 +2480,7 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 			err = msgp.WrapError(err, "Maint")
 			return
 		}
-		if (zb0001Mask & 0x200000000) == 0 { // if not omitted
+		if (zb0001Mask & 0x400000000000) == 0 { // if not omitted
 			// write "model_version"
 			err = en.Append(0xad, 0x6d, 0x6f, 0x64, 0x65, 0x6c, 0x5f, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e)
 			if err != nil {
@@ -2194,84 +2500,136 @@ func (z *Event) EncodeMsg(en *msgp.Writer) (err error) {
 func (z *Event) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(34)
-	var zb0001Mask uint64 /* 34 bits */
+	zb0001Len := uint32(47)
+	var zb0001Mask uint64 /* 47 bits */
 	_ = zb0001Mask
 	if z.Peer == "" {
 		zb0001Len--
 		zb0001Mask |= 0x80
 	}
-	if z.Host == "" {
+	if z.PeerIdentity == "" {
 		zb0001Len--
 		zb0001Mask |= 0x100
 	}
-	if z.App == "" {
+	if z.TimeRaw == "" {
 		zb0001Len--
 		zb0001Mask |= 0x200
 	}
-	if z.ProcID == "" {
+	if z.Host == "" {
 		zb0001Len--
 		zb0001Mask |= 0x400
 	}
-	if z.MsgID == "" {
+	if z.App == "" {
 		zb0001Len--
 		zb0001Mask |= 0x800
 	}
-	if z.Message == "" {
+	if z.ProcID == "" {
 		zb0001Len--
-		zb0001Mask |= 0x4000
+		zb0001Mask |= 0x1000
 	}
-	if z.Category == "" {
+	if z.MsgID == "" {
+		zb0001Len--
+		zb0001Mask |= 0x2000
+	}
+	if z.Message == "" {
 		zb0001Len--
 		zb0001Mask |= 0x10000
 	}
-	if z.Action == "" {
+	if z.Vendor == "" {
 		zb0001Len--
 		zb0001Mask |= 0x20000
 	}
-	if z.Outcome == "" {
+	if z.Product == "" {
 		zb0001Len--
 		zb0001Mask |= 0x40000
 	}
-	if z.User == "" {
+	if z.SignatureID == "" {
 		zb0001Len--
 		zb0001Mask |= 0x80000
 	}
-	if z.SrcIP == "" {
+	if z.Signature == "" {
 		zb0001Len--
 		zb0001Mask |= 0x100000
 	}
-	if z.DstIP == "" {
+	if z.EventCode == "" {
 		zb0001Len--
 		zb0001Mask |= 0x200000
 	}
-	if z.SrcPort == 0 {
+	if z.Techniques == nil {
 		zb0001Len--
 		zb0001Mask |= 0x400000
 	}
-	if z.DstPort == 0 {
-		zb0001Len--
-		zb0001Mask |= 0x800000
-	}
-	if z.Proto == "" {
+	if z.Category == "" {
 		zb0001Len--
 		zb0001Mask |= 0x1000000
 	}
-	if z.AppProto == "" {
+	if z.Action == "" {
 		zb0001Len--
 		zb0001Mask |= 0x2000000
 	}
-	if z.Operation == "" {
+	if z.Outcome == "" {
 		zb0001Len--
 		zb0001Mask |= 0x4000000
 	}
-	if z.Fields == nil {
+	if z.User == "" {
 		zb0001Len--
 		zb0001Mask |= 0x8000000
 	}
-	if z.ModelVersion == 0 {
+	if z.SrcIP == "" {
+		zb0001Len--
+		zb0001Mask |= 0x10000000
+	}
+	if z.DstIP == "" {
+		zb0001Len--
+		zb0001Mask |= 0x20000000
+	}
+	if z.SrcMAC == "" {
+		zb0001Len--
+		zb0001Mask |= 0x40000000
+	}
+	if z.DstMAC == "" {
+		zb0001Len--
+		zb0001Mask |= 0x80000000
+	}
+	if z.SrcPort == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x100000000
+	}
+	if z.DstPort == 0 {
 		zb0001Len--
 		zb0001Mask |= 0x200000000
+	}
+	if z.Proto == "" {
+		zb0001Len--
+		zb0001Mask |= 0x400000000
+	}
+	if z.AppProto == "" {
+		zb0001Len--
+		zb0001Mask |= 0x800000000
+	}
+	if z.BytesOut == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x1000000000
+	}
+	if z.BytesIn == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x2000000000
+	}
+	if z.Session == "" {
+		zb0001Len--
+		zb0001Mask |= 0x4000000000
+	}
+	if z.Operation == "" {
+		zb0001Len--
+		zb0001Mask |= 0x8000000000
+	}
+	if z.Fields == nil {
+		zb0001Len--
+		zb0001Mask |= 0x10000000000
+	}
+	if z.ModelVersion == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x400000000000
 	}
 	// variable map header, size zb0001Len
 	o = msgp.AppendMapHeader(o, zb0001Len)
@@ -2305,21 +2663,31 @@ func (z *Event) MarshalMsg(b []byte) (o []byte, err error) {
 			o = msgp.AppendString(o, z.Peer)
 		}
 		if (zb0001Mask & 0x100) == 0 { // if not omitted
+			// string "peer_identity"
+			o = append(o, 0xad, 0x70, 0x65, 0x65, 0x72, 0x5f, 0x69, 0x64, 0x65, 0x6e, 0x74, 0x69, 0x74, 0x79)
+			o = msgp.AppendString(o, z.PeerIdentity)
+		}
+		if (zb0001Mask & 0x200) == 0 { // if not omitted
+			// string "time_raw"
+			o = append(o, 0xa8, 0x74, 0x69, 0x6d, 0x65, 0x5f, 0x72, 0x61, 0x77)
+			o = msgp.AppendString(o, z.TimeRaw)
+		}
+		if (zb0001Mask & 0x400) == 0 { // if not omitted
 			// string "host"
 			o = append(o, 0xa4, 0x68, 0x6f, 0x73, 0x74)
 			o = msgp.AppendString(o, z.Host)
 		}
-		if (zb0001Mask & 0x200) == 0 { // if not omitted
+		if (zb0001Mask & 0x800) == 0 { // if not omitted
 			// string "app"
 			o = append(o, 0xa3, 0x61, 0x70, 0x70)
 			o = msgp.AppendString(o, z.App)
 		}
-		if (zb0001Mask & 0x400) == 0 { // if not omitted
+		if (zb0001Mask & 0x1000) == 0 { // if not omitted
 			// string "proc_id"
 			o = append(o, 0xa7, 0x70, 0x72, 0x6f, 0x63, 0x5f, 0x69, 0x64)
 			o = msgp.AppendString(o, z.ProcID)
 		}
-		if (zb0001Mask & 0x800) == 0 { // if not omitted
+		if (zb0001Mask & 0x2000) == 0 { // if not omitted
 			// string "msg_id"
 			o = append(o, 0xa6, 0x6d, 0x73, 0x67, 0x5f, 0x69, 0x64)
 			o = msgp.AppendString(o, z.MsgID)
@@ -2330,76 +2698,134 @@ func (z *Event) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "severity"
 		o = append(o, 0xa8, 0x73, 0x65, 0x76, 0x65, 0x72, 0x69, 0x74, 0x79)
 		o = msgp.AppendInt(o, z.Severity)
-		if (zb0001Mask & 0x4000) == 0 { // if not omitted
+		if (zb0001Mask & 0x10000) == 0 { // if not omitted
 			// string "message"
 			o = append(o, 0xa7, 0x6d, 0x65, 0x73, 0x73, 0x61, 0x67, 0x65)
 			o = msgp.AppendString(o, z.Message)
 		}
+		if (zb0001Mask & 0x20000) == 0 { // if not omitted
+			// string "vendor"
+			o = append(o, 0xa6, 0x76, 0x65, 0x6e, 0x64, 0x6f, 0x72)
+			o = msgp.AppendString(o, z.Vendor)
+		}
+		if (zb0001Mask & 0x40000) == 0 { // if not omitted
+			// string "product"
+			o = append(o, 0xa7, 0x70, 0x72, 0x6f, 0x64, 0x75, 0x63, 0x74)
+			o = msgp.AppendString(o, z.Product)
+		}
+		if (zb0001Mask & 0x80000) == 0 { // if not omitted
+			// string "signature_id"
+			o = append(o, 0xac, 0x73, 0x69, 0x67, 0x6e, 0x61, 0x74, 0x75, 0x72, 0x65, 0x5f, 0x69, 0x64)
+			o = msgp.AppendString(o, z.SignatureID)
+		}
+		if (zb0001Mask & 0x100000) == 0 { // if not omitted
+			// string "signature"
+			o = append(o, 0xa9, 0x73, 0x69, 0x67, 0x6e, 0x61, 0x74, 0x75, 0x72, 0x65)
+			o = msgp.AppendString(o, z.Signature)
+		}
+		if (zb0001Mask & 0x200000) == 0 { // if not omitted
+			// string "event_code"
+			o = append(o, 0xaa, 0x65, 0x76, 0x65, 0x6e, 0x74, 0x5f, 0x63, 0x6f, 0x64, 0x65)
+			o = msgp.AppendString(o, z.EventCode)
+		}
+		if (zb0001Mask & 0x400000) == 0 { // if not omitted
+			// string "techniques"
+			o = append(o, 0xaa, 0x74, 0x65, 0x63, 0x68, 0x6e, 0x69, 0x71, 0x75, 0x65, 0x73)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.Techniques)))
+			for za0001 := range z.Techniques {
+				o = msgp.AppendString(o, z.Techniques[za0001])
+			}
+		}
 		// string "kind"
 		o = append(o, 0xa4, 0x6b, 0x69, 0x6e, 0x64)
 		o = msgp.AppendString(o, z.Kind)
-		if (zb0001Mask & 0x10000) == 0 { // if not omitted
+		if (zb0001Mask & 0x1000000) == 0 { // if not omitted
 			// string "category"
 			o = append(o, 0xa8, 0x63, 0x61, 0x74, 0x65, 0x67, 0x6f, 0x72, 0x79)
 			o = msgp.AppendString(o, z.Category)
 		}
-		if (zb0001Mask & 0x20000) == 0 { // if not omitted
+		if (zb0001Mask & 0x2000000) == 0 { // if not omitted
 			// string "action"
 			o = append(o, 0xa6, 0x61, 0x63, 0x74, 0x69, 0x6f, 0x6e)
 			o = msgp.AppendString(o, z.Action)
 		}
-		if (zb0001Mask & 0x40000) == 0 { // if not omitted
+		if (zb0001Mask & 0x4000000) == 0 { // if not omitted
 			// string "outcome"
 			o = append(o, 0xa7, 0x6f, 0x75, 0x74, 0x63, 0x6f, 0x6d, 0x65)
 			o = msgp.AppendString(o, z.Outcome)
 		}
-		if (zb0001Mask & 0x80000) == 0 { // if not omitted
+		if (zb0001Mask & 0x8000000) == 0 { // if not omitted
 			// string "user"
 			o = append(o, 0xa4, 0x75, 0x73, 0x65, 0x72)
 			o = msgp.AppendString(o, z.User)
 		}
-		if (zb0001Mask & 0x100000) == 0 { // if not omitted
+		if (zb0001Mask & 0x10000000) == 0 { // if not omitted
 			// string "src_ip"
 			o = append(o, 0xa6, 0x73, 0x72, 0x63, 0x5f, 0x69, 0x70)
 			o = msgp.AppendString(o, z.SrcIP)
 		}
-		if (zb0001Mask & 0x200000) == 0 { // if not omitted
+		if (zb0001Mask & 0x20000000) == 0 { // if not omitted
 			// string "dst_ip"
 			o = append(o, 0xa6, 0x64, 0x73, 0x74, 0x5f, 0x69, 0x70)
 			o = msgp.AppendString(o, z.DstIP)
 		}
-		if (zb0001Mask & 0x400000) == 0 { // if not omitted
+		if (zb0001Mask & 0x40000000) == 0 { // if not omitted
+			// string "src_mac"
+			o = append(o, 0xa7, 0x73, 0x72, 0x63, 0x5f, 0x6d, 0x61, 0x63)
+			o = msgp.AppendString(o, z.SrcMAC)
+		}
+		if (zb0001Mask & 0x80000000) == 0 { // if not omitted
+			// string "dst_mac"
+			o = append(o, 0xa7, 0x64, 0x73, 0x74, 0x5f, 0x6d, 0x61, 0x63)
+			o = msgp.AppendString(o, z.DstMAC)
+		}
+		if (zb0001Mask & 0x100000000) == 0 { // if not omitted
 			// string "src_port"
 			o = append(o, 0xa8, 0x73, 0x72, 0x63, 0x5f, 0x70, 0x6f, 0x72, 0x74)
 			o = msgp.AppendInt(o, z.SrcPort)
 		}
-		if (zb0001Mask & 0x800000) == 0 { // if not omitted
+		if (zb0001Mask & 0x200000000) == 0 { // if not omitted
 			// string "dst_port"
 			o = append(o, 0xa8, 0x64, 0x73, 0x74, 0x5f, 0x70, 0x6f, 0x72, 0x74)
 			o = msgp.AppendInt(o, z.DstPort)
 		}
-		if (zb0001Mask & 0x1000000) == 0 { // if not omitted
+		if (zb0001Mask & 0x400000000) == 0 { // if not omitted
 			// string "proto"
 			o = append(o, 0xa5, 0x70, 0x72, 0x6f, 0x74, 0x6f)
 			o = msgp.AppendString(o, z.Proto)
 		}
-		if (zb0001Mask & 0x2000000) == 0 { // if not omitted
+		if (zb0001Mask & 0x800000000) == 0 { // if not omitted
 			// string "app_proto"
 			o = append(o, 0xa9, 0x61, 0x70, 0x70, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f)
 			o = msgp.AppendString(o, z.AppProto)
 		}
-		if (zb0001Mask & 0x4000000) == 0 { // if not omitted
+		if (zb0001Mask & 0x1000000000) == 0 { // if not omitted
+			// string "bytes_out"
+			o = append(o, 0xa9, 0x62, 0x79, 0x74, 0x65, 0x73, 0x5f, 0x6f, 0x75, 0x74)
+			o = msgp.AppendInt64(o, z.BytesOut)
+		}
+		if (zb0001Mask & 0x2000000000) == 0 { // if not omitted
+			// string "bytes_in"
+			o = append(o, 0xa8, 0x62, 0x79, 0x74, 0x65, 0x73, 0x5f, 0x69, 0x6e)
+			o = msgp.AppendInt64(o, z.BytesIn)
+		}
+		if (zb0001Mask & 0x4000000000) == 0 { // if not omitted
+			// string "session"
+			o = append(o, 0xa7, 0x73, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e)
+			o = msgp.AppendString(o, z.Session)
+		}
+		if (zb0001Mask & 0x8000000000) == 0 { // if not omitted
 			// string "operation"
 			o = append(o, 0xa9, 0x6f, 0x70, 0x65, 0x72, 0x61, 0x74, 0x69, 0x6f, 0x6e)
 			o = msgp.AppendString(o, z.Operation)
 		}
-		if (zb0001Mask & 0x8000000) == 0 { // if not omitted
+		if (zb0001Mask & 0x10000000000) == 0 { // if not omitted
 			// string "fields"
 			o = append(o, 0xa6, 0x66, 0x69, 0x65, 0x6c, 0x64, 0x73)
 			o = msgp.AppendMapHeader(o, uint32(len(z.Fields)))
-			for za0001, za0002 := range z.Fields {
-				o = msgp.AppendString(o, za0001)
+			for za0002, za0003 := range z.Fields {
 				o = msgp.AppendString(o, za0002)
+				o = msgp.AppendString(o, za0003)
 			}
 		}
 		// string "raw"
@@ -2433,7 +2859,7 @@ func (z *Event) MarshalMsg(b []byte) (o []byte, err error) {
 			err = msgp.WrapError(err, "Maint")
 			return
 		}
-		if (zb0001Mask & 0x200000000) == 0 { // if not omitted
+		if (zb0001Mask & 0x400000000000) == 0 { // if not omitted
 			// string "model_version"
 			o = append(o, 0xad, 0x6d, 0x6f, 0x64, 0x65, 0x6c, 0x5f, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e)
 			o = msgp.AppendInt(o, z.ModelVersion)
@@ -2508,6 +2934,18 @@ func (z *Event) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Peer")
 				return
 			}
+		case "peer_identity":
+			z.PeerIdentity, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "PeerIdentity")
+				return
+			}
+		case "time_raw":
+			z.TimeRaw, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "TimeRaw")
+				return
+			}
 		case "host":
 			z.Host, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
@@ -2549,6 +2987,55 @@ func (z *Event) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			if err != nil {
 				err = msgp.WrapError(err, "Message")
 				return
+			}
+		case "vendor":
+			z.Vendor, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Vendor")
+				return
+			}
+		case "product":
+			z.Product, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Product")
+				return
+			}
+		case "signature_id":
+			z.SignatureID, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "SignatureID")
+				return
+			}
+		case "signature":
+			z.Signature, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Signature")
+				return
+			}
+		case "event_code":
+			z.EventCode, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "EventCode")
+				return
+			}
+		case "techniques":
+			var zb0002 uint32
+			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Techniques")
+				return
+			}
+			if cap(z.Techniques) >= int(zb0002) {
+				z.Techniques = (z.Techniques)[:zb0002]
+			} else {
+				z.Techniques = make([]string, zb0002)
+			}
+			for za0001 := range z.Techniques {
+				z.Techniques[za0001], bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Techniques", za0001)
+					return
+				}
 			}
 		case "kind":
 			z.Kind, bts, err = msgp.ReadStringBytes(bts)
@@ -2592,6 +3079,18 @@ func (z *Event) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "DstIP")
 				return
 			}
+		case "src_mac":
+			z.SrcMAC, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "SrcMAC")
+				return
+			}
+		case "dst_mac":
+			z.DstMAC, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "DstMAC")
+				return
+			}
 		case "src_port":
 			z.SrcPort, bts, err = msgp.ReadIntBytes(bts)
 			if err != nil {
@@ -2616,6 +3115,24 @@ func (z *Event) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "AppProto")
 				return
 			}
+		case "bytes_out":
+			z.BytesOut, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "BytesOut")
+				return
+			}
+		case "bytes_in":
+			z.BytesIn, bts, err = msgp.ReadInt64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "BytesIn")
+				return
+			}
+		case "session":
+			z.Session, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Session")
+				return
+			}
 		case "operation":
 			z.Operation, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
@@ -2623,32 +3140,32 @@ func (z *Event) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				return
 			}
 		case "fields":
-			var zb0002 uint32
-			zb0002, bts, err = msgp.ReadMapHeaderBytes(bts)
+			var zb0003 uint32
+			zb0003, bts, err = msgp.ReadMapHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Fields")
 				return
 			}
 			if z.Fields == nil {
-				z.Fields = make(map[string]string, zb0002)
+				z.Fields = make(map[string]string, zb0003)
 			} else if len(z.Fields) > 0 {
 				clear(z.Fields)
 			}
-			for zb0002 > 0 {
+			for zb0003 > 0 {
+				var za0003 string
+				zb0003--
 				var za0002 string
-				zb0002--
-				var za0001 string
-				za0001, bts, err = msgp.ReadStringBytes(bts)
+				za0002, bts, err = msgp.ReadStringBytes(bts)
 				if err != nil {
 					err = msgp.WrapError(err, "Fields")
 					return
 				}
-				za0002, bts, err = msgp.ReadStringBytes(bts)
+				za0003, bts, err = msgp.ReadStringBytes(bts)
 				if err != nil {
-					err = msgp.WrapError(err, "Fields", za0001)
+					err = msgp.WrapError(err, "Fields", za0002)
 					return
 				}
-				z.Fields[za0001] = za0002
+				z.Fields[za0002] = za0003
 			}
 		case "raw":
 			z.Raw, bts, err = msgp.ReadStringBytes(bts)
@@ -2700,11 +3217,15 @@ func (z *Event) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Event) Msgsize() (s int) {
-	s = 3 + 3 + msgp.StringPrefixSize + len(z.ID) + 5 + msgp.TimeSize + 12 + msgp.TimeSize + 5 + msgp.StringPrefixSize + len(z.Site) + 7 + msgp.StringPrefixSize + len(z.Source) + 7 + msgp.StringPrefixSize + len(z.Format) + 10 + msgp.StringPrefixSize + len(z.Transport) + 5 + msgp.StringPrefixSize + len(z.Peer) + 5 + msgp.StringPrefixSize + len(z.Host) + 4 + msgp.StringPrefixSize + len(z.App) + 8 + msgp.StringPrefixSize + len(z.ProcID) + 7 + msgp.StringPrefixSize + len(z.MsgID) + 9 + msgp.IntSize + 9 + msgp.IntSize + 8 + msgp.StringPrefixSize + len(z.Message) + 5 + msgp.StringPrefixSize + len(z.Kind) + 9 + msgp.StringPrefixSize + len(z.Category) + 7 + msgp.StringPrefixSize + len(z.Action) + 8 + msgp.StringPrefixSize + len(z.Outcome) + 5 + msgp.StringPrefixSize + len(z.User) + 7 + msgp.StringPrefixSize + len(z.SrcIP) + 7 + msgp.StringPrefixSize + len(z.DstIP) + 9 + msgp.IntSize + 9 + msgp.IntSize + 6 + msgp.StringPrefixSize + len(z.Proto) + 10 + msgp.StringPrefixSize + len(z.AppProto) + 10 + msgp.StringPrefixSize + len(z.Operation) + 7 + msgp.MapHeaderSize
+	s = 3 + 3 + msgp.StringPrefixSize + len(z.ID) + 5 + msgp.TimeSize + 12 + msgp.TimeSize + 5 + msgp.StringPrefixSize + len(z.Site) + 7 + msgp.StringPrefixSize + len(z.Source) + 7 + msgp.StringPrefixSize + len(z.Format) + 10 + msgp.StringPrefixSize + len(z.Transport) + 5 + msgp.StringPrefixSize + len(z.Peer) + 14 + msgp.StringPrefixSize + len(z.PeerIdentity) + 9 + msgp.StringPrefixSize + len(z.TimeRaw) + 5 + msgp.StringPrefixSize + len(z.Host) + 4 + msgp.StringPrefixSize + len(z.App) + 8 + msgp.StringPrefixSize + len(z.ProcID) + 7 + msgp.StringPrefixSize + len(z.MsgID) + 9 + msgp.IntSize + 9 + msgp.IntSize + 8 + msgp.StringPrefixSize + len(z.Message) + 7 + msgp.StringPrefixSize + len(z.Vendor) + 8 + msgp.StringPrefixSize + len(z.Product) + 13 + msgp.StringPrefixSize + len(z.SignatureID) + 10 + msgp.StringPrefixSize + len(z.Signature) + 11 + msgp.StringPrefixSize + len(z.EventCode) + 11 + msgp.ArrayHeaderSize
+	for za0001 := range z.Techniques {
+		s += msgp.StringPrefixSize + len(z.Techniques[za0001])
+	}
+	s += 5 + msgp.StringPrefixSize + len(z.Kind) + 9 + msgp.StringPrefixSize + len(z.Category) + 7 + msgp.StringPrefixSize + len(z.Action) + 8 + msgp.StringPrefixSize + len(z.Outcome) + 5 + msgp.StringPrefixSize + len(z.User) + 7 + msgp.StringPrefixSize + len(z.SrcIP) + 7 + msgp.StringPrefixSize + len(z.DstIP) + 8 + msgp.StringPrefixSize + len(z.SrcMAC) + 8 + msgp.StringPrefixSize + len(z.DstMAC) + 9 + msgp.IntSize + 9 + msgp.IntSize + 6 + msgp.StringPrefixSize + len(z.Proto) + 10 + msgp.StringPrefixSize + len(z.AppProto) + 10 + msgp.Int64Size + 9 + msgp.Int64Size + 8 + msgp.StringPrefixSize + len(z.Session) + 10 + msgp.StringPrefixSize + len(z.Operation) + 7 + msgp.MapHeaderSize
 	if z.Fields != nil {
-		for za0001, za0002 := range z.Fields {
-			_ = za0002
-			s += msgp.StringPrefixSize + len(za0001) + msgp.StringPrefixSize + len(za0002)
+		for za0002, za0003 := range z.Fields {
+			_ = za0003
+			s += msgp.StringPrefixSize + len(za0002) + msgp.StringPrefixSize + len(za0003)
 		}
 	}
 	s += 4 + msgp.StringPrefixSize + len(z.Raw) + 4 + z.Src.Msgsize() + 4 + z.Dst.Msgsize() + 5 + z.Flow.Msgsize() + 6 + z.Maint.Msgsize() + 14 + msgp.IntSize
@@ -2759,6 +3280,24 @@ func (z *Flow) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Violation")
 				return
 			}
+		case "new_pair":
+			z.NewPair, err = dc.ReadBool()
+			if err != nil {
+				err = msgp.WrapError(err, "NewPair")
+				return
+			}
+		case "purdue_delta":
+			z.PurdueDelta, err = dc.ReadFloat64()
+			if err != nil {
+				err = msgp.WrapError(err, "PurdueDelta")
+				return
+			}
+		case "safety_involved":
+			z.SafetyInvolved, err = dc.ReadBool()
+			if err != nil {
+				err = msgp.WrapError(err, "SafetyInvolved")
+				return
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -2773,8 +3312,8 @@ func (z *Flow) DecodeMsg(dc *msgp.Reader) (err error) {
 // EncodeMsg implements msgp.Encodable
 func (z *Flow) EncodeMsg(en *msgp.Writer) (err error) {
 	// check for omitted fields
-	zb0001Len := uint32(5)
-	var zb0001Mask uint8 /* 5 bits */
+	zb0001Len := uint32(8)
+	var zb0001Mask uint8 /* 8 bits */
 	_ = zb0001Mask
 	if z.Conduit == "" {
 		zb0001Len--
@@ -2852,6 +3391,36 @@ func (z *Flow) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
+		// write "new_pair"
+		err = en.Append(0xa8, 0x6e, 0x65, 0x77, 0x5f, 0x70, 0x61, 0x69, 0x72)
+		if err != nil {
+			return
+		}
+		err = en.WriteBool(z.NewPair)
+		if err != nil {
+			err = msgp.WrapError(err, "NewPair")
+			return
+		}
+		// write "purdue_delta"
+		err = en.Append(0xac, 0x70, 0x75, 0x72, 0x64, 0x75, 0x65, 0x5f, 0x64, 0x65, 0x6c, 0x74, 0x61)
+		if err != nil {
+			return
+		}
+		err = en.WriteFloat64(z.PurdueDelta)
+		if err != nil {
+			err = msgp.WrapError(err, "PurdueDelta")
+			return
+		}
+		// write "safety_involved"
+		err = en.Append(0xaf, 0x73, 0x61, 0x66, 0x65, 0x74, 0x79, 0x5f, 0x69, 0x6e, 0x76, 0x6f, 0x6c, 0x76, 0x65, 0x64)
+		if err != nil {
+			return
+		}
+		err = en.WriteBool(z.SafetyInvolved)
+		if err != nil {
+			err = msgp.WrapError(err, "SafetyInvolved")
+			return
+		}
 	}
 	return
 }
@@ -2860,8 +3429,8 @@ func (z *Flow) EncodeMsg(en *msgp.Writer) (err error) {
 func (z *Flow) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(5)
-	var zb0001Mask uint8 /* 5 bits */
+	zb0001Len := uint32(8)
+	var zb0001Mask uint8 /* 8 bits */
 	_ = zb0001Mask
 	if z.Conduit == "" {
 		zb0001Len--
@@ -2901,6 +3470,15 @@ func (z *Flow) MarshalMsg(b []byte) (o []byte, err error) {
 			o = append(o, 0xa9, 0x76, 0x69, 0x6f, 0x6c, 0x61, 0x74, 0x69, 0x6f, 0x6e)
 			o = msgp.AppendString(o, z.Violation)
 		}
+		// string "new_pair"
+		o = append(o, 0xa8, 0x6e, 0x65, 0x77, 0x5f, 0x70, 0x61, 0x69, 0x72)
+		o = msgp.AppendBool(o, z.NewPair)
+		// string "purdue_delta"
+		o = append(o, 0xac, 0x70, 0x75, 0x72, 0x64, 0x75, 0x65, 0x5f, 0x64, 0x65, 0x6c, 0x74, 0x61)
+		o = msgp.AppendFloat64(o, z.PurdueDelta)
+		// string "safety_involved"
+		o = append(o, 0xaf, 0x73, 0x61, 0x66, 0x65, 0x74, 0x79, 0x5f, 0x69, 0x6e, 0x76, 0x6f, 0x6c, 0x76, 0x65, 0x64)
+		o = msgp.AppendBool(o, z.SafetyInvolved)
 	}
 	return
 }
@@ -2953,6 +3531,24 @@ func (z *Flow) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Violation")
 				return
 			}
+		case "new_pair":
+			z.NewPair, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "NewPair")
+				return
+			}
+		case "purdue_delta":
+			z.PurdueDelta, bts, err = msgp.ReadFloat64Bytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "PurdueDelta")
+				return
+			}
+		case "safety_involved":
+			z.SafetyInvolved, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "SafetyInvolved")
+				return
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -2967,7 +3563,7 @@ func (z *Flow) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Flow) Msgsize() (s int) {
-	s = 1 + 11 + msgp.BoolSize + 8 + msgp.BoolSize + 8 + msgp.StringPrefixSize + len(z.Conduit) + 8 + msgp.StringPrefixSize + len(z.FlowID) + 10 + msgp.StringPrefixSize + len(z.Violation)
+	s = 1 + 11 + msgp.BoolSize + 8 + msgp.BoolSize + 8 + msgp.StringPrefixSize + len(z.Conduit) + 8 + msgp.StringPrefixSize + len(z.FlowID) + 10 + msgp.StringPrefixSize + len(z.Violation) + 9 + msgp.BoolSize + 13 + msgp.Float64Size + 16 + msgp.BoolSize
 	return
 }
 
@@ -3150,6 +3746,18 @@ func (z *Incident) DecodeMsg(dc *msgp.Reader) (err error) {
 					return
 				}
 			}
+		case "risk":
+			z.Risk, err = dc.ReadInt()
+			if err != nil {
+				err = msgp.WrapError(err, "Risk")
+				return
+			}
+		case "source":
+			err = z.Source.DecodeMsg(dc)
+			if err != nil {
+				err = msgp.WrapError(err, "Source")
+				return
+			}
 		case "target":
 			err = z.Target.DecodeMsg(dc)
 			if err != nil {
@@ -3176,8 +3784,8 @@ func (z *Incident) DecodeMsg(dc *msgp.Reader) (err error) {
 // EncodeMsg implements msgp.Encodable
 func (z *Incident) EncodeMsg(en *msgp.Writer) (err error) {
 	// check for omitted fields
-	zb0001Len := uint32(18)
-	var zb0001Mask uint32 /* 18 bits */
+	zb0001Len := uint32(20)
+	var zb0001Mask uint32 /* 20 bits */
 	_ = zb0001Mask
 	if z.Techniques == nil {
 		zb0001Len--
@@ -3400,6 +4008,26 @@ func (z *Incident) EncodeMsg(en *msgp.Writer) (err error) {
 				}
 			}
 		}
+		// write "risk"
+		err = en.Append(0xa4, 0x72, 0x69, 0x73, 0x6b)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt(z.Risk)
+		if err != nil {
+			err = msgp.WrapError(err, "Risk")
+			return
+		}
+		// write "source"
+		err = en.Append(0xa6, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65)
+		if err != nil {
+			return
+		}
+		err = z.Source.EncodeMsg(en)
+		if err != nil {
+			err = msgp.WrapError(err, "Source")
+			return
+		}
 		// write "target"
 		err = en.Append(0xa6, 0x74, 0x61, 0x72, 0x67, 0x65, 0x74)
 		if err != nil {
@@ -3428,8 +4056,8 @@ func (z *Incident) EncodeMsg(en *msgp.Writer) (err error) {
 func (z *Incident) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(18)
-	var zb0001Mask uint32 /* 18 bits */
+	zb0001Len := uint32(20)
+	var zb0001Mask uint32 /* 20 bits */
 	_ = zb0001Mask
 	if z.Techniques == nil {
 		zb0001Len--
@@ -3516,6 +4144,16 @@ func (z *Incident) MarshalMsg(b []byte) (o []byte, err error) {
 			for za0005 := range z.Zones {
 				o = msgp.AppendString(o, z.Zones[za0005])
 			}
+		}
+		// string "risk"
+		o = append(o, 0xa4, 0x72, 0x69, 0x73, 0x6b)
+		o = msgp.AppendInt(o, z.Risk)
+		// string "source"
+		o = append(o, 0xa6, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65)
+		o, err = z.Source.MarshalMsg(o)
+		if err != nil {
+			err = msgp.WrapError(err, "Source")
+			return
 		}
 		// string "target"
 		o = append(o, 0xa6, 0x74, 0x61, 0x72, 0x67, 0x65, 0x74)
@@ -3710,6 +4348,18 @@ func (z *Incident) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
+		case "risk":
+			z.Risk, bts, err = msgp.ReadIntBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Risk")
+				return
+			}
+		case "source":
+			bts, err = z.Source.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Source")
+				return
+			}
 		case "target":
 			bts, err = z.Target.UnmarshalMsg(bts)
 			if err != nil {
@@ -3756,7 +4406,7 @@ func (z *Incident) Msgsize() (s int) {
 	for za0005 := range z.Zones {
 		s += msgp.StringPrefixSize + len(z.Zones[za0005])
 	}
-	s += 7 + z.Target.Msgsize() + 13 + msgp.BoolSize
+	s += 5 + msgp.IntSize + 7 + z.Source.Msgsize() + 7 + z.Target.Msgsize() + 13 + msgp.BoolSize
 	return
 }
 
@@ -3809,6 +4459,50 @@ func (z *Maint) DecodeMsg(dc *msgp.Reader) (err error) {
 					return
 				}
 			}
+		case "work_order":
+			z.WorkOrder, err = dc.ReadString()
+			if err != nil {
+				err = msgp.WrapError(err, "WorkOrder")
+				return
+			}
+		case "allowed_sources":
+			var zb0003 uint32
+			zb0003, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "AllowedSources")
+				return
+			}
+			if cap(z.AllowedSources) >= int(zb0003) {
+				z.AllowedSources = (z.AllowedSources)[:zb0003]
+			} else {
+				z.AllowedSources = make([]string, zb0003)
+			}
+			for za0002 := range z.AllowedSources {
+				z.AllowedSources[za0002], err = dc.ReadString()
+				if err != nil {
+					err = msgp.WrapError(err, "AllowedSources", za0002)
+					return
+				}
+			}
+		case "allowed_users":
+			var zb0004 uint32
+			zb0004, err = dc.ReadArrayHeader()
+			if err != nil {
+				err = msgp.WrapError(err, "AllowedUsers")
+				return
+			}
+			if cap(z.AllowedUsers) >= int(zb0004) {
+				z.AllowedUsers = (z.AllowedUsers)[:zb0004]
+			} else {
+				z.AllowedUsers = make([]string, zb0004)
+			}
+			for za0003 := range z.AllowedUsers {
+				z.AllowedUsers[za0003], err = dc.ReadString()
+				if err != nil {
+					err = msgp.WrapError(err, "AllowedUsers", za0003)
+					return
+				}
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -3823,8 +4517,8 @@ func (z *Maint) DecodeMsg(dc *msgp.Reader) (err error) {
 // EncodeMsg implements msgp.Encodable
 func (z *Maint) EncodeMsg(en *msgp.Writer) (err error) {
 	// check for omitted fields
-	zb0001Len := uint32(3)
-	var zb0001Mask uint8 /* 3 bits */
+	zb0001Len := uint32(6)
+	var zb0001Mask uint8 /* 6 bits */
 	_ = zb0001Mask
 	if z.WindowID == "" {
 		zb0001Len--
@@ -3833,6 +4527,18 @@ func (z *Maint) EncodeMsg(en *msgp.Writer) (err error) {
 	if z.AllowedOps == nil {
 		zb0001Len--
 		zb0001Mask |= 0x4
+	}
+	if z.WorkOrder == "" {
+		zb0001Len--
+		zb0001Mask |= 0x8
+	}
+	if z.AllowedSources == nil {
+		zb0001Len--
+		zb0001Mask |= 0x10
+	}
+	if z.AllowedUsers == nil {
+		zb0001Len--
+		zb0001Mask |= 0x20
 	}
 	// variable map header, size zb0001Len
 	err = en.Append(0x80 | uint8(zb0001Len))
@@ -3883,6 +4589,56 @@ func (z *Maint) EncodeMsg(en *msgp.Writer) (err error) {
 				}
 			}
 		}
+		if (zb0001Mask & 0x8) == 0 { // if not omitted
+			// write "work_order"
+			err = en.Append(0xaa, 0x77, 0x6f, 0x72, 0x6b, 0x5f, 0x6f, 0x72, 0x64, 0x65, 0x72)
+			if err != nil {
+				return
+			}
+			err = en.WriteString(z.WorkOrder)
+			if err != nil {
+				err = msgp.WrapError(err, "WorkOrder")
+				return
+			}
+		}
+		if (zb0001Mask & 0x10) == 0 { // if not omitted
+			// write "allowed_sources"
+			err = en.Append(0xaf, 0x61, 0x6c, 0x6c, 0x6f, 0x77, 0x65, 0x64, 0x5f, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x73)
+			if err != nil {
+				return
+			}
+			err = en.WriteArrayHeader(uint32(len(z.AllowedSources)))
+			if err != nil {
+				err = msgp.WrapError(err, "AllowedSources")
+				return
+			}
+			for za0002 := range z.AllowedSources {
+				err = en.WriteString(z.AllowedSources[za0002])
+				if err != nil {
+					err = msgp.WrapError(err, "AllowedSources", za0002)
+					return
+				}
+			}
+		}
+		if (zb0001Mask & 0x20) == 0 { // if not omitted
+			// write "allowed_users"
+			err = en.Append(0xad, 0x61, 0x6c, 0x6c, 0x6f, 0x77, 0x65, 0x64, 0x5f, 0x75, 0x73, 0x65, 0x72, 0x73)
+			if err != nil {
+				return
+			}
+			err = en.WriteArrayHeader(uint32(len(z.AllowedUsers)))
+			if err != nil {
+				err = msgp.WrapError(err, "AllowedUsers")
+				return
+			}
+			for za0003 := range z.AllowedUsers {
+				err = en.WriteString(z.AllowedUsers[za0003])
+				if err != nil {
+					err = msgp.WrapError(err, "AllowedUsers", za0003)
+					return
+				}
+			}
+		}
 	}
 	return
 }
@@ -3891,8 +4647,8 @@ func (z *Maint) EncodeMsg(en *msgp.Writer) (err error) {
 func (z *Maint) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(3)
-	var zb0001Mask uint8 /* 3 bits */
+	zb0001Len := uint32(6)
+	var zb0001Mask uint8 /* 6 bits */
 	_ = zb0001Mask
 	if z.WindowID == "" {
 		zb0001Len--
@@ -3901,6 +4657,18 @@ func (z *Maint) MarshalMsg(b []byte) (o []byte, err error) {
 	if z.AllowedOps == nil {
 		zb0001Len--
 		zb0001Mask |= 0x4
+	}
+	if z.WorkOrder == "" {
+		zb0001Len--
+		zb0001Mask |= 0x8
+	}
+	if z.AllowedSources == nil {
+		zb0001Len--
+		zb0001Mask |= 0x10
+	}
+	if z.AllowedUsers == nil {
+		zb0001Len--
+		zb0001Mask |= 0x20
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -3921,6 +4689,27 @@ func (z *Maint) MarshalMsg(b []byte) (o []byte, err error) {
 			o = msgp.AppendArrayHeader(o, uint32(len(z.AllowedOps)))
 			for za0001 := range z.AllowedOps {
 				o = msgp.AppendString(o, z.AllowedOps[za0001])
+			}
+		}
+		if (zb0001Mask & 0x8) == 0 { // if not omitted
+			// string "work_order"
+			o = append(o, 0xaa, 0x77, 0x6f, 0x72, 0x6b, 0x5f, 0x6f, 0x72, 0x64, 0x65, 0x72)
+			o = msgp.AppendString(o, z.WorkOrder)
+		}
+		if (zb0001Mask & 0x10) == 0 { // if not omitted
+			// string "allowed_sources"
+			o = append(o, 0xaf, 0x61, 0x6c, 0x6c, 0x6f, 0x77, 0x65, 0x64, 0x5f, 0x73, 0x6f, 0x75, 0x72, 0x63, 0x65, 0x73)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.AllowedSources)))
+			for za0002 := range z.AllowedSources {
+				o = msgp.AppendString(o, z.AllowedSources[za0002])
+			}
+		}
+		if (zb0001Mask & 0x20) == 0 { // if not omitted
+			// string "allowed_users"
+			o = append(o, 0xad, 0x61, 0x6c, 0x6c, 0x6f, 0x77, 0x65, 0x64, 0x5f, 0x75, 0x73, 0x65, 0x72, 0x73)
+			o = msgp.AppendArrayHeader(o, uint32(len(z.AllowedUsers)))
+			for za0003 := range z.AllowedUsers {
+				o = msgp.AppendString(o, z.AllowedUsers[za0003])
 			}
 		}
 	}
@@ -3976,6 +4765,50 @@ func (z *Maint) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
+		case "work_order":
+			z.WorkOrder, bts, err = msgp.ReadStringBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "WorkOrder")
+				return
+			}
+		case "allowed_sources":
+			var zb0003 uint32
+			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "AllowedSources")
+				return
+			}
+			if cap(z.AllowedSources) >= int(zb0003) {
+				z.AllowedSources = (z.AllowedSources)[:zb0003]
+			} else {
+				z.AllowedSources = make([]string, zb0003)
+			}
+			for za0002 := range z.AllowedSources {
+				z.AllowedSources[za0002], bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "AllowedSources", za0002)
+					return
+				}
+			}
+		case "allowed_users":
+			var zb0004 uint32
+			zb0004, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "AllowedUsers")
+				return
+			}
+			if cap(z.AllowedUsers) >= int(zb0004) {
+				z.AllowedUsers = (z.AllowedUsers)[:zb0004]
+			} else {
+				z.AllowedUsers = make([]string, zb0004)
+			}
+			for za0003 := range z.AllowedUsers {
+				z.AllowedUsers[za0003], bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "AllowedUsers", za0003)
+					return
+				}
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -3993,6 +4826,14 @@ func (z *Maint) Msgsize() (s int) {
 	s = 1 + 7 + msgp.BoolSize + 10 + msgp.StringPrefixSize + len(z.WindowID) + 12 + msgp.ArrayHeaderSize
 	for za0001 := range z.AllowedOps {
 		s += msgp.StringPrefixSize + len(z.AllowedOps[za0001])
+	}
+	s += 11 + msgp.StringPrefixSize + len(z.WorkOrder) + 16 + msgp.ArrayHeaderSize
+	for za0002 := range z.AllowedSources {
+		s += msgp.StringPrefixSize + len(z.AllowedSources[za0002])
+	}
+	s += 14 + msgp.ArrayHeaderSize
+	for za0003 := range z.AllowedUsers {
+		s += msgp.StringPrefixSize + len(z.AllowedUsers[za0003])
 	}
 	return
 }
@@ -4378,6 +5219,12 @@ func (z *Step) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Text")
 				return
 			}
+		case "automatic":
+			z.Automatic, err = dc.ReadBool()
+			if err != nil {
+				err = msgp.WrapError(err, "Automatic")
+				return
+			}
 		case "decision":
 			z.Decision, err = dc.ReadString()
 			if err != nil {
@@ -4388,6 +5235,18 @@ func (z *Step) DecodeMsg(dc *msgp.Reader) (err error) {
 			z.Reason, err = dc.ReadString()
 			if err != nil {
 				err = msgp.WrapError(err, "Reason")
+				return
+			}
+		case "quorum":
+			z.Quorum, err = dc.ReadInt()
+			if err != nil {
+				err = msgp.WrapError(err, "Quorum")
+				return
+			}
+		case "timeout_s":
+			z.TimeoutSeconds, err = dc.ReadInt()
+			if err != nil {
+				err = msgp.WrapError(err, "TimeoutSeconds")
 				return
 			}
 		case "approvers":
@@ -4423,8 +5282,8 @@ func (z *Step) DecodeMsg(dc *msgp.Reader) (err error) {
 // EncodeMsg implements msgp.Encodable
 func (z *Step) EncodeMsg(en *msgp.Writer) (err error) {
 	// check for omitted fields
-	zb0001Len := uint32(10)
-	var zb0001Mask uint16 /* 10 bits */
+	zb0001Len := uint32(13)
+	var zb0001Mask uint16 /* 13 bits */
 	_ = zb0001Mask
 	if z.Action == "" {
 		zb0001Len--
@@ -4434,9 +5293,17 @@ func (z *Step) EncodeMsg(en *msgp.Writer) (err error) {
 		zb0001Len--
 		zb0001Mask |= 0x20
 	}
+	if z.Quorum == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x400
+	}
+	if z.TimeoutSeconds == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x800
+	}
 	if z.Approvers == nil {
 		zb0001Len--
-		zb0001Mask |= 0x200
+		zb0001Mask |= 0x1000
 	}
 	// variable map header, size zb0001Len
 	err = en.Append(0x80 | uint8(zb0001Len))
@@ -4520,6 +5387,16 @@ func (z *Step) EncodeMsg(en *msgp.Writer) (err error) {
 			err = msgp.WrapError(err, "Text")
 			return
 		}
+		// write "automatic"
+		err = en.Append(0xa9, 0x61, 0x75, 0x74, 0x6f, 0x6d, 0x61, 0x74, 0x69, 0x63)
+		if err != nil {
+			return
+		}
+		err = en.WriteBool(z.Automatic)
+		if err != nil {
+			err = msgp.WrapError(err, "Automatic")
+			return
+		}
 		// write "decision"
 		err = en.Append(0xa8, 0x64, 0x65, 0x63, 0x69, 0x73, 0x69, 0x6f, 0x6e)
 		if err != nil {
@@ -4540,7 +5417,31 @@ func (z *Step) EncodeMsg(en *msgp.Writer) (err error) {
 			err = msgp.WrapError(err, "Reason")
 			return
 		}
-		if (zb0001Mask & 0x200) == 0 { // if not omitted
+		if (zb0001Mask & 0x400) == 0 { // if not omitted
+			// write "quorum"
+			err = en.Append(0xa6, 0x71, 0x75, 0x6f, 0x72, 0x75, 0x6d)
+			if err != nil {
+				return
+			}
+			err = en.WriteInt(z.Quorum)
+			if err != nil {
+				err = msgp.WrapError(err, "Quorum")
+				return
+			}
+		}
+		if (zb0001Mask & 0x800) == 0 { // if not omitted
+			// write "timeout_s"
+			err = en.Append(0xa9, 0x74, 0x69, 0x6d, 0x65, 0x6f, 0x75, 0x74, 0x5f, 0x73)
+			if err != nil {
+				return
+			}
+			err = en.WriteInt(z.TimeoutSeconds)
+			if err != nil {
+				err = msgp.WrapError(err, "TimeoutSeconds")
+				return
+			}
+		}
+		if (zb0001Mask & 0x1000) == 0 { // if not omitted
 			// write "approvers"
 			err = en.Append(0xa9, 0x61, 0x70, 0x70, 0x72, 0x6f, 0x76, 0x65, 0x72, 0x73)
 			if err != nil {
@@ -4567,8 +5468,8 @@ func (z *Step) EncodeMsg(en *msgp.Writer) (err error) {
 func (z *Step) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(10)
-	var zb0001Mask uint16 /* 10 bits */
+	zb0001Len := uint32(13)
+	var zb0001Mask uint16 /* 13 bits */
 	_ = zb0001Mask
 	if z.Action == "" {
 		zb0001Len--
@@ -4578,9 +5479,17 @@ func (z *Step) MarshalMsg(b []byte) (o []byte, err error) {
 		zb0001Len--
 		zb0001Mask |= 0x20
 	}
+	if z.Quorum == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x400
+	}
+	if z.TimeoutSeconds == 0 {
+		zb0001Len--
+		zb0001Mask |= 0x800
+	}
 	if z.Approvers == nil {
 		zb0001Len--
-		zb0001Mask |= 0x200
+		zb0001Mask |= 0x1000
 	}
 	// variable map header, size zb0001Len
 	o = append(o, 0x80|uint8(zb0001Len))
@@ -4612,13 +5521,26 @@ func (z *Step) MarshalMsg(b []byte) (o []byte, err error) {
 		// string "text"
 		o = append(o, 0xa4, 0x74, 0x65, 0x78, 0x74)
 		o = msgp.AppendString(o, z.Text)
+		// string "automatic"
+		o = append(o, 0xa9, 0x61, 0x75, 0x74, 0x6f, 0x6d, 0x61, 0x74, 0x69, 0x63)
+		o = msgp.AppendBool(o, z.Automatic)
 		// string "decision"
 		o = append(o, 0xa8, 0x64, 0x65, 0x63, 0x69, 0x73, 0x69, 0x6f, 0x6e)
 		o = msgp.AppendString(o, z.Decision)
 		// string "reason"
 		o = append(o, 0xa6, 0x72, 0x65, 0x61, 0x73, 0x6f, 0x6e)
 		o = msgp.AppendString(o, z.Reason)
-		if (zb0001Mask & 0x200) == 0 { // if not omitted
+		if (zb0001Mask & 0x400) == 0 { // if not omitted
+			// string "quorum"
+			o = append(o, 0xa6, 0x71, 0x75, 0x6f, 0x72, 0x75, 0x6d)
+			o = msgp.AppendInt(o, z.Quorum)
+		}
+		if (zb0001Mask & 0x800) == 0 { // if not omitted
+			// string "timeout_s"
+			o = append(o, 0xa9, 0x74, 0x69, 0x6d, 0x65, 0x6f, 0x75, 0x74, 0x5f, 0x73)
+			o = msgp.AppendInt(o, z.TimeoutSeconds)
+		}
+		if (zb0001Mask & 0x1000) == 0 { // if not omitted
 			// string "approvers"
 			o = append(o, 0xa9, 0x61, 0x70, 0x70, 0x72, 0x6f, 0x76, 0x65, 0x72, 0x73)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.Approvers)))
@@ -4690,6 +5612,12 @@ func (z *Step) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Text")
 				return
 			}
+		case "automatic":
+			z.Automatic, bts, err = msgp.ReadBoolBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Automatic")
+				return
+			}
 		case "decision":
 			z.Decision, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
@@ -4700,6 +5628,18 @@ func (z *Step) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			z.Reason, bts, err = msgp.ReadStringBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Reason")
+				return
+			}
+		case "quorum":
+			z.Quorum, bts, err = msgp.ReadIntBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Quorum")
+				return
+			}
+		case "timeout_s":
+			z.TimeoutSeconds, bts, err = msgp.ReadIntBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "TimeoutSeconds")
 				return
 			}
 		case "approvers":
@@ -4735,7 +5675,7 @@ func (z *Step) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Step) Msgsize() (s int) {
-	s = 1 + 6 + msgp.IntSize + 3 + msgp.StringPrefixSize + len(z.ID) + 5 + msgp.StringPrefixSize + len(z.Kind) + 7 + msgp.StringPrefixSize + len(z.Action) + 6 + msgp.StringPrefixSize + len(z.Class) + 9 + msgp.StringPrefixSize + len(z.Audience) + 5 + msgp.StringPrefixSize + len(z.Text) + 9 + msgp.StringPrefixSize + len(z.Decision) + 7 + msgp.StringPrefixSize + len(z.Reason) + 10 + msgp.ArrayHeaderSize
+	s = 1 + 6 + msgp.IntSize + 3 + msgp.StringPrefixSize + len(z.ID) + 5 + msgp.StringPrefixSize + len(z.Kind) + 7 + msgp.StringPrefixSize + len(z.Action) + 6 + msgp.StringPrefixSize + len(z.Class) + 9 + msgp.StringPrefixSize + len(z.Audience) + 5 + msgp.StringPrefixSize + len(z.Text) + 10 + msgp.BoolSize + 9 + msgp.StringPrefixSize + len(z.Decision) + 7 + msgp.StringPrefixSize + len(z.Reason) + 7 + msgp.IntSize + 10 + msgp.IntSize + 10 + msgp.ArrayHeaderSize
 	for za0001 := range z.Approvers {
 		s += msgp.StringPrefixSize + len(z.Approvers[za0001])
 	}

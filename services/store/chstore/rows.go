@@ -31,6 +31,9 @@ var EventColumns = []string{
 	"dst_known", "dst_asset", "dst_role", "dst_zone", "dst_zone_kind", "dst_purdue", "dst_sl_t", "dst_criticality", "dst_safety",
 	"flow_cross_zone", "flow_allowed", "flow_conduit", "flow_violation",
 	"maint_active", "maint_window", "model_version",
+	"peer_identity", "time_raw", "vendor", "product", "signature_id", "signature", "event_code", "techniques",
+	"src_mac", "dst_mac", "bytes_out", "bytes_in", "session",
+	"flow_new_pair", "flow_purdue_delta", "flow_safety_involved", "maint_work_order",
 }
 
 // AlertColumns are the alerts columns in the order AlertRow fills them.
@@ -48,6 +51,7 @@ var IncidentColumns = []string{
 	"alert_count", "alert_ids", "rule_ids", "techniques", "assets", "zones",
 	"target_ip", "target_asset", "target_role", "target_zone", "target_zone_kind",
 	"target_purdue", "target_sl_t", "target_criticality", "target_safety", "maint_active",
+	"risk", "source_ip", "source_asset", "source_role", "source_zone", "source_zone_kind", "source_purdue",
 }
 
 // ActionColumns are the actions columns in the order ActionRows fills them.
@@ -55,6 +59,7 @@ var ActionColumns = []string{
 	"plan_id", "incident_id", "incident_version", "site", "playbook_id", "playbook_title",
 	"created_at", "created_ms", "step_index", "step_id", "kind", "action", "class",
 	"audience", "text", "decision", "reason", "approvers",
+	"automatic", "quorum", "timeout_s",
 }
 
 // DeadLetterColumns are the dead_letters columns in the order DeadLetterRow fills them.
@@ -162,6 +167,14 @@ func (r *rowErrors) uint32(col string, v int) uint32 {
 	return uint32(v)
 }
 
+func (r *rowErrors) uint64(col string, v int64) uint64 {
+	if v < 0 {
+		r.add("%s %d is negative", col, v)
+		return 0
+	}
+	return uint64(v)
+}
+
 func (r *rowErrors) enum(col, v string, allowed ...string) string {
 	for _, a := range allowed {
 		if v == a {
@@ -264,6 +277,9 @@ func EventRow(e *event.Event) ([]any, error) {
 		b8(e.Dst.Known), e.Dst.AssetID, e.Dst.Role, e.Dst.Zone, e.Dst.ZoneKind, r.float32("dst_purdue", e.Dst.Purdue), r.uint8("dst_sl_t", e.Dst.SLT), e.Dst.Criticality, b8(e.Dst.Safety),
 		b8(e.Flow.CrossZone), b8(e.Flow.Allowed), e.Flow.Conduit, e.Flow.Violation,
 		b8(e.Maint.Active), e.Maint.WindowID, r.uint32("model_version", e.ModelVersion),
+		e.PeerIdentity, e.TimeRaw, e.Vendor, e.Product, e.SignatureID, e.Signature, e.EventCode, strs(e.Techniques),
+		e.SrcMAC, e.DstMAC, r.uint64("bytes_out", e.BytesOut), r.uint64("bytes_in", e.BytesIn), e.Session,
+		b8(e.Flow.NewPair), r.float32("flow_purdue_delta", e.Flow.PurdueDelta), b8(e.Flow.SafetyInvolved), e.Maint.WorkOrder,
 	}
 	if err := r.err("event", e.ID); err != nil {
 		return nil, err
@@ -303,6 +319,7 @@ func IncidentRow(in *event.Incident) ([]any, error) {
 		r.uint32("alert_count", len(in.AlertIDs)), strs(in.AlertIDs), strs(in.RuleIDs), strs(in.Techniques), strs(in.Assets), strs(in.Zones),
 		in.Target.IP, in.Target.AssetID, in.Target.Role, in.Target.Zone, in.Target.ZoneKind,
 		r.float32("target_purdue", in.Target.Purdue), r.uint8("target_sl_t", in.Target.SLT), in.Target.Criticality, b8(in.Target.Safety), b8(in.MaintActive),
+		r.uint8("risk", in.Risk), in.Source.IP, in.Source.AssetID, in.Source.Role, in.Source.Zone, in.Source.ZoneKind, r.float32("source_purdue", in.Source.Purdue),
 	}
 	if err := r.err("incident", in.ID); err != nil {
 		return nil, err
@@ -325,6 +342,7 @@ func ActionRows(p *event.Plan) ([][]any, error) {
 			ct, cms, r.uint16(fmt.Sprintf("steps[%d].index", i), s.Index), s.ID, s.Kind, s.Action,
 			r.enum(fmt.Sprintf("steps[%d].class", i), s.Class, classes...),
 			s.Audience, s.Text, r.enum(fmt.Sprintf("steps[%d].decision", i), s.Decision, decisions...), s.Reason, strs(s.Approvers),
+			b8(s.Automatic), r.uint8(fmt.Sprintf("steps[%d].quorum", i), s.Quorum), r.uint32(fmt.Sprintf("steps[%d].timeout_s", i), s.TimeoutSeconds),
 		})
 	}
 	if err := r.err("plan", p.ID); err != nil {
