@@ -49,11 +49,13 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = analyzeCmd(rest, stdin, stdout, stderr)
 	case cmd == "migrate":
 		err = migrateCmd(ctx, rest, stdout, stderr)
+	case commands[cmd].run != nil:
+		err = commands[cmd].run(ctx, rest, stdin, stdout, stderr)
 	case cmd == "help" || cmd == "-h" || cmd == "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage+moreUsage())
 		return 0
 	default:
-		fmt.Fprintf(stderr, "c981: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "c981: unknown command %q\n\n%s%s", cmd, usage, moreUsage())
 		return 2
 	}
 	if errors.Is(err, flag.ErrHelp) {
@@ -70,6 +72,42 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 }
 
 var errUsage = errors.New("usage")
+
+// command is a subcommand registered by a file of this package.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
+}
+
+// commands holds the subcommands registered with register.
+var commands = map[string]command{}
+
+// register adds a subcommand; each command's file calls it from init.
+// A duplicate name panics at start-up.
+func register(name, summary string, run func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error) {
+	if _, dup := commands[name]; dup {
+		panic("c981: command registered twice: " + name)
+	}
+	commands[name] = command{summary: summary, run: run}
+}
+
+// moreUsage lists the registered commands.
+func moreUsage() string {
+	if len(commands) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteString("\nMore commands:\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "  c981 %-28s %s\n", n, commands[n].summary)
+	}
+	return b.String()
+}
 
 // common holds the flags shared by run and the stage commands; each
 // overrides its config field only when given.
