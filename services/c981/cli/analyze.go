@@ -83,7 +83,7 @@ func analyzeCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	clock := func() time.Time { return now }
 	engine := correlate.NewEngine(rules, correlate.NewMemoryStore(), correlate.EngineOptions{Now: clock, Logger: quiet})
-	planner := respond.NewPlanner(books, quiet)
+	planner := respond.NewPlanner(books, quiet).WithSites(models...)
 
 	var evs []event.Event
 	var bad int

@@ -163,6 +163,7 @@ func (c *common) load() (pipeline.Config, error) {
 	}
 	if len(c.sites) > 0 {
 		cfg.Enrich.Sites = c.sites
+		cfg.Respond.Sites = c.sites
 	}
 	return cfg, nil
 }

@@ -95,7 +95,7 @@ func TestParseCommandCases(t *testing.T) {
 			stderr: []string{"-:1:", "parsed 1 lines: 0 events, 1 errors"}},
 		{name: "blank lines are skipped", stdin: "\n\n",
 			args: []string{"parse"}, noStdout: true, stderr: []string{"parsed 0 lines"}},
-		{name: "unknown format", args: []string{"parse", "--format", "cef"}, code: 1, stderr: []string{"unknown --format"}},
+		{name: "unknown format", args: []string{"parse", "--format", "xml"}, code: 1, stderr: []string{"unknown --format"}},
 		{name: "missing file", args: []string{"parse", "testdata/no-such-file"}, code: 1, stderr: []string{"no-such-file"}},
 		{name: "bad flag", args: []string{"parse", "--nope"}, code: 2},
 	}

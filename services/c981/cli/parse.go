@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/c981/c981/services/ingest/syslog"
@@ -67,12 +68,21 @@ func (s lineSource) each(fn func(name string, lineNo int, line []byte) error) er
 func offlineParser(format, siteID string, now time.Time) (*syslog.Parser, error) {
 	f := syslog.Format(format)
 	if !f.Valid() {
-		return nil, fmt.Errorf("unknown --format %q (want auto, rfc5424 or rfc3164)", format)
+		return nil, fmt.Errorf("unknown --format %q (want %s)", format, formatList())
 	}
 	return syslog.NewParser(syslog.Options{
 		Format: f, Site: siteID, Source: "file", Transport: "file",
 		Now: func() time.Time { return now },
 	}), nil
+}
+
+// formatList names the formats --format accepts.
+func formatList() string {
+	names := make([]string, len(syslog.Formats))
+	for i, f := range syslog.Formats {
+		names[i] = string(f)
+	}
+	return strings.Join(names, ", ")
 }
 
 func parseLine(p *syslog.Parser, name string, lineNo int, line []byte, now time.Time) (event.Event, error) {
@@ -81,11 +91,11 @@ func parseLine(p *syslog.Parser, name string, lineNo int, line []byte, now time.
 
 func parseCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("parse", stderr)
-	format := fs.String("format", "auto", "auto, rfc5424 or rfc3164")
+	format := fs.String("format", "auto", formatList())
 	siteID := fs.String("site-id", "", "site id stamped on every event")
 	nowFlag := fs.String("now", "", "reference time (RFC 3339) for receipt time and RFC 3164 years; default now")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: c981 parse [--format auto|rfc5424|rfc3164] [--site-id ID] [FILE...]\n\nOne normalized event JSON per line on stdout; unparseable lines on stderr with their line number and reason; a summary at the end.")
+		fmt.Fprintf(stderr, "usage: c981 parse [--format %s] [--site-id ID] [FILE...]\n\nOne normalized event JSON per line on stdout; unparseable lines on stderr with their line number and reason; a summary at the end. auto detects the format of each line (docs/FORMATS.md).\n", strings.ReplaceAll(formatList(), ", ", "|"))
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/c981/c981/services/c981/demo"
@@ -152,6 +153,10 @@ func stageCmd(ctx context.Context, name string, args []string, stderr io.Writer)
 	cfg, err := c.load()
 	if err != nil {
 		return err
+	}
+	if name == "enrich" && cfg.NATS.URL == "" && len(c.sites) > 0 {
+		// Offline: enrich JSON lines from stdin (or files) to stdout.
+		return enrichOffline(c.sites, fs.Args(), os.Stdin, os.Stdout, stderr)
 	}
 	return pipeline.RunStage(ctx, name, cfg, logger(stderr, cfg))
 }

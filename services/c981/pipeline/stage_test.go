@@ -24,6 +24,7 @@ func TestStagesDistributed(t *testing.T) {
 	cfg := Default()
 	cfg.NATS.URL = env.URL
 	cfg.Enrich.Sites = []string{repo + "/deploy/demo/site.yaml"}
+	cfg.Respond.Sites = cfg.Enrich.Sites
 	cfg.Correlate.RulesDir = repo + "/rules"
 	cfg.Respond.PlaybooksDir = repo + "/playbooks"
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

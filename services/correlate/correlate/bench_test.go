@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -74,4 +75,79 @@ func BenchmarkEngineProcess(b *testing.B) {
 		iter++
 	}
 	b.ReportMetric(float64(iter*len(base))/time.Since(start).Seconds(), "events/s")
+}
+
+// BenchmarkWindow100kKeys feeds a threshold rule and a sequence rule with
+// 100,000 live keys (one per source address), in 1000-event batches of
+// event time moving forward, and reports events/s and the bytes of state
+// per live key. Neither rule fires: the cost measured is the window and
+// sequence bookkeeping.
+func BenchmarkWindow100kKeys(b *testing.B) {
+	const keys = 100_000
+	set := loadRules(b, `rules:
+  - id: B-THR
+    title: Write storm
+    severity: high
+    kind: threshold
+    condition: operation == "write"
+    group_by: [src_ip, dst_ip]
+    threshold: 1000
+    window: 1h
+  - id: B-SEQ
+    title: Upload then transfer
+    severity: high
+    kind: sequence
+    within: 6h
+    group_by: [src_ip]
+    steps:
+      - condition: operation == "program_upload"
+      - condition: bytes_out > 1000000000
+`)
+	eng := NewEngine(set, NewMemoryStore(), EngineOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AllowedLateness: time.Hour})
+	base := make([]event.Event, keys)
+	for i := range base {
+		src := ews
+		src.IP = "10." + strconv.Itoa(i>>16&255) + "." + strconv.Itoa(i>>8&255) + "." + strconv.Itoa(i&255)
+		op := "write"
+		if i%2 == 1 {
+			op = "program_upload"
+		}
+		base[i] = flow("k"+strconv.Itoa(i), 0, src, plc101, op, true)
+	}
+	ctx := context.Background()
+	const batch = 1000
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapAlloc
+	for i := 0; i < keys; i += batch {
+		if _, _, err := eng.Process(ctx, base[i:i+batch]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	live := len(eng.win.rules["B-THR"].keys) + len(eng.win.rules["B-SEQ"].keys)
+	if live != keys {
+		b.Fatalf("live keys = %d, want %d", live, keys)
+	}
+	perKey := float64(int64(ms.HeapAlloc)-int64(before)) / float64(live)
+
+	buf := make([]event.Event, batch)
+	n, off := 0, 0
+	b.ReportAllocs()
+	start := time.Now()
+	for b.Loop() {
+		for j := range buf {
+			buf[j] = base[(off+j)%keys]
+			buf[j].Time = t0.Add(time.Duration(n+j) * time.Microsecond)
+		}
+		if _, _, err := eng.Process(ctx, buf); err != nil {
+			b.Fatal(err)
+		}
+		n += batch
+		off = (off + batch) % keys
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
+	b.ReportMetric(perKey, "B/key")
 }

@@ -1,20 +1,44 @@
 // Package correlate is C-981's correlation stage. The Engine evaluates the
-// rule set (package rule) against batches of enriched events, raises one
-// alert per rule match and groups alerts into incidents; the Service runs the
-// engine on the C981_EVENTS stream and publishes alerts and incident
-// versions to C981_ALERTS and C981_INCIDENTS.
+// rule set (package rule) against batches of enriched events, raises
+// alerts and groups them into incidents; the Service runs the engine on the
+// C981_EVENTS stream and publishes alerts and incident versions to
+// C981_ALERTS and C981_INCIDENTS.
+//
+// Stateful rules (threshold, distinct, sequence, absence) keep state per
+// rule, site and key on event time. Every site is a partition with its own
+// watermark: the highest event time seen minus the allowed lateness.
+// Events older than the watermark are late (counted; only match rules see
+// them). Absence rules alert when a site's watermark passes a key's
+// deadline. State is bounded per rule (max keys, evictions counted), and
+// each rule has a per-key dedup window (suppress).
+//
+// Durable state: after publishing a message's outputs, the Service
+// checkpoints the keys the message changed to a JetStream key-value bucket
+// (StateStore, default C981_CORRELATE_STATE) and only then acknowledges
+// the message; a restarted correlator restores the bucket and resumes open
+// windows and sequences. Every key records the stream sequence of the last
+// message applied to it, so a message redelivered after a restart does not
+// count twice (its alerts were published before the checkpoint), and a
+// retry of the last message reuses its evaluation (Engine.ProcessAt).
+// State is restored only into rules whose Fingerprint is unchanged.
 //
 // Incidents: alerts of one site with the same incident key belong to one
 // incident while each arrives within the incident window (event time) of
 // the incident's last alert; a later alert opens a new incident for the key.
 // Every change of an incident is a new version (Version+1) carrying the
 // merged alert ids, rules, ATT&CK techniques, assets and zones, the highest
-// severity and the most critical affected endpoint as Target. Incident
+// severity, the most critical affected endpoint as Target and the other
+// side of that alert as Source, and a Risk score (see Risk). Incident
 // state lives in an IncidentStore: MemoryStore for one-shot analysis,
 // KVStore (JetStream key-value, revision-checked writes) for the service, so
 // a restarted correlator continues where it stopped.
 //
 // Processing is idempotent: alert ids are deterministic (rule id + event
-// id) and an alert already part of an incident changes nothing, so a
-// redelivered message yields the same alerts and no new incident version.
+// id; for absence rule + site + key + deadline) and an alert already part
+// of an incident changes nothing, so a redelivered message yields the same
+// alerts and no new incident version.
+//
+// Rule fixtures (RunFixture) feed a rule pack's testdata/<ID>/events.jsonl
+// through an Engine with a fake clock and compare the alerts with
+// expected.json; `c981 rules test` and the package tests use them.
 package correlate

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/c981/c981/services/correlate/rule"
 	"github.com/c981/c981/services/shared/event"
 )
@@ -39,7 +41,18 @@ type EngineOptions struct {
 	// incident, which keeps incident records and store values bounded when
 	// a rule fires continuously.
 	MaxAlerts int
+	// AllowedLateness is how far (event time) behind the highest time seen
+	// for its site an event may arrive and still update windows and
+	// sequences; later events are counted and only match rules see them
+	// (default DefaultAllowedLateness).
+	AllowedLateness time.Duration
+	// MaxKeys bounds the live keys per stateful rule when the rule does not
+	// set max_keys (default DefaultMaxKeys).
+	MaxKeys int
 }
+
+// DefaultAllowedLateness is the default allowed lateness of events.
+const DefaultAllowedLateness = time.Minute
 
 // DefaultMaxAlerts is the default bound on the alerts of one incident.
 const DefaultMaxAlerts = 1000
@@ -56,9 +69,24 @@ type Engine struct {
 	log     *slog.Logger
 	retries int
 	maxAl   int
-	// matchers holds one *rule.Matcher (and its expr VM) per concurrent
-	// Process call, reused across batches.
-	matchers sync.Pool
+	// matcher (and its expr VM) is reused across batches; evaluation is
+	// serialised by mu.
+	matcher *rule.Matcher
+	// mu serialises the stateful part of Process (windows, sequences,
+	// watermarks).
+	mu  sync.Mutex
+	win *windows
+	// ruleMatches are the RuleMatches counters by rule (resolved once: a
+	// label lookup per hit is measurable).
+	ruleMatches map[*rule.Rule]prometheus.Counter
+	// memo is the evaluation of the last positioned batch: a retry of the
+	// same position reuses it instead of applying the events to the
+	// windows twice.
+	memo struct {
+		seq    uint64
+		alerts []event.Alert
+		owners []*event.Event
+	}
 }
 
 // NewEngine returns an Engine evaluating rules and keeping incidents in
@@ -84,9 +112,19 @@ func NewEngine(rules *rule.Set, store IncidentStore, opts EngineOptions) *Engine
 	if e.maxAl <= 0 {
 		e.maxAl = DefaultMaxAlerts
 	}
-	e.matchers.New = func() any { return rules.NewMatcher() }
+	if opts.AllowedLateness < 0 {
+		opts.AllowedLateness = 0
+	} else if opts.AllowedLateness == 0 {
+		opts.AllowedLateness = DefaultAllowedLateness
+	}
+	if opts.MaxKeys <= 0 {
+		opts.MaxKeys = DefaultMaxKeys
+	}
+	e.win = newWindows(rules, opts.AllowedLateness, opts.MaxKeys, e.metrics)
+	e.matcher = rules.NewMatcher()
+	e.ruleMatches = make(map[*rule.Rule]prometheus.Counter, len(rules.Enabled()))
 	for _, r := range rules.Enabled() {
-		e.metrics.RuleMatches.WithLabelValues(r.ID)
+		e.ruleMatches[r] = e.metrics.RuleMatches.WithLabelValues(r.ID)
 		e.metrics.RuleErrors.WithLabelValues(r.ID)
 	}
 	return e
@@ -126,48 +164,17 @@ type pending struct {
 // An error means the incident store failed; nothing the batch produced may
 // be published and the whole batch should be retried.
 func (e *Engine) Process(ctx context.Context, evs []event.Event) ([]event.Alert, []event.Incident, error) {
-	now := e.now()
-	var alerts []event.Alert
-	var owners []int // index into evs of each alert's event
-	var matches []rule.Match
-	m := e.matchers.Get().(*rule.Matcher)
-	defer e.matchers.Put(m)
-	for i := range evs {
-		ev := &evs[i]
-		if err := ValidateEvent(ev); err != nil {
-			e.metrics.InvalidEvents.Inc()
-			e.log.Warn("skip invalid event", "err", err)
-			continue
-		}
-		e.metrics.Events.Inc()
-		var errs []*rule.EvalError
-		matches, errs = m.Match(ev, matches[:0])
-		for _, err := range errs {
-			e.metrics.RuleErrors.WithLabelValues(err.RuleID).Inc()
-			e.log.Warn("rule evaluation failed", "rule", err.RuleID, "part", err.Part, "event", ev.ID, "err", err.Err)
-		}
-		for _, mt := range matches {
-			r := mt.Rule
-			e.metrics.RuleMatches.WithLabelValues(r.ID).Inc()
-			alerts = append(alerts, event.Alert{
-				ID:          event.NewID("alert", r.ID, ev.ID),
-				Time:        ev.Time,
-				CreatedAt:   now,
-				Site:        ev.Site,
-				RuleID:      r.ID,
-				RuleTitle:   r.Title,
-				Severity:    r.Severity,
-				Techniques:  slices.Clone(r.Attack),
-				IncidentKey: mt.IncidentKey,
-				EventIDs:    []string{ev.ID},
-				Summary:     mt.Summary,
-				Src:         ev.Src,
-				Dst:         ev.Dst,
-				Fields:      mt.Fields,
-			})
-			owners = append(owners, i)
-		}
-	}
+	return e.ProcessAt(ctx, 0, evs)
+}
+
+// ProcessAt is Process for the batch at input position seq (the stream
+// sequence of its message; 0: unknown). Positions make stateful rules
+// exactly-once: a retry of the last position reuses its evaluation, and
+// after a restart from a checkpoint, keys whose state already contains a
+// position are not updated again by its replay (their alerts were
+// published before the checkpoint was written).
+func (e *Engine) ProcessAt(ctx context.Context, seq uint64, evs []event.Event) ([]event.Alert, []event.Incident, error) {
+	alerts, owners := e.evaluateAt(seq, evs)
 	if len(alerts) == 0 {
 		return nil, nil, nil
 	}
@@ -183,7 +190,7 @@ func (e *Engine) Process(ctx context.Context, evs []event.Event) ([]event.Alert,
 		if _, ok := groups[gk]; !ok {
 			order = append(order, gk)
 		}
-		groups[gk] = append(groups[gk], pending{alert: a, ev: &evs[owners[i]], title: a.RuleTitle})
+		groups[gk] = append(groups[gk], pending{alert: a, ev: owners[i], title: a.RuleTitle})
 	}
 	var incidents []event.Incident
 	for _, gk := range order {
@@ -329,4 +336,175 @@ func (e *Engine) findClosed(ctx context.Context, id, alertID string, known map[s
 		id = en.Prev
 	}
 	return nil, nil
+}
+
+// evaluate runs the rules over evs: match rules directly, stateful rules
+// through their windows and sequences, then the absence rules of every
+// site the batch advanced. It returns the alerts in a deterministic order
+// (event order, then rule order; absence alerts last, by rule and key) and
+// the event each alert describes.
+func (e *Engine) evaluateAt(seq uint64, evs []event.Event) ([]event.Alert, []*event.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if seq != 0 && seq == e.memo.seq {
+		alerts := slices.Clone(e.memo.alerts)
+		for i := range alerts {
+			alerts[i].IncidentID = ""
+		}
+		return alerts, e.memo.owners
+	}
+	alerts, owners := e.evaluate(seq, evs)
+	if seq != 0 {
+		e.memo.seq, e.memo.alerts, e.memo.owners = seq, slices.Clone(alerts), owners
+	}
+	return alerts, owners
+}
+
+// evaluate does the work of evaluateAt; e.mu is held.
+func (e *Engine) evaluate(seq uint64, evs []event.Event) ([]event.Alert, []*event.Event) {
+	now := e.now()
+	var alerts []event.Alert
+	var owners []*event.Event
+	m := e.matcher
+	e.win.begin(seq)
+	absence := e.win.hasAbsence()
+	var sites []string
+	var matches []rule.Match
+	var hits []rule.Hit
+	for i := range evs {
+		ev := &evs[i]
+		if err := ValidateEvent(ev); err != nil {
+			e.metrics.InvalidEvents.Inc()
+			e.log.Warn("skip invalid event", "err", err)
+			continue
+		}
+		e.metrics.Events.Inc()
+		if !slices.Contains(sites, ev.Site) {
+			sites = append(sites, ev.Site)
+		}
+		onTime := e.win.observe(ev)
+		if !onTime {
+			e.metrics.LateEvents.Inc()
+		}
+		if absence {
+			e.win.noteMaint(ev)
+		}
+		var errs []*rule.EvalError
+		matches, hits, errs = m.Eval(ev, matches[:0], hits[:0])
+		for _, err := range errs {
+			e.metrics.RuleErrors.WithLabelValues(err.RuleID).Inc()
+			e.log.Warn("rule evaluation failed", "rule", err.RuleID, "part", err.Part, "event", ev.ID, "err", err.Err)
+		}
+		for _, mt := range matches {
+			r := mt.Rule
+			e.ruleMatches[r].Inc()
+			if r.Suppress > 0 && e.win.matchSuppressed(r, ev, mt.IncidentKey) {
+				continue
+			}
+			alerts = append(alerts, newAlert(mt, ev, event.NewID("alert", r.ID, ev.ID), ev.Time, []string{ev.ID}, now))
+			owners = append(owners, ev)
+		}
+		if !onTime {
+			continue
+		}
+		for i := range hits {
+			h := &hits[i]
+			e.ruleMatches[h.Rule].Inc()
+			f := e.win.apply(*h, ev, keyTexter{m: m, hit: h, ev: ev})
+			if f == nil {
+				continue
+			}
+			alerts = append(alerts, e.describe(m, f, now))
+			owners = append(owners, f.ev)
+		}
+	}
+	slices.Sort(sites)
+	for _, site := range sites {
+		for _, f := range e.win.silent(site) {
+			alerts = append(alerts, e.describe(m, f, now))
+			owners = append(owners, f.ev)
+		}
+	}
+	return alerts, owners
+}
+
+// describe turns an alert raised by a stateful rule into an Alert.
+func (e *Engine) describe(m *rule.Matcher, f *fired, now time.Time) event.Alert {
+	mt, errs := m.Describe(f.rule, f.ev)
+	for _, err := range errs {
+		e.metrics.RuleErrors.WithLabelValues(err.RuleID).Inc()
+		e.log.Warn("rule evaluation failed", "rule", err.RuleID, "part", err.Part, "event", f.ev.ID, "err", err.Err)
+	}
+	return newAlert(mt, f.ev, f.id, f.at, f.events, now)
+}
+
+// newAlert builds the alert of a rule match described by mt for ev.
+func newAlert(mt rule.Match, ev *event.Event, id string, at time.Time, eventIDs []string, now time.Time) event.Alert {
+	r := mt.Rule
+	return event.Alert{
+		ID:          id,
+		Time:        at,
+		CreatedAt:   now,
+		Site:        ev.Site,
+		RuleID:      r.ID,
+		RuleTitle:   r.Title,
+		Severity:    r.Severity,
+		Techniques:  slices.Clone(r.Attack),
+		IncidentKey: mt.IncidentKey,
+		EventIDs:    slices.Clone(eventIDs),
+		Summary:     mt.Summary,
+		Src:         ev.Src,
+		Dst:         ev.Dst,
+		Fields:      mt.Fields,
+	}
+}
+
+// Reload switches the engine to a new rule set between batches. The
+// window, sequence and absence state of every stateful rule whose id and
+// Fingerprint are unchanged is kept; the state of changed and removed
+// rules is dropped (and deleted from the checkpoint bucket by the next
+// StateStore.Save). It returns how many rules kept and dropped state.
+func (e *Engine) Reload(rules *rule.Set) (kept, dropped int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := e.win
+	nw := newWindows(rules, old.lateness, old.maxKeys, e.metrics)
+	nw.wm, nw.maint, nw.dirty, nw.deleted, nw.dirtySites = old.wm, old.maint, old.dirty, old.deleted, old.dirtySites
+	for id, rw := range old.rules {
+		if n, ok := nw.rules[id]; ok && n.rule.Fingerprint() == rw.rule.Fingerprint() {
+			n.keys = rw.keys
+			for pk := range rw.keys {
+				if len(n.keys) <= n.max {
+					break
+				}
+				nw.remove(n, pk)
+			}
+			kept++
+			continue
+		}
+		for pk := range rw.keys {
+			nw.deleted[stateRef{id, pk}] = struct{}{}
+			delete(nw.dirty, stateRef{id, pk})
+		}
+		e.metrics.LiveKeys.DeleteLabelValues(id)
+		dropped++
+	}
+	e.win = nw
+	e.rules = rules
+	e.matcher = rules.NewMatcher()
+	e.memo.seq = 0
+	for _, r := range rules.Enabled() {
+		if _, ok := e.ruleMatches[r]; !ok {
+			e.ruleMatches[r] = e.metrics.RuleMatches.WithLabelValues(r.ID)
+			e.metrics.RuleErrors.WithLabelValues(r.ID)
+		}
+	}
+	return kept, dropped
+}
+
+// Rules returns the rule set in use (the last one given to Reload).
+func (e *Engine) Rules() *rule.Set {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.rules
 }

@@ -25,12 +25,14 @@ func newIncident(a *event.Alert, ev *event.Event, title string, now time.Time) e
 		UpdatedAt: now,
 		AlertIDs:  []string{a.ID},
 		Target:    ev.Dst,
+		Source:    ev.Src,
 	}
 	if better(ev.Src, inc.Target) {
-		inc.Target = ev.Src
+		inc.Target, inc.Source = ev.Src, ev.Dst
 	}
 	inc.MaintActive = maintFor(inc.Target, ev)
 	addAlert(&inc, a, ev)
+	inc.Risk = Risk(inc.Severity, inc.Target)
 	return inc
 }
 
@@ -49,16 +51,57 @@ func mergeAlert(inc *event.Incident, a *event.Alert, ev *event.Event, title stri
 		inc.LastSeen = a.Time
 	}
 	changed := false
-	for _, ep := range []event.Endpoint{ev.Dst, ev.Src} {
-		if better(ep, inc.Target) {
-			inc.Target = ep
-			changed = true
-		}
+	if better(ev.Dst, inc.Target) {
+		inc.Target, inc.Source = ev.Dst, ev.Src
+		changed = true
+	}
+	if better(ev.Src, inc.Target) {
+		inc.Target, inc.Source = ev.Src, ev.Dst
+		changed = true
 	}
 	if changed || sameEndpoint(inc.Target, ev.Dst) {
 		inc.MaintActive = maintFor(inc.Target, ev)
 	}
 	addAlert(inc, a, ev)
+	inc.Risk = Risk(inc.Severity, inc.Target)
+}
+
+// Risk scores an incident 0-100 from its highest rule severity and the zone
+// context of its target: a base per severity (info 10, low 25, medium 45,
+// high 65, critical 80), plus 15 when the target is a safety system, up to
+// 10 for the target's criticality (critical 10, high 6, medium 3), up to 6
+// for its zone's SL-T (2 per level above 1) and up to 6 for how close it is
+// to the process (Purdue level below 1: 6, below 2: 5, below 3: 3, below
+// 4: 1). Capped at 100.
+func Risk(severity string, target event.Endpoint) int {
+	r := [...]int{10, 25, 45, 65, 80}[max(event.SeverityRank(severity), 0)]
+	if target.Safety {
+		r += 15
+	}
+	switch target.Criticality {
+	case "critical":
+		r += 10
+	case "high":
+		r += 6
+	case "medium":
+		r += 3
+	}
+	if target.SLT > 1 {
+		r += 2 * (min(target.SLT, 4) - 1)
+	}
+	if target.Known && target.Purdue >= 0 {
+		switch {
+		case target.Purdue < 1:
+			r += 6
+		case target.Purdue < 2:
+			r += 5
+		case target.Purdue < 3:
+			r += 3
+		case target.Purdue < 4:
+			r += 1
+		}
+	}
+	return min(r, 100)
 }
 
 // addAlert merges the alert's rule, techniques, assets and zones into the

@@ -25,6 +25,18 @@ type Metrics struct {
 	IncidentVersions *prometheus.CounterVec
 	// StoreConflicts counts incident writes retried after a concurrent change.
 	StoreConflicts prometheus.Counter
+	// LateEvents counts events older than their site's watermark (only
+	// match rules saw them).
+	LateEvents prometheus.Counter
+	// LiveKeys is the number of live keys per stateful rule.
+	LiveKeys *prometheus.GaugeVec
+	// Evictions counts live keys evicted because a rule was at its bound.
+	Evictions *prometheus.CounterVec
+	// Suppressed counts alerts dropped by a rule's dedup window or, for
+	// absence rules, by an open maintenance window.
+	Suppressed *prometheus.CounterVec
+	// Reloads counts rule reloads by result (ok, error).
+	Reloads *prometheus.CounterVec
 	// Duration observes the processing time of one bus message, from
 	// decoding to the acknowledgement of the published results.
 	Duration prometheus.Histogram
@@ -58,6 +70,21 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		StoreConflicts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "c981_correlate_incident_store_conflicts_total", Help: "Incident writes retried because the stored incident changed concurrently.",
 		}),
+		LateEvents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_correlate_late_events_total", Help: "Events older than their site's watermark (event time minus allowed lateness); windows ignored them.",
+		}),
+		LiveKeys: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "c981_correlate_live_keys", Help: "Live keys (windows, sequences, absence timers) per stateful rule.",
+		}, []string{"rule"}),
+		Evictions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_correlate_key_evictions_total", Help: "Live keys evicted because the rule reached its max_keys bound.",
+		}, []string{"rule"}),
+		Suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_correlate_suppressed_alerts_total", Help: "Alerts suppressed by the rule's dedup window or an open maintenance window, per rule.",
+		}, []string{"rule"}),
+		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_correlate_rule_reloads_total", Help: "Rule directory reloads, by result (ok, error: the running rules stay).",
+		}, []string{"result"}),
 		Duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "c981_correlate_message_duration_seconds",
 			Help:    "Time to process one bus message of events, including publishing its alerts and incidents.",
@@ -66,11 +93,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	m.IncidentVersions.WithLabelValues(changeCreated)
 	m.IncidentVersions.WithLabelValues(changeUpdated)
+	m.Reloads.WithLabelValues("ok")
+	m.Reloads.WithLabelValues("error")
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.Events, m.InvalidEvents, m.PoisonMessages, m.RuleMatches, m.RuleErrors,
-		m.Alerts, m.IncidentVersions, m.StoreConflicts, m.Duration} {
+		m.Alerts, m.IncidentVersions, m.StoreConflicts, m.LateEvents, m.LiveKeys, m.Evictions, m.Suppressed, m.Reloads, m.Duration} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register correlate metrics: %w", err)
 		}

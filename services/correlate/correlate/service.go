@@ -6,7 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,6 +29,11 @@ import (
 //	  incident_window: 1h
 //	  max_alerts_per_incident: 1000
 //	  store: {bucket: C981_CORRELATE_INCIDENTS, replicas: 1, ttl: 168h}
+//	  state: {bucket: C981_CORRELATE_STATE, replicas: 1, ttl: 168h}
+//	  allowed_lateness: 1m
+//	  max_keys: 200000
+//	  partitions: {count: 1, index: 0}
+//	  reload_interval: 10s
 //	  ack_wait: 30s
 //	  max_ack_pending: 1000
 //	  retry_delay: 1s
@@ -38,12 +48,70 @@ type Config struct {
 	MaxAlertsPerIncident int `yaml:"max_alerts_per_incident"`
 	// Store configures the incident state bucket.
 	Store KVConfig `yaml:"store"`
+	// State configures the checkpoint bucket of window, sequence and
+	// absence state.
+	State StateConfig `yaml:"state"`
+	// AllowedLateness is how far behind its site's highest event time an
+	// event may arrive and still update windows (default 1m).
+	AllowedLateness time.Duration `yaml:"allowed_lateness"`
+	// MaxKeys bounds the live keys of each stateful rule without its own
+	// max_keys (default 200000).
+	MaxKeys int `yaml:"max_keys"`
+	// Partitions spreads the sites across correlator replicas.
+	Partitions PartitionConfig `yaml:"partitions"`
+	// ReloadInterval is how often the rules directory is checked for
+	// changes; changed rules are reloaded keeping the state of unchanged
+	// stateful rules (default 10s; negative disables reloading).
+	ReloadInterval time.Duration `yaml:"reload_interval"`
 	// AckWait is the consumer's acknowledgement deadline (default 30s).
 	AckWait time.Duration `yaml:"ack_wait"`
 	// MaxAckPending bounds unacknowledged messages (default 1000).
 	MaxAckPending int `yaml:"max_ack_pending"`
 	// RetryDelay is the redelivery delay after a transient failure (default 1s).
 	RetryDelay time.Duration `yaml:"retry_delay"`
+}
+
+// PartitionConfig assigns this replica its share of the sites: a site
+// belongs to replica FNV-1a(site) mod Count. Each replica has its own
+// durable consumer (correlate-p<index>of<count>) reading every event
+// message and correlating the events of its sites only; state, incidents
+// and alerts of different sites never interact, so Count replicas raise
+// the same alerts as one.
+type PartitionConfig struct {
+	// Count is the number of replicas (default 1: no partitioning).
+	Count int `yaml:"count"`
+	// Index is this replica's partition, 0..Count-1.
+	Index int `yaml:"index"`
+}
+
+// Owns reports whether site belongs to this replica.
+func (p PartitionConfig) Owns(site string) bool {
+	if p.Count <= 1 {
+		return true
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(site); i++ {
+		h ^= uint32(site[i])
+		h *= 16777619
+	}
+	return int(h%uint32(p.Count)) == p.Index
+}
+
+// consumer is the replica's durable consumer name.
+func (p PartitionConfig) consumer() string {
+	if p.Count <= 1 {
+		return bus.ConsumerCorrelate
+	}
+	return fmt.Sprintf("%s-p%dof%d", bus.ConsumerCorrelate, p.Index, p.Count)
+}
+
+// suffix distinguishes the replicas' output message ids for an input
+// message holding events of several sites.
+func (p PartitionConfig) suffix(s string) string {
+	if p.Count <= 1 {
+		return s
+	}
+	return s + ".p" + strconv.Itoa(p.Index)
 }
 
 // DefaultConfig returns the defaults applied to zero Config fields.
@@ -53,6 +121,10 @@ func DefaultConfig() Config {
 		IncidentWindow:       DefaultIncidentWindow,
 		MaxAlertsPerIncident: DefaultMaxAlerts,
 		Store:                KVConfig{Bucket: DefaultBucket, Replicas: 1, TTL: 7 * 24 * time.Hour},
+		State:                StateConfig{Bucket: DefaultStateBucket, Replicas: 1, TTL: 7 * 24 * time.Hour},
+		AllowedLateness:      DefaultAllowedLateness,
+		MaxKeys:              DefaultMaxKeys,
+		ReloadInterval:       10 * time.Second,
 		AckWait:              30 * time.Second,
 		MaxAckPending:        1000,
 		RetryDelay:           time.Second,
@@ -79,6 +151,27 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Store.TTL == 0 {
 		c.Store.TTL = d.Store.TTL
+	}
+	if c.State.Bucket == "" {
+		c.State.Bucket = d.State.Bucket
+	}
+	if c.State.Replicas == 0 {
+		c.State.Replicas = d.State.Replicas
+	}
+	if c.State.TTL == 0 {
+		c.State.TTL = d.State.TTL
+	}
+	if c.AllowedLateness == 0 {
+		c.AllowedLateness = d.AllowedLateness
+	}
+	if c.MaxKeys == 0 {
+		c.MaxKeys = d.MaxKeys
+	}
+	if c.Partitions.Count == 0 {
+		c.Partitions.Count = 1
+	}
+	if c.ReloadInterval == 0 {
+		c.ReloadInterval = d.ReloadInterval
 	}
 	if c.AckWait == 0 {
 		c.AckWait = d.AckWait
@@ -110,6 +203,18 @@ func (c Config) Validate() error {
 	if c.Store.Replicas < 1 || c.Store.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("store.replicas %d must be 1..5", c.Store.Replicas))
 	}
+	if c.State.Replicas < 1 || c.State.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("state.replicas %d must be 1..5", c.State.Replicas))
+	}
+	if c.AllowedLateness < 0 {
+		errs = append(errs, fmt.Errorf("allowed_lateness %s must not be negative", c.AllowedLateness))
+	}
+	if c.MaxKeys < 1 {
+		errs = append(errs, fmt.Errorf("max_keys %d must be positive", c.MaxKeys))
+	}
+	if c.Partitions.Count < 1 || c.Partitions.Index < 0 || c.Partitions.Index >= c.Partitions.Count {
+		errs = append(errs, fmt.Errorf("partitions: index %d must be in 0..count-1 (count %d)", c.Partitions.Index, c.Partitions.Count))
+	}
 	if c.AckWait <= 0 || c.MaxAckPending <= 0 || c.RetryDelay <= 0 {
 		errs = append(errs, errors.New("ack_wait, max_ack_pending and retry_delay must be positive"))
 	}
@@ -129,7 +234,7 @@ type Service struct {
 	cfg     Config
 	js      jetstream.JetStream
 	log     *slog.Logger
-	rules   *rule.Set
+	rules   atomic.Pointer[rule.Set]
 	metrics *Metrics
 }
 
@@ -153,11 +258,66 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("correlate: %w", err)
 	}
-	return &Service{cfg: cfg, js: deps.JS, log: deps.Logger.With("stage", bus.StageCorrelate), rules: rules, metrics: m}, nil
+	s := &Service{cfg: cfg, js: deps.JS, log: deps.Logger.With("stage", bus.StageCorrelate), metrics: m}
+	s.rules.Store(rules)
+	return s, nil
 }
 
-// Rules returns the loaded rule set.
-func (s *Service) Rules() *rule.Set { return s.rules }
+// Rules returns the rule set in use.
+func (s *Service) Rules() *rule.Set { return s.rules.Load() }
+
+// watchRules reloads the rules into engine whenever the *.yaml files of
+// the rules directory change, until ctx ends. A pack that fails to load is
+// logged and counted; the running rules stay in use.
+func (s *Service) watchRules(ctx context.Context, engine *Engine) {
+	if s.cfg.ReloadInterval < 0 {
+		return
+	}
+	last, _ := dirStamp(s.cfg.RulesDir)
+	t := time.NewTicker(s.cfg.ReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		stamp, err := dirStamp(s.cfg.RulesDir)
+		if err != nil || stamp == last {
+			continue
+		}
+		last = stamp
+		set, err := rule.LoadDir(s.cfg.RulesDir)
+		if err != nil {
+			s.metrics.Reloads.WithLabelValues("error").Inc()
+			s.log.Error("rules changed but do not load; keeping the running rules", "dir", s.cfg.RulesDir, "err", err)
+			continue
+		}
+		kept, dropped := engine.Reload(set)
+		s.rules.Store(set)
+		s.metrics.Reloads.WithLabelValues("ok").Inc()
+		s.log.Info("rules reloaded", "rules", len(set.Enabled()), "stateful_kept", kept, "stateful_dropped", dropped)
+	}
+}
+
+// dirStamp summarises the names, sizes and modification times of the rule
+// files of dir.
+func dirStamp(dir string) (string, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(paths)
+	var b strings.Builder
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%s %d %d\n", p, fi.Size(), fi.ModTime().UnixNano())
+	}
+	return b.String(), nil
+}
 
 // Run opens the incident store and the durable consumer and processes
 // messages until ctx ends; it then returns nil. Setup failures are
@@ -167,17 +327,29 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("correlate: %w", err)
 	}
-	engine := NewEngine(s.rules, store, EngineOptions{
+	engine := NewEngine(s.Rules(), store, EngineOptions{
 		Window: s.cfg.IncidentWindow, MaxAlerts: s.cfg.MaxAlertsPerIncident, Metrics: s.metrics, Logger: s.log,
+		AllowedLateness: s.cfg.AllowedLateness, MaxKeys: s.cfg.MaxKeys,
 	})
-	cons, err := s.js.CreateOrUpdateConsumer(ctx, bus.StreamEvents,
-		bus.ConsumerConfig(bus.ConsumerCorrelate, s.cfg.MaxAckPending, s.cfg.AckWait))
+	state, err := NewStateStore(ctx, s.js, s.cfg.State)
 	if err != nil {
-		return fmt.Errorf("correlate: consumer %s: %w", bus.ConsumerCorrelate, err)
+		return fmt.Errorf("correlate: %w", err)
 	}
-	s.log.Info("correlator running", "rules", len(s.rules.Enabled()), "incident_window", s.cfg.IncidentWindow, "bucket", s.cfg.Store.Bucket)
+	restored, err := state.Load(ctx, engine, s.cfg.Partitions.Owns)
+	if err != nil {
+		return fmt.Errorf("correlate: %w", err)
+	}
+	name := s.cfg.Partitions.consumer()
+	cons, err := s.js.CreateOrUpdateConsumer(ctx, bus.StreamEvents,
+		bus.ConsumerConfig(name, s.cfg.MaxAckPending, s.cfg.AckWait))
+	if err != nil {
+		return fmt.Errorf("correlate: consumer %s: %w", name, err)
+	}
+	go s.watchRules(ctx, engine)
+	s.log.Info("correlator running", "rules", len(s.Rules().Enabled()), "incident_window", s.cfg.IncidentWindow,
+		"bucket", s.cfg.Store.Bucket, "state_bucket", s.cfg.State.Bucket, "restored_keys", restored)
 	return bus.Consume(ctx, s.js, cons, func(ctx context.Context, msg jetstream.Msg) error {
-		return s.handle(ctx, engine, msg)
+		return s.handle(ctx, engine, state, msg)
 	}, bus.ConsumeOptions{
 		Stage:      bus.StageCorrelate,
 		Logger:     s.log,
@@ -188,8 +360,11 @@ func (s *Service) Run(ctx context.Context) error {
 
 // handle processes one message of enriched events. It returns nil only
 // after every output (dead letters, alerts, incident versions) was
-// acknowledged by JetStream.
-func (s *Service) handle(ctx context.Context, engine *Engine, msg jetstream.Msg) error {
+// acknowledged by JetStream and the window state it changed was
+// checkpointed: outputs first, so that a restart from the checkpoint never
+// misses an alert; the message's stream sequence makes its replay
+// idempotent (see Engine.ProcessAt).
+func (s *Service) handle(ctx context.Context, engine *Engine, state *StateStore, msg jetstream.Msg) error {
 	start := time.Now()
 	evs, err := event.UnmarshalEvents(msg.Data())
 	if err != nil {
@@ -199,6 +374,9 @@ func (s *Service) handle(ctx context.Context, engine *Engine, msg jetstream.Msg)
 	var dls []event.DeadLetter
 	pos := position(msg)
 	for i := range evs {
+		if !s.cfg.Partitions.Owns(evs[i].Site) {
+			continue // another replica's site
+		}
 		if err := ValidateEvent(&evs[i]); err != nil {
 			s.metrics.InvalidEvents.Inc()
 			dls = append(dls, deadLetter(&evs[i], pos, i, err))
@@ -209,14 +387,21 @@ func (s *Service) handle(ctx context.Context, engine *Engine, msg jetstream.Msg)
 	if err := bus.DeadLetter(ctx, s.js, bus.StageCorrelate, dls); err != nil {
 		return fmt.Errorf("dead-letter invalid events: %w", err)
 	}
-	alerts, incidents, err := engine.Process(ctx, valid)
+	var seq uint64
+	if md, err := msg.Metadata(); err == nil {
+		seq = md.Sequence.Stream
+	}
+	alerts, incidents, err := engine.ProcessAt(ctx, seq, valid)
 	if err != nil {
 		return err
 	}
-	if err := publishBySite(ctx, s.js, msg, "alerts", bus.AlertsSubject, alerts, func(a event.Alert) string { return a.Site }); err != nil {
+	if err := publishBySite(ctx, s.js, msg, s.cfg.Partitions.suffix("alerts"), bus.AlertsSubject, alerts, func(a event.Alert) string { return a.Site }); err != nil {
 		return err
 	}
-	if err := publishBySite(ctx, s.js, msg, "incidents", bus.IncidentsSubject, incidents, func(i event.Incident) string { return i.Site }); err != nil {
+	if err := publishBySite(ctx, s.js, msg, s.cfg.Partitions.suffix("incidents"), bus.IncidentsSubject, incidents, func(i event.Incident) string { return i.Site }); err != nil {
+		return err
+	}
+	if err := state.Save(ctx, engine); err != nil {
 		return err
 	}
 	s.metrics.Duration.Observe(time.Since(start).Seconds())

@@ -163,8 +163,19 @@ func TestServiceIntegration(t *testing.T) {
 	defer stop2()
 	publishEvents(t, js, "in-4", []event.Event{flow("e1", 0, plc101, sis01, "write", false)})
 	publishEvents(t, js, "in-5", []event.Event{flow("e4", 20*time.Minute, plc101, sis01, "write", false)})
-	waitFor(t, "incident version 3", func() bool { return len(readStream[event.Incident](t, js, bus.StreamIncidents)) == 4 })
-	incs = readStream[event.Incident](t, js, bus.StreamIncidents)
+	// e4 is 20 minutes after plc-101 was last seen (e2): the absence rule
+	// OT-013 opens a second incident, for plc-101.
+	sisIncidents := func() []event.Incident {
+		var out []event.Incident
+		for _, inc := range readStream[event.Incident](t, js, bus.StreamIncidents) {
+			if inc.Key == sis01.AssetID {
+				out = append(out, inc)
+			}
+		}
+		return out
+	}
+	waitFor(t, "incident version 3", func() bool { return len(sisIncidents()) == 4 })
+	incs = sisIncidents()
 	if incs[2].ID != incs[0].ID || incs[2].Version != 2 {
 		t.Errorf("replayed events: incident %s v%d, want %s v2 unchanged", incs[2].ID, incs[2].Version, incs[0].ID)
 	}
@@ -173,6 +184,12 @@ func TestServiceIntegration(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(svc2.metrics.IncidentVersions.WithLabelValues(changeUpdated)); got != 1 {
 		t.Errorf("updated versions after restart = %v, want 1", got)
+	}
+	waitFor(t, "the OT-013 incident", func() bool {
+		return len(readStream[event.Incident](t, js, bus.StreamIncidents)) == 5
+	})
+	if last := readStream[event.Incident](t, js, bus.StreamIncidents)[4]; last.Key != plc101.AssetID || last.RuleIDs[0] != "OT-013" {
+		t.Errorf("fifth incident version = %s %v, want the OT-013 incident of plc-101", last.Key, last.RuleIDs)
 	}
 	// Every input message was acknowledged.
 	cons, err := js.Consumer(context.Background(), bus.StreamEvents, bus.ConsumerCorrelate)
@@ -221,6 +238,8 @@ func TestConfigYAML(t *testing.T) {
 incident_window: 30m
 max_alerts_per_incident: 500
 store: {bucket: C981_TEST_INCIDENTS, replicas: 3, ttl: 72h}
+state: {bucket: C981_TEST_STATE}
+allowed_lateness: 30s
 ack_wait: 1m
 `)
 	var cfg Config
@@ -229,7 +248,9 @@ ack_wait: 1m
 	}
 	cfg = cfg.WithDefaults()
 	want := Config{RulesDir: "/etc/c981/rules", IncidentWindow: 30 * time.Minute, MaxAlertsPerIncident: 500,
-		Store:   KVConfig{Bucket: "C981_TEST_INCIDENTS", Replicas: 3, TTL: 72 * time.Hour},
+		Store:           KVConfig{Bucket: "C981_TEST_INCIDENTS", Replicas: 3, TTL: 72 * time.Hour},
+		State:           StateConfig{Bucket: "C981_TEST_STATE", Replicas: 1, TTL: 7 * 24 * time.Hour},
+		AllowedLateness: 30 * time.Second, MaxKeys: DefaultMaxKeys, Partitions: PartitionConfig{Count: 1}, ReloadInterval: 10 * time.Second,
 		AckWait: time.Minute, MaxAckPending: 1000, RetryDelay: time.Second}
 	if cfg != want {
 		t.Fatalf("config = %+v, want %+v", cfg, want)

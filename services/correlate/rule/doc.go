@@ -1,22 +1,32 @@
-// Package rule loads C-981 correlation rules from YAML and evaluates them
-// against enriched events.
+// Package rule loads C-981 correlation rules from YAML and evaluates their
+// conditions against enriched events.
 //
 // A rule file holds a top-level `rules:` list. Every expression (condition,
-// incident_key, summary) is an expr-lang expression compiled once at load
-// time against the typed environment Env: the fields of event.Event under
-// their expr names (src_ip, dst.role, flow.allowed, maint.active,
-// fields["k"], ...) plus the constant lists controller_roles, write_ops and
-// engineering_ops. Type errors, unknown names and non-boolean conditions are
-// therefore reported when the rules are loaded, as "file:line: rule ID:
-// part: error", never while events are flowing.
+// group_by, distinct, sequence steps, incident_key, summary) is an
+// expr-lang expression compiled once at load time against the typed
+// environment Env: the fields of event.Event under their expr names
+// (src_ip, dst.role, flow.allowed, maint.active, fields["k"], ...) plus the
+// constant lists controller_roles, write_ops and engineering_ops. Type
+// errors, unknown names and non-boolean conditions are therefore reported
+// when the rules are loaded, as "file:line: rule ID: part: error", never
+// while events are flowing.
 //
-// Only rules of kind "match" (one event is enough) exist in this version;
-// the stateful kinds (threshold, distinct, sequence, absence) are rejected
-// with a clear error until the engine supports them.
+// Five kinds exist: match (one event), threshold, distinct, sequence and
+// absence. This package evaluates the conditions: a Matcher returns a
+// complete Match for a match rule and a Hit (rule, sequence step, key hash,
+// distinct-value hash) for the stateful kinds, whose windows, sequences
+// and timers are kept by the correlation engine (package correlate).
+//
+// Speed: the Set indexes every condition by a top-level equality clause on
+// a selective field (operation, event_code, dst_port, category, app_proto,
+// ..., kind) found in its AST, so an event runs only the conditions it can
+// satisfy; each Matcher reuses one expr VM; Src, Dst, Flow and Maint are
+// exposed to expressions by pointer.
 //
 // Evaluation is side-effect free and deterministic: the environment exposes
 // data only, and the builtin now() is disabled so that replaying the same
-// events always raises the same alerts. A Set is safe for concurrent use;
-// each goroutine evaluates with its own reusable expr virtual machine
-// (Matcher).
+// events always raises the same alerts. Key hashes are FNV-1a, stable
+// across processes, so checkpointed state stays addressable. Rule.Explain
+// evaluates a condition clause by clause for rule authors. A Set is safe
+// for concurrent use; each goroutine evaluates with its own Matcher.
 package rule

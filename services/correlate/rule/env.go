@@ -22,6 +22,14 @@ var EngineeringOps = []string{"program_download", "program_upload", "online_edit
 // Env exposes data only: no methods or clients, so expressions cannot have
 // side effects.
 type Env struct {
+	// Src, Dst, Flow and Maint shadow the embedded event's fields of the
+	// same names with pointers into it: fetching dst.role then copies a
+	// pointer, not the whole Endpoint, which keeps evaluation cheap.
+	Src   *event.Endpoint `expr:"src"`
+	Dst   *event.Endpoint `expr:"dst"`
+	Flow  *event.Flow     `expr:"flow"`
+	Maint *event.Maint    `expr:"maint"`
+
 	*event.Event `expr:"-"`
 
 	// ControllerRoles is the controller_roles constant.
@@ -30,6 +38,16 @@ type Env struct {
 	WriteOps []string `expr:"write_ops"`
 	// EngineeringOps is the engineering_ops constant.
 	EngineeringOps []string `expr:"engineering_ops"`
+}
+
+// set points the environment at ev (nil: no event).
+func (e *Env) set(ev *event.Event) {
+	e.Event = ev
+	if ev == nil {
+		e.Src, e.Dst, e.Flow, e.Maint = nil, nil, nil, nil
+		return
+	}
+	e.Src, e.Dst, e.Flow, e.Maint = &ev.Src, &ev.Dst, &ev.Flow, &ev.Maint
 }
 
 // newEnv returns an Env with the constants set and no event.

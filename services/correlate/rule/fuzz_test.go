@@ -16,6 +16,11 @@ func FuzzParse(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(pack)
+	ext, err := os.ReadFile(packDir + "/ot-extended.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(ext)
 	f.Add([]byte(okRule))
 	f.Add([]byte("rules:\n  - id: X\n    kind: sequence\n"))
 	f.Add([]byte("rules:\n  - id: X\n    title: t\n    severity: low\n    condition: fields[\"a\"] + 1\n"))
@@ -33,6 +38,16 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		set.Match(ev)
+		m := set.NewMatcher()
+		_, hits, _ := m.Eval(ev, nil, nil)
+		for _, h := range hits {
+			m.KeyText(h.Rule, h.Step, ev)
+			m.Describe(h.Rule, ev)
+		}
+		for _, r := range set.Rules() {
+			if _, err := r.Explain(ev); err != nil {
+				t.Fatalf("Explain of an accepted rule: %v", err)
+			}
+		}
 	})
 }

@@ -9,18 +9,21 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 
 	"github.com/c981/c981/services/shared/config"
 	"github.com/c981/c981/services/shared/event"
 )
 
-// Rule kinds. Only KindMatch is implemented; the others are recognised so
-// that loading them fails with a clear "not supported yet" error.
+// Rule kinds.
 const (
 	KindMatch     = "match"
 	KindThreshold = "threshold"
@@ -38,14 +41,23 @@ const (
 )
 
 // UnsupportedKindError is wrapped by the load error of a rule whose kind is
-// not implemented yet (or unknown).
+// unknown.
 type UnsupportedKindError struct {
 	Kind string
 }
 
 // Error implements error.
 func (e *UnsupportedKindError) Error() string {
-	return fmt.Sprintf("kind %s is not supported yet (only %s)", e.Kind, KindMatch)
+	return fmt.Sprintf("kind %s is not supported (match, threshold, distinct, sequence or absence)", e.Kind)
+}
+
+// knownKind reports whether k names a rule kind of this version.
+func knownKind(k string) bool {
+	switch k {
+	case KindMatch, KindThreshold, KindDistinct, KindSequence, KindAbsence:
+		return true
+	}
+	return false
 }
 
 var (
@@ -69,10 +81,36 @@ type Rule struct {
 	Tags []string
 	// Enabled rules are evaluated; disabled ones are only validated.
 	Enabled bool
-	// Kind is the rule kind; always KindMatch in this version.
+	// Kind is the rule kind (KindMatch, KindThreshold, ...).
 	Kind string
-	// Condition is the source of the boolean condition expression.
+	// Condition is the source of the boolean condition expression (empty
+	// for sequences, whose steps have their own).
 	Condition string
+	// GroupBy are the sources of the key expressions of stateful rules:
+	// state is kept per site and per value of these expressions.
+	GroupBy []string
+	// Window is the event-time span of threshold and distinct rules.
+	Window time.Duration
+	// Threshold is the number of events (threshold) or distinct values
+	// (distinct) that raise an alert.
+	Threshold int
+	// Distinct is the source of the expression whose distinct values a
+	// distinct rule counts.
+	Distinct string
+	// Within is the maximum event-time span of a sequence.
+	Within time.Duration
+	// Steps are the ordered steps of a sequence.
+	Steps []*Step
+	// Interval is how long an absence rule waits (event time) for the
+	// expected event before raising an alert.
+	Interval time.Duration
+	// Suppress is the per-key dedup window after an alert: further alerts
+	// of the rule for the same key are suppressed until it has passed (0:
+	// none for match rules; stateful rules default to their span).
+	Suppress time.Duration
+	// MaxKeys bounds the live keys of a stateful rule per engine (0: the
+	// engine's default).
+	MaxKeys int
 	// IncidentKey is the source of the incident key expression ("" = default).
 	IncidentKey string
 	// Summary is the source of the summary expression ("" = default).
@@ -83,10 +121,13 @@ type Rule struct {
 	File string
 	Line int
 
-	cond    *vm.Program
-	key     *vm.Program
-	summary *vm.Program
-	getters []fieldGetter
+	cond     *vm.Program
+	key      *vm.Program
+	summary  *vm.Program
+	groupBy  []*vm.Program
+	distinct *vm.Program
+	fp       string
+	getters  []fieldGetter
 }
 
 // LoadError is a rule file error located at file:line.
@@ -129,18 +170,27 @@ type file struct {
 }
 
 type ruleDoc struct {
-	ID          string   `yaml:"id"`
-	Title       string   `yaml:"title"`
-	Description string   `yaml:"description"`
-	Severity    string   `yaml:"severity"`
-	Attack      []string `yaml:"attack"`
-	Tags        []string `yaml:"tags"`
-	Enabled     *bool    `yaml:"enabled"`
-	Kind        string   `yaml:"kind"`
-	Condition   string   `yaml:"condition"`
-	IncidentKey string   `yaml:"incident_key"`
-	Fields      []string `yaml:"fields"`
-	Summary     string   `yaml:"summary"`
+	ID          string        `yaml:"id"`
+	Title       string        `yaml:"title"`
+	Description string        `yaml:"description"`
+	Severity    string        `yaml:"severity"`
+	Attack      []string      `yaml:"attack"`
+	Tags        []string      `yaml:"tags"`
+	Enabled     *bool         `yaml:"enabled"`
+	Kind        string        `yaml:"kind"`
+	Condition   string        `yaml:"condition"`
+	GroupBy     []string      `yaml:"group_by"`
+	Window      time.Duration `yaml:"window"`
+	Threshold   int           `yaml:"threshold"`
+	Distinct    string        `yaml:"distinct"`
+	Within      time.Duration `yaml:"within"`
+	Steps       []stepDoc     `yaml:"steps"`
+	Interval    time.Duration `yaml:"interval"`
+	Suppress    time.Duration `yaml:"suppress"`
+	MaxKeys     int           `yaml:"max_keys"`
+	IncidentKey string        `yaml:"incident_key"`
+	Fields      []string      `yaml:"fields"`
+	Summary     string        `yaml:"summary"`
 }
 
 // kindsOnly is decoded leniently first, so that a rule of a future kind
@@ -200,7 +250,7 @@ func Parse(name string, data []byte) ([]*Rule, error) {
 	}
 	var errs []error
 	for i, r := range kinds.Rules {
-		if r.Kind != "" && r.Kind != KindMatch {
+		if r.Kind != "" && !knownKind(r.Kind) {
 			errs = append(errs, &LoadError{
 				File: name, Line: config.Line(data, fmt.Sprintf("$.rules[%d].kind", i)), RuleID: r.ID,
 				Err: &UnsupportedKindError{Kind: r.Kind},
@@ -218,8 +268,9 @@ func Parse(name string, data []byte) ([]*Rule, error) {
 		return nil, &LoadError{File: name, Line: 1, Err: errors.New("no rules (expected a top-level rules: list)")}
 	}
 	rules := make([]*Rule, 0, len(f.Rules))
+	lines := newLineFinder(data)
 	for i, d := range f.Rules {
-		r, err := compile(name, data, i, d)
+		r, err := compile(name, lines, i, d)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -233,14 +284,14 @@ func Parse(name string, data []byte) ([]*Rule, error) {
 }
 
 // compile validates rule i of a file and compiles its expressions.
-func compile(name string, data []byte, i int, d ruleDoc) (*Rule, error) {
+func compile(name string, lines *lineFinder, i int, d ruleDoc) (*Rule, error) {
 	line := func(attr string) int {
 		if attr != "" {
-			if l := config.Line(data, fmt.Sprintf("$.rules[%d].%s", i, attr)); l > 0 {
+			if l := lines.line(fmt.Sprintf("$.rules[%d].%s", i, attr)); l > 0 {
 				return l
 			}
 		}
-		return config.Line(data, fmt.Sprintf("$.rules[%d]", i))
+		return lines.line(fmt.Sprintf("$.rules[%d]", i))
 	}
 	fail := func(attr string, err error) error {
 		return &LoadError{File: name, Line: line(attr), RuleID: d.ID, Part: attr, Err: err}
@@ -259,7 +310,11 @@ func compile(name string, data []byte, i int, d ruleDoc) (*Rule, error) {
 			return nil, fail("attack", fmt.Errorf("invalid ATT&CK technique id %q (T0843 or T0843.001)", t))
 		}
 	}
-	if strings.TrimSpace(d.Condition) == "" {
+	kind := d.Kind
+	if kind == "" {
+		kind = KindMatch
+	}
+	if kind != KindSequence && strings.TrimSpace(d.Condition) == "" {
 		return nil, fail("condition", errors.New("condition is required"))
 	}
 	r := &Rule{
@@ -270,18 +325,27 @@ func compile(name string, data []byte, i int, d ruleDoc) (*Rule, error) {
 		Attack:      slices.Clone(d.Attack),
 		Tags:        slices.Clone(d.Tags),
 		Enabled:     d.Enabled == nil || *d.Enabled,
-		Kind:        KindMatch,
+		Kind:        kind,
 		Condition:   d.Condition,
+		GroupBy:     slices.Clone(d.GroupBy),
+		Window:      d.Window,
+		Threshold:   d.Threshold,
+		Distinct:    d.Distinct,
+		Within:      d.Within,
+		Interval:    d.Interval,
+		Suppress:    d.Suppress,
+		MaxKeys:     d.MaxKeys,
 		IncidentKey: d.IncidentKey,
 		Summary:     d.Summary,
 		Fields:      slices.Clone(d.Fields),
 		File:        name,
 		Line:        line(""),
 	}
-	var err error
-	if r.cond, err = compileExpr(d.Condition, expr.AsBool()); err != nil {
-		return nil, fail("condition", err)
+	if err := compileKind(r, d, fail); err != nil {
+		return nil, err
 	}
+	r.fp = fingerprint(r)
+	var err error
 	if strings.TrimSpace(d.IncidentKey) != "" {
 		if r.key, err = compileExpr(d.IncidentKey, expr.AsKind(reflect.String)); err != nil {
 			return nil, fail("incident_key", err)
@@ -308,16 +372,60 @@ func compile(name string, data []byte, i int, d ruleDoc) (*Rule, error) {
 }
 
 // compileExpr compiles one expression against Env with the shared limits.
-func compileExpr(src string, result expr.Option) (*vm.Program, error) {
+func compileExpr(src string, opts ...expr.Option) (*vm.Program, error) {
 	if len(src) > MaxExprLen {
 		return nil, fmt.Errorf("expression is %d bytes, more than the limit of %d", len(src), MaxExprLen)
 	}
-	return expr.Compile(src,
+	return expr.Compile(src, append([]expr.Option{
 		expr.Env(Env{}),
-		result,
 		expr.MaxNodes(MaxExprNodes),
 		// now() would make rules depend on wall-clock time: replaying the
 		// same events must raise the same alerts.
 		expr.DisableBuiltin("now"),
-	)
+	}, opts...)...)
+}
+
+// Fingerprint identifies what a stateful rule's state means: its kind,
+// conditions, keys and spans (not its title, severity or output fields).
+// State checkpointed or kept across a reload is reused only by a rule with
+// the same fingerprint.
+func (r *Rule) Fingerprint() string { return r.fp }
+
+func fingerprint(r *Rule) string {
+	parts := []string{r.Kind, r.Condition, strings.Join(r.GroupBy, "\x1f"), r.Window.String(), strconv.Itoa(r.Threshold),
+		r.Distinct, r.Within.String(), r.Interval.String(), r.Suppress.String(), r.IncidentKey}
+	for _, st := range r.Steps {
+		parts = append(parts, st.Condition, strings.Join(st.By, "\x1f"), strconv.Itoa(st.Count))
+	}
+	return event.NewID(append([]string{"rule-state"}, parts...)...)
+}
+
+// lineFinder locates YAML paths in one parsed file (config.Line re-parses
+// the file per lookup, which is quadratic for packs of many rules).
+type lineFinder struct {
+	file *ast.File
+}
+
+func newLineFinder(data []byte) *lineFinder {
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return &lineFinder{}
+	}
+	return &lineFinder{file: f}
+}
+
+// line returns the 1-based line of the node at path, 0 when unknown.
+func (l *lineFinder) line(path string) int {
+	if l.file == nil {
+		return 0
+	}
+	p, err := yaml.PathString(path)
+	if err != nil {
+		return 0
+	}
+	n, err := p.FilterFile(l.file)
+	if err != nil || n == nil || n.GetToken() == nil {
+		return 0
+	}
+	return n.GetToken().Position.Line
 }

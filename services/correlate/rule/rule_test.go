@@ -46,11 +46,111 @@ func TestLoadDirErrors(t *testing.T) {
   - id: R-2
     title: Scan
     severity: medium
-    kind: threshold
+    kind: sliding
     condition: kind == "flow"
     window: 5m
     threshold: 10
-`}, []string{"a.yaml:5: rule R-2: kind threshold is not supported yet"}},
+`}, []string{"a.yaml:5: rule R-2: kind sliding is not supported"}},
+		{"threshold without window", map[string]string{"a.yaml": `rules:
+  - id: T-1
+    title: Storm
+    severity: medium
+    kind: threshold
+    condition: kind == "flow"
+    threshold: 10
+`}, []string{"a.yaml:2: rule T-1: window: window must be a positive duration"}},
+		{"threshold below one", map[string]string{"a.yaml": `rules:
+  - id: T-2
+    title: Storm
+    severity: medium
+    kind: threshold
+    condition: kind == "flow"
+    window: 1m
+    threshold: 0
+`}, []string{"a.yaml:8: rule T-2: threshold: threshold must be at least 1"}},
+		{"distinct without field", map[string]string{"a.yaml": `rules:
+  - id: D-1
+    title: Scan
+    severity: medium
+    kind: distinct
+    condition: kind == "flow"
+    group_by: [src_ip]
+    window: 1m
+    threshold: 10
+`}, []string{"rule D-1: distinct: distinct (the expression"}},
+		{"group_by does not compile", map[string]string{"a.yaml": `rules:
+  - id: D-2
+    title: Scan
+    severity: medium
+    kind: distinct
+    condition: kind == "flow"
+    group_by: [src.nope]
+    distinct: dst_ip
+    window: 1m
+    threshold: 10
+`}, []string{"a.yaml:7: rule D-2: group_by: type event.Endpoint has no field nope"}},
+		{"key expression not scalar", map[string]string{"a.yaml": `rules:
+  - id: D-3
+    title: Scan
+    severity: medium
+    kind: threshold
+    condition: kind == "flow"
+    group_by: [src]
+    window: 1m
+    threshold: 10
+`}, []string{"rule D-3: group_by: key expression \"src\" is of type *event.Endpoint"}},
+		{"match with window", map[string]string{"a.yaml": okRule + "    window: 5m\n"}, []string{"a.yaml:6: rule R-1: window: window does not apply to kind match"}},
+		{"sequence with one step", map[string]string{"a.yaml": `rules:
+  - id: S-1
+    title: Seq
+    severity: high
+    kind: sequence
+    group_by: [src_ip]
+    within: 10m
+    steps:
+      - condition: kind == "auth"
+`}, []string{"a.yaml:9: rule S-1: steps: a sequence needs 2 to 8 steps, not 1"}},
+		{"sequence step keys differ in length", map[string]string{"a.yaml": `rules:
+  - id: S-2
+    title: Seq
+    severity: high
+    kind: sequence
+    within: 10m
+    steps:
+      - condition: kind == "auth"
+        by: [src_ip, user]
+      - condition: kind == "flow"
+        by: [dst_ip]
+`}, []string{"rule S-2: steps[1].by: 1 key expressions, but step 1 has 2"}},
+		{"sequence step without key", map[string]string{"a.yaml": `rules:
+  - id: S-3
+    title: Seq
+    severity: high
+    kind: sequence
+    within: 10m
+    steps:
+      - condition: kind == "auth"
+      - condition: kind == "flow"
+`}, []string{"rule S-3: steps[0]: a sequence step needs a key"}},
+		{"sequence step condition", map[string]string{"a.yaml": `rules:
+  - id: S-4
+    title: Seq
+    severity: high
+    kind: sequence
+    group_by: [src_ip]
+    within: 10m
+    steps:
+      - condition: kind == "auth"
+      - condition: dst_port
+`}, []string{"a.yaml:10: rule S-4: steps[1].condition: expected bool"}},
+		{"absence without key", map[string]string{"a.yaml": `rules:
+  - id: A-1
+    title: Silent
+    severity: medium
+    kind: absence
+    condition: kind == "log"
+    interval: 15m
+`}, []string{"rule A-1: group_by: group_by is required"}},
 		{"unknown name", map[string]string{"a.yaml": `rules:
   - id: R-3
     title: Bad
@@ -103,10 +203,10 @@ func TestLoadDirErrors(t *testing.T) {
 }
 
 func TestUnsupportedKindIsTyped(t *testing.T) {
-	_, err := Parse("k.yaml", []byte("rules:\n  - id: S\n    kind: sequence\n    steps: []\n"))
+	_, err := Parse("k.yaml", []byte("rules:\n  - id: S\n    kind: correlation\n    steps: []\n"))
 	var uk *UnsupportedKindError
-	if !errors.As(err, &uk) || uk.Kind != KindSequence {
-		t.Fatalf("err = %v, want an UnsupportedKindError for sequence", err)
+	if !errors.As(err, &uk) || uk.Kind != "correlation" {
+		t.Fatalf("err = %v, want an UnsupportedKindError for correlation", err)
 	}
 	var le *LoadError
 	if !errors.As(err, &le) || le.Line != 3 || le.RuleID != "S" {

@@ -2,6 +2,8 @@ package rule
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/expr-lang/expr/vm"
@@ -16,6 +18,7 @@ type Set struct {
 	enabled []*Rule
 	byID    map[string]*Rule
 	pool    sync.Pool
+	index   *index
 }
 
 // NewSet builds a Set from compiled rules; duplicate ids are an error that
@@ -33,6 +36,7 @@ func NewSet(rules ...*Rule) (*Set, error) {
 			s.enabled = append(s.enabled, r)
 		}
 	}
+	s.index = buildIndex(s.enabled)
 	s.pool.New = func() any { return s.NewMatcher() }
 	return s, nil
 }
@@ -99,63 +103,183 @@ func (e *EvalError) Unwrap() error { return e.Err }
 // Matcher evaluates a Set with one reusable expr virtual machine. It is not
 // safe for concurrent use: use one Matcher per goroutine.
 type Matcher struct {
-	set *Set
-	env *Env
-	vm  vm.VM
+	set  *Set
+	env  *Env
+	vm   vm.VM
+	cand []int32
 }
 
-// Match evaluates every enabled rule against ev, appends the matches to dst
-// and returns it with the evaluation errors. A failing condition skips that
-// rule; a failing incident_key or summary falls back to the default and is
-// reported, so the detection is not lost.
+// Match evaluates every enabled match rule against ev, appends the matches
+// to dst and returns it with the evaluation errors. Stateful rules are not
+// evaluated (see Eval). A failing condition skips that rule; a failing
+// incident_key or summary falls back to the default and is reported, so
+// the detection is not lost.
 func (m *Matcher) Match(ev *event.Event, dst []Match) ([]Match, []*EvalError) {
+	dst, _, errs := m.Eval(ev, dst, nil)
+	return dst, errs
+}
+
+// Hit is an event satisfying the condition of a stateful rule (threshold,
+// distinct, absence) or of one step of a sequence: the input of the
+// correlation engine's windows.
+type Hit struct {
+	// Rule is the stateful rule.
+	Rule *Rule
+	// Step is the sequence step (0-based); 0 for other kinds.
+	Step int
+	// Key is the hash of the rule's group_by (or the step's by) values.
+	Key uint64
+	// Value is the hash of a distinct rule's distinct value.
+	Value uint64
+}
+
+// Eval evaluates every enabled rule against ev: match rules append a
+// complete Match to matches, stateful rules a Hit (with the key hash) to
+// hits. Evaluation errors skip the rule (or step) concerned only.
+func (m *Matcher) Eval(ev *event.Event, matches []Match, hits []Hit) ([]Match, []Hit, []*EvalError) {
 	if ev == nil {
-		return dst, nil
+		return matches, hits, nil
 	}
-	m.env.Event = ev
-	defer func() { m.env.Event = nil }()
+	m.env.set(ev)
+	defer m.env.set(nil)
 	var errs []*EvalError
-	for _, r := range m.set.enabled {
-		out, err := m.vm.Run(r.cond, m.env)
+	m.cand = m.set.index.candidates(ev, m.cand)
+	for _, ci := range m.cand {
+		en := m.set.index.entries[ci]
+		r := en.rule
+		if en.step >= 0 {
+			st := r.Steps[en.step]
+			ok, err := m.runBool(st.cond)
+			if err != nil {
+				errs = append(errs, &EvalError{RuleID: r.ID, Part: "steps[" + strconv.Itoa(en.step) + "].condition", Err: err})
+				continue
+			}
+			if !ok {
+				continue
+			}
+			key, err := m.hash(st.by)
+			if err != nil {
+				errs = append(errs, &EvalError{RuleID: r.ID, Part: "steps[" + strconv.Itoa(en.step) + "].by", Err: err})
+				continue
+			}
+			hits = append(hits, Hit{Rule: r, Step: en.step, Key: key})
+			continue
+		}
+		ok, err := m.runBool(r.cond)
 		if err != nil {
 			errs = append(errs, &EvalError{RuleID: r.ID, Part: "condition", Err: err})
 			continue
 		}
-		if ok, _ := out.(bool); !ok {
+		if !ok {
 			continue
 		}
-		match := Match{Rule: r}
-		if r.key != nil {
-			key, err := m.runString(r.key)
+		if r.Kind == KindMatch {
+			match, merrs := m.describe(r, ev)
+			errs = append(errs, merrs...)
+			matches = append(matches, match)
+			continue
+		}
+		h := Hit{Rule: r}
+		if h.Key, err = m.hash(r.groupBy); err != nil {
+			errs = append(errs, &EvalError{RuleID: r.ID, Part: "group_by", Err: err})
+			continue
+		}
+		if r.distinct != nil {
+			out, err := m.vm.Run(r.distinct, m.env)
 			if err != nil {
-				errs = append(errs, &EvalError{RuleID: r.ID, Part: "incident_key", Err: err})
+				errs = append(errs, &EvalError{RuleID: r.ID, Part: "distinct", Err: err})
+				continue
 			}
-			match.IncidentKey = key
+			h.Value = hashValue(fnvOffset, out)
 		}
-		if match.IncidentKey == "" {
-			match.IncidentKey = DefaultIncidentKey(ev)
-		}
-		if r.summary != nil {
-			sum, err := m.runString(r.summary)
-			if err != nil {
-				errs = append(errs, &EvalError{RuleID: r.ID, Part: "summary", Err: err})
-			}
-			match.Summary = sum
-		}
-		if match.Summary == "" {
-			match.Summary = DefaultSummary(r.Title, ev)
-		}
-		for _, g := range r.getters {
-			if v := g.get(ev); v != "" {
-				if match.Fields == nil {
-					match.Fields = make(map[string]string, len(r.getters))
-				}
-				match.Fields[g.name] = v
-			}
-		}
-		dst = append(dst, match)
+		hits = append(hits, h)
 	}
-	return dst, errs
+	return matches, hits, errs
+}
+
+// Describe computes the incident key, summary and fields of rule r for the
+// event ev (for a stateful rule: the event that completed it).
+func (m *Matcher) Describe(r *Rule, ev *event.Event) (Match, []*EvalError) {
+	m.env.set(ev)
+	defer m.env.set(nil)
+	return m.describe(r, ev)
+}
+
+// KeyText renders the key values of rule r (step of a sequence) for ev as
+// text, "|"-separated: the readable form of Hit.Key.
+func (m *Matcher) KeyText(r *Rule, step int, ev *event.Event) string {
+	progs := r.groupBy
+	if r.Kind == KindSequence && step < len(r.Steps) {
+		progs = r.Steps[step].by
+	}
+	m.env.set(ev)
+	defer m.env.set(nil)
+	parts := make([]string, 0, len(progs))
+	for _, p := range progs {
+		out, err := m.vm.Run(p, m.env)
+		if err != nil {
+			parts = append(parts, "?")
+			continue
+		}
+		parts = append(parts, valueText(out))
+	}
+	return strings.Join(parts, "|")
+}
+
+func (m *Matcher) describe(r *Rule, ev *event.Event) (Match, []*EvalError) {
+	var errs []*EvalError
+	match := Match{Rule: r}
+	if r.key != nil {
+		key, err := m.runString(r.key)
+		if err != nil {
+			errs = append(errs, &EvalError{RuleID: r.ID, Part: "incident_key", Err: err})
+		}
+		match.IncidentKey = key
+	}
+	if match.IncidentKey == "" {
+		match.IncidentKey = DefaultIncidentKey(ev)
+	}
+	if r.summary != nil {
+		sum, err := m.runString(r.summary)
+		if err != nil {
+			errs = append(errs, &EvalError{RuleID: r.ID, Part: "summary", Err: err})
+		}
+		match.Summary = sum
+	}
+	if match.Summary == "" {
+		match.Summary = DefaultSummary(r.Title, ev)
+	}
+	for _, g := range r.getters {
+		if v := g.get(ev); v != "" {
+			if match.Fields == nil {
+				match.Fields = make(map[string]string, len(r.getters))
+			}
+			match.Fields[g.name] = v
+		}
+	}
+	return match, errs
+}
+
+func (m *Matcher) runBool(p *vm.Program) (bool, error) {
+	out, err := m.vm.Run(p, m.env)
+	if err != nil {
+		return false, err
+	}
+	ok, _ := out.(bool)
+	return ok, nil
+}
+
+// hash folds the values of the key expressions into one hash.
+func (m *Matcher) hash(progs []*vm.Program) (uint64, error) {
+	h := uint64(fnvOffset)
+	for _, p := range progs {
+		out, err := m.vm.Run(p, m.env)
+		if err != nil {
+			return 0, err
+		}
+		h = hashValue(h, out)
+	}
+	return h, nil
 }
 
 func (m *Matcher) runString(p *vm.Program) (string, error) {

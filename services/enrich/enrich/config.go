@@ -8,14 +8,25 @@ import (
 
 // Config configures the enrich stage.
 //
-//	sites: [deploy/demo/site.yaml]   # one site model file per site
+//	sites: [deploy/demo/site.yaml]   # site model files or directories of them
+//	reload_interval: 5s              # poll the files for changes; -1s: never
+//	new_pair_capacity: 1048576       # endpoint pairs remembered for new_pair
 //	max_ack_pending: 1000
 //	ack_wait: 30s
 //	retry_delay: 1s
 //	max_batch_bytes: 1048576
 type Config struct {
-	// Sites are the site model files to load (see package site).
+	// Sites are the site model files to load, or directories whose *.yaml
+	// and *.yml files are loaded (see package site).
 	Sites []string `yaml:"sites"`
+	// ReloadInterval is how often the site model files are checked for
+	// changes (size, modification time, files added to or removed from a
+	// directory); a change reloads them. Negative disables polling; SIGHUP
+	// always reloads.
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+	// NewPairCapacity bounds the endpoint pairs remembered to mark the first
+	// flow between two endpoints (see zone.Pairs).
+	NewPairCapacity int `yaml:"new_pair_capacity"`
 	// MaxAckPending bounds the raw batches in flight.
 	MaxAckPending int `yaml:"max_ack_pending"`
 	// AckWait is how long the server waits for an acknowledgement before it
@@ -34,6 +45,10 @@ const (
 	DefaultAckWait       = 30 * time.Second
 	DefaultRetryDelay    = time.Second
 	DefaultMaxBatchBytes = 1 << 20
+	// DefaultReloadInterval is the default ReloadInterval.
+	DefaultReloadInterval = 5 * time.Second
+	// DefaultNewPairCapacity is the default NewPairCapacity.
+	DefaultNewPairCapacity = 1 << 20
 )
 
 // WithDefaults returns c with every unset (zero) field set to its default.
@@ -49,6 +64,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxBatchBytes == 0 {
 		c.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if c.ReloadInterval == 0 {
+		c.ReloadInterval = DefaultReloadInterval
+	}
+	if c.NewPairCapacity == 0 {
+		c.NewPairCapacity = DefaultNewPairCapacity
 	}
 	return c
 }
@@ -75,6 +96,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatchBytes < 1024 {
 		errs = append(errs, fmt.Errorf("max_batch_bytes: must be at least 1024, got %d", c.MaxBatchBytes))
+	}
+	if c.ReloadInterval > 0 && c.ReloadInterval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("reload_interval: must be at least 100ms (or negative to disable), got %s", c.ReloadInterval))
+	}
+	if c.NewPairCapacity < 2 {
+		errs = append(errs, fmt.Errorf("new_pair_capacity: must be at least 2, got %d", c.NewPairCapacity))
 	}
 	return errors.Join(errs...)
 }

@@ -36,6 +36,9 @@ func TestConfigValidate(t *testing.T) {
 		{"short ack wait", Config{Sites: []string{"s"}, AckWait: time.Millisecond}, "ack_wait: must be at least 1s, got 1ms"},
 		{"negative retry", Config{Sites: []string{"s"}, RetryDelay: -time.Second}, "retry_delay: must be positive, got -1s"},
 		{"tiny batches", Config{Sites: []string{"s"}, MaxBatchBytes: 10}, "max_batch_bytes: must be at least 1024, got 10"},
+		{"reload disabled", Config{Sites: []string{"s"}, ReloadInterval: -1}, ""},
+		{"reload too often", Config{Sites: []string{"s"}, ReloadInterval: time.Millisecond}, "reload_interval: must be at least 100ms (or negative to disable), got 1ms"},
+		{"pair memory too small", Config{Sites: []string{"s"}, NewPairCapacity: 1}, "new_pair_capacity: must be at least 2, got 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,6 +55,9 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 	d := Config{}.WithDefaults()
+	if d.ReloadInterval != DefaultReloadInterval || d.NewPairCapacity != DefaultNewPairCapacity {
+		t.Errorf("WithDefaults = %+v", d)
+	}
 	if d.MaxAckPending != DefaultMaxAckPending || d.AckWait != DefaultAckWait || d.RetryDelay != DefaultRetryDelay || d.MaxBatchBytes != DefaultMaxBatchBytes {
 		t.Errorf("WithDefaults = %+v", d)
 	}

@@ -6,5 +6,7 @@
 // derived from the input message, acknowledging the input only after the
 // server acknowledged the output. Undecodable batches are dead-lettered to
 // c981.dlq.enrich; events of sites without a model pass through with the
-// "unknown" context and are counted.
+// "unknown" context and are counted. The site models are reloaded on SIGHUP
+// and when their files change; a reload is validated completely and swapped
+// in atomically, an invalid one keeps the old models (see Service.Reload).
 package enrich

@@ -17,6 +17,9 @@ type metrics struct {
 	published    prometheus.Counter
 	latency      prometheus.Histogram
 	modelVersion *prometheus.GaugeVec
+	reloads      prometheus.Counter
+	reloadErrors prometheus.Counter
+	newPairs     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -58,12 +61,24 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "c981_enrich_site_model_version",
 			Help: "Version of the loaded site model, by site.",
 		}, []string{"site"}),
+		reloads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_enrich_site_model_reloads_total",
+			Help: "Site model reloads that validated and were swapped in.",
+		}),
+		reloadErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_enrich_site_model_reload_errors_total",
+			Help: "Site model reloads that failed (invalid or unreadable model); the previous model stays in use.",
+		}),
+		newPairs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_enrich_new_pairs_total",
+			Help: "Flows between two endpoints not seen before (new_pair).",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.batches, m.events, m.poison, m.unknownSite, m.unknownIP, m.violations, m.published, m.latency, m.modelVersion} {
+	for _, c := range []prometheus.Collector{m.batches, m.events, m.poison, m.unknownSite, m.unknownIP, m.violations, m.published, m.latency, m.modelVersion, m.reloads, m.reloadErrors, m.newPairs} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

@@ -5,6 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -22,11 +28,15 @@ type Deps = stage.Deps
 
 // Service is the enrich stage.
 type Service struct {
-	cfg Config
-	js  jetstream.JetStream
-	log *slog.Logger
-	set *zone.Set
-	m   *metrics
+	cfg   Config
+	js    jetstream.JetStream
+	log   *slog.Logger
+	set   atomic.Pointer[zone.Set] // immutable; swapped whole on reload
+	pairs *zone.Pairs
+	m     *metrics
+
+	reloadMu sync.Mutex // serializes reloads
+	stamp    string     // fingerprint of the files of the loaded models
 }
 
 // New loads and indexes the configured site models. It fails on an invalid
@@ -43,15 +53,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	models := make([]*site.Model, 0, len(cfg.Sites))
-	for _, path := range cfg.Sites {
-		m, err := site.Load(path)
-		if err != nil {
-			return nil, fmt.Errorf("enrich: load site model: %w", err)
-		}
-		models = append(models, m)
-	}
-	set, err := zone.NewSet(models...)
+	stamp := currentStamp(cfg.Sites)
+	set, models, err := loadSet(cfg.Sites)
 	if err != nil {
 		return nil, fmt.Errorf("enrich: %w", err)
 	}
@@ -59,19 +62,148 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range models {
-		met.modelVersion.WithLabelValues(m.Site.ID).Set(float64(m.Version))
-	}
-	return &Service{cfg: cfg, js: deps.JS, log: log.With("stage", bus.StageEnrich), set: set, m: met}, nil
+	s := &Service{cfg: cfg, js: deps.JS, log: log.With("stage", bus.StageEnrich), pairs: zone.NewPairs(cfg.NewPairCapacity), m: met, stamp: stamp}
+	s.set.Store(set)
+	s.setVersions(models)
+	return s, nil
 }
 
-// Sites returns the index of the loaded site models.
-func (s *Service) Sites() *zone.Set { return s.set }
+// loadSet loads, validates and indexes the site models of paths.
+func loadSet(paths []string) (*zone.Set, []*site.Model, error) {
+	models, err := site.LoadAll(paths...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load site model: %w", err)
+	}
+	set, err := zone.NewSet(models...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return set, models, nil
+}
+
+func (s *Service) setVersions(models []*site.Model) {
+	s.m.modelVersion.Reset()
+	for _, m := range models {
+		s.m.modelVersion.WithLabelValues(m.Site.ID).Set(float64(m.Version))
+	}
+}
+
+// fingerprint identifies the current state of the site model files: their
+// names, sizes and modification times.
+func fingerprint(paths []string) (string, error) {
+	files, err := site.Files(paths...)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return "", fmt.Errorf("site model %s: %w", f, err)
+		}
+		fmt.Fprintf(&b, "%s\x00%d\x00%d\n", f, fi.Size(), fi.ModTime().UnixNano())
+	}
+	return b.String(), nil
+}
+
+// Sites returns the index of the currently loaded site models. The returned
+// set is immutable; a reload swaps in a new one.
+func (s *Service) Sites() *zone.Set { return s.set.Load() }
+
+// Reload loads the configured site models again and, when every one is
+// valid, swaps the new index in atomically: a batch is enriched entirely with
+// the old or entirely with the new models. When loading fails the old models
+// stay in use, the error is logged, counted in
+// c981_enrich_site_model_reload_errors_total and returned.
+func (s *Service) Reload() error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	return s.reloadLocked()
+}
+
+func (s *Service) reloadLocked() error {
+	// The fingerprint is taken before loading: a change during the load
+	// shows up as a new fingerprint at the next poll.
+	stamp := currentStamp(s.cfg.Sites)
+	set, models, err := loadSet(s.cfg.Sites)
+	// Remember the state even when it failed, so polling does not retry it
+	// until the files change again.
+	s.stamp = stamp
+	if err != nil {
+		s.m.reloadErrors.Inc()
+		s.log.Error("site model reload failed; keeping the previous models", "err", err)
+		return fmt.Errorf("enrich: reload site models: %w", err)
+	}
+	s.set.Store(set)
+	s.setVersions(models)
+	s.m.reloads.Inc()
+	s.log.Info("site models reloaded", "sites", set.Sites())
+	return nil
+}
+
+// currentStamp is the fingerprint of the files, or the error that prevents
+// taking it (a missing file), so that a persistent error is one state.
+func currentStamp(paths []string) string {
+	stamp, err := fingerprint(paths)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return stamp
+}
+
+// reloadIfChanged reloads when the files' fingerprint differs from the one
+// last loaded (or last failed).
+func (s *Service) reloadIfChanged() {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if currentStamp(s.cfg.Sites) == s.stamp {
+		return
+	}
+	_ = s.reloadLocked() // logged and counted
+}
+
+// watch reloads the models on SIGHUP and, unless disabled, when the files
+// change, until ctx ends.
+func (s *Service) watch(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var tick <-chan time.Time
+	if s.cfg.ReloadInterval > 0 {
+		t := time.NewTicker(s.cfg.ReloadInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			s.log.Info("SIGHUP: reloading site models")
+			_ = s.Reload() // logged and counted
+		case <-tick:
+			s.reloadIfChanged()
+		}
+	}
+}
 
 // Run creates (or updates) the durable consumer on C981_RAW and enriches
-// batches until ctx ends; it then returns nil. It returns an error only when
-// the consumer cannot be set up before ctx ends.
+// batches until ctx ends; it then returns nil. Meanwhile it reloads the site
+// models on SIGHUP and when their files change (see Config.ReloadInterval).
+// It returns an error only when the consumer cannot be set up before ctx
+// ends.
 func (s *Service) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.watch(ctx)
+	}()
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 	cons, err := s.consumer(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -79,7 +211,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	s.log.Info("enrich running", "sites", s.set.Sites(), "consumer", bus.ConsumerEnrich)
+	s.log.Info("enrich running", "sites", s.Sites().Sites(), "consumer", bus.ConsumerEnrich)
 	err = bus.Consume(ctx, s.js, cons, s.Handle, bus.ConsumeOptions{
 		Stage:      bus.StageEnrich,
 		Logger:     s.log,
@@ -147,6 +279,7 @@ func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) error {
 	s.m.published.Add(float64(published))
 	s.m.unknownSite.Add(float64(st.unknownSite))
 	s.m.violations.Add(float64(st.violations))
+	s.m.newPairs.Add(float64(st.newPairs))
 	for i, side := range [2]string{"src", "dst"} {
 		if st.noZone[i] > 0 {
 			s.m.unknownIP.WithLabelValues(side, "no_zone").Add(float64(st.noZone[i]))
@@ -159,7 +292,8 @@ func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) error {
 	return nil
 }
 
-// enrich decodes a raw batch, enriches every event and groups them by site.
+// enrich decodes a raw batch, enriches every event with one snapshot of the
+// site models and groups them by site.
 func (s *Service) enrich(data []byte) ([]siteGroup, batchStats, error) {
 	var st batchStats
 	evs, err := event.UnmarshalEvents(data)
@@ -167,11 +301,13 @@ func (s *Service) enrich(data []byte) ([]siteGroup, batchStats, error) {
 		return nil, st, err
 	}
 	st.events = len(evs)
+	set := s.set.Load()
 	for i := range evs {
 		ev := &evs[i]
-		if !s.set.Enrich(ev) {
+		if !set.Enrich(ev) {
 			st.unknownSite++
 		}
+		s.pairs.Mark(ev)
 		st.count(ev)
 	}
 	return groupBySite(evs), st, nil
@@ -181,6 +317,7 @@ type batchStats struct {
 	events         int
 	unknownSite    int
 	violations     int
+	newPairs       int
 	noZone         [2]int // src, dst
 	notInventoried [2]int
 }
@@ -197,6 +334,9 @@ func (st *batchStats) count(ev *event.Event) {
 	}
 	if ev.Flow.CrossZone && !ev.Flow.Allowed {
 		st.violations++
+	}
+	if ev.Flow.NewPair {
+		st.newPairs++
 	}
 }
 

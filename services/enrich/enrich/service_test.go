@@ -284,6 +284,8 @@ func TestService(t *testing.T) {
 			{"c981_enrich_unknown_ip_total", []string{"side", "dst", "reason", "no_zone"}, 1},
 			{"c981_enrich_batch_duration_seconds", nil, 3},
 			{"c981_enrich_site_model_version", []string{"site", "demo-plant"}, 1},
+			// Six distinct endpoint pairs (e5 is of another site).
+			{"c981_enrich_new_pairs_total", nil, 6},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name+strings.Join(tt.labels, "_"), func(t *testing.T) {
@@ -385,8 +387,8 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{"no sites", Config{}, Deps{JS: env.JS}, "enrich config: sites: at least one site model file is required"},
 		{"no jetstream", Config{Sites: []string{demoSite}}, Deps{}, "enrich: Deps.JS is required"},
-		{"missing model", Config{Sites: []string{"testdata/missing.yaml"}}, Deps{JS: env.JS}, "enrich: load site model: read testdata/missing.yaml: "},
-		{"same site twice", Config{Sites: []string{demoSite, demoSite}}, Deps{JS: env.JS}, `enrich: two site models for site "demo-plant"`},
+		{"missing model", Config{Sites: []string{"testdata/missing.yaml"}}, Deps{JS: env.JS}, "enrich: load site model: site model testdata/missing.yaml: stat testdata/missing.yaml: no such file"},
+		{"same site twice", Config{Sites: []string{demoSite, demoSite}}, Deps{JS: env.JS}, `enrich: load site model: ../../../deploy/demo/site.yaml: site "demo-plant" is already described by ../../../deploy/demo/site.yaml`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,6 +24,9 @@ type Conn struct {
 	Operation string
 	// Time is when it happened; maintenance windows are evaluated at it.
 	Time time.Time
+	// User is the account doing it, "" when unknown; a maintenance window
+	// that lists allowed users admits only them.
+	User string
 }
 
 // Check returns the conduit verdict for a communication initiated by src
@@ -35,27 +38,33 @@ type Conn struct {
 // Otherwise Allowed is false and Violation gives the reason of the flow that
 // came closest to matching.
 func (ix *Index) Check(src, dst event.Endpoint, c Conn) event.Flow {
-	srcZ, dstZ := HasZone(src), HasZone(dst)
+	return ix.check(&src, &dst, ix.refOf(&src), ix.refOf(&dst), &c)
+}
+
+// check is Check with the endpoints' zone indexes and role bits.
+func (ix *Index) check(src, dst *event.Endpoint, sr, dr ref, c *Conn) event.Flow {
+	si, di := sr.zone, dr.zone
 	switch {
-	case !srcZ && !dstZ:
+	case si < 0 && di < 0:
 		return event.Flow{Violation: fmt.Sprintf("neither %s nor %s is in a zone of site %s", orNone(src.IP), orNone(dst.IP), ix.site)}
-	case !srcZ:
+	case si < 0:
 		return event.Flow{CrossZone: true, Violation: fmt.Sprintf("source %s is in no zone of site %s", orNone(src.IP), ix.site)}
-	case !dstZ:
+	case di < 0:
 		return event.Flow{CrossZone: true, Violation: fmt.Sprintf("destination %s is in no zone of site %s", orNone(dst.IP), ix.site)}
-	case src.Zone == dst.Zone:
+	case si == di:
 		return event.Flow{Allowed: true}
 	}
-	conds := ix.conds[pairKey(src.Zone, dst.Zone)]
+	conds := ix.conds[zonePair(si, di)]
 	if len(conds) == 0 {
 		return event.Flow{CrossZone: true, Violation: "no conduit between " + src.Zone + " and " + dst.Zone}
 	}
 	best := verdict{stage: -1}
 	for _, cd := range conds {
-		for i := range cd.Flows {
-			v := ix.evalFlow(cd, &cd.Flows[i], src, dst, c)
+		for i := range cd.flows {
+			cf := &cd.flows[i]
+			v := ix.evalFlow(cd.c, cf, src, dst, sr, dr, c)
 			if v.stage == stageAllowed {
-				return event.Flow{CrossZone: true, Allowed: true, Conduit: cd.ID, FlowID: cd.Flows[i].ID}
+				return event.Flow{CrossZone: true, Allowed: true, Conduit: cd.c.ID, FlowID: cf.f.ID}
 			}
 			if v.stage > best.stage {
 				best = v
@@ -77,24 +86,34 @@ const (
 	stageAllowed
 )
 
+// Reasons a maintenance window does not cover an operation that requires one.
+const (
+	mwNone   = iota // no window open
+	mwOp            // the open window does not allow the operation
+	mwSource        // ... nor admits the source asset
+	mwUser          // ... nor the user
+)
+
 type verdict struct {
 	stage   int
 	conduit *site.Conduit
 	flow    *site.Flow
-	window  *window // open window that does not allow the operation
+	window  *window // open window that does not cover the operation
+	mw      int     // why (mwNone, mwOp, mwSource, mwUser)
 }
 
-func (ix *Index) evalFlow(cd *site.Conduit, f *site.Flow, src, dst event.Endpoint, c Conn) verdict {
+func (ix *Index) evalFlow(cd *site.Conduit, cf *cflow, src, dst *event.Endpoint, sr, dr ref, c *Conn) verdict {
+	f := cf.f
 	v := verdict{conduit: cd, flow: f}
-	if f.Src.Zone != src.Zone || f.Dst.Zone != dst.Zone {
+	if cf.src != sr.zone || cf.dst != dr.zone {
 		return v
 	}
 	v.stage = stageSrc
-	if !endMatches(&f.Src, src) {
+	if !endMatches(&f.Src, cf.srcRoles, src, sr) {
 		return v
 	}
 	v.stage = stageDst
-	if !endMatches(&f.Dst, dst) {
+	if !endMatches(&f.Dst, cf.dstRoles, dst, dr) {
 		return v
 	}
 	v.stage = stagePort
@@ -114,9 +133,19 @@ func (ix *Index) evalFlow(cd *site.Conduit, f *site.Flow, src, dst event.Endpoin
 	}
 	v.stage = stageMaintenance
 	if c.Operation != "" && slices.Contains(f.Operations.RequireMaintenanceWindow, c.Operation) {
-		w := ix.openWindow(dst, c.Time, c.Operation)
-		if w == nil || !slices.Contains(w.ops, c.Operation) {
+		w, fit := ix.openWindow(src, *dst, c.User, c.Time, c.Operation)
+		if w == nil || fit != fitAll {
 			v.window = w
+			switch {
+			case w == nil:
+				v.mw = mwNone
+			case fit&fitOp == 0:
+				v.mw = mwOp
+			case fit&fitSource == 0:
+				v.mw = mwSource
+			default:
+				v.mw = mwUser
+			}
 			return v
 		}
 	}
@@ -127,14 +156,14 @@ func (ix *Index) evalFlow(cd *site.Conduit, f *site.Flow, src, dst event.Endpoin
 // endMatches reports whether ep is selected by fe (its zone already matched):
 // any address when fe names no roles or assets, else an inventoried asset
 // with one of the roles or one of the asset ids.
-func endMatches(fe *site.FlowEnd, ep event.Endpoint) bool {
+func endMatches(fe *site.FlowEnd, roles uint64, ep *event.Endpoint, r ref) bool {
 	if len(fe.Roles) == 0 && len(fe.Assets) == 0 {
 		return true
 	}
-	return ep.Known && (slices.Contains(fe.Roles, ep.Role) || slices.Contains(fe.Assets, ep.AssetID))
+	return ep.Known && (roles&r.role != 0 || slices.Contains(fe.Assets, ep.AssetID))
 }
 
-func (v verdict) reason(src, dst event.Endpoint, c Conn) string {
+func (v verdict) reason(src, dst *event.Endpoint, c *Conn) string {
 	cd := v.conduit.ID
 	switch v.stage {
 	case stageDirection:
@@ -143,18 +172,27 @@ func (v verdict) reason(src, dst event.Endpoint, c Conn) string {
 		}
 		return fmt.Sprintf("conduit %s allows no flow from %s to %s", cd, src.Zone, dst.Zone)
 	case stageSrc:
-		return fmt.Sprintf("conduit %s does not allow source %s", cd, describe(src))
+		return fmt.Sprintf("conduit %s does not allow source %s", cd, describe(*src))
 	case stageDst:
-		return fmt.Sprintf("conduit %s does not allow destination %s", cd, describe(dst))
+		return fmt.Sprintf("conduit %s does not allow destination %s", cd, describe(*dst))
 	case stagePort:
-		return fmt.Sprintf("conduit %s does not allow %s", cd, describeConn(c))
+		return fmt.Sprintf("conduit %s does not allow %s", cd, describeConn(*c))
 	case stageProtocol:
-		return fmt.Sprintf("conduit %s does not allow protocol %s on %s", cd, c.AppProto, describeConn(c))
+		return fmt.Sprintf("conduit %s does not allow protocol %s on %s", cd, c.AppProto, describeConn(*c))
 	case stageOperation:
 		return fmt.Sprintf("conduit %s does not allow operation %s", cd, c.Operation)
 	case stageMaintenance:
-		if v.window != nil {
+		switch v.mw {
+		case mwOp:
 			return fmt.Sprintf("operation %s is not allowed by open maintenance window %s", c.Operation, v.window.w.ID)
+		case mwSource:
+			return fmt.Sprintf("operation %s from %s is not allowed by open maintenance window %s (allowed sources: %s)", c.Operation, describe(*src), v.window.w.ID, strings.Join(v.window.sources, ", "))
+		case mwUser:
+			user := c.User
+			if user == "" {
+				user = "(no user)"
+			}
+			return fmt.Sprintf("operation %s by user %s is not allowed by open maintenance window %s (allowed users: %s)", c.Operation, user, v.window.w.ID, strings.Join(v.window.users, ", "))
 		}
 		return fmt.Sprintf("operation %s requires an open maintenance window", c.Operation)
 	}

@@ -1,11 +1,17 @@
 // Package zone answers the enrich stage's questions about a site model: which
-// asset and zone an address belongs to, whether a conduit allows a cross-zone
-// communication, and whether a maintenance window covers a destination at a
-// given time.
+// asset and zone an endpoint belongs to, whether a conduit allows a
+// cross-zone communication, and which maintenance window covers it at the
+// event's time.
 //
 // An Index is built once from a validated *site.Model and is then read-only,
-// so it is safe for concurrent use. Zone resolution is a longest-prefix match
-// over the zone CIDRs (github.com/gaissmai/bart); asset resolution is an exact
-// address match. Addresses outside every zone get the Unknown context (zone
-// and role "unknown", Purdue -1, Known false) — the index never guesses.
+// so it is safe for concurrent use; a Set holds the indexes of many sites and
+// is replaced whole when the models are reloaded. Zone resolution is a
+// longest-prefix match over the zone CIDRs (github.com/gaissmai/bart); asset
+// resolution is an exact match of the address, else the MAC, else (for
+// address-less events) the host name. Addresses outside every zone get the
+// Unknown context (zone and role "unknown", Purdue -1, Known false) — the
+// index never guesses. The lookup hot path (Resolve and an allowed Check)
+// does not allocate. Pairs remembers endpoint pairs for event.Flow.NewPair.
+// The Index accessors (Zones, Conduits, Assets, Windows, Asset, Response,
+// Window) are the read API for the console and the respond stage.
 package zone

@@ -2,7 +2,9 @@ package zone
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/c981/c981/services/shared/event"
@@ -10,24 +12,44 @@ import (
 )
 
 // Enrich fills ev.Src, ev.Dst, ev.Flow, ev.Maint and ev.ModelVersion from the
-// index. Flow is evaluated only when the event has both addresses (it is the
-// zero Flow otherwise); Maint describes the destination at the event time
-// (ev.Time, or ev.ReceivedAt when the event has none).
+// index. Endpoints are resolved by address, then hardware address, and — for
+// the source of an event with neither address (a device's own log line) — by
+// ev.Host (see Resolve). Flow's conduit verdict is evaluated only when the
+// event has both addresses; its derived fields are set whenever both
+// endpoints are resolved: PurdueDelta (source minus destination level, 0 when
+// either is unknown) and SafetyInvolved (either endpoint is a safety
+// system). NewPair is left false (see Pairs). Maint describes the
+// destination — or, for an event without addresses, the source host — at the
+// event time (ev.Time, or ev.ReceivedAt when the event has none), for the work
+// of the source asset and ev.User.
 func (ix *Index) Enrich(ev *event.Event) {
-	ev.Src = ix.Endpoint(ev.SrcIP)
-	ev.Dst = ix.Endpoint(ev.DstIP)
+	host := ""
+	if ev.SrcIP == "" && ev.DstIP == "" {
+		host = ev.Host
+	}
+	sr := ix.resolve(&ev.Src, ev.SrcIP, ev.SrcMAC, host)
+	dr := ix.resolve(&ev.Dst, ev.DstIP, ev.DstMAC, "")
 	at := eventTime(ev)
-	ev.Maint = ix.Maintenance(ev.Dst, at, ev.Operation)
+	target := &ev.Dst
+	if !HasZone(ev.Dst) && host != "" {
+		target = &ev.Src
+	}
+	ev.Maint = ix.MaintenanceFor(ev.Src, *target, ev.User, at, ev.Operation)
 	if ev.SrcIP != "" && ev.DstIP != "" {
-		ev.Flow = ix.Check(ev.Src, ev.Dst, Conn{
+		ev.Flow = ix.check(&ev.Src, &ev.Dst, sr, dr, &Conn{
 			Proto:     ev.Proto,
 			Port:      ev.DstPort,
 			AppProto:  ev.AppProto,
 			Operation: ev.Operation,
 			Time:      at,
+			User:      ev.User,
 		})
 	} else {
 		ev.Flow = event.Flow{}
+	}
+	ev.Flow.SafetyInvolved = ev.Src.Safety || ev.Dst.Safety
+	if HasZone(ev.Src) && HasZone(ev.Dst) {
+		ev.Flow.PurdueDelta = ev.Src.Purdue - ev.Dst.Purdue
 	}
 	ev.ModelVersion = ix.version
 }
@@ -59,18 +81,39 @@ type Set struct {
 	sites map[string]*Index
 }
 
-// NewSet indexes every model; two models with the same site id are an error.
+// NewSet indexes every model (in parallel); two models with the same site id
+// are an error.
 func NewSet(models ...*site.Model) (*Set, error) {
 	s := &Set{sites: make(map[string]*Index, len(models))}
 	for _, m := range models {
 		if _, dup := s.sites[m.Site.ID]; dup {
 			return nil, fmt.Errorf("two site models for site %q", m.Site.ID)
 		}
-		ix, err := New(m)
-		if err != nil {
-			return nil, err
+		s.sites[m.Site.ID] = nil
+	}
+	ixs := make([]*Index, len(models))
+	errs := make([]error, len(models))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(models)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				ixs[i], errs[i] = New(models[i])
+			}
+		}()
+	}
+	for i := range models {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, ix := range ixs {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		s.sites[m.Site.ID] = ix
+		s.sites[ix.site] = ix
 	}
 	return s, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gaissmai/bart"
@@ -27,31 +28,41 @@ const (
 type Index struct {
 	site    string
 	version int
+	model   *site.Model
+	loc     *time.Location
 
-	zones  map[string]*zoneEntry
-	table  bart.Table[*zoneEntry]
-	byIP   map[netip.Addr]*assetEntry
-	byID   map[string]*assetEntry
-	conds  map[[2]string][]*site.Conduit
-	mwByAs map[string][]*window
-	mwByZn map[string][]*window
+	zones   map[string]*zoneEntry
+	table   bart.Table[*zoneEntry]
+	byIPv4  map[uint32]*assetEntry     // IPv4 (and IPv4-mapped) addresses
+	byIP    map[netip.Addr]*assetEntry // IPv6 addresses
+	byID    map[string]*assetEntry
+	byMAC   map[[6]byte]*assetEntry
+	byHost  map[string]*assetEntry // lower-case host name
+	conds   map[uint64][]*cconduit // by zonePair of the zone indexes
+	windows map[string]*window
+	mwByAs  map[string][]*window
+	mwByZn  map[string][]*window
 }
 
 type zoneEntry struct {
+	idx  int32 // position in the model's zones
 	zone *site.Zone
 	ep   event.Endpoint // context of an uninventoried address in the zone
 }
 
 type assetEntry struct {
+	ref   ref // zone index and role bit
 	asset *site.Asset
 	ep    event.Endpoint // context of the asset, IP left empty
 }
 
 type window struct {
-	order      int
-	w          *site.MaintenanceWindow
-	start, end time.Time
-	ops        []string
+	order   int
+	w       *site.MaintenanceWindow
+	sched   site.Schedule
+	ops     []string
+	sources []string
+	users   []string
 }
 
 // New validates m and builds its index. The index keeps pointers into m, which
@@ -63,16 +74,22 @@ func New(m *site.Model) (*Index, error) {
 	ix := &Index{
 		site:    m.Site.ID,
 		version: m.Version,
+		model:   m,
+		loc:     m.Location(),
 		zones:   make(map[string]*zoneEntry, len(m.Zones)),
-		byIP:    make(map[netip.Addr]*assetEntry, len(m.Assets)),
+		byIPv4:  make(map[uint32]*assetEntry, len(m.Assets)),
+		byIP:    map[netip.Addr]*assetEntry{},
 		byID:    make(map[string]*assetEntry, len(m.Assets)),
-		conds:   make(map[[2]string][]*site.Conduit, len(m.Conduits)),
+		byMAC:   map[[6]byte]*assetEntry{},
+		byHost:  make(map[string]*assetEntry, len(m.Assets)),
+		conds:   make(map[uint64][]*cconduit, len(m.Conduits)),
+		windows: make(map[string]*window, len(m.MaintenanceWindows)),
 		mwByAs:  map[string][]*window{},
 		mwByZn:  map[string][]*window{},
 	}
 	for i := range m.Zones {
 		z := &m.Zones[i]
-		ze := &zoneEntry{zone: z, ep: event.Endpoint{
+		ze := &zoneEntry{idx: int32(i), zone: z, ep: event.Endpoint{
 			Role:        UnknownRole,
 			Zone:        z.ID,
 			ZoneKind:    z.Kind,
@@ -89,7 +106,13 @@ func New(m *site.Model) (*Index, error) {
 	}
 	for i := range m.Assets {
 		a := &m.Assets[i]
-		ze := ix.zones[m.AssetZone(a)]
+		var ze *zoneEntry
+		if a.Zone != "" {
+			ze = ix.zones[a.Zone]
+		} else {
+			// Validate guarantees the first IP parses and lies in a zone.
+			ze, _ = ix.table.Lookup(netip.MustParseAddr(a.IPs[0]).Unmap())
+		}
 		ep := ze.ep
 		ep.Known = true
 		ep.AssetID = a.ID
@@ -105,24 +128,43 @@ func New(m *site.Model) (*Index, error) {
 			ep.Criticality = a.Criticality
 		}
 		ep.Safety = a.Safety || ze.zone.Safety
-		ae := &assetEntry{asset: a, ep: ep}
+		ae := &assetEntry{ref: ref{zone: ze.idx, role: roleBit(a.Role)}, asset: a, ep: ep}
 		ix.byID[a.ID] = ae
 		for _, s := range a.IPs {
-			ix.byIP[netip.MustParseAddr(s).Unmap()] = ae
+			ix.putIP(netip.MustParseAddr(s).Unmap(), ae)
+		}
+		for _, s := range a.MACs {
+			if mac, ok := parseMAC(s); ok {
+				ix.byMAC[mac] = ae
+			}
+		}
+		if a.Hostname != "" {
+			ix.byHost[strings.ToLower(a.Hostname)] = ae
+		}
+		for _, h := range a.Hostnames {
+			ix.byHost[strings.ToLower(h)] = ae
 		}
 	}
 	for i := range m.Conduits {
 		c := &m.Conduits[i]
-		k := pairKey(c.Between[0], c.Between[1])
-		ix.conds[k] = append(ix.conds[k], c)
+		cc := &cconduit{c: c, flows: make([]cflow, len(c.Flows))}
+		for j := range c.Flows {
+			f := &c.Flows[j]
+			cc.flows[j] = cflow{f: f, src: ix.zones[f.Src.Zone].idx, dst: ix.zones[f.Dst.Zone].idx,
+				srcRoles: roleBits(f.Src.Roles), dstRoles: roleBits(f.Dst.Roles)}
+		}
+		k := zonePair(ix.zones[c.Between[0]].idx, ix.zones[c.Between[1]].idx)
+		ix.conds[k] = append(ix.conds[k], cc)
 	}
 	for i := range m.MaintenanceWindows {
 		w := &m.MaintenanceWindows[i]
-		start, end, err := w.Interval()
+		sched, err := w.Schedule(ix.loc)
 		if err != nil {
 			return nil, fmt.Errorf("site model %s: %w", m.Site.ID, err)
 		}
-		win := &window{order: i, w: w, start: start, end: end, ops: slices.Clip(w.AllowedOperations)}
+		win := &window{order: i, w: w, sched: sched, ops: slices.Clip(w.AllowedOperations),
+			sources: slices.Clip(w.AllowedSources), users: slices.Clip(w.AllowedUsers)}
+		ix.windows[w.ID] = win
 		for _, a := range w.Scope.Assets {
 			ix.mwByAs[a] = append(ix.mwByAs[a], win)
 		}
@@ -133,11 +175,59 @@ func New(m *site.Model) (*Index, error) {
 	return ix, nil
 }
 
-func pairKey(a, b string) [2]string {
+// cconduit is a conduit with its flows' zones resolved to zone indexes.
+type cconduit struct {
+	c     *site.Conduit
+	flows []cflow
+}
+
+type cflow struct {
+	f                  *site.Flow
+	src, dst           int32  // zone indexes
+	srcRoles, dstRoles uint64 // role bits (roleBit) of the flow ends
+}
+
+// roleBit is the bit of an asset role in a role set: 1<<its position in
+// site.Roles (0 for a role not in the list, which validation rejects; the
+// list has fewer than 64 roles, see TestRoleBits).
+func roleBit(role string) uint64 {
+	for i, r := range site.Roles {
+		if r == role {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
+func roleBits(roles []string) uint64 {
+	var bits uint64
+	for _, r := range roles {
+		bits |= roleBit(r)
+	}
+	return bits
+}
+
+// zonePair is the unordered map key of two zone indexes.
+func zonePair(a, b int32) uint64 {
 	if a > b {
 		a, b = b, a
 	}
-	return [2]string{a, b}
+	return uint64(uint32(a))<<32 | uint64(uint32(b))
+}
+
+// refOf returns the zone index (-1 when none) and role bit of an endpoint
+// context built outside resolve.
+func (ix *Index) refOf(ep *event.Endpoint) ref {
+	r := ref{zone: -1}
+	if HasZone(*ep) {
+		if ze, ok := ix.zones[ep.Zone]; ok {
+			r.zone = ze.idx
+		}
+	}
+	if ep.Known {
+		r.role = roleBit(ep.Role)
+	}
+	return r
 }
 
 // Site returns the site id of the model.
@@ -146,9 +236,31 @@ func (ix *Index) Site() string { return ix.site }
 // Version returns the model version.
 func (ix *Index) Version() int { return ix.version }
 
+func (ix *Index) putIP(ip netip.Addr, ae *assetEntry) {
+	if ip.Is4() {
+		b := ip.As4()
+		ix.byIPv4[uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3])] = ae
+		return
+	}
+	ix.byIP[ip] = ae
+}
+
+// assetAt returns the asset owning the unmapped address ip; IPv4 addresses
+// use a map keyed by the 32-bit address, which hashes faster than
+// netip.Addr.
+func (ix *Index) assetAt(ip netip.Addr) (*assetEntry, bool) {
+	if ip.Is4() {
+		b := ip.As4()
+		ae, ok := ix.byIPv4[uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3])]
+		return ae, ok
+	}
+	ae, ok := ix.byIP[ip]
+	return ae, ok
+}
+
 // AssetByIP returns the asset that owns ip (exact match).
 func (ix *Index) AssetByIP(ip netip.Addr) (*site.Asset, bool) {
-	ae, ok := ix.byIP[ip.Unmap()]
+	ae, ok := ix.assetAt(ip.Unmap())
 	if !ok {
 		return nil, false
 	}
@@ -184,26 +296,139 @@ func Unknown(ip string) event.Endpoint {
 // asset gets its full context; an address inside a zone CIDR gets the zone's
 // context with Known false and role "unknown"; anything else, including an
 // empty or unparsable address, gets Unknown(ip).
-func (ix *Index) Endpoint(ip string) event.Endpoint {
-	if ip == "" {
-		return Unknown(ip)
+func (ix *Index) Endpoint(ip string) event.Endpoint { return ix.Resolve(ip, "", "") }
+
+// Resolve returns the context of an endpoint given by its address, hardware
+// address and host name (each may be empty). The first exact match wins: the
+// asset owning ip, the asset owning mac, then — only when ip is empty — the
+// asset with the host name (case-insensitive). Without an asset match, an
+// address inside a zone CIDR gets the zone's context with Known false and
+// role "unknown"; anything else gets Unknown(ip). The returned IP is ip. It
+// does not allocate for IPv4, IPv6, colon-form MACs and lower-case names.
+func (ix *Index) Resolve(ip, mac, host string) event.Endpoint {
+	var ep event.Endpoint
+	ix.resolve(&ep, ip, mac, host)
+	return ep
+}
+
+// ref is what the conduit check needs of a resolved endpoint besides its
+// context: its zone index (-1: none) and its role as a bit (roleBit).
+type ref struct {
+	zone int32
+	role uint64
+}
+
+// resolve is Resolve writing the context into ep; it returns the endpoint's
+// zone index and role bit.
+func (ix *Index) resolve(ep *event.Endpoint, ip, mac, host string) ref {
+	var addr netip.Addr
+	if ip != "" {
+		a, err := netip.ParseAddr(ip)
+		if err == nil {
+			addr = a.Unmap()
+			if ae, ok := ix.assetAt(addr); ok {
+				*ep = ae.ep
+				ep.IP = ip
+				return ae.ref
+			}
+		}
 	}
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return Unknown(ip)
+	if mac != "" {
+		if hw, ok := parseMAC(mac); ok {
+			if ae, ok := ix.byMAC[hw]; ok {
+				*ep = ae.ep
+				ep.IP = ip
+				return ae.ref
+			}
+		}
 	}
-	addr = addr.Unmap()
-	if ae, ok := ix.byIP[addr]; ok {
-		ep := ae.ep
-		ep.IP = ip
-		return ep
+	if ip == "" && host != "" {
+		if ae, ok := ix.assetByHost(host); ok {
+			*ep = ae.ep
+			return ae.ref
+		}
 	}
-	if ze, ok := ix.table.Lookup(addr); ok {
-		ep := ze.ep
-		ep.IP = ip
-		return ep
+	if addr.IsValid() {
+		if ze, ok := ix.table.Lookup(addr); ok {
+			*ep = ze.ep
+			ep.IP = ip
+			return ref{zone: ze.idx}
+		}
 	}
-	return Unknown(ip)
+	*ep = Unknown(ip)
+	return ref{zone: -1}
+}
+
+func (ix *Index) assetByHost(host string) (*assetEntry, bool) {
+	if ae, ok := ix.byHost[host]; ok {
+		return ae, true
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; 'A' <= c && c <= 'Z' {
+			ae, ok := ix.byHost[strings.ToLower(host)]
+			return ae, ok
+		}
+	}
+	return nil, false
+}
+
+// AssetByMAC returns the asset that owns the hardware address mac (colon or
+// dash form, any case).
+func (ix *Index) AssetByMAC(mac string) (*site.Asset, bool) {
+	hw, ok := parseMAC(mac)
+	if !ok {
+		return nil, false
+	}
+	ae, ok := ix.byMAC[hw]
+	if !ok {
+		return nil, false
+	}
+	return ae.asset, true
+}
+
+// AssetByHostname returns the asset with the host name (Hostname or one of
+// Hostnames, case-insensitive).
+func (ix *Index) AssetByHostname(host string) (*site.Asset, bool) {
+	ae, ok := ix.assetByHost(host)
+	if !ok {
+		return nil, false
+	}
+	return ae.asset, true
+}
+
+// parseMAC parses a 48-bit MAC in colon or dash form, any case, without
+// allocating.
+func parseMAC(s string) ([6]byte, bool) {
+	var hw [6]byte
+	if len(s) != 17 {
+		return hw, false
+	}
+	for i := range 6 {
+		if i > 0 {
+			if sep := s[3*i-1]; sep != ':' && sep != '-' {
+				return hw, false
+			}
+		}
+		hi, ok1 := unhex(s[3*i])
+		lo, ok2 := unhex(s[3*i+1])
+		if !ok1 || !ok2 {
+			return hw, false
+		}
+		hw[i] = hi<<4 | lo
+	}
+	return hw, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // HasZone reports whether ep lies in a zone of a site model.
@@ -211,29 +436,79 @@ func HasZone(ep event.Endpoint) bool { return ep.Zone != "" && ep.Zone != Unknow
 
 // Maintenance returns the maintenance context of the destination dst at time
 // at: the first open window (in model order) covering dst's asset or zone,
-// preferring one that allows op when op is set. End is exclusive.
+// preferring one that allows op when op is set. Start is inclusive, end
+// exclusive; recurring windows are evaluated in the site's time zone.
 func (ix *Index) Maintenance(dst event.Endpoint, at time.Time, op string) event.Maint {
-	w := ix.openWindow(dst, at, op)
+	w, _ := ix.openWindow(nil, dst, "", at, op)
+	return maint(w)
+}
+
+// MaintenanceFor is Maintenance for work done by src (asset) and user: among
+// the open windows covering dst it prefers, in this order, one that allows
+// op, one whose allowed sources admit src and one whose allowed users admit
+// user, then model order.
+func (ix *Index) MaintenanceFor(src, dst event.Endpoint, user string, at time.Time, op string) event.Maint {
+	w, _ := ix.openWindow(&src, dst, user, at, op)
+	return maint(w)
+}
+
+func maint(w *window) event.Maint {
 	if w == nil {
 		return event.Maint{}
 	}
-	return event.Maint{Active: true, WindowID: w.w.ID, AllowedOps: w.ops}
+	return event.Maint{Active: true, WindowID: w.w.ID, AllowedOps: w.ops, WorkOrder: w.w.WorkOrder, AllowedSources: w.sources, AllowedUsers: w.users}
 }
 
-func (ix *Index) openWindow(dst event.Endpoint, at time.Time, op string) *window {
+// Window fit scores: what an open window permits of the work at hand.
+const (
+	fitOp     = 4 // allows the operation
+	fitSource = 2 // admits the source asset (or lists no sources)
+	fitUser   = 1 // admits the user (or lists no users)
+	fitAll    = fitOp | fitSource | fitUser
+)
+
+// fit scores the window for op by src and user; a nil src ignores who does
+// the work.
+func (w *window) fit(src *event.Endpoint, user, op string) int {
+	f := 0
+	if op != "" && slices.Contains(w.ops, op) {
+		f |= fitOp
+	}
+	if src == nil {
+		return f | fitSource | fitUser
+	}
+	if len(w.sources) == 0 || (src.AssetID != "" && slices.Contains(w.sources, src.AssetID)) {
+		f |= fitSource
+	}
+	if len(w.users) == 0 {
+		f |= fitUser
+	} else if user != "" {
+		for _, u := range w.users {
+			if strings.EqualFold(u, user) {
+				f |= fitUser
+				break
+			}
+		}
+	}
+	return f
+}
+
+// openWindow returns the best open window covering dst at time at and its
+// fit (see MaintenanceFor), or nil.
+func (ix *Index) openWindow(src *event.Endpoint, dst event.Endpoint, user string, at time.Time, op string) (*window, int) {
 	if !HasZone(dst) || len(ix.mwByAs)+len(ix.mwByZn) == 0 {
-		return nil
+		return nil, 0
 	}
 	var best *window
-	bestAllows := false
+	bestFit := -1
 	consider := func(ws []*window) {
 		for _, w := range ws {
-			if at.Before(w.start) || !at.Before(w.end) {
+			if _, _, open := w.sched.Open(at); !open {
 				continue
 			}
-			allows := op != "" && slices.Contains(w.ops, op)
-			if best == nil || (allows && !bestAllows) || (allows == bestAllows && w.order < best.order) {
-				best, bestAllows = w, allows
+			f := w.fit(src, user, op)
+			if f > bestFit || (f == bestFit && w.order < best.order) {
+				best, bestFit = w, f
 			}
 		}
 	}
@@ -241,5 +516,5 @@ func (ix *Index) openWindow(dst event.Endpoint, at time.Time, op string) *window
 		consider(ix.mwByAs[dst.AssetID])
 	}
 	consider(ix.mwByZn[dst.Zone])
-	return best
+	return best, bestFit
 }

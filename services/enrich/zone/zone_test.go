@@ -245,7 +245,7 @@ func TestEnrich(t *testing.T) {
 	ix.Enrich(&ev)
 	wantSrc := event.Endpoint{IP: "10.20.2.21", Known: true, AssetID: "demo-plant/ews-01", AssetName: "Engineering workstation", Role: "ews", Zone: "demo-plant/supervisory", ZoneKind: "supervisory", Purdue: 2, SLT: 2, Criticality: "high"}
 	wantDst := event.Endpoint{IP: "10.20.1.12", Known: true, AssetID: "demo-plant/plc-102", AssetName: "PLC-102", Role: "plc", Zone: "demo-plant/control", ZoneKind: "control", Purdue: 1, SLT: 3, Criticality: "critical"}
-	wantFlow := event.Flow{CrossZone: true, Violation: "operation program_download requires an open maintenance window"}
+	wantFlow := event.Flow{CrossZone: true, Violation: "operation program_download requires an open maintenance window", PurdueDelta: 1}
 	if ev.Src != wantSrc || ev.Dst != wantDst || ev.Flow != wantFlow || ev.Maint.Active || ev.Maint.WindowID != "" || ev.ModelVersion != 1 {
 		t.Errorf("Enrich:\nsrc   %+v\ndst   %+v\nflow  %+v\nmaint %+v\nversion %d", ev.Src, ev.Dst, ev.Flow, ev.Maint, ev.ModelVersion)
 	}
@@ -267,7 +267,7 @@ func TestEnrich(t *testing.T) {
 	// Only a source address: endpoints enriched, no flow verdict.
 	ev = event.Event{Time: demoNow, Site: "demo-plant", SrcIP: "10.20.9.6"}
 	ix.Enrich(&ev)
-	if ev.Src.AssetID != "demo-plant/sis-02" || !ev.Src.Safety || ev.Dst != Unknown("") || ev.Flow != (event.Flow{}) {
+	if ev.Src.AssetID != "demo-plant/sis-02" || !ev.Src.Safety || ev.Dst != Unknown("") || ev.Flow != (event.Flow{SafetyInvolved: true}) {
 		t.Errorf("Enrich source only: src %+v dst %+v flow %+v", ev.Src, ev.Dst, ev.Flow)
 	}
 }

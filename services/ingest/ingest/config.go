@@ -6,7 +6,9 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/c981/c981/services/ingest/syslog"
@@ -14,8 +16,11 @@ import (
 
 // Transport protocols of a listener.
 const (
-	ProtoUDP = "udp"
-	ProtoTCP = "tcp"
+	ProtoUDP  = "udp"  // one record per datagram (RFC 5426), LF-separated batches accepted
+	ProtoTCP  = "tcp"  // RFC 6587: octet counting or newline framing, detected per connection
+	ProtoTLS  = "tls"  // RFC 5425 (syslog over TLS), optional mutual TLS; framing as tcp
+	ProtoHTTP = "http" // POST /v1/events: one JSON document or NDJSON, bearer token
+	ProtoNATS = "nats" // core NATS subject c981.sensor.<site>.<source>, queue group
 )
 
 // Defaults of Config.
@@ -29,6 +34,14 @@ const (
 	DefaultQueueSize       = 10000
 	DefaultUDPReadBuffer   = 4 << 20
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultFrameTimeout    = 30 * time.Second
+	DefaultMaxBodyBytes    = 4 << 20
+	DefaultCertReload      = 10 * time.Second
+	DefaultRetryAfter      = time.Second
+	DefaultPublishWorkers  = 1
+	DefaultNATSSubject     = "c981.sensor.>"
+	DefaultNATSQueue       = "c981-ingest"
+	DefaultNATSMaxSources  = 1024
 )
 
 // Config configures the ingest service.
@@ -39,13 +52,28 @@ const (
 //	  max_wait: 50ms
 //	  max_line_bytes: 65536
 //	  max_conns: 512
+//	  idle_timeout: 5m
+//	  frame_timeout: 30s
+//	  queue_size: 10000
+//	  udp_read_buffer: 4194304
+//	  udp_readers: 2
+//	  publish_workers: 1
 //	  listeners:
 //	    - {name: syslog-udp, proto: udp, addr: "0.0.0.0:5514", site: demo-plant, timezone: Europe/Berlin}
 //	    - {name: syslog-tcp, proto: tcp, addr: "0.0.0.0:5514", site: demo-plant, format: auto}
+//	    - name: syslog-tls
+//	      proto: tls
+//	      addr: "0.0.0.0:6514"
+//	      site: demo-plant
+//	      tls: {cert_file: /etc/c981/tls/ingest.crt, key_file: /etc/c981/tls/ingest.key,
+//	            client_ca_file: /etc/c981/tls/clients-ca.crt, require_client_cert: true,
+//	            identities: [{identity: fw-cell-01, source: fw-cell-01}]}
+//	    - {name: sensor-http, proto: http, addr: "0.0.0.0:8514", site: demo-plant, http: {tokens: ["<at least 16 chars>"]}}
+//	    - {name: sensors, proto: nats, site: demo-plant, nats: {subject: "c981.sensor.>"}}
 type Config struct {
 	// NodeID names this ingest instance in event ids; default the host name.
 	NodeID string `yaml:"node_id"`
-	// Listeners are the syslog inputs; at least one.
+	// Listeners are the inputs; at least one.
 	Listeners []ListenerConfig `yaml:"listeners"`
 	// MaxBatch is the maximum number of events per published batch.
 	MaxBatch int `yaml:"max_batch"`
@@ -57,8 +85,8 @@ type Config struct {
 	// MaxLineBytes is the maximum size of one record; longer records are
 	// dead-lettered as too_long.
 	MaxLineBytes int `yaml:"max_line_bytes"`
-	// MaxConns is the maximum number of concurrent connections per TCP
-	// listener; further connections are closed at once.
+	// MaxConns is the maximum number of concurrent connections per TCP,
+	// TLS or HTTP listener; further connections are closed at once.
 	MaxConns int `yaml:"max_conns"`
 	// IdleTimeout closes a TCP connection that sent nothing for this long.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
@@ -71,6 +99,20 @@ type Config struct {
 	// ShutdownTimeout bounds publishing the queued records after the
 	// context ends.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// FrameTimeout bounds the time from the first to the last byte of one
+	// TCP/TLS record and the TLS handshake; a slower client (slowloris) is
+	// dead-lettered as slow_client and disconnected.
+	FrameTimeout time.Duration `yaml:"frame_timeout"`
+	// UDPReaders is the number of goroutines reading each UDP socket;
+	// default the number of CPUs.
+	UDPReaders int `yaml:"udp_readers"`
+	// PublishWorkers is the number of batches encoded and published
+	// concurrently (each waits for its PubAck). The default 1 keeps the
+	// batches of a source in order on the stream; more workers raise the
+	// throughput when the publish round trip dominates, but batches may
+	// then land out of order (events keep their own time and id). Memory in
+	// flight is bounded by 2*PublishWorkers*MaxBatchBytes besides the queue.
+	PublishWorkers int `yaml:"publish_workers"`
 }
 
 // ListenerConfig configures one syslog listener.
@@ -78,10 +120,10 @@ type ListenerConfig struct {
 	// Name identifies the listener; it is the events' Source and a subject
 	// token, so it may contain only letters, digits, '_' and '-'.
 	Name string `yaml:"name"`
-	// Proto is udp or tcp (newline framed, LF or CR LF).
+	// Proto is udp, tcp, tls, http or nats (see the Proto* constants).
 	Proto string `yaml:"proto"`
 	// Addr is the address to listen on, e.g. "0.0.0.0:5514" or
-	// "127.0.0.1:0" (any free port; see Service.Addrs).
+	// "127.0.0.1:0" (any free port; see Service.Addrs); none for nats.
 	Addr string `yaml:"addr"`
 	// Site is the site id of every event from this listener.
 	Site string `yaml:"site"`
@@ -90,6 +132,101 @@ type ListenerConfig struct {
 	// Timezone is the IANA zone of RFC 3164 timestamps (which carry none);
 	// default UTC.
 	Timezone string `yaml:"timezone"`
+	// TLS configures a tls listener (required for it, not allowed for
+	// others).
+	TLS *TLSConfig `yaml:"tls"`
+	// HTTP configures an http listener (required for it, not allowed for
+	// others).
+	HTTP *HTTPConfig `yaml:"http"`
+	// NATS configures a nats listener (optional for it, not allowed for
+	// others). A nats listener has no addr: it subscribes on the
+	// connection of Deps.JS.
+	NATS *NATSConfig `yaml:"nats"`
+}
+
+// NATSConfig configures the input for sensors that publish directly to
+// NATS.
+//
+//	nats:
+//	  subject: "c981.sensor.>"
+//	  queue: c981-ingest
+//	  max_sources: 1024
+//
+// A message published on c981.sensor.<site>.<source> holds one record (or
+// LF-separated records). Its site and source come from the subject (the
+// listener's site and name when the subject has other tokens). A message
+// with a reply subject (nats request) gets the reply "ok" once its records
+// are queued, or "busy" when the queue is full (nothing queued: retry
+// later) — the backpressure of this input; a message without one is
+// fire-and-forget and counted as dropped when the queue is full.
+type NATSConfig struct {
+	// Subject is the subscription subject; default "c981.sensor.>".
+	Subject string `yaml:"subject"`
+	// Queue is the queue group shared by all ingest instances, so that
+	// each message is ingested once; default "c981-ingest".
+	Queue string `yaml:"queue"`
+	// MaxSources bounds the distinct (site, source) pairs taken from
+	// subjects; further ones use the listener's site and name.
+	MaxSources int `yaml:"max_sources"`
+}
+
+// TLSConfig configures an RFC 5425 listener.
+//
+//	tls:
+//	  cert_file: /etc/c981/tls/ingest.crt
+//	  key_file: /etc/c981/tls/ingest.key
+//	  client_ca_file: /etc/c981/tls/clients-ca.crt  # enables mutual TLS
+//	  require_client_cert: true
+//	  reload_interval: 10s
+//	  identities:
+//	    - {identity: fw-cell-01.plant.example, site: plant-north, source: fw-cell-01}
+type TLSConfig struct {
+	// CertFile and KeyFile are the PEM server certificate (chain) and key.
+	// They are re-read when they change (checked every ReloadInterval), so
+	// a rotated certificate is used without a restart.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ClientCAFile is a PEM bundle of the CAs that sign client
+	// certificates; set, the listener asks for a client certificate and
+	// verifies it (mutual TLS). Reloaded like the certificate.
+	ClientCAFile string `yaml:"client_ca_file"`
+	// RequireClientCert rejects clients without a valid certificate
+	// (needs ClientCAFile).
+	RequireClientCert bool `yaml:"require_client_cert"`
+	// ReloadInterval is how often the files are checked for changes.
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+	// Identities map a client certificate identity (subject CN, else the
+	// first DNS/URI/e-mail SAN) to the site and source of its events.
+	// Events of unmapped identities get the listener's site and name.
+	Identities []IdentityMapping `yaml:"identities"`
+}
+
+// IdentityMapping routes the events of one client identity.
+type IdentityMapping struct {
+	// Identity is the client certificate identity (Event.PeerIdentity).
+	Identity string `yaml:"identity"`
+	// Site is the site id of its events; default the listener's site.
+	Site string `yaml:"site"`
+	// Source is the source of its events (a subject token); default the
+	// listener's name.
+	Source string `yaml:"source"`
+}
+
+// HTTPConfig configures the sensor HTTP input (POST /v1/events).
+//
+//	http:
+//	  tokens: ["${C981_SENSOR_TOKEN}"]
+//	  max_body_bytes: 4194304
+//	  retry_after: 1s
+type HTTPConfig struct {
+	// Tokens are the accepted bearer tokens (Authorization: Bearer <t>);
+	// at least one.
+	Tokens []string `yaml:"tokens"`
+	// MaxBodyBytes bounds one request body; larger requests get 413.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// RetryAfter is the Retry-After of a 429 answered when the queue has no
+	// room for the request's documents.
+	RetryAfter time.Duration `yaml:"retry_after"`
 }
 
 // ApplyDefaults fills the zero fields of c with their defaults.
@@ -110,8 +247,30 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&c.QueueSize, DefaultQueueSize)
 	setDefault(&c.UDPReadBuffer, DefaultUDPReadBuffer)
 	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&c.FrameTimeout, DefaultFrameTimeout)
+	setDefault(&c.UDPReaders, runtime.NumCPU())
+	setDefault(&c.PublishWorkers, DefaultPublishWorkers)
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
+		if l.TLS != nil {
+			setDefault(&l.TLS.ReloadInterval, DefaultCertReload)
+		}
+		if l.Proto == ProtoNATS && l.NATS == nil {
+			l.NATS = &NATSConfig{}
+		}
+		if l.NATS != nil {
+			if l.NATS.Subject == "" {
+				l.NATS.Subject = DefaultNATSSubject
+			}
+			if l.NATS.Queue == "" {
+				l.NATS.Queue = DefaultNATSQueue
+			}
+			setDefault(&l.NATS.MaxSources, DefaultNATSMaxSources)
+		}
+		if l.HTTP != nil {
+			setDefault(&l.HTTP.MaxBodyBytes, DefaultMaxBodyBytes)
+			setDefault(&l.HTTP.RetryAfter, DefaultRetryAfter)
+		}
 		if l.Format == "" {
 			l.Format = syslog.FormatAuto
 		}
@@ -150,7 +309,8 @@ func (c *Config) Validate() error {
 		{"max_batch_bytes", int64(c.MaxBatchBytes)}, {"max_line_bytes", int64(c.MaxLineBytes)},
 		{"max_conns", int64(c.MaxConns)}, {"idle_timeout", int64(c.IdleTimeout)},
 		{"queue_size", int64(c.QueueSize)}, {"udp_read_buffer", int64(c.UDPReadBuffer)},
-		{"shutdown_timeout", int64(c.ShutdownTimeout)},
+		{"shutdown_timeout", int64(c.ShutdownTimeout)}, {"frame_timeout", int64(c.FrameTimeout)},
+		{"udp_readers", int64(c.UDPReaders)}, {"publish_workers", int64(c.PublishWorkers)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
@@ -171,15 +331,41 @@ func (c *Config) Validate() error {
 		} else {
 			names[l.Name] = i
 		}
-		if l.Proto != ProtoUDP && l.Proto != ProtoTCP {
-			bad(p+".proto", "%q must be udp or tcp", l.Proto)
+		switch l.Proto {
+		case ProtoUDP, ProtoTCP, ProtoTLS, ProtoHTTP, ProtoNATS:
+		default:
+			bad(p+".proto", "%q must be udp, tcp, tls, http or nats", l.Proto)
 		}
-		if _, port, err := net.SplitHostPort(l.Addr); err != nil {
+		if l.Proto == ProtoNATS {
+			if l.NATS != nil && (l.NATS.Subject == "" || strings.ContainsAny(l.NATS.Subject, " \t") || l.NATS.MaxSources <= 0) {
+				bad(p+".nats", "subject must be a NATS subject and max_sources positive")
+			}
+		} else if l.NATS != nil {
+			bad(p+".nats", "only allowed with proto nats")
+		}
+		if l.Proto == ProtoTLS {
+			validateTLS(l.TLS, p+".tls", bad)
+		} else if l.TLS != nil {
+			bad(p+".tls", "only allowed with proto tls")
+		}
+		if l.Proto == ProtoHTTP {
+			validateHTTP(l.HTTP, p+".http", bad)
+		} else if l.HTTP != nil {
+			bad(p+".http", "only allowed with proto http")
+		}
+		if l.Proto == ProtoNATS {
+			if l.Addr != "" {
+				bad(p+".addr", "a nats listener has no addr (it uses the NATS connection)")
+			}
+		} else if _, port, err := net.SplitHostPort(l.Addr); err != nil {
 			bad(p+".addr", "%q is not host:port", l.Addr)
 		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 			bad(p+".addr", "%q: port must be a number 0-65535", l.Addr)
 		} else if n != 0 {
-			key := l.Proto + " " + l.Addr
+			key := "tcp " + l.Addr
+			if l.Proto == ProtoUDP {
+				key = "udp " + l.Addr
+			}
 			if j, dup := binds[key]; dup {
 				bad(p+".addr", "%s %s is also bound by listeners[%d]", l.Proto, l.Addr, j)
 			}
@@ -189,11 +375,68 @@ func (c *Config) Validate() error {
 			bad(p+".site", "must not be empty")
 		}
 		if !l.Format.Valid() {
-			bad(p+".format", "%q must be auto, rfc5424 or rfc3164", l.Format)
+			bad(p+".format", "%q is not a known format", l.Format)
 		}
 		if _, err := time.LoadLocation(l.Timezone); err != nil {
 			bad(p+".timezone", "%q: %v", l.Timezone, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func validateTLS(t *TLSConfig, p string, bad func(path, format string, args ...any)) {
+	if t == nil {
+		bad(p, "is required for proto tls (cert_file, key_file)")
+		return
+	}
+	if t.CertFile == "" {
+		bad(p+".cert_file", "must not be empty")
+	}
+	if t.KeyFile == "" {
+		bad(p+".key_file", "must not be empty")
+	}
+	if t.RequireClientCert && t.ClientCAFile == "" {
+		bad(p+".require_client_cert", "needs client_ca_file")
+	}
+	if t.ReloadInterval <= 0 {
+		bad(p+".reload_interval", "must be positive")
+	}
+	ids := map[string]int{}
+	for i, m := range t.Identities {
+		q := fmt.Sprintf("%s.identities[%d]", p, i)
+		if m.Identity == "" {
+			bad(q+".identity", "must not be empty")
+		} else if j, dup := ids[m.Identity]; dup {
+			bad(q+".identity", "%q is also mapped by identities[%d]", m.Identity, j)
+		} else {
+			ids[m.Identity] = i
+		}
+		if m.Source != "" && !nameRE.MatchString(m.Source) {
+			bad(q+".source", "%q must be 1-64 letters, digits, '_' or '-'", m.Source)
+		}
+		if m.Site != "" && !nameRE.MatchString(m.Site) {
+			bad(q+".site", "%q must be 1-64 letters, digits, '_' or '-'", m.Site)
+		}
+	}
+}
+
+func validateHTTP(h *HTTPConfig, p string, bad func(path, format string, args ...any)) {
+	if h == nil {
+		bad(p, "is required for proto http (tokens)")
+		return
+	}
+	if len(h.Tokens) == 0 {
+		bad(p+".tokens", "at least one bearer token is required")
+	}
+	for i, tok := range h.Tokens {
+		if len(tok) < 16 {
+			bad(fmt.Sprintf("%s.tokens[%d]", p, i), "must be at least 16 characters")
+		}
+	}
+	if h.MaxBodyBytes <= 0 {
+		bad(p+".max_body_bytes", "must be positive")
+	}
+	if h.RetryAfter <= 0 {
+		bad(p+".retry_after", "must be positive")
+	}
 }

@@ -70,7 +70,28 @@ func TestConfigValidate(t *testing.T) {
 		{"huge line", func(c *Config) { c.MaxLineBytes = 2 << 20 }, []string{"max_line_bytes: 2097152 exceeds 1 MiB"}},
 		{"bad name", func(c *Config) { c.Listeners[0].Name = "a.b" }, []string{`listeners[0].name: "a.b"`}},
 		{"duplicate name", func(c *Config) { c.Listeners[1].Name = "udp" }, []string{`listeners[1].name: "udp" is also the name of listeners[0]`}},
-		{"bad proto", func(c *Config) { c.Listeners[0].Proto = "tls" }, []string{`listeners[0].proto: "tls" must be udp or tcp`}},
+		{"bad proto", func(c *Config) { c.Listeners[0].Proto = "sctp" }, []string{`listeners[0].proto: "sctp" must be udp, tcp, tls, http or nats`}},
+		{"nats with addr", func(c *Config) { c.Listeners[0].Proto = "nats" }, []string{`listeners[0].addr: a nats listener has no addr`}},
+		{"nats section on udp", func(c *Config) { c.Listeners[0].NATS = &NATSConfig{} }, []string{`listeners[0].nats: only allowed with proto nats`}},
+		{"tls without tls section", func(c *Config) { c.Listeners[0].Proto = "tls" }, []string{`listeners[0].tls: is required for proto tls`}},
+		{"tls section on tcp", func(c *Config) { c.Listeners[1].TLS = &TLSConfig{CertFile: "a", KeyFile: "b"} }, []string{`listeners[1].tls: only allowed with proto tls`}},
+		{"tls problems", func(c *Config) {
+			c.Listeners[1].Proto = "tls"
+			c.Listeners[1].TLS = &TLSConfig{RequireClientCert: true, ReloadInterval: time.Second, Identities: []IdentityMapping{{Identity: "a", Source: "bad source"}, {Identity: "a"}}}
+		}, []string{"listeners[1].tls.cert_file", "listeners[1].tls.key_file", "listeners[1].tls.require_client_cert: needs client_ca_file",
+			`listeners[1].tls.identities[0].source: "bad source"`, `listeners[1].tls.identities[1].identity: "a" is also mapped by identities[0]`}},
+		{"http problems", func(c *Config) {
+			c.Listeners[1].Proto = "http"
+			c.Listeners[1].HTTP = &HTTPConfig{Tokens: []string{"short"}}
+		}, []string{"listeners[1].http.tokens[0]: must be at least 16 characters"}},
+		{"http without tokens", func(c *Config) {
+			c.Listeners[1].Proto = "http"
+			c.Listeners[1].HTTP = &HTTPConfig{}
+		}, []string{"listeners[1].http.tokens: at least one bearer token is required"}},
+		{"tcp and tls share the port space", func(c *Config) {
+			c.Listeners[0].Proto, c.Listeners[1].Proto = "tcp", "http"
+			c.Listeners[1].HTTP = &HTTPConfig{Tokens: []string{"0123456789abcdef"}}
+		}, []string{"listeners[1].addr: http 127.0.0.1:5514 is also bound by listeners[0]"}},
 		{"bad addr", func(c *Config) { c.Listeners[0].Addr = "5514" }, []string{`listeners[0].addr: "5514" is not host:port`}},
 		{"bad port", func(c *Config) { c.Listeners[0].Addr = ":99999" }, []string{`listeners[0].addr: ":99999": port must be`}},
 		{"same bind twice", func(c *Config) { c.Listeners[1].Proto = "udp" }, []string{"listeners[1].addr: udp 127.0.0.1:5514 is also bound by listeners[0]"}},
@@ -78,7 +99,7 @@ func TestConfigValidate(t *testing.T) {
 			c.Listeners[0].Addr, c.Listeners[1].Addr, c.Listeners[1].Proto = "127.0.0.1:0", "127.0.0.1:0", "udp"
 		}, nil},
 		{"no site", func(c *Config) { c.Listeners[1].Site = "" }, []string{"listeners[1].site: must not be empty"}},
-		{"bad format", func(c *Config) { c.Listeners[1].Format = "cef" }, []string{`listeners[1].format: "cef"`}},
+		{"bad format", func(c *Config) { c.Listeners[1].Format = "syslog9" }, []string{`listeners[1].format: "syslog9"`}},
 		{"bad timezone", func(c *Config) { c.Listeners[1].Timezone = "Mars/Olympus" }, []string{`listeners[1].timezone: "Mars/Olympus"`}},
 		{"all problems reported", func(c *Config) { c.Listeners[0].Proto = "x"; c.Listeners[1].Site = "" }, []string{"listeners[0].proto", "listeners[1].site"}},
 	}

@@ -1,19 +1,56 @@
-// Package ingest is C-981's ingest service: syslog listeners over UDP and TCP
-// that parse every record (package syslog), give it a deterministic id at
-// first receipt, batch the events per (site, source) and publish them to
-// JetStream (bus.RawSubject) with deterministic message ids.
+// Package ingest is C-981's ingest service. Its listeners receive records
+// over every transport a plant uses, parse each record (package syslog),
+// give it a deterministic id at first receipt, batch the events per
+// (site, source) and publish them to JetStream (bus.RawSubject) with
+// deterministic message ids.
 //
-// Records that cannot be parsed are dead-lettered to the ingest DLQ with the
-// reason and their position ("tcp 10.0.0.5:40112 line 7"), counted in
-// c981_ingest_malformed_total, and never affect their neighbours.
+// Transports (ListenerConfig.Proto):
 //
-// Flow control: listeners hand records to the publisher through a bounded
-// queue. A TCP reader blocks while the queue is full, so the sender is
-// pushed back by TCP itself; a UDP datagram that finds the queue full is
-// dropped and counted in c981_ingest_dropped_total (UDP has no way to push
-// back). The publisher retries a failed publish with the same message id
-// until it succeeds, so a slow or full stream slows ingest down instead of
-// losing events.
+//   - udp: one record per datagram (RFC 5426; LF-separated batches too),
+//     UDPReaders goroutines per socket, a configurable receive buffer. The
+//     kernel's drop counter of the socket (/proc/net/udp, Linux) is
+//     exported as c981_ingest_udp_kernel_drops_total.
+//   - tcp: RFC 6587 octet counting or newline framing, detected per
+//     connection (package framing); MaxLineBytes, an idle timeout between
+//     records, a slow-client timeout within a record (FrameTimeout), a
+//     connection limit (MaxConns). A TLS ClientHello on this port is
+//     dead-lettered as tls_on_plain_port.
+//   - tls: RFC 5425 with optional mutual TLS. The verified client
+//     certificate's identity (subject CN, else first SAN) is stored in
+//     Event.PeerIdentity of every event of the connection and can be mapped
+//     to a site and source (TLSConfig.Identities). Certificate and client CA
+//     files are reloaded when they change, without a restart. Plaintext on
+//     this port is dead-lettered as plaintext_on_tls_port.
+//   - http: POST /v1/events with a bearer token: one JSON document or NDJSON;
+//     413 above MaxBodyBytes; 429 with Retry-After when the queue has no room
+//     for the whole request (nothing is queued, the sensor retries).
+//   - nats: a core NATS queue subscription on c981.sensor.<site>.<source>
+//     for sensors that publish directly. Core NATS rather than a JetStream
+//     stream: the records become durable once, on C981_RAW, instead of being
+//     stored twice; a sensor that needs delivery guarantees sends a request
+//     and gets "ok" once its records are queued or "busy" (retry) when the
+//     queue is full, the same contract as HTTP's 429.
+//
+// Bad input: records that cannot be parsed and transport failures (framing,
+// over-long records, absurd octet counts, slow clients, TLS errors, bad
+// JSON) are dead-lettered to the ingest DLQ with the reason and their
+// position ("tcp 10.0.0.5:40112 line 7"), counted in
+// c981_ingest_malformed_total{listener,reason}, and never affect other
+// records or connections. Per listener, c981_ingest_received_lines_total,
+// c981_ingest_parsed_total, c981_ingest_malformed_total (dead-lettered) and
+// c981_ingest_dropped_total give received / parsed / dead-lettered /
+// dropped.
+//
+// Flow control within a bounded memory budget: listeners hand records to
+// the publisher through a queue of QueueSize records. TCP and TLS readers
+// block while the queue is full, so the sender is pushed back by TCP
+// itself; HTTP answers 429 and NATS requests "busy"; a UDP datagram (or a
+// NATS message without reply subject) that finds the queue full is dropped
+// and counted in c981_ingest_dropped_total. The publisher retries a failed
+// publish with the same message id until it succeeds, so a slow, full or
+// unreachable stream slows ingest down instead of losing events, and a
+// retried batch is deduplicated by JetStream. Memory is bounded by
+// QueueSize*MaxLineBytes plus 2*PublishWorkers*MaxBatchBytes in flight.
 //
 // On shutdown the listeners stop, every queued record is published, and Run
 // returns; publishing after shutdown is bounded by Config.ShutdownTimeout.

@@ -1,51 +1,131 @@
 package ingest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/c981/c981/services/ingest/framing"
 	"github.com/c981/c981/services/ingest/syslog"
 	"github.com/c981/c981/services/shared/bus"
 	"github.com/c981/c981/services/shared/event"
 )
 
-// listener is one configured syslog input.
-type listener struct {
-	cfg     ListenerConfig
-	s       *Service
+// route is where the events of a listener (or of one mapped TLS client
+// identity) go: their parser, site, source and subject. The publisher
+// batches per route.
+type route struct {
+	l       *listener
 	parser  *syslog.Parser
+	site    string
+	source  string
 	subject string
+}
+
+// listener is one configured input.
+type listener struct {
+	cfg ListenerConfig
+	s   *Service
+	// def is the route of the listener itself; byIdentity the routes of
+	// mapped TLS client identities.
+	def        *route
+	byIdentity map[string]*route
+
+	// received and parsed are this listener's counters (looked up once:
+	// they are incremented for every record).
+	received, parsed prometheus.Counter
 
 	boot string        // Run's start time, part of every record id
 	seq  atomic.Uint64 // records received, for ids
 	addr string        // bound address
 
-	tcp *net.TCPListener
-	udp *net.UDPConn
+	tcp   net.Listener // tcp, tls and http
+	udp   *net.UDPConn
+	certs *certStore // tls
+	http  *http.Server
+	nats  *natsInput               // nats
+	drops atomic.Pointer[udpDrops] // udp: the kernel's drop counter of the socket
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
 }
 
+func newRoute(l *listener, site, source string, cfg Config) (*route, error) {
+	loc, err := time.LoadLocation(l.cfg.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("listener %s: timezone %q: %w", l.cfg.Name, l.cfg.Timezone, err)
+	}
+	return &route{
+		l: l,
+		parser: syslog.NewParser(syslog.Options{
+			Format:    l.cfg.Format,
+			Site:      site,
+			Source:    source,
+			Transport: l.cfg.Proto,
+			Location:  loc,
+			MaxBytes:  cfg.MaxLineBytes,
+		}),
+		site:    site,
+		source:  source,
+		subject: bus.RawSubject(site, source),
+	}, nil
+}
+
+func newListener(s *Service, lc ListenerConfig) (*listener, error) {
+	l := &listener{cfg: lc, s: s, received: s.m.received.WithLabelValues(lc.Name), parsed: s.m.parsed.WithLabelValues(lc.Name)}
+	def, err := newRoute(l, lc.Site, lc.Name, s.cfg)
+	if err != nil {
+		return nil, err
+	}
+	l.def = def
+	if lc.TLS != nil {
+		l.byIdentity = map[string]*route{}
+		for _, m := range lc.TLS.Identities {
+			site, source := m.Site, m.Source
+			if site == "" {
+				site = lc.Site
+			}
+			if source == "" {
+				source = lc.Name
+			}
+			r, err := newRoute(l, site, source, s.cfg)
+			if err != nil {
+				return nil, err
+			}
+			l.byIdentity[m.Identity] = r
+		}
+		// Load the certificate now so that a bad file fails New, not the
+		// first handshake.
+		certs, err := newCertStore(lc.TLS, s.log.With("listener", lc.Name), s.m.certReloads.WithLabelValues(lc.Name, "ok"), s.m.certReloads.WithLabelValues(lc.Name, "error"))
+		if err != nil {
+			return nil, fmt.Errorf("listener %s: %w", lc.Name, err)
+		}
+		l.certs = certs
+	}
+	return l, nil
+}
+
 func (l *listener) bind(boot string) error {
 	l.boot = boot
 	switch l.cfg.Proto {
-	case ProtoTCP:
+	case ProtoTCP, ProtoTLS, ProtoHTTP:
 		ln, err := net.Listen("tcp", l.cfg.Addr)
 		if err != nil {
 			return fmt.Errorf("listener %s: listen tcp %s: %w", l.cfg.Name, l.cfg.Addr, err)
 		}
-		l.tcp = ln.(*net.TCPListener)
+		l.tcp = ln
 		l.addr = ln.Addr().String()
 		l.conns = map[net.Conn]struct{}{}
 	case ProtoUDP:
@@ -58,6 +138,13 @@ func (l *listener) bind(boot string) error {
 			l.s.log.Warn("set UDP receive buffer", "listener", l.cfg.Name, "bytes", l.s.cfg.UDPReadBuffer, "err", err)
 		}
 		l.addr = pc.LocalAddr().String()
+		drops := newUDPDrops(l.udp)
+		l.drops.Store(drops)
+		if drops == nil {
+			l.s.log.Info("the kernel's UDP drop counter is not available on this system; only queue drops are counted", "listener", l.cfg.Name)
+		}
+	case ProtoNATS:
+		return l.bindNATS(l.s.js.Conn())
 	default:
 		return fmt.Errorf("listener %s: unknown proto %q", l.cfg.Name, l.cfg.Proto)
 	}
@@ -68,13 +155,24 @@ func (l *listener) bind(boot string) error {
 // connection, which unblocks their readers.
 func (l *listener) close() {
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	srv := l.http
+	defer func() {
+		l.mu.Unlock()
+		// Outside the lock: closing its connections untracks them.
+		if srv != nil {
+			_ = srv.Close()
+		}
+	}()
 	l.closed = true
 	if l.tcp != nil {
 		_ = l.tcp.Close()
 	}
 	if l.udp != nil {
 		_ = l.udp.Close()
+	}
+	if l.nats != nil {
+		// Drain: messages already delivered to the handler are ingested.
+		_ = l.nats.sub.Drain()
 	}
 	for c := range l.conns {
 		_ = c.Close()
@@ -88,10 +186,23 @@ func (l *listener) isClosed() bool {
 }
 
 func (l *listener) serve(ctx context.Context) {
-	if l.tcp != nil {
+	switch l.cfg.Proto {
+	case ProtoUDP:
+		var wg sync.WaitGroup
+		for range l.s.cfg.UDPReaders {
+			wg.Go(l.serveUDP)
+		}
+		wg.Wait()
+	case ProtoHTTP:
+		l.serveHTTP()
+	case ProtoNATS:
+		<-ctx.Done() // the subscription's handler does the work
+		l.waitNATSDrained()
+	default:
+		if l.certs != nil {
+			go l.certs.watch(ctx)
+		}
 		l.serveTCP(ctx)
-	} else {
-		l.serveUDP()
 	}
 }
 
@@ -100,37 +211,57 @@ func (l *listener) nextID() string {
 	return event.NewID(l.s.cfg.NodeID, l.cfg.Name, l.boot, strconv.FormatUint(l.seq.Add(1), 10))
 }
 
-// handle parses one record (without its line terminator) and queues the
-// event or its dead letter.
-func (l *listener) handle(raw []byte, peer, pos string, block bool) {
-	l.s.m.received.WithLabelValues(l.cfg.Name).Inc()
-	id := l.nextID()
-	now := time.Now().UTC()
-	ev, err := l.parser.Parse(raw, id, peer, now)
-	if err != nil {
-		l.reject(id, now, raw, pos, err, block)
-		return
-	}
-	l.s.enqueue(item{l: l, ev: ev}, block)
+// handle parses one record of the listener's own route and queues the
+// event or its dead letter; it reports whether the record was parsed.
+func (l *listener) handle(raw []byte, peer, pos string, block bool) bool {
+	return l.handleRoute(l.def, "", raw, peer, pos, block)
 }
 
-func (l *listener) reject(id string, now time.Time, raw []byte, pos string, err error, block bool) {
-	reason := string(syslog.ReasonOf(err))
+// handleRoute parses one record (without its framing) with r's parser,
+// stamps identity and queues the event or its dead letter. It reports
+// whether the record was parsed (a UDP record may still be dropped when
+// the queue is full, which is counted).
+func (l *listener) handleRoute(r *route, identity string, raw []byte, peer, pos string, block bool) bool {
+	l.received.Inc()
+	id := l.nextID()
+	now := time.Now().UTC()
+	ev, err := r.parser.Parse(raw, id, peer, now)
+	if err != nil {
+		l.reject(r, id, now, raw, pos, string(syslog.ReasonOf(err)), err.Error(), block)
+		return false
+	}
+	ev.PeerIdentity = identity
+	l.parsed.Inc()
+	l.s.enqueue(item{l: l, r: r, ev: ev}, block)
+	return true
+}
+
+// reject queues the dead letter of a record that cannot be used: reason is
+// the metric label, detail the dead letter's reason text.
+func (l *listener) reject(r *route, id string, now time.Time, raw []byte, pos, reason, detail string, block bool) {
 	if reason == "" {
 		reason = "unknown"
 	}
 	l.s.m.malformed.WithLabelValues(l.cfg.Name, reason).Inc()
-	l.s.log.Debug("malformed record", "listener", l.cfg.Name, "position", pos, "err", err)
-	l.s.enqueue(item{l: l, dead: true, dl: event.DeadLetter{
+	l.s.log.Debug("dead-lettered record", "listener", l.cfg.Name, "position", pos, "reason", reason, "detail", detail)
+	l.s.enqueue(item{l: l, r: r, dead: true, dl: event.DeadLetter{
 		ID:       id,
 		Time:     now,
 		Stage:    bus.StageIngest,
-		Site:     l.cfg.Site,
-		Source:   l.cfg.Name,
-		Reason:   err.Error(),
+		Site:     r.site,
+		Source:   r.source,
+		Reason:   detail,
 		Payload:  string(raw),
 		Position: pos,
 	}}, block)
+}
+
+// rejectTransport dead-letters a transport-level failure (framing, TLS)
+// that is not a record of its own: it counts as received. The dead
+// letter's reason is "<reason>: <detail>", like a parser's.
+func (l *listener) rejectTransport(r *route, head []byte, pos, reason, detail string) {
+	l.received.Inc()
+	l.reject(r, l.nextID(), time.Now().UTC(), head, pos, reason, reason+": "+detail, true)
 }
 
 func (l *listener) serveUDP() {
@@ -194,7 +325,11 @@ func (l *listener) serveTCP(ctx context.Context) {
 		}
 		wg.Go(func() {
 			defer l.untrack(conn)
-			l.serveConn(conn)
+			if l.certs != nil {
+				l.serveTLSConn(conn)
+			} else {
+				l.serveConn(conn, l.def, "", "tcp ")
+			}
 		})
 	}
 }
@@ -227,51 +362,93 @@ func (l *listener) untrack(conn net.Conn) {
 	l.s.m.tcpConns.WithLabelValues(l.cfg.Name).Dec()
 }
 
-// serveConn reads newline-framed records (LF or CR LF) until EOF, an error,
-// the idle timeout or the listener closing. A record longer than
-// MaxLineBytes is dead-lettered (its first MaxLineBytes bytes) and the rest
-// of its line skipped.
-func (l *listener) serveConn(conn net.Conn) {
+// serveTLSConn runs the TLS handshake (bounded by FrameTimeout), takes the
+// client's identity and serves the records. A handshake that fails is
+// dead-lettered: plaintext syslog on the TLS port with its first bytes.
+func (l *listener) serveTLSConn(raw net.Conn) {
+	peer := raw.RemoteAddr().String()
+	pos := "tls " + peer
+	conn := tls.Server(raw, l.certs.serverConfig())
+	ctx, cancel := context.WithTimeout(context.Background(), l.s.cfg.FrameTimeout)
+	err := conn.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		var rh tls.RecordHeaderError
+		switch {
+		case l.isClosed():
+		case errors.As(err, &rh):
+			l.rejectTransport(l.def, rh.RecordHeader[:], pos, reasonPlaintextOnTLS,
+				"plaintext on the TLS port: the client did not start a TLS handshake (use the tcp listener or configure TLS on the sender): "+err.Error())
+		case errors.Is(err, io.EOF):
+			l.s.m.tlsHandshakeErrors.WithLabelValues(l.cfg.Name, "eof").Inc()
+			l.s.log.Debug("tls client closed before the handshake", "listener", l.cfg.Name, "peer", peer)
+		case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+			l.rejectTransport(l.def, nil, pos, string(framing.ReasonSlowClient), fmt.Sprintf("TLS handshake not complete within %s: %v", l.s.cfg.FrameTimeout, err))
+		default:
+			l.rejectTransport(l.def, nil, pos, reasonTLSHandshake, "TLS handshake failed: "+err.Error())
+		}
+		return
+	}
+	identity := peerIdentity(conn.ConnectionState())
+	r := l.def
+	if mapped, ok := l.byIdentity[identity]; ok && identity != "" {
+		r = mapped
+	}
+	l.serveConn(conn, r, identity, "tls ")
+}
+
+// Transport-level dead letter reasons besides framing.Reason*.
+const (
+	reasonPlaintextOnTLS = "plaintext_on_tls_port"
+	reasonTLSHandshake   = "tls_handshake_failed"
+)
+
+// serveConn reads RFC 6587 framed records until EOF, an error, the idle
+// timeout or the listener closing. Framing failures are dead-lettered; a
+// fatal one (absurd octet count, slow client, TLS on the plain port) also
+// closes the connection, since the stream cannot be resynchronized.
+func (l *listener) serveConn(conn net.Conn, r *route, identity, proto string) {
 	peer := conn.RemoteAddr().String()
-	prefix := "tcp " + peer + " line "
-	maxLine := l.s.cfg.MaxLineBytes
-	r := bufio.NewReaderSize(conn, maxLine+2) // room for the record and CR LF
-	line := 0
+	fr := framing.NewReader(conn, framing.Options{
+		MaxBytes:     l.s.cfg.MaxLineBytes,
+		IdleTimeout:  l.s.cfg.IdleTimeout,
+		FrameTimeout: l.s.cfg.FrameTimeout,
+		RejectTLS:    l.certs == nil,
+	})
+	position := func() string {
+		unit := " line "
+		if fr.Mode() == framing.ModeOctetCounting {
+			unit = " frame "
+		}
+		return proto + peer + unit + strconv.Itoa(fr.Records())
+	}
 	for {
-		if r.Buffered() == 0 {
-			_ = conn.SetReadDeadline(time.Now().Add(l.s.cfg.IdleTimeout))
+		rec, err := fr.Next()
+		if err == nil {
+			l.handleRoute(r, identity, rec, peer, position(), true)
+			continue
 		}
-		b, err := r.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			line++
-			head := append([]byte(nil), b[:maxLine]...)
-			size := len(b)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_ = conn.SetReadDeadline(time.Now().Add(l.s.cfg.IdleTimeout))
-				b, err = r.ReadSlice('\n')
-				size += len(b)
+		var fe *framing.FrameError
+		if errors.As(err, &fe) {
+			l.rejectTransport(r, fe.Head, position(), string(fe.Reason), fe.Detail)
+			if !fe.Fatal {
+				continue
 			}
-			size -= len(b) - len(bytes.TrimRight(b, "\r\n")) // the terminator is not part of the record
-			l.s.m.received.WithLabelValues(l.cfg.Name).Inc()
-			l.reject(l.nextID(), time.Now().UTC(), head, prefix+strconv.Itoa(line),
-				&syslog.ParseError{Reason: syslog.ReasonTooLong, Detail: fmt.Sprintf("record is %d bytes, maximum is %d (payload keeps the first %d)", size, maxLine, maxLine)}, true)
-		} else if len(b) > 0 {
-			line++
-			rec := bytes.TrimSuffix(bytes.TrimSuffix(b, []byte{'\n'}), []byte{'\r'})
-			if len(rec) > 0 {
-				l.handle(rec, peer, prefix+strconv.Itoa(line), true)
-			}
-		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			var ne net.Error
-			switch {
-			case errors.Is(err, io.EOF), l.isClosed(), errors.Is(err, net.ErrClosed):
-			case errors.As(err, &ne) && ne.Timeout():
-				l.s.log.Info("tcp connection idle, closing", "listener", l.cfg.Name, "peer", peer, "idle_timeout", l.s.cfg.IdleTimeout)
-			default:
-				l.s.log.Warn("tcp read", "listener", l.cfg.Name, "peer", peer, "err", err)
-			}
+			l.s.log.Warn("closing connection after a framing error", "listener", l.cfg.Name, "peer", peer, "reason", fe.Reason, "detail", fe.Detail)
 			return
 		}
+		switch {
+		case errors.Is(err, io.EOF), l.isClosed(), errors.Is(err, net.ErrClosed):
+		case errors.Is(err, framing.ErrIdle):
+			l.s.log.Info("tcp connection idle, closing", "listener", l.cfg.Name, "peer", peer, "idle_timeout", l.s.cfg.IdleTimeout)
+		default:
+			l.s.log.Warn("tcp read", "listener", l.cfg.Name, "peer", peer, "err", err)
+		}
+		return
 	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

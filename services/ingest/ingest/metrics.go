@@ -26,10 +26,54 @@ type metrics struct {
 	publishErrors  *prometheus.CounterVec // subject
 	deadLetters    prometheus.Counter
 	publishSeconds prometheus.Histogram
+
+	parsed             *prometheus.CounterVec // listener
+	certReloads        *prometheus.CounterVec // listener, result
+	tlsHandshakeErrors *prometheus.CounterVec // listener, reason (not dead-lettered: client went away)
+	httpRequests       *prometheus.CounterVec // listener, code
+	throttled          *prometheus.CounterVec // listener
 }
 
-func newMetrics(reg prometheus.Registerer, queueLen func() float64) (*metrics, error) {
+// kernelDrops exports each UDP listener's kernel drop counter
+// (c981_ingest_udp_kernel_drops_total) where the OS exposes it.
+type kernelDrops struct {
+	s    *Service
+	desc *prometheus.Desc
+}
+
+func (k kernelDrops) Describe(ch chan<- *prometheus.Desc) { ch <- k.desc }
+
+func (k kernelDrops) Collect(ch chan<- prometheus.Metric) {
+	for _, l := range k.s.listeners {
+		d := l.drops.Load()
+		if d == nil {
+			continue
+		}
+		n, err := d.read()
+		if err != nil {
+			continue // the socket is closed
+		}
+		ch <- prometheus.MustNewConstMetric(k.desc, prometheus.CounterValue, float64(n), l.cfg.Name)
+	}
+}
+
+func newMetrics(reg prometheus.Registerer, queueLen func() float64, extra ...prometheus.Collector) (*metrics, error) {
 	m := &metrics{
+		parsed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_ingest_parsed_total", Help: "Records parsed into events, per listener.",
+		}, []string{"listener"}),
+		certReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_ingest_tls_cert_reloads_total", Help: "TLS certificate reloads after a file change, per listener and result (ok, error).",
+		}, []string{"listener", "result"}),
+		tlsHandshakeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_ingest_tls_handshake_errors_total", Help: "TLS handshakes abandoned by the client without sending anything (eof); other failures are dead-lettered.",
+		}, []string{"listener", "reason"}),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_ingest_http_requests_total", Help: "HTTP requests to the events input, per listener and status code.",
+		}, []string{"listener", "code"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_ingest_http_throttled_documents_total", Help: "Documents refused with 429 because the queue was full (the sensor retries them).",
+		}, []string{"listener"}),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "c981_ingest_received_lines_total", Help: "Syslog records received, per listener.",
 		}, []string{"listener"}),
@@ -46,7 +90,7 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64) (*metrics, e
 			Name: "c981_ingest_tcp_connections_rejected_total", Help: "TCP connections closed at once because max_conns was reached.",
 		}, []string{"listener"}),
 		malformed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "c981_ingest_malformed_total", Help: "Records that could not be parsed and were dead-lettered, per listener and reason.",
+			Name: "c981_ingest_malformed_total", Help: "Records dead-lettered, per listener and reason: parse failures and transport failures (framing, oversize, slow client, TLS).",
 		}, []string{"listener", "reason"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "c981_ingest_dropped_total", Help: "Records lost: UDP records that found the queue full, records still unpublished when the shutdown timeout passed.",
@@ -74,7 +118,13 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64) (*metrics, e
 	for _, c := range []prometheus.Collector{
 		m.received, m.udpDatagrams, m.tcpConns, m.tcpConnsTotal, m.tcpRejected, m.malformed,
 		m.dropped, m.published, m.batches, m.publishErrors, m.deadLetters, m.publishSeconds, queue,
+		m.parsed, m.certReloads, m.tlsHandshakeErrors, m.httpRequests, m.throttled,
 	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register ingest metrics: %w", err)
+		}
+	}
+	for _, c := range extra {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register ingest metrics: %w", err)
 		}

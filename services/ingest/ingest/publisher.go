@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,30 +16,61 @@ import (
 	"github.com/c981/c981/services/shared/event"
 )
 
-// batch collects the events of one listener, i.e. one (site, source).
+// batch collects the events of one route, i.e. one (site, source).
 type batch struct {
-	l        *listener
+	r        *route
 	evs      []event.Event
 	bytes    int
 	deadline time.Time
 }
 
-// publisher drains the queue into batches and publishes them. It runs in
-// one goroutine; while it publishes, the queue fills and pushes back.
+// publisher drains the queue into batches in one goroutine (run) and
+// hands full or due batches to PublishWorkers goroutines, which encode and
+// publish them concurrently, each retrying its batch with the same message
+// id until JetStream acknowledges it. At most 2*PublishWorkers batches are
+// in flight (one per worker and one waiting per worker); when all workers
+// are busy, run blocks, the queue fills and the listeners push back. The
+// order of batches on a subject is therefore not guaranteed; events carry
+// their own time and id.
 type publisher struct {
 	s         *Service
-	batches   map[*listener]*batch
-	dls       []event.DeadLetter
+	batches   map[*route]*batch
+	dls       []event.DeadLetter // owned by run
 	dlSince   time.Time
 	timer     *time.Timer
+	jobs      chan job
+	workers   sync.WaitGroup
 	published atomic.Int64
 	lost      atomic.Int64
+}
+
+// job is one batch handed to a publish worker.
+type job struct {
+	r   *route
+	evs []event.Event
 }
 
 func newPublisher(s *Service) *publisher {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	return &publisher{s: s, batches: map[*listener]*batch{}, timer: t}
+	return &publisher{s: s, batches: map[*route]*batch{}, timer: t, jobs: make(chan job, s.cfg.PublishWorkers)}
+}
+
+// startWorkers starts the publish workers; they stop when jobs is closed.
+func (p *publisher) startWorkers(ctx context.Context) {
+	for range p.s.cfg.PublishWorkers {
+		p.workers.Go(func() {
+			// Each worker encodes into its own buffer, reused across
+			// batches: no per-batch allocation of the encoded message.
+			var buf []byte
+			for j := range p.jobs {
+				err := p.retry(ctx, j.r.subject, func() error { return p.publishEvents(ctx, j.r, j.evs, &buf) })
+				if err != nil {
+					p.lose(j.r.l.cfg.Name, len(j.evs), err)
+				}
+			}
+		})
+	}
 }
 
 // eventSize estimates the encoded size of an event: the raw text appears
@@ -47,6 +79,7 @@ func eventSize(ev *event.Event) int { return 3*len(ev.Raw) + 400 }
 
 func (p *publisher) run(ctx context.Context) {
 	cfg := p.s.cfg
+	p.startWorkers(ctx)
 	for {
 		next, ok := p.nextDeadline()
 		var timerC <-chan time.Time
@@ -61,6 +94,8 @@ func (p *publisher) run(ctx context.Context) {
 				for _, b := range p.batches {
 					p.flush(ctx, b)
 				}
+				close(p.jobs)
+				p.workers.Wait()
 				p.flushDeadLetters(ctx)
 				return
 			}
@@ -74,10 +109,10 @@ func (p *publisher) run(ctx context.Context) {
 				}
 				continue
 			}
-			b := p.batches[it.l]
+			b := p.batches[it.r]
 			if b == nil {
-				b = &batch{l: it.l}
-				p.batches[it.l] = b
+				b = &batch{r: it.r}
+				p.batches[it.r] = b
 			}
 			size := eventSize(&it.ev)
 			if len(b.evs) > 0 && b.bytes+size > cfg.MaxBatchBytes {
@@ -85,6 +120,12 @@ func (p *publisher) run(ctx context.Context) {
 			}
 			if len(b.evs) == 0 {
 				b.deadline = time.Now().Add(cfg.MaxWait)
+				if cap(b.evs) == 0 {
+					// A flushed batch's slice went to a worker: start a new
+					// one at a size that fits the queued records, instead
+					// of growing it event by event.
+					b.evs = make([]event.Event, 0, min(cfg.MaxBatch, len(p.s.queue)+1))
+				}
 			}
 			b.evs = append(b.evs, it.ev)
 			b.bytes += size
@@ -122,8 +163,9 @@ func (p *publisher) nextDeadline() (time.Time, bool) {
 	return next, found
 }
 
-// flush publishes b's events, retrying with the same message ids until it
-// succeeds or ctx ends (ShutdownTimeout passed), and empties b.
+// flush hands b's events to a publish worker (waiting while all are busy)
+// and empties b. The worker retries with the same message ids until the
+// publish succeeds or ctx ends (ShutdownTimeout passed).
 func (p *publisher) flush(ctx context.Context, b *batch) {
 	evs := b.evs
 	b.evs = b.evs[:0:0]
@@ -131,23 +173,33 @@ func (p *publisher) flush(ctx context.Context, b *batch) {
 	if len(evs) == 0 {
 		return
 	}
-	l := b.l
-	err := p.retry(ctx, l.subject, func() error { return p.publishEvents(ctx, l, evs) })
-	if err != nil {
-		p.lose(l.cfg.Name, len(evs), err)
+	select {
+	case p.jobs <- job{r: b.r, evs: evs}:
+	case <-ctx.Done():
+		p.lose(b.r.l.cfg.Name, len(evs), ctx.Err())
 	}
 }
 
 // publishEvents publishes evs as one message with id "<first event id>:<count>",
 // splitting a batch the bus rejects as too large into halves (each with its
 // own deterministic id), and dead-letters a single event that is too large.
-func (p *publisher) publishEvents(ctx context.Context, l *listener, evs []event.Event) error {
+func (p *publisher) publishEvents(ctx context.Context, r *route, evs []event.Event, buf *[]byte) error {
+	l := r.l
 	start := time.Now()
-	err := bus.PublishRecords(ctx, p.s.js, l.subject, evs[0].ID+":"+strconv.Itoa(len(evs)), evs)
+	// The same bytes as bus.PublishRecords (event.Marshal), encoded into
+	// the worker's buffer; the publish has copied them when it returns.
+	data, err := event.EventBatch(evs).MarshalMsg((*buf)[:0])
+	if err != nil {
+		return fmt.Errorf("encode batch for %s: %w", r.subject, err)
+	}
+	if cap(data) <= 4*p.s.cfg.MaxBatchBytes {
+		*buf = data
+	}
+	err = bus.Publish(ctx, p.s.js, r.subject, evs[0].ID+":"+strconv.Itoa(len(evs)), len(evs), data)
 	if err == nil {
 		p.s.m.publishSeconds.Observe(time.Since(start).Seconds())
-		p.s.m.batches.WithLabelValues(l.cfg.Site, l.cfg.Name).Inc()
-		p.s.m.published.WithLabelValues(l.cfg.Site, l.cfg.Name).Add(float64(len(evs)))
+		p.s.m.batches.WithLabelValues(r.site, r.source).Inc()
+		p.s.m.published.WithLabelValues(r.site, r.source).Add(float64(len(evs)))
 		p.published.Add(int64(len(evs)))
 		return nil
 	}
@@ -158,20 +210,23 @@ func (p *publisher) publishEvents(ctx context.Context, l *listener, evs []event.
 		ev := evs[0]
 		p.s.m.dropped.WithLabelValues(l.cfg.Name, dropTooLarge).Inc()
 		p.s.log.Warn("event too large for the bus; dead-lettered", "listener", l.cfg.Name, "id", ev.ID, "raw_bytes", len(ev.Raw))
-		p.dls = append(p.dls, event.DeadLetter{
+		// Published here (this runs in a worker, not in run, which owns
+		// p.dls): the dead letter is durable before the batch counts as done.
+		dl := []event.DeadLetter{{
 			ID: ev.ID, Time: ev.ReceivedAt, Stage: bus.StageIngest, Site: ev.Site, Source: ev.Source,
 			Reason: "event too large for the bus: " + err.Error(), Payload: ev.Raw, Position: ev.Transport + " " + ev.Peer,
-		})
-		if len(p.dls) == 1 {
-			p.dlSince = time.Now()
+		}}
+		if err := bus.DeadLetter(ctx, p.s.js, bus.StageIngest, dl); err != nil {
+			return err
 		}
+		p.s.m.deadLetters.Inc()
 		return nil
 	}
 	half := len(evs) / 2
-	if err := p.publishEvents(ctx, l, evs[:half]); err != nil {
+	if err := p.publishEvents(ctx, r, evs[:half], buf); err != nil {
 		return err
 	}
-	return p.publishEvents(ctx, l, evs[half:])
+	return p.publishEvents(ctx, r, evs[half:], buf)
 }
 
 func tooLarge(err error) bool {

@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/c981/c981/services/ingest/syslog"
 	"github.com/c981/c981/services/shared/bus"
 	"github.com/c981/c981/services/shared/event"
 	"github.com/c981/c981/services/shared/stage"
@@ -45,6 +44,7 @@ type Service struct {
 // dead letter when it could not be parsed.
 type item struct {
 	l    *listener
+	r    *route
 	ev   event.Event
 	dl   event.DeadLetter
 	dead bool
@@ -76,29 +76,22 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		abort: make(chan struct{}),
 		addrs: map[string]string{},
 	}
-	m, err := newMetrics(deps.Registry, func() float64 { return float64(len(s.queue)) })
+	m, err := newMetrics(deps.Registry, func() float64 { return float64(len(s.queue)) }, kernelDrops{
+		s: s,
+		desc: prometheus.NewDesc("c981_ingest_udp_kernel_drops_total",
+			"Datagrams the kernel dropped for a UDP listener's socket (receive buffer full), from /proc/net/udp; Linux only.",
+			[]string{"listener"}, nil),
+	})
 	if err != nil {
 		return nil, err
 	}
 	s.m = m
 	for _, lc := range cfg.Listeners {
-		loc, err := time.LoadLocation(lc.Timezone)
+		l, err := newListener(s, lc)
 		if err != nil {
-			return nil, fmt.Errorf("listener %s: timezone %q: %w", lc.Name, lc.Timezone, err)
+			return nil, err
 		}
-		s.listeners = append(s.listeners, &listener{
-			cfg: lc,
-			s:   s,
-			parser: syslog.NewParser(syslog.Options{
-				Format:    lc.Format,
-				Site:      lc.Site,
-				Source:    lc.Name,
-				Transport: lc.Proto,
-				Location:  loc,
-				MaxBytes:  cfg.MaxLineBytes,
-			}),
-			subject: bus.RawSubject(lc.Site, lc.Name),
-		})
+		s.listeners = append(s.listeners, l)
 	}
 	return s, nil
 }

@@ -27,6 +27,19 @@ const (
 	ReasonBadStructuredData Reason = "bad_structured_data"
 	// ReasonNUL: the record contains a NUL byte.
 	ReasonNUL Reason = "nul_byte"
+	// ReasonFormatMismatch: the listener's configured format does not match
+	// the record (a forced CEF listener receiving a line without a CEF
+	// header, a JSON format receiving text, ...).
+	ReasonFormatMismatch Reason = "format_mismatch"
+	// ReasonBadCEF: a CEF header or extension is malformed.
+	ReasonBadCEF Reason = "bad_cef"
+	// ReasonBadLEEF: a LEEF header or attribute list is malformed.
+	ReasonBadLEEF Reason = "bad_leef"
+	// ReasonBadJSON: a JSON record is not one well-formed JSON object.
+	ReasonBadJSON Reason = "bad_json"
+	// ReasonBadTimestamp: a structured record (EVE, Zeek, CEF rt, LEEF
+	// devTime) carries a timestamp that does not parse.
+	ReasonBadTimestamp Reason = "bad_timestamp"
 )
 
 // Sentinel errors, one per Reason, for errors.Is.
@@ -38,6 +51,11 @@ var (
 	ErrBadHeader         = errors.New(string(ReasonBadHeader))
 	ErrBadStructuredData = errors.New(string(ReasonBadStructuredData))
 	ErrNUL               = errors.New(string(ReasonNUL))
+	ErrFormatMismatch    = errors.New(string(ReasonFormatMismatch))
+	ErrBadCEF            = errors.New(string(ReasonBadCEF))
+	ErrBadLEEF           = errors.New(string(ReasonBadLEEF))
+	ErrBadJSON           = errors.New(string(ReasonBadJSON))
+	ErrBadTimestamp      = errors.New(string(ReasonBadTimestamp))
 )
 
 var sentinels = map[Reason]error{
@@ -48,13 +66,18 @@ var sentinels = map[Reason]error{
 	ReasonBadHeader:         ErrBadHeader,
 	ReasonBadStructuredData: ErrBadStructuredData,
 	ReasonNUL:               ErrNUL,
+	ReasonFormatMismatch:    ErrFormatMismatch,
+	ReasonBadCEF:            ErrBadCEF,
+	ReasonBadLEEF:           ErrBadLEEF,
+	ReasonBadJSON:           ErrBadJSON,
+	ReasonBadTimestamp:      ErrBadTimestamp,
 }
 
 // ParseError is the error returned by Parser.Parse for a rejected record.
 type ParseError struct {
 	// Reason classifies the failure.
 	Reason Reason
-	// Format is the format the record was parsed as (rfc5424 or rfc3164).
+	// Format is the format the record was parsed as.
 	Format Format
 	// Detail explains the failure in words.
 	Detail string

@@ -1,6 +1,7 @@
 package syslog
 
 import (
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -16,7 +17,7 @@ import (
 // end) or runs to the next space or tab. Empty values are skipped, and the
 // first occurrence of a key wins (structured data params, added before, win
 // over body pairs).
-func extractPairs(s string, fields map[string]string) {
+func extractPairs(s string, fields map[string]string, as *aliasState) {
 	i := 0
 	for i < len(s) && len(fields) < MaxFields {
 		if i > 0 && !isSep(s[i-1]) || !isKeyStart(s[i]) {
@@ -41,11 +42,16 @@ func extractPairs(s string, fields map[string]string) {
 			for k < len(s) && s[k] != ' ' && s[k] != '\t' {
 				k++
 			}
-			val, j = strings.TrimRight(s[j:k], ",;"), k
+			e := k
+			for e > j && (s[e-1] == ',' || s[e-1] == ';') {
+				e--
+			}
+			val, j = s[j:e], k
 		}
 		if val != "" {
 			if _, ok := fields[key]; !ok {
 				fields[key] = val
+				as.add(key, val)
 			}
 		}
 		i = j
@@ -96,42 +102,175 @@ func isKeyChar(c byte) bool {
 	return isKeyStart(c) || c >= '0' && c <= '9' || c == '-' || c == '.'
 }
 
-// Aliases of the well-known keys, in order of preference.
-var (
-	srcIPKeys     = []string{"src", "src_ip", "srcip"}
-	dstIPKeys     = []string{"dst", "dst_ip", "dstip"}
-	srcPortKeys   = []string{"sport", "spt", "src_port"}
-	dstPortKeys   = []string{"dport", "dpt", "dst_port"}
-	protoKeys     = []string{"proto"}
-	appProtoKeys  = []string{"app", "app_proto"}
-	operationKeys = []string{"op", "operation"}
-	userKeys      = []string{"user", "suser", "duser"}
-	actionKeys    = []string{"action", "act"}
-	outcomeKeys   = []string{"outcome", "result"}
-	categoryKeys  = []string{"category", "cat"}
+// Event fields that well-known keys map onto.
+const (
+	fSrcIP = iota
+	fDstIP
+	fSrcPort
+	fDstPort
+	fSrcMAC
+	fDstMAC
+	fProto
+	fAppProto
+	fOperation
+	fUser
+	fAction
+	fOutcome
+	fCategory
+	fBytesOut
+	fBytesIn
+	fSession
+	numMapped
 )
+
+// aliases lists, per event field, the keys that fill it, in order of
+// preference (the first alias with a valid value wins).
+var aliases = [numMapped][]string{
+	fSrcIP:     {"src", "src_ip", "srcip", "id.orig_h"},
+	fDstIP:     {"dst", "dst_ip", "dstip", "dest_ip", "id.resp_h"},
+	fSrcPort:   {"sport", "spt", "src_port", "srcport", "srcPort", "id.orig_p"},
+	fDstPort:   {"dport", "dpt", "dst_port", "dstport", "dstPort", "dest_port", "id.resp_p"},
+	fSrcMAC:    {"smac", "src_mac", "srcmac", "srcMAC"},
+	fDstMAC:    {"dmac", "dst_mac", "dstmac", "dstMAC"},
+	fProto:     {"proto"},
+	fAppProto:  {"app", "app_proto"},
+	fOperation: {"op", "operation"},
+	fUser:      {"user", "suser", "duser", "usrName"},
+	fAction:    {"action", "act"},
+	fOutcome:   {"outcome", "result"},
+	fCategory:  {"category", "cat"},
+	fBytesOut:  {"bytes_out", "sentbyte", "out", "srcBytes"},
+	fBytesIn:   {"bytes_in", "rcvdbyte", "in", "dstBytes"},
+	fSession:   {"session", "session_id", "sessionid"},
+}
+
+// aliasRef is one alias: the field it fills and its preference (0 best).
+type aliasRef struct{ field, pref int }
+
+// aliasIndex finds the alias of a key in one map lookup (used to
+// generate and check aliasOf).
+var aliasIndex = func() map[string]aliasRef {
+	m := map[string]aliasRef{}
+	for f, keys := range aliases {
+		for p, k := range keys {
+			m[k] = aliasRef{field: f, pref: p}
+		}
+	}
+	return m
+}()
+
+// normalizers validate and normalize each field's value.
+var normalizers = [numMapped]func(string) (string, bool){
+	fSrcIP: parseIP, fDstIP: parseIP, fSrcPort: parsePort, fDstPort: parsePort,
+	fSrcMAC: parseMAC, fDstMAC: parseMAC, fProto: parseProto, fAppProto: lower,
+	fOperation: parseOp, fUser: keep, fAction: lower, fOutcome: parseOutcome, fCategory: lower,
+	fBytesOut: parseCount, fBytesIn: parseCount, fSession: keep,
+}
 
 // CategoryAuthentication is the category value that makes an event an
 // authentication event (Kind auth).
 const CategoryAuthentication = "authentication"
 
-// mapFields sets the Event fields of the well-known keys and the Kind. For
-// each field the first alias with a valid value wins; invalid values (an IP
-// that does not parse, a port outside 1-65535) stay only in Fields.
-func mapFields(ev *event.Event) {
-	f := ev.Fields
-	if f != nil {
-		ev.SrcIP = first(f, srcIPKeys, parseIP)
-		ev.DstIP = first(f, dstIPKeys, parseIP)
-		ev.SrcPort = port(first(f, srcPortKeys, parsePort))
-		ev.DstPort = port(first(f, dstPortKeys, parsePort))
-		ev.Proto = first(f, protoKeys, parseProto)
-		ev.AppProto = first(f, appProtoKeys, lower)
-		ev.Operation = first(f, operationKeys, lower)
-		ev.User = first(f, userKeys, keep)
-		ev.Action = first(f, actionKeys, lower)
-		ev.Outcome = first(f, outcomeKeys, parseOutcome)
-		ev.Category = first(f, categoryKeys, lower)
+// aliasState is the result of the alias mapping, computed while the
+// fields are added (add) so that mapFields need not iterate the map. It
+// is used only when valid (the parse path tracked every insertion), not
+// broken (no tracked key was overwritten) and it saw as many keys as
+// Fields has; otherwise mapFields iterates Fields.
+type aliasState struct {
+	valid, broken bool
+	count         int
+	found         [numMapped]string
+	pref          [numMapped]int
+}
+
+// add records a key newly added to Fields. A nil state ignores it.
+func (as *aliasState) add(k, v string) {
+	if as == nil {
+		return
+	}
+	as.count++
+	as.consider(k, v)
+}
+
+// setField sets fields[k] = v and tracks it in as.
+func setField(fields map[string]string, as *aliasState, k, v string) {
+	if _, ok := fields[k]; ok {
+		as.overwritten()
+	} else {
+		as.add(k, v)
+	}
+	fields[k] = v
+}
+
+// addField sets fields[k] = v unless k is set, and tracks it in as.
+func addField(fields map[string]string, as *aliasState, k, v string) {
+	if _, ok := fields[k]; !ok {
+		fields[k] = v
+		as.add(k, v)
+	}
+}
+
+// overwritten records that a tracked key was overwritten, which makes the
+// tracked mapping stale. A nil state ignores it.
+func (as *aliasState) overwritten() {
+	if as != nil {
+		as.broken = true
+	}
+}
+
+// consider applies the alias rule to one key/value: the best-preferred
+// alias with a valid value wins, whatever the order keys come in.
+func (as *aliasState) consider(k, v string) {
+	a, ok := aliasOf(k)
+	if !ok || as.found[a.field] != "" && as.pref[a.field] <= a.pref {
+		return
+	}
+	if n, ok := normalizers[a.field](strings.TrimSpace(v)); ok {
+		as.found[a.field], as.pref[a.field] = n, a.pref
+	}
+}
+
+// mapFields fills the Event fields of the well-known keys that the format
+// parser left empty, then the Kind when it is unset. For each field the
+// first alias with a valid value wins; invalid values (an IP that does not
+// parse, a port outside 1-65535) stay only in Fields. as, when usable,
+// already holds the mapping.
+func mapFields(ev *event.Event, as *aliasState) {
+	if f := ev.Fields; f != nil {
+		if as == nil || !as.valid || as.broken || as.count != len(f) {
+			as = &aliasState{}
+			for k, v := range f {
+				as.consider(k, v)
+			}
+		}
+		found := &as.found
+		setStr(&ev.SrcIP, found[fSrcIP])
+		setStr(&ev.DstIP, found[fDstIP])
+		if ev.SrcPort == 0 {
+			ev.SrcPort = port(found[fSrcPort])
+		}
+		if ev.DstPort == 0 {
+			ev.DstPort = port(found[fDstPort])
+		}
+		setStr(&ev.SrcMAC, found[fSrcMAC])
+		setStr(&ev.DstMAC, found[fDstMAC])
+		setStr(&ev.Proto, found[fProto])
+		setStr(&ev.AppProto, found[fAppProto])
+		setStr(&ev.Operation, found[fOperation])
+		setStr(&ev.User, found[fUser])
+		setStr(&ev.Action, found[fAction])
+		setStr(&ev.Outcome, found[fOutcome])
+		setStr(&ev.Category, found[fCategory])
+		setStr(&ev.Session, found[fSession])
+		if ev.BytesOut == 0 {
+			ev.BytesOut = count(found[fBytesOut])
+		}
+		if ev.BytesIn == 0 {
+			ev.BytesIn = count(found[fBytesIn])
+		}
+	}
+	if ev.Kind != "" {
+		return
 	}
 	switch {
 	case ev.Category == CategoryAuthentication:
@@ -143,27 +282,47 @@ func mapFields(ev *event.Event) {
 	}
 }
 
-// first returns the normalized value of the first alias whose value
-// normalizes successfully, or "".
-func first(f map[string]string, keys []string, norm func(string) (string, bool)) string {
-	for _, k := range keys {
-		if v, ok := f[k]; ok {
-			if n, ok := norm(strings.TrimSpace(v)); ok {
-				return n
-			}
-		}
+func setStr(dst *string, v string) {
+	if *dst == "" {
+		*dst = v
 	}
-	return ""
 }
 
 func keep(v string) (string, bool) { return v, v != "" }
 
-func lower(v string) (string, bool) { return strings.ToLower(v), v != "" }
+func lower(v string) (string, bool) { return lowerKnown(v), v != "" }
+
+// knownLower are common values of lower-cased fields (protocols, actions,
+// categories); lowerKnown returns these constants instead of allocating.
+var knownLower = func() map[string]string {
+	m := map[string]string{}
+	for _, v := range []string{
+		"tcp", "udp", "icmp", "modbus", "enip", "cip", "dnp3", "s7comm", "iec104", "bacnet", "opcua", "profinet",
+		"http", "https", "dns", "tls", "ssh", "rdp", "smb", "ftp", "telnet", "snmp", "ntp", "vnc",
+		"allow", "deny", "accept", "drop", "dropped", "blocked", "allowed", "alert", "authentication", "network",
+	} {
+		m[v] = v
+		m[strings.ToUpper(v)] = v
+		m[strings.ToUpper(v[:1])+v[1:]] = v
+	}
+	return m
+}()
+
+// lowerKnown lower-cases v without allocating for the knownLower values.
+func lowerKnown(v string) string {
+	if l, ok := knownLower[v]; ok {
+		return l
+	}
+	return strings.ToLower(v)
+}
 
 func parseIP(v string) (string, bool) {
 	a, err := netip.ParseAddr(v)
 	if err != nil {
 		return "", false
+	}
+	if a.Is4() {
+		return v, true // ParseAddr accepts only the canonical dotted form
 	}
 	return a.Unmap().String(), true
 }
@@ -173,11 +332,17 @@ func parsePort(v string) (string, bool) {
 	if err != nil || n < 1 || n > 65535 {
 		return "", false
 	}
+	if v[0] >= '1' && v[0] <= '9' {
+		return v, true // already canonical
+	}
 	return strconv.Itoa(n), true
 }
 
 func port(v string) int {
-	n, _ := strconv.Atoi(v) // v is "" or validated by parsePort
+	if v == "" {
+		return 0
+	}
+	n, _ := strconv.Atoi(v) // validated by parsePort
 	return n
 }
 
@@ -195,7 +360,7 @@ func parseProto(v string) (string, bool) {
 	case "58":
 		return "ipv6-icmp", true
 	}
-	return strings.ToLower(v), true
+	return lowerKnown(v), true
 }
 
 // parseOutcome normalizes an outcome to success, failure or unknown.
@@ -209,4 +374,66 @@ func parseOutcome(v string) (string, bool) {
 		return "failure", true
 	}
 	return "unknown", true
+}
+
+// parseOp normalizes an explicit operation value (see normalizeOp).
+func parseOp(v string) (string, bool) {
+	n := normalizeOp(v)
+	return n, n != ""
+}
+
+// parseMAC normalizes a 48-bit MAC address (aa:bb:cc:dd:ee:ff,
+// aa-bb-cc-dd-ee-ff or aabb.ccdd.eeff, any case) to lower-case colon form.
+func parseMAC(v string) (string, bool) {
+	if len(v) < 12 {
+		return "", false
+	}
+	if len(v) == 17 {
+		sep := v[2]
+		if sep != ':' && sep != '-' {
+			return "", false
+		}
+		canonical := sep == ':'
+		for i := 0; i < 17; i++ {
+			c := v[i]
+			if i%3 == 2 {
+				if c != sep {
+					return "", false
+				}
+				continue
+			}
+			switch {
+			case c >= '0' && c <= '9' || c >= 'a' && c <= 'f':
+			case c >= 'A' && c <= 'F':
+				canonical = false
+			default:
+				return "", false
+			}
+		}
+		if canonical {
+			return v, true
+		}
+	}
+	hw, err := net.ParseMAC(v)
+	if err != nil || len(hw) != 6 {
+		return "", false
+	}
+	return hw.String(), true
+}
+
+// parseCount validates a non-negative byte count.
+func parseCount(v string) (string, bool) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return "", false
+	}
+	return v, true
+}
+
+func count(v string) int64 {
+	if v == "" {
+		return 0
+	}
+	n, _ := strconv.ParseInt(v, 10, 64) // validated by parseCount
+	return n
 }

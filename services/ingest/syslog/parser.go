@@ -15,26 +15,6 @@ import (
 	"github.com/c981/c981/services/shared/event"
 )
 
-// Format is a syslog wire format.
-type Format string
-
-// Formats. FormatAuto detects the format of each record: "<PRI>1 " (version
-// 1 after the PRI) is RFC 5424, anything else RFC 3164.
-const (
-	FormatAuto    Format = "auto"
-	FormatRFC5424 Format = "rfc5424"
-	FormatRFC3164 Format = "rfc3164"
-)
-
-// Valid reports whether f is a known format; "" counts as FormatAuto.
-func (f Format) Valid() bool {
-	switch f {
-	case "", FormatAuto, FormatRFC5424, FormatRFC3164:
-		return true
-	}
-	return false
-}
-
 // DefaultMaxBytes is the default maximum size of one record.
 const DefaultMaxBytes = 64 << 10
 
@@ -51,8 +31,8 @@ type Options struct {
 	Site      string
 	Source    string
 	Transport string
-	// Location is the time zone of RFC 3164 timestamps, which carry none;
-	// nil means UTC.
+	// Location is the time zone of timestamps that carry none (RFC 3164,
+	// Cisco, CEF/LEEF dates, FortiGate date/time without tz); nil means UTC.
 	Location *time.Location
 	// Now returns the current time; RFC 3164 timestamps have no year, so the
 	// year is the one that puts the timestamp nearest to Now without being
@@ -62,14 +42,18 @@ type Options struct {
 	MaxBytes int
 }
 
-// Parser turns raw syslog records into events. It is safe for concurrent use.
+// Parser turns raw records of any supported format into events. It is safe
+// for concurrent use.
 type Parser struct {
 	opts     Options
 	loc      *time.Location
 	now      func() time.Time
 	maxBytes int
-	m5424    sync.Pool
-	m3164    sync.Pool
+	// noAliasTracking makes mapFields iterate Fields always (tests compare
+	// it with the tracked mapping).
+	noAliasTracking bool
+	m5424           sync.Pool
+	m3164           sync.Pool
 }
 
 // NewParser returns a Parser with opts.
@@ -120,19 +104,15 @@ func (p *Parser) Parse(raw []byte, id string, peer string, receivedAt time.Time)
 	}
 	pri, priLen, err := scanPRI(rec)
 	if err != nil {
+		if pe, ok := err.(*ParseError); ok {
+			pe.Format = format
+		}
 		return event.Event{}, err
 	}
 	body := rec[priLen:]
 	if priLen > 0 && len(bytes.TrimSpace(body)) == 0 {
 		return event.Event{}, newError(ReasonTruncated, format, nil, "nothing after PRI")
 	}
-	if format == FormatAuto {
-		format = FormatRFC3164
-		if priLen > 0 && body[0] == '1' && (len(body) == 1 || body[1] == ' ') {
-			format = FormatRFC5424
-		}
-	}
-
 	receivedAt = receivedAt.UTC()
 	ev := event.Event{
 		ID:         id,
@@ -140,7 +120,6 @@ func (p *Parser) Parse(raw []byte, id string, peer string, receivedAt time.Time)
 		Time:       receivedAt,
 		Site:       p.opts.Site,
 		Source:     p.opts.Source,
-		Format:     string(format),
 		Transport:  p.opts.Transport,
 		Peer:       peer,
 		Facility:   -1,
@@ -151,23 +130,124 @@ func (p *Parser) Parse(raw []byte, id string, peer string, receivedAt time.Time)
 		ev.Facility = pri / 8
 		ev.Severity = pri % 8
 	}
-	fields := map[string]string{}
-	if format == FormatRFC5424 {
-		if priLen == 0 {
-			return event.Event{}, newError(ReasonBadPRI, format, nil, "RFC 5424 record without PRI")
-		}
-		if err := p.parse5424(rec, priLen, &ev, fields); err != nil {
-			return event.Event{}, err
-		}
-	} else {
-		p.parse3164(rec, body, &ev)
+	// rec and body as substrings of Raw: values sliced from them share
+	// its memory instead of being copied.
+	var as aliasState
+	r := record{raw: ev.Raw[:len(rec)], priLen: priLen}
+	fields := make(map[string]string, fieldsHint(r))
+	format, err = p.dispatch(format, r, &ev, fields, &as)
+	if err != nil {
+		return event.Event{}, err
 	}
-	extractPairs(ev.Message, fields)
+	ev.Format = string(format)
 	if len(fields) > 0 {
 		ev.Fields = fields
 	}
-	mapFields(&ev)
+	// Every path adds fields through setField/addField/extractPairs,
+	// so the tracked mapping is complete (mapFields still checks the
+	// count).
+	as.valid = !p.noAliasTracking
+	mapFields(&ev, &as)
 	return ev, nil
+}
+
+// fieldsHint estimates how many Fields a record yields, so that the map is
+// allocated once at the right size (growing it costs more than parsing):
+// one per ':' for JSON, two per '=' for RFC 5424 (structured data params
+// are added as "sdid.param" and "param"), one per '=' otherwise, plus the
+// derived keys of CEF and LEEF (header fields, custom-field labels).
+func fieldsHint(r record) int {
+	body := r.body()
+	var n int
+	switch {
+	case strings.IndexByte(body[:min(len(body), 512)], '{') >= 0:
+		n = strings.Count(body, ":")
+	case len(body) > 1 && body[0] == '1' && body[1] == ' ':
+		n = 2 * strings.Count(body, "=")
+	default:
+		n = strings.Count(body, "=")
+		if strings.Contains(body, "EF:") {
+			n += 2 + strings.Count(body, "Label=")
+		}
+	}
+	return min(n, MaxFields)
+}
+
+// record is the text of one record (Raw without line terminators) and the
+// length of its PRI.
+type record struct {
+	raw    string
+	priLen int
+}
+
+// body is the record after the PRI.
+func (r record) body() string { return r.raw[r.priLen:] }
+
+// dispatch parses r as format (detecting it for FormatAuto) and returns
+// the format the record was parsed as. as collects the alias mapping of
+// the fields as they are added (see aliasState).
+func (p *Parser) dispatch(format Format, r record, ev *event.Event, fields map[string]string, as *aliasState) (Format, error) {
+	body := r.body()
+	trimmed := strings.TrimLeft(body, " ")
+	switch format {
+	case FormatRFC5424:
+		if err := p.parse5424(r, ev, fields, as); err != nil {
+			return format, err
+		}
+		extractPairs(ev.Message, fields, as)
+		return format, nil
+	case FormatRFC3164:
+		p.parse3164(r, ev)
+		extractPairs(ev.Message, fields, as)
+		return format, nil
+	case FormatCEF, FormatLEEF:
+		f, off := payloadMarker(body)
+		if f != format {
+			return format, newError(ReasonFormatMismatch, format, nil, "no %s header in the record", strings.ToUpper(string(format)))
+		}
+		return format, p.parseEnveloped(format, r, off, ev, fields, as)
+	case FormatEVE, FormatZeek, FormatJSON:
+		if strings.HasPrefix(trimmed, "{") {
+			return p.parseJSON(format, trimmed, ev, fields, as)
+		}
+		if r.priLen > 0 {
+			return p.parseJSONEnveloped(format, r, ev, fields, as)
+		}
+		return format, newError(ReasonFormatMismatch, format, nil, "record is not a JSON object")
+	case FormatKV:
+		if r.priLen > 0 && !isKVStart(trimmed) {
+			// A key=value payload inside a syslog header.
+			p.parse3164(r, ev)
+			trimmed = ev.Message
+		}
+		return format, p.parseKV(trimmed, ev, fields, as)
+	}
+	// FormatAuto.
+	if strings.HasPrefix(trimmed, "{") {
+		return p.parseJSON(FormatAuto, trimmed, ev, fields, as)
+	}
+	if f, off := payloadMarker(body); f != "" {
+		return f, p.parseEnveloped(f, r, off, ev, fields, as)
+	}
+	if r.priLen > 0 && body[0] == '1' && (len(body) == 1 || body[1] == ' ') {
+		if err := p.parse5424(r, ev, fields, as); err != nil {
+			return FormatRFC5424, err
+		}
+		if strings.HasPrefix(ev.Message, "{") {
+			return p.parseJSON(FormatAuto, ev.Message, ev, fields, as)
+		}
+		extractPairs(ev.Message, fields, as)
+		return FormatRFC5424, nil
+	}
+	if isKVStart(trimmed) {
+		return FormatKV, p.parseKV(trimmed, ev, fields, as)
+	}
+	p.parse3164(r, ev)
+	if strings.HasPrefix(ev.Message, "{") {
+		return p.parseJSON(FormatAuto, ev.Message, ev, fields, as)
+	}
+	extractPairs(ev.Message, fields, as)
+	return FormatRFC3164, nil
 }
 
 // scanPRI validates a leading <PRI> and returns its value and length, or
@@ -196,12 +276,24 @@ func scanPRI(rec []byte) (pri, n int, err error) {
 	return pri, end + 1, nil
 }
 
-func (p *Parser) parse5424(rec []byte, priLen int, ev *event.Event, fields map[string]string) error {
+func (p *Parser) parse5424(r record, ev *event.Event, fields map[string]string, as *aliasState) error {
+	if r.priLen == 0 {
+		return newError(ReasonBadPRI, FormatRFC5424, nil, "RFC 5424 record without PRI")
+	}
+	if fast5424(r, ev, fields, as) {
+		return nil
+	}
+	return p.machine5424(r, ev, fields, as)
+}
+
+// machine5424 parses an RFC 5424 record with the go-syslog machine.
+func (p *Parser) machine5424(r record, ev *event.Event, fields map[string]string, as *aliasState) error {
 	m := p.m5424.Get().(gosyslog.Machine)
 	defer p.m5424.Put(m)
+	rec := []byte(r.raw)
 	msg, err := m.Parse(rec)
 	if err != nil {
-		return p.classify5424(m, rec, priLen, err)
+		return p.classify5424(m, rec, r.priLen, err)
 	}
 	sm, ok := msg.(*rfc5424.SyslogMessage)
 	if !ok || sm == nil {
@@ -209,6 +301,7 @@ func (p *Parser) parse5424(rec []byte, priLen int, ev *event.Event, fields map[s
 	}
 	if sm.Timestamp != nil {
 		ev.Time = sm.Timestamp.UTC()
+		ev.TimeRaw = field(r.body(), 1)
 	}
 	ev.Host = clean(deref(sm.Hostname))
 	ev.App = clean(deref(sm.Appname))
@@ -220,9 +313,24 @@ func (p *Parser) parse5424(rec []byte, priLen int, ev *event.Event, fields map[s
 	}
 	ev.Message = clean(msgText)
 	if sm.StructuredData != nil {
-		sdFields(*sm.StructuredData, fields)
+		sdFields(*sm.StructuredData, fields, as)
 	}
 	return nil
+}
+
+// field returns the space-separated field i (0-based) of s.
+func field(s string, i int) string {
+	for ; i > 0; i-- {
+		j := strings.IndexByte(s, ' ')
+		if j < 0 {
+			return ""
+		}
+		s = s[j+1:]
+	}
+	if j := strings.IndexByte(s, ' '); j >= 0 {
+		return s[:j]
+	}
+	return s
 }
 
 // classify5424 turns a machine error into a ParseError: truncated when the
@@ -255,22 +363,65 @@ func (p *Parser) classify5424(m gosyslog.Machine, rec []byte, priLen int, cause 
 	return newError(ReasonBadHeader, FormatRFC5424, cause, "malformed RFC 5424 header")
 }
 
-func (p *Parser) parse3164(rec, body []byte, ev *event.Event) {
+func (p *Parser) parse3164(r record, ev *event.Event) {
+	var host, app, procID, msg, stamp string
+	var ts time.Time
+	if p.fast3164(r, &host, &app, &procID, &msg, &ts, &stamp) {
+		ev.Time, ev.TimeRaw = ts, stamp
+		ev.Host, ev.App, ev.ProcID, ev.Message = host, app, procID, clean(msg)
+		ciscoTag(ev)
+		return
+	}
+	p.machine3164(r, ev)
+}
+
+// machine3164 parses an RFC 3164 record with the go-syslog machine.
+func (p *Parser) machine3164(r record, ev *event.Event) {
 	m := p.m3164.Get().(gosyslog.Machine)
 	defer p.m3164.Put(m)
-	msg, err := m.Parse(rec)
+	msg, err := m.Parse([]byte(r.raw))
 	sm, _ := msg.(*rfc3164.SyslogMessage)
 	if err != nil || sm == nil || sm.Timestamp == nil {
 		// RFC 3164 section 4.3.3: without a valid TIMESTAMP the whole
-		// content is the message, received now.
-		ev.Message = clean(string(bytes.TrimLeft(body, " ")))
+		// content is the message, received now. Cisco devices put a
+		// timestamp with a year and no host first; recognize it.
+		body := strings.TrimLeft(r.body(), " ")
+		if t, raw, rest, ok := p.ciscoStamp(body); ok {
+			ev.Time, ev.TimeRaw, body = t, raw, rest
+		}
+		ev.Message = clean(body)
+		ciscoTag(ev)
 		return
 	}
 	ev.Time = p.stampTime(*sm.Timestamp)
+	ev.TimeRaw = rawStamp(strings.TrimLeft(r.body(), " "))
 	ev.Host = clean(deref(sm.Hostname))
 	ev.App = clean(deref(sm.Appname))
 	ev.ProcID = clean(deref(sm.ProcID))
 	ev.Message = clean(deref(sm.Message))
+	ciscoTag(ev)
+}
+
+// rawStamp returns the RFC 3164 timestamp at the start of body as written:
+// an RFC 3339 token, or "Mmm dd hh:mm:ss" with optional fractions.
+func rawStamp(body string) string {
+	if body == "" {
+		return ""
+	}
+	if body[0] >= '0' && body[0] <= '9' {
+		return field(body, 0)
+	}
+	if len(body) < 15 {
+		return body
+	}
+	n := 15
+	if n < len(body) && body[n] == '.' {
+		n++
+		for n < len(body) && body[n] >= '0' && body[n] <= '9' {
+			n++
+		}
+	}
+	return body[:n]
 }
 
 // stampTime completes an RFC 3164 timestamp. A Stamp timestamp (year 0,
@@ -283,7 +434,12 @@ func (p *Parser) stampTime(t time.Time) time.Time {
 	}
 	now := p.now().In(p.loc)
 	limit := now.Add(24 * time.Hour)
-	for y := now.Year() + 1; y >= now.Year()-8; y-- {
+	// Next year is within a day of now only on December 31.
+	first := now.Year()
+	if now.Month() == time.December && now.Day() == 31 {
+		first++
+	}
+	for y := first; y >= now.Year()-8; y-- {
 		c := time.Date(y, t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), p.loc)
 		if c.Day() != t.Day() || c.After(limit) {
 			continue // Feb 29 in a common year, or too far in the future
@@ -295,7 +451,7 @@ func (p *Parser) stampTime(t time.Time) time.Time {
 
 // sdFields adds structured data params as "sdid.param" and, when not
 // already set by an earlier element (SD-IDs in sorted order), as "param".
-func sdFields(sd map[string]map[string]string, fields map[string]string) {
+func sdFields(sd map[string]map[string]string, fields map[string]string, as *aliasState) {
 	ids := make([]string, 0, len(sd))
 	for id := range sd {
 		ids = append(ids, id)
@@ -313,10 +469,8 @@ func sdFields(sd map[string]map[string]string, fields map[string]string) {
 				return
 			}
 			v := clean(params[k])
-			fields[id+"."+k] = v
-			if _, ok := fields[k]; !ok {
-				fields[k] = v
-			}
+			setField(fields, as, id+"."+k, v)
+			addField(fields, as, k, v)
 		}
 	}
 }

@@ -45,6 +45,19 @@ type Context struct {
 	SLT int
 	// MaintActive is true when a maintenance window covering the target is open.
 	MaintActive bool
+	// SourceZoneKind is the zone kind of the endpoint that initiated the
+	// activity (enterprise, dmz, remote_access, ...); "" or "unknown" when
+	// not known.
+	SourceZoneKind string
+	// SourcePurdue is the initiating endpoint's Purdue level; negative when
+	// unknown.
+	SourcePurdue float64
+	// ForbiddenActions are the target asset's response constraints from the
+	// site model: catalog actions never taken on it.
+	ForbiddenActions []string
+	// AssetApprovers are roles the site model requires on every intrusive
+	// action against the target asset, on top of the built-in ones.
+	AssetApprovers []string
 }
 
 // ContextOf returns the constraint context of an incident.
@@ -56,7 +69,40 @@ func ContextOf(inc *event.Incident) Context {
 		Purdue:      inc.Target.Purdue,
 		SLT:         inc.Target.SLT,
 		MaintActive: inc.MaintActive,
+		// An incident without source context has Purdue 0 (the zero value)
+		// in old records; only a known zone gives the source a level.
+		SourceZoneKind: inc.Source.ZoneKind,
+		SourcePurdue:   sourcePurdue(inc.Source),
 	}
+}
+
+// sourcePurdue is the source's Purdue level, -1 when its zone is unknown.
+func sourcePurdue(e event.Endpoint) float64 {
+	if e.Zone == "" || e.Zone == "unknown" || e.ZoneKind == "" || e.ZoneKind == "unknown" {
+		return -1
+	}
+	return e.Purdue
+}
+
+// EnforcementPurdue is the Purdue level of the enforcement point where a
+// boundary action against the incident's flow is applied: the higher of the
+// source's and the target's levels. A flow between an enterprise, IDMZ or
+// remote-access source (>= 3.5) and an OT target crosses the IDMZ, so a
+// narrow block of that source, or ending its remote session, happens at the
+// IDMZ firewall or remote-access gateway. A flow whose ends are both at
+// Level 3 or below (lateral movement inside OT) could only be cut on a cell
+// or zone firewall on the control path, which boundary actions never touch.
+// A source of unknown zone kind, or of unknown (negative) level, does not
+// count.
+func (c Context) EnforcementPurdue() float64 {
+	if !c.sourceKnown() {
+		return c.Purdue
+	}
+	return max(c.Purdue, c.SourcePurdue)
+}
+
+func (c Context) sourceKnown() bool {
+	return c.SourceZoneKind != "" && c.SourceZoneKind != "unknown" && c.SourcePurdue >= 0
 }
 
 // IsSafety reports whether the target is a safety system: flagged as safety,
@@ -89,6 +135,14 @@ func (c Context) String() string {
 	}
 	b.WriteString(")")
 	return b.String()
+}
+
+// sourceString describes the source for reasons, e.g. "dmz zone, Purdue 3.5".
+func (c Context) sourceString() string {
+	if !c.sourceKnown() {
+		return "unknown"
+	}
+	return c.SourceZoneKind + " zone, Purdue " + purdue(c.SourcePurdue)
 }
 
 func purdue(p float64) string {
@@ -164,6 +218,10 @@ func Rank(decision string) int {
 // target. It is pure and deterministic: the same input always gives the
 // same Decision, and the Reason is always set.
 func Decide(s Step, c Context) Decision {
+	if (s.Kind == KindGuidance || s.Kind == KindApproval) && (s.Action.Name != "" || s.Action.Class != "") {
+		// The loader rejects this; the engine does not rely on it.
+		return forbidden(fmt.Sprintf("%s steps carry no action; %s would run unchecked", s.Kind, s.Action.Name))
+	}
 	switch s.Kind {
 	case KindGuidance:
 		// (f) guidance is for a person and changes nothing by itself.
@@ -195,9 +253,12 @@ func Decide(s Step, c Context) Decision {
 		return forbidden("target is a safety system: no automatic action; the safety engineer decides")
 	}
 	// (d) boundary actions only at Level 3.5+ enforcement points.
-	if a.Class == event.ClassBoundary && (c.Purdue < BoundaryMinPurdue) {
-		return forbidden(fmt.Sprintf("boundary action %s is enforced only at Level %s+ enforcement points (IDMZ, remote access); the target is %s, below the boundary",
-			a.Name, purdue(BoundaryMinPurdue), c))
+	if a.Class == event.ClassBoundary && c.EnforcementPurdue() < BoundaryMinPurdue {
+		return forbidden(fmt.Sprintf("boundary action %s is enforced only at Level %s+ enforcement points (IDMZ, remote access); neither the source (%s) nor the target (%s) is at or above the boundary",
+			a.Name, purdue(BoundaryMinPurdue), c.sourceString(), c))
+	}
+	if slices.Contains(c.ForbiddenActions, a.Name) {
+		return forbidden(fmt.Sprintf("the site model forbids %s on this asset (response constraints of %s)", a.Name, c))
 	}
 	if len(s.Unmet) > 0 {
 		return forbidden("precondition not met: " + strings.Join(s.Unmet, "; "))
@@ -210,6 +271,7 @@ func Decide(s Step, c Context) Decision {
 		if safety {
 			req = append(req, RoleSafetyEngineer)
 		}
+		req = append(req, c.AssetApprovers...)
 		why := fmt.Sprintf("intrusive action %s can upset the process on %s; it is never automatic", a.Name, c)
 		if s.Automatic {
 			why = "automatic execution refused: " + why
@@ -264,6 +326,10 @@ func needsApproval(builtin []string, quorum int, s Step, why string) Decision {
 		if !slices.Contains(rs, r) {
 			rs = append(rs, r)
 		}
+	}
+	if len(rs) == 0 {
+		// A playbook count without roles: someone accountable must approve.
+		rs = append(rs, RoleOTSecurityLead)
 	}
 	q := max(quorum, s.Approvals.Count, len(rs), 1)
 	var b strings.Builder

@@ -78,6 +78,43 @@ func TestDecideNamed(t *testing.T) {
 			reason:   "target is a safety system: no automatic action; the safety engineer decides",
 		},
 		{
+			name:     "automatic IDMZ block of an enterprise source reaching a PLC is allowed",
+			step:     Step{Kind: KindAction, Action: act(t, ActBlockAtIDMZFirewall), Automatic: true},
+			ctx:      Context{Role: "plc", ZoneKind: "control", Purdue: 1, SLT: 3, SourceZoneKind: "enterprise", SourcePurdue: 4},
+			decision: event.DecisionAllowed,
+			reason:   "boundary action block_at_idmz_firewall at the IDMZ enforcement point; automatic as the playbook allows",
+		},
+		{
+			name:     "IDMZ block of a source inside OT is forbidden",
+			step:     Step{Kind: KindAction, Action: act(t, ActBlockAtIDMZFirewall), Automatic: true},
+			ctx:      Context{Role: "plc", ZoneKind: "control", Purdue: 1, SLT: 3, SourceZoneKind: "supervisory", SourcePurdue: 2},
+			decision: event.DecisionForbidden,
+			reason:   "boundary action block_at_idmz_firewall is enforced only at Level 3.5+ enforcement points (IDMZ, remote access); neither the source (supervisory zone, Purdue 2) nor the target (plc in control zone (Purdue 1, SL-T 3)) is at or above the boundary",
+		},
+		{
+			name:     "a source of unknown zone does not lift a low target to the boundary",
+			step:     Step{Kind: KindAction, Action: act(t, ActBlockAtIDMZFirewall), Automatic: true},
+			ctx:      Context{Role: "plc", ZoneKind: "control", Purdue: 1, SLT: 3, SourceZoneKind: "unknown", SourcePurdue: 4},
+			decision: event.DecisionForbidden,
+			reason:   "boundary action block_at_idmz_firewall is enforced only at Level 3.5+ enforcement points (IDMZ, remote access); neither the source (unknown) nor the target (plc in control zone (Purdue 1, SL-T 3)) is at or above the boundary",
+		},
+		{
+			name:     "the asset's response constraints forbid an action the engine would gate",
+			step:     Step{Kind: KindAction, Action: act(t, ActReboot), Approvals: Approvals{Roles: []string{RoleControlEngineer, RoleOperationsManager}}},
+			ctx:      Context{Role: "plc", ZoneKind: "control", Purdue: 1, SLT: 3, ForbiddenActions: []string{ActReboot}},
+			decision: event.DecisionForbidden,
+			reason:   "the site model forbids reboot on this asset (response constraints of plc in control zone (Purdue 1, SL-T 3))",
+		},
+		{
+			name:      "the asset's approvers join the intrusive approvers",
+			step:      Step{Kind: KindAction, Action: act(t, ActIsolateHost)},
+			ctx:       Context{Role: "plc", ZoneKind: "control", Purdue: 1, SLT: 3, AssetApprovers: []string{RoleShiftSupervisor}},
+			decision:  event.DecisionNeedsApproval,
+			reason:    "intrusive action isolate_host can upset the process on plc in control zone (Purdue 1, SL-T 3); it is never automatic; needs 3 distinct approvers: control_engineer + operations_manager + shift_supervisor",
+			approvers: []string{RoleControlEngineer, RoleOperationsManager, RoleShiftSupervisor},
+			quorum:    3,
+		},
+		{
 			name:      "automatic isolate on a PLC needs two approvers",
 			step:      Step{Kind: KindAction, Action: act(t, ActIsolateHost), Automatic: true},
 			ctx:       plc,
@@ -134,14 +171,14 @@ func TestDecideNamed(t *testing.T) {
 			step:     Step{Kind: KindAction, Action: act(t, ActBlockAtIDMZFirewall), Automatic: true},
 			ctx:      plc,
 			decision: event.DecisionForbidden,
-			reason:   "boundary action block_at_idmz_firewall is enforced only at Level 3.5+ enforcement points (IDMZ, remote access); the target is plc in control zone (Purdue 1, SL-T 3), below the boundary",
+			reason:   "boundary action block_at_idmz_firewall is enforced only at Level 3.5+ enforcement points (IDMZ, remote access); neither the source (unknown) nor the target (plc in control zone (Purdue 1, SL-T 3)) is at or above the boundary",
 		},
 		{
 			name:     "boundary action against a target of unknown level is forbidden",
 			step:     Step{Kind: KindAction, Action: act(t, ActDisableRemoteAccount)},
 			ctx:      unknown,
 			decision: event.DecisionForbidden,
-			reason:   "boundary action disable_remote_account is enforced only at Level 3.5+ enforcement points (IDMZ, remote access); the target is unknown asset in unknown zone (Purdue unknown), below the boundary",
+			reason:   "boundary action disable_remote_account is enforced only at Level 3.5+ enforcement points (IDMZ, remote access); neither the source (unknown) nor the target (unknown asset in unknown zone (Purdue unknown)) is at or above the boundary",
 		},
 		{
 			name:     "automatic IDMZ block against a DMZ target is allowed",
@@ -310,7 +347,10 @@ func checkInvariants(t *testing.T, s Step, c Context) {
 		fail("automatic step touching a safety system not forbidden")
 	}
 	// (b)
-	if s.Automatic && touches && (c.Purdue <= 2) && !c.MaintActive && d.Decision == event.DecisionAllowed {
+	// Boundary actions are executed at the IDMZ enforcement point (rule d),
+	// not at Level 0-2, so (b) concerns what runs on the device.
+	onDevice := a.Class == event.ClassIntrusive || a.TouchesTarget
+	if s.Automatic && onDevice && (c.Purdue <= 2) && !c.MaintActive && d.Decision == event.DecisionAllowed {
 		fail("automatic step touching Level 0-2 outside a window allowed")
 	}
 	// (c)
@@ -328,7 +368,7 @@ func checkInvariants(t *testing.T, s Step, c Context) {
 		}
 	}
 	// (d)
-	if a.Class == event.ClassBoundary && c.Purdue < BoundaryMinPurdue && d.Decision != event.DecisionForbidden {
+	if a.Class == event.ClassBoundary && boundaryLevel(c) < 3.5 && d.Decision != event.DecisionForbidden {
 		fail("boundary action below Level 3.5 not forbidden")
 	}
 	// Unmet preconditions always forbid.
@@ -360,6 +400,17 @@ func checkInvariants(t *testing.T, s Step, c Context) {
 	if d.Decision == event.DecisionAllowed && s.Automatic && a.Class == event.ClassIntrusive {
 		fail("automatic intrusive step allowed")
 	}
+}
+
+// boundaryLevel is the test's own reading of rule (d): the enforcement point
+// is at the higher of the target's level and the level of a source whose
+// zone is known.
+func boundaryLevel(c Context) float64 {
+	lvl := c.Purdue
+	if c.SourceZoneKind != "" && c.SourceZoneKind != "unknown" && c.SourcePurdue >= 0 && c.SourcePurdue > lvl {
+		lvl = c.SourcePurdue
+	}
+	return lvl
 }
 
 func TestCatalog(t *testing.T) {

@@ -70,8 +70,14 @@ type Step struct {
 	// Action is a catalog action name (notify and action steps only).
 	Action string `yaml:"action"`
 	// Audience is who the step is for: operator, soc_analyst,
-	// control_engineer, safety_engineer or management.
+	// control_engineer, safety_engineer or management. Required: every step,
+	// even a refused one, is read by someone.
 	Audience string `yaml:"audience"`
+	// DeclaredClass is the action class the author expects (passive,
+	// boundary, intrusive). Optional; when given it must match the built-in
+	// catalog, so a reviewer sees the impact class in the playbook and a
+	// playbook cannot believe an intrusive action is passive.
+	DeclaredClass string `yaml:"class"`
 	// Automatic is true when the step is meant to run without a person.
 	Automatic bool `yaml:"automatic"`
 	// Approvals the playbook asks for on top of the built-in rules.
@@ -106,11 +112,15 @@ func (s *Step) Class() string {
 	return event.ClassPassive
 }
 
-// DisplayText returns the text a person reads: the step's text, or the
-// action's catalog description when the step has none.
+// DisplayText returns the text a person reads: the step's text, or, when
+// the step has none, the action's catalog description or, for an approval
+// gate, who must approve.
 func (s *Step) DisplayText() string {
-	if s.Text != "" {
+	switch {
+	case s.Text != "":
 		return s.Text
+	case s.Kind == constraint.KindApproval:
+		return "Approval by " + strings.Join(s.Approvals.Roles, " + ") + " is needed before the plan continues; without it nothing further is done."
 	}
 	return s.action.Description
 }
@@ -332,8 +342,16 @@ func (p *Playbook) validate(file string, data []byte, i int) []error {
 		if s.Kind == constraint.KindApproval && len(s.Approvals.Roles) == 0 {
 			sfail(".approvals", "approval steps need approvals.roles")
 		}
-		if s.Kind == constraint.KindNotify && s.Audience == "" {
-			sfail(".audience", "notify steps need an audience (who is notified)")
+		if s.Audience == "" {
+			sfail(".audience", "audience is required (who reads or is notified by the step)")
+		}
+		if s.DeclaredClass != "" {
+			switch want := s.Class(); {
+			case !slices.Contains([]string{event.ClassPassive, event.ClassBoundary, event.ClassIntrusive}, s.DeclaredClass):
+				sfail(".class", "class %q must be passive, boundary or intrusive", s.DeclaredClass)
+			case s.DeclaredClass != want && (s.action.Class != "" || s.Kind == constraint.KindGuidance || s.Kind == constraint.KindApproval):
+				sfail(".class", "class %s does not match the built-in catalog: %s", s.DeclaredClass, classOf(s))
+			}
 		}
 		if s.Audience != "" && !slices.Contains(audiences, s.Audience) {
 			sfail(".audience", "audience %q must be one of %s", s.Audience, strings.Join(audiences, ", "))
@@ -376,6 +394,14 @@ func lineOf(data []byte, path string) int {
 		path = path[:i]
 	}
 	return 0
+}
+
+// classOf explains the catalog class of a step for errors.
+func classOf(s *Step) string {
+	if s.action.Class != "" {
+		return fmt.Sprintf("%s is %s", s.action.Name, s.action.Class)
+	}
+	return fmt.Sprintf("%s steps are passive", s.Kind)
 }
 
 func stepName(s *Step, j int) string {

@@ -102,7 +102,7 @@ func TestLoadPack(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"PB-OT-02", "PB-OT-01", "PB-OT-03", "PB-OT-00"}
+	want := []string{"PB-OT-02", "PB-OT-07", "PB-OT-01", "PB-OT-05", "PB-OT-04", "PB-OT-06", "PB-OT-03", "PB-OT-00"}
 	if !slices.Equal(ids, want) {
 		t.Errorf("playbooks in priority order = %v, want %v", ids, want)
 	}
@@ -125,7 +125,13 @@ func TestSelect(t *testing.T) {
 		{"write from unauthorized host", event.Incident{Severity: "high", RuleIDs: []string{"OT-006", "OT-007"}, Target: plc}, []string{"PB-OT-01", "PB-OT-03", "PB-OT-00"}},
 		{"safety rule", event.Incident{Severity: "critical", RuleIDs: []string{"OT-003"}, Target: sis}, []string{"PB-OT-02", "PB-OT-00"}},
 		{"safety target without OT-003", event.Incident{Severity: "high", RuleIDs: []string{"OT-001"}, Target: sis}, []string{"PB-OT-02", "PB-OT-01", "PB-OT-00"}},
-		{"unknown device", event.Incident{Severity: "medium", RuleIDs: []string{"OT-005"}}, []string{"PB-OT-03", "PB-OT-00"}},
+		{"unknown device", event.Incident{Severity: "medium", RuleIDs: []string{"OT-005"}}, []string{"PB-OT-06", "PB-OT-03", "PB-OT-00"}},
+		{"scanning technique", event.Incident{Severity: "medium", RuleIDs: []string{"OT-012"}, Techniques: []string{"T0846"}, Target: plc}, []string{"PB-OT-06", "PB-OT-00"}},
+		{"remote access", event.Incident{Severity: "medium", RuleIDs: []string{"OT-020"}, Target: plc}, []string{"PB-OT-04", "PB-OT-00"}},
+		{"vendor source", event.Incident{Severity: "medium", RuleIDs: []string{"OT-012"}, Source: event.Endpoint{ZoneKind: "vendor", Purdue: 4}, Target: plc}, []string{"PB-OT-04", "PB-OT-00"}},
+		{"IDMZ source toward Level 3", event.Incident{Severity: "high", RuleIDs: []string{"OT-006"}, Source: event.Endpoint{ZoneKind: "dmz", Purdue: 3.5}, Target: event.Endpoint{Role: "historian", ZoneKind: "operations", Purdue: 3}}, []string{"PB-OT-05", "PB-OT-03", "PB-OT-00"}},
+		{"IDMZ source toward the enterprise", event.Incident{Severity: "high", RuleIDs: []string{"OT-012"}, Source: event.Endpoint{ZoneKind: "dmz", Purdue: 3.5}, Target: event.Endpoint{ZoneKind: "enterprise", Purdue: 4}}, []string{"PB-OT-00"}},
+		{"sensor silence", event.Incident{Severity: "medium", Techniques: []string{"T0829"}, Target: plc}, []string{"PB-OT-07", "PB-OT-00"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ type metrics struct {
 	decisions  *prometheus.CounterVec
 	poison     prometheus.Counter
 	evalErrors prometheus.Counter
+	executed   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -37,8 +38,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "c981_respond_playbook_eval_errors_total",
 			Help: "Incidents for which some playbook's applies_to failed to evaluate (the playbook was left out).",
 		}),
+		executed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_respond_step_executions_total",
+			Help: "Plan steps handed to the executors, by outcome (done, dry_run, duplicate, failed, no_executor, not_automatic).",
+		}, []string{"status"}),
 	}
-	for _, c := range []prometheus.Collector{m.incidents, m.plans, m.decisions, m.poison, m.evalErrors} {
+	for _, c := range []prometheus.Collector{m.incidents, m.plans, m.decisions, m.poison, m.evalErrors, m.executed} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

@@ -9,13 +9,15 @@ import (
 	"github.com/c981/c981/services/respond/constraint"
 	"github.com/c981/c981/services/respond/playbook"
 	"github.com/c981/c981/services/shared/event"
+	"github.com/c981/c981/services/shared/site"
 )
 
 // Planner turns an incident version into response plans. It is safe for
 // concurrent use.
 type Planner struct {
-	set *playbook.Set
-	log *slog.Logger
+	set    *playbook.Set
+	log    *slog.Logger
+	assets map[string]site.ResponseConstraints // asset id -> constraints
 }
 
 // NewPlanner returns a Planner over a loaded playbook set; log receives
@@ -25,6 +27,36 @@ func NewPlanner(set *playbook.Set, log *slog.Logger) *Planner {
 		log = slog.Default()
 	}
 	return &Planner{set: set, log: log}
+}
+
+// WithSites returns a planner that also applies the response constraints
+// of the site models' assets (forbidden actions, extra approvers for
+// intrusive actions) to incidents whose target is one of those assets.
+func (p *Planner) WithSites(models ...*site.Model) *Planner {
+	q := *p
+	q.assets = map[string]site.ResponseConstraints{}
+	for k, v := range p.assets {
+		q.assets[k] = v
+	}
+	for _, m := range models {
+		for _, a := range m.Assets {
+			if len(a.Response.ForbiddenActions) > 0 || len(a.Response.Approvers) > 0 {
+				q.assets[a.ID] = a.Response
+			}
+		}
+	}
+	return &q
+}
+
+// Context returns the constraint context of inc: its target and source
+// and the target asset's response constraints from the site models.
+func (p *Planner) Context(inc *event.Incident) constraint.Context {
+	ctx := constraint.ContextOf(inc)
+	if rc, ok := p.assets[inc.Target.AssetID]; ok && inc.Target.AssetID != "" {
+		ctx.ForbiddenActions = rc.ForbiddenActions
+		ctx.AssetApprovers = rc.Approvers
+	}
+	return ctx
 }
 
 // Plan returns one plan per playbook that applies to inc, in playbook
@@ -46,7 +78,7 @@ func (p *Planner) PlanErr(inc event.Incident, now time.Time) ([]event.Plan, erro
 	if len(pbs) == 0 {
 		return nil, err
 	}
-	ctx := constraint.ContextOf(&inc)
+	ctx := p.Context(&inc)
 	version := strconv.FormatUint(inc.Version, 10)
 	created := now.UTC()
 	plans := make([]event.Plan, 0, len(pbs))

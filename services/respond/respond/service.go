@@ -12,9 +12,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/c981/c981/services/respond/audit"
+	"github.com/c981/c981/services/respond/constraint"
+	"github.com/c981/c981/services/respond/executor"
 	"github.com/c981/c981/services/respond/playbook"
 	"github.com/c981/c981/services/shared/bus"
 	"github.com/c981/c981/services/shared/event"
+	"github.com/c981/c981/services/shared/site"
 	"github.com/c981/c981/services/shared/stage"
 )
 
@@ -22,18 +26,94 @@ import (
 //
 //	respond:
 //	  playbooks_dir: playbooks    # directory of *.yaml playbook files
+//	  sites: [deploy/demo/site.yaml]  # optional: asset response constraints
 //	  ack_wait: 30s               # redelivery after this long without an ack
 //	  max_ack_pending: 256        # incident messages in flight
 //	  retry_delay: 1s             # redelivery delay after a transient error
 type Config struct {
 	// PlaybooksDir is the directory of *.yaml playbook files.
 	PlaybooksDir string `yaml:"playbooks_dir"`
+	// Sites are optional site model files whose assets' response
+	// constraints (forbidden actions, extra approvers) the constraint
+	// engine applies.
+	Sites []string `yaml:"sites"`
 	// AckWait is how long JetStream waits for an ack before redelivering.
 	AckWait time.Duration `yaml:"ack_wait"`
 	// MaxAckPending bounds the unacknowledged messages in flight.
 	MaxAckPending int `yaml:"max_ack_pending"`
 	// RetryDelay is the redelivery delay after a transient error.
 	RetryDelay time.Duration `yaml:"retry_delay"`
+	// Audit appends a decision record for every plan step (and an action
+	// record for every executed step) to the per-site hash chain in the
+	// C981_AUDIT stream.
+	Audit bool `yaml:"audit"`
+	// Execute configures the executors of allowed automatic steps; nil
+	// executes nothing (plans only).
+	Execute *ExecuteConfig `yaml:"execute"`
+}
+
+// ExecuteConfig configures the executors.
+//
+//	execute:
+//	  dry_run: true                 # do everything but the effect
+//	  notify:  {url: https://hooks.example.com/notify, secret_env: C981_NOTIFY_SECRET, allowed_hosts: [hooks.example.com]}
+//	  ticket:  {url: https://itsm.example.com/api/c981, secret_env: C981_TICKET_SECRET, allowed_hosts: [itsm.example.com]}
+//	  gateway: true                 # boundary actions via NATS to c981.gateway.<site>
+//	  gateway_timeout: 10s
+type ExecuteConfig struct {
+	// DryRun makes every executor do everything but its effect.
+	DryRun bool `yaml:"dry_run"`
+	// Notify receives notify steps; Ticket open_ticket and
+	// open_isms_incident steps.
+	Notify *executor.WebhookConfig `yaml:"notify"`
+	Ticket *executor.WebhookConfig `yaml:"ticket"`
+	// Gateway sends boundary actions to the site-local gateway.
+	Gateway        bool          `yaml:"gateway"`
+	GatewayTimeout time.Duration `yaml:"gateway_timeout"`
+}
+
+// runner builds the executor runner of the configuration.
+func (c *ExecuteConfig) runner(ctx context.Context, js jetstream.JetStream) (*executor.Runner, error) {
+	by := map[string]executor.Executor{}
+	if c.Notify != nil {
+		cfg := c.Notify.ResolveSecret()
+		if cfg.Name == "" {
+			cfg.Name = "notify"
+		}
+		w, err := executor.NewWebhook(cfg)
+		if err != nil {
+			return nil, err
+		}
+		by[constraint.ActNotify] = w
+	}
+	if c.Ticket != nil {
+		cfg := c.Ticket.ResolveSecret()
+		if cfg.Name == "" {
+			cfg.Name = "ticket"
+		}
+		w, err := executor.NewWebhook(cfg)
+		if err != nil {
+			return nil, err
+		}
+		by[constraint.ActOpenTicket] = w
+		by[constraint.ActOpenISMSIncident] = w
+	}
+	if c.Gateway {
+		g, err := executor.NewGatewayClient(js.Conn(), c.GatewayTimeout)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range constraint.Actions() {
+			if a.Class == event.ClassBoundary {
+				by[a.Name] = g
+			}
+		}
+	}
+	kv, err := executor.EnsureBucket(ctx, js, 0)
+	if err != nil {
+		return nil, err
+	}
+	return executor.NewRunner(kv, by, c.DryRun)
 }
 
 // Default values for unset Config fields.
@@ -79,6 +159,8 @@ type Service struct {
 	log     *slog.Logger
 	planner *Planner
 	m       *metrics
+	audit   *audit.Log       // nil unless cfg.Audit
+	runner  *executor.Runner // nil unless cfg.Execute
 }
 
 // New loads the playbooks and builds the service.
@@ -99,6 +181,14 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("respond: %w", err)
 	}
+	var models []*site.Model
+	for _, f := range cfg.Sites {
+		m, err := site.Load(f)
+		if err != nil {
+			return nil, fmt.Errorf("respond: %w", err)
+		}
+		models = append(models, m)
+	}
 	reg := deps.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -107,8 +197,27 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("respond: %w", err)
 	}
-	log.Info("playbooks loaded", "dir", cfg.PlaybooksDir, "count", set.Len())
-	return &Service{cfg: cfg, js: deps.JS, log: log, planner: NewPlanner(set, log), m: m}, nil
+	log.Info("playbooks loaded", "dir", cfg.PlaybooksDir, "count", set.Len(), "site_models", len(models))
+	return &Service{cfg: cfg, js: deps.JS, log: log, planner: NewPlanner(set, log).WithSites(models...), m: m}, nil
+}
+
+// open creates the audit stream and the executors' idempotency bucket.
+func (s *Service) open(ctx context.Context) error {
+	if s.cfg.Audit && s.audit == nil {
+		l, err := audit.OpenLog(ctx, s.js)
+		if err != nil {
+			return err
+		}
+		s.audit = l
+	}
+	if s.cfg.Execute != nil && s.runner == nil {
+		r, err := s.cfg.Execute.runner(ctx, s.js)
+		if err != nil {
+			return fmt.Errorf("execute: %w", err)
+		}
+		s.runner = r
+	}
+	return nil
 }
 
 // Planner returns the service's planner.
@@ -118,6 +227,12 @@ func (s *Service) Planner() *Planner { return s.planner }
 // ends, then returns nil. Each message is acknowledged only after its plans
 // (and the dead letters of its bad incidents) are stored by JetStream.
 func (s *Service) Run(ctx context.Context) error {
+	if err := s.open(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("respond: %w", err)
+	}
 	cons, err := s.js.CreateOrUpdateConsumer(ctx, bus.StreamIncidents,
 		bus.ConsumerConfig(bus.ConsumerRespond, s.cfg.MaxAckPending, s.cfg.AckWait))
 	if err != nil {
@@ -140,6 +255,7 @@ func (s *Service) Run(ctx context.Context) error {
 type siteBatch struct {
 	site  string
 	plans []event.Plan
+	incs  []*event.Incident // incs[i] is the incident of plans[i]
 }
 
 // handle plans every incident of one message. Undecodable messages are
@@ -180,6 +296,9 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 			batches = append(batches, siteBatch{site: inc.Site})
 		}
 		batches[j].plans = append(batches[j].plans, plans...)
+		for range plans {
+			batches[j].incs = append(batches[j].incs, inc)
+		}
 	}
 	if err := bus.DeadLetter(ctx, s.js, bus.StageRespond, dls); err != nil {
 		return fmt.Errorf("dead-letter invalid incidents: %w", err)
@@ -192,6 +311,9 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		if err := bus.PublishRecords(ctx, s.js, bus.ActionsSubject(b.site), bus.MsgID(msg, suffix), b.plans); err != nil {
 			return fmt.Errorf("publish plans: %w", err)
 		}
+		if err := s.auditAndExecute(ctx, b, now); err != nil {
+			return err
+		}
 	}
 	s.m.incidents.WithLabelValues("planned").Add(float64(valid))
 	s.m.incidents.WithLabelValues("invalid").Add(float64(len(dls)))
@@ -202,6 +324,49 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 			for _, st := range p.Steps {
 				s.m.decisions.WithLabelValues(st.Decision).Inc()
 			}
+		}
+	}
+	return nil
+}
+
+// auditAndExecute appends the decision records of a site's plans, runs
+// their allowed automatic steps and appends the action records. A
+// redelivered message repeats none of it: records carry deterministic ids
+// (deduplicated by the stream) and steps idempotency keys.
+func (s *Service) auditAndExecute(ctx context.Context, b siteBatch, now time.Time) error {
+	if s.audit == nil && s.runner == nil {
+		return nil
+	}
+	var recs []audit.Record
+	for i, p := range b.plans {
+		if s.audit != nil {
+			d, err := audit.Decisions(*b.incs[i], p, now)
+			if err != nil {
+				return err
+			}
+			recs = append(recs, d...)
+		}
+		if s.runner == nil {
+			continue
+		}
+		outs, err := s.runner.Run(ctx, p, s.planner.Context(b.incs[i]), *b.incs[i])
+		if err != nil {
+			return fmt.Errorf("execute plan %s: %w", p.ID, err)
+		}
+		for _, o := range outs {
+			s.m.executed.WithLabelValues(o.Status).Inc()
+		}
+		if s.audit != nil {
+			a, err := audit.Actions(p, outs)
+			if err != nil {
+				return err
+			}
+			recs = append(recs, a...)
+		}
+	}
+	if s.audit != nil && len(recs) > 0 {
+		if _, err := s.audit.Append(ctx, b.site, recs); err != nil {
+			return fmt.Errorf("audit: %w", err)
 		}
 	}
 	return nil

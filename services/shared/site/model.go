@@ -27,6 +27,18 @@ type Site struct {
 	Timezone string `yaml:"timezone"`
 	// NIS2 classifies the operator under the NIS2 directive.
 	NIS2 NIS2 `yaml:"nis2"`
+	// Areas are the plant's physical or functional areas (units, buildings,
+	// process cells); zones name the area they belong to.
+	Areas []Area `yaml:"areas"`
+}
+
+// Area is a physical or functional part of a site (ISA-95 area: a unit,
+// building or process cell).
+type Area struct {
+	// ID is "<site>/<name>".
+	ID string `yaml:"id"`
+	// Name is the human name.
+	Name string `yaml:"name"`
 }
 
 // NIS2 is the site's classification under the NIS2 directive.
@@ -65,6 +77,8 @@ type Zone struct {
 	CIDRs []string `yaml:"cidrs"`
 	// VLANs are the zone's VLAN ids.
 	VLANs []int `yaml:"vlans"`
+	// Area is the id of the site area the zone belongs to, "" when none.
+	Area string `yaml:"area"`
 }
 
 // Conduit groups the communication channels between two zones.
@@ -153,6 +167,10 @@ type Asset struct {
 	MACs []string `yaml:"macs"`
 	// Hostname is the network host name.
 	Hostname string `yaml:"hostname"`
+	// Hostnames are further names of the asset (aliases, FQDNs); like
+	// Hostname they are matched case-insensitively and must be unique in the
+	// site.
+	Hostnames []string `yaml:"hostnames"`
 	// Vendor, Model and Firmware describe the product.
 	Vendor   string `yaml:"vendor"`
 	Model    string `yaml:"model"`
@@ -164,6 +182,19 @@ type Asset struct {
 	Safety bool `yaml:"safety"`
 	// PurdueLevel overrides the zone's Purdue level; nil inherits it.
 	PurdueLevel *float64 `yaml:"purdue_level"`
+	// Response constrains automated and manual response on the asset.
+	Response ResponseConstraints `yaml:"response"`
+}
+
+// ResponseConstraints restrict what the respond stage may do to an asset.
+type ResponseConstraints struct {
+	// ForbiddenActions are response action names (isolate_host, reboot,
+	// active_scan, ...; lower-case letters, digits and '_') that must never
+	// be taken on the asset. The respond stage's action catalog defines them.
+	ForbiddenActions []string `yaml:"forbidden_actions"`
+	// Approvers are the roles or teams (e.g. process_safety_engineer,
+	// shift_supervisor) that must approve any intrusive action on the asset.
+	Approvers []string `yaml:"approvers"`
 }
 
 // MaintenanceWindow is a planned period in which engineering operations on
@@ -175,11 +206,44 @@ type MaintenanceWindow struct {
 	WorkOrder string `yaml:"work_order"`
 	// Scope is what the window covers.
 	Scope Scope `yaml:"scope"`
-	// Start and End bound the window (RFC 3339, end exclusive).
+	// Start and End bound a one-off window (RFC 3339, start inclusive, end
+	// exclusive). A window has either Start and End or Recurrence.
 	Start string `yaml:"start"`
 	End   string `yaml:"end"`
+	// Recurrence makes the window recurring in the site's time zone.
+	Recurrence *Recurrence `yaml:"recurrence"`
 	// AllowedOperations are the operations the window allows.
 	AllowedOperations []string `yaml:"allowed_operations"`
+	// AllowedSources are the asset ids allowed to do the work; empty allows
+	// any source.
+	AllowedSources []string `yaml:"allowed_sources"`
+	// AllowedUsers are the accounts allowed to do the work; empty allows any
+	// account.
+	AllowedUsers []string `yaml:"allowed_users"`
+}
+
+// Recurrence is a weekly schedule in the site's time zone: the window opens
+// at Start (local wall-clock time) on each of Weekdays and stays open for
+// Duration of elapsed time. From and Until (local dates, inclusive) bound the
+// days on which it opens. Across a DST change the opening follows the local
+// wall clock (06:00 stays 06:00) and the window lasts Duration of real time.
+// A Start that does not exist on a spring-forward day is shifted forward by
+// the length of the gap (02:30 in Europe/Berlin opens at 03:30 CEST).
+type Recurrence struct {
+	// Weekdays are english day names or their three-letter abbreviations
+	// (monday or mon, ...), case-insensitive.
+	Weekdays []string `yaml:"weekdays"`
+	// Start is the local opening time, "HH:MM".
+	Start string `yaml:"start"`
+	// Duration is how long each occurrence stays open (Go duration, e.g.
+	// 4h or 90m; more than 0 and at most 7 days).
+	Duration string `yaml:"duration"`
+	// From is the first local date (YYYY-MM-DD) on which the window may open;
+	// "" means no bound.
+	From string `yaml:"from"`
+	// Until is the last local date (YYYY-MM-DD) on which the window may open;
+	// "" means no bound.
+	Until string `yaml:"until"`
 }
 
 // Scope selects the zones and assets a maintenance window covers.

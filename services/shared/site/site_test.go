@@ -95,6 +95,28 @@ func TestLoadBad(t *testing.T) {
 			`testdata/bad/windows.yaml:17: duplicate maintenance window id "mw-2" (first defined at index 1)`,
 			`testdata/bad/windows.yaml:21: maintenance window mw-3 scope names no zones or assets`,
 		}},
+		{"inventory", []string{
+			`testdata/bad/inventory.yaml:7: duplicate area id "t/unit-1" (first defined at index 0)`,
+			`testdata/bad/inventory.yaml:9: zone t/a names unknown area "t/unit-9"`,
+			`testdata/bad/inventory.yaml:12: asset t/plc2 mac 00:1d:9c:c0:04:9d is already assigned to asset t/plc`,
+			`testdata/bad/inventory.yaml:12: asset t/plc2 hostname PLC-1 is already assigned to asset t/plc`,
+			`testdata/bad/inventory.yaml:12: asset t/plc2 hostname "plc 2" must be letters, digits, '-', '_' and '.'`,
+			`testdata/bad/inventory.yaml:17: asset t/sis forbidden action "Reboot" must be lower-case letters, digits and '_'`,
+			`testdata/bad/inventory.yaml:18: asset t/sis approver must not be empty`,
+		}},
+		{"recurrence", []string{
+			`testdata/bad/recurrence.yaml:12: maintenance window both has both start/end and a recurrence; use one`,
+			`testdata/bad/recurrence.yaml:16: maintenance window bad recurrence weekday "someday" is not a day name (monday..sunday or mon..sun)`,
+			`testdata/bad/recurrence.yaml:17: maintenance window bad recurrence start "6am" must be a local time HH:MM`,
+			`testdata/bad/recurrence.yaml:18: maintenance window bad recurrence duration "200h" must be a Go duration above 0 and at most 168h`,
+			`testdata/bad/recurrence.yaml:19: maintenance window bad recurrence from "2026-13-01" must be a date YYYY-MM-DD`,
+			`testdata/bad/recurrence.yaml:21: maintenance window bad allowed source "t/ghost" is not a known asset`,
+			`testdata/bad/recurrence.yaml:22: maintenance window bad allowed user must not be empty`,
+			`testdata/bad/recurrence.yaml:25: maintenance window empty recurrence.weekdays is required`,
+			`testdata/bad/recurrence.yaml:25: maintenance window empty recurrence start "25:00" must be a local time HH:MM`,
+			`testdata/bad/recurrence.yaml:25: maintenance window empty recurrence duration "-1h" must be a Go duration above 0 and at most 168h`,
+			`testdata/bad/recurrence.yaml:25: maintenance window empty recurrence until 2026-05-01 is before from 2026-06-01`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -247,14 +269,26 @@ func TestDemoPlant(t *testing.T) {
 	if len(m.Conduits) != 6 {
 		t.Errorf("%d conduits, want 6", len(m.Conduits))
 	}
-	now := time.Now()
-	for _, w := range m.MaintenanceWindows {
-		_, end, err := w.Interval()
+	// The demo scenario (2026-11-26 10:00-10:05 UTC) must fall outside every
+	// window, or its incidents change.
+	loc := m.Location()
+	recurring := 0
+	for i := range m.MaintenanceWindows {
+		w := &m.MaintenanceWindows[i]
+		s, err := w.Schedule(loc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if end.After(now) {
-			t.Errorf("demo maintenance window %s ends %v, after now: it would cover the demo", w.ID, end)
+		if s.Recurring() {
+			recurring++
 		}
+		for at := time.Date(2026, 11, 26, 9, 55, 0, 0, time.UTC); at.Before(time.Date(2026, 11, 26, 10, 10, 0, 0, time.UTC)); at = at.Add(time.Minute) {
+			if _, _, open := s.Open(at); open {
+				t.Errorf("demo maintenance window %s is open at %v: it would cover the demo scenario", w.ID, at)
+			}
+		}
+	}
+	if recurring == 0 {
+		t.Error("the demo plant has no recurring maintenance window")
 	}
 }

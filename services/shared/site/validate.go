@@ -20,6 +20,8 @@ var (
 	localIDRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	protocolRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	macRe      = regexp.MustCompile(`^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$`)
+	hostRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	actionRe   = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 )
 
 // Validate checks the model's consistency: ids, references, CIDRs, asset
@@ -85,6 +87,7 @@ type validator struct {
 	issues []Issue
 	zones  map[string]*Zone
 	assets map[string]*Asset
+	areas  map[string]bool
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -104,7 +107,7 @@ func (v *validator) add(path, format string, args ...any) {
 }
 
 func (m *Model) validate(file string, data []byte) error {
-	v := &validator{m: m, data: data, zones: map[string]*Zone{}, assets: map[string]*Asset{}}
+	v := &validator{m: m, data: data, zones: map[string]*Zone{}, assets: map[string]*Asset{}, areas: map[string]bool{}}
 	v.site()
 	v.zoneList()
 	v.assetList()
@@ -135,6 +138,15 @@ func (v *validator) site() {
 	}
 	if c := s.NIS2.EntityClass; c != "" && !slices.Contains(EntityClasses, c) {
 		v.add("$.site.nis2.entity_class", "nis2 entity_class %q must be one of %s", c, strings.Join(EntityClasses, ", "))
+	}
+	seen := map[string]int{}
+	for i, a := range s.Areas {
+		path := fmt.Sprintf("$.site.areas[%d]", i)
+		if !v.id(path, "area", a.ID, seen) {
+			continue
+		}
+		seen[a.ID] = i
+		v.areas[a.ID] = true
 	}
 }
 
@@ -224,6 +236,9 @@ func (v *validator) zoneList() {
 			}
 			prefixes = append(prefixes, zonePrefix{p: p, zone: z.ID, source: c})
 		}
+		if z.Area != "" && !v.areas[z.Area] {
+			v.add(path+".area", "%s names unknown area %q", what, z.Area)
+		}
 		for j, vl := range z.VLANs {
 			if vl < 1 || vl > 4094 {
 				v.add(fmt.Sprintf("%s.vlans[%d]", path, j), "%s vlan %d is outside 1-4094", what, vl)
@@ -244,6 +259,8 @@ func zoneContains(z *Zone, ip netip.Addr) bool {
 func (v *validator) assetList() {
 	seen := map[string]int{}
 	ips := map[netip.Addr]string{}
+	macs := map[string]string{}
+	hosts := map[string]string{}
 	for i := range v.m.Assets {
 		a := &v.m.Assets[i]
 		path := fmt.Sprintf("$.assets[%d]", i)
@@ -298,11 +315,61 @@ func (v *validator) assetList() {
 			}
 		}
 		for j, s := range a.MACs {
+			mpath := fmt.Sprintf("%s.macs[%d]", path, j)
 			if !macRe.MatchString(s) {
-				v.add(fmt.Sprintf("%s.macs[%d]", path, j), "%s mac %q is not a MAC address like 00:1d:9c:c0:04:9d", what, s)
+				v.add(mpath, "%s mac %q is not a MAC address like 00:1d:9c:c0:04:9d", what, s)
+				continue
+			}
+			norm := NormalizeMAC(s)
+			if other, dup := macs[norm]; dup {
+				v.add(mpath, "%s mac %s is already assigned to asset %s", what, norm, other)
+			} else {
+				macs[norm] = a.ID
+			}
+		}
+		names := a.Hostnames
+		if a.Hostname != "" {
+			names = append([]string{a.Hostname}, a.Hostnames...)
+		}
+		for j, h := range names {
+			hpath := path + ".hostname"
+			if a.Hostname == "" || j > 0 {
+				k := j
+				if a.Hostname != "" {
+					k--
+				}
+				hpath = fmt.Sprintf("%s.hostnames[%d]", path, k)
+			}
+			if !hostRe.MatchString(h) {
+				v.add(hpath, "%s hostname %q must be letters, digits, '-', '_' and '.'", what, h)
+				continue
+			}
+			norm := strings.ToLower(h)
+			if other, dup := hosts[norm]; dup {
+				if other != a.ID {
+					v.add(hpath, "%s hostname %s is already assigned to asset %s", what, h, other)
+				}
+			} else {
+				hosts[norm] = a.ID
+			}
+		}
+		for j, act := range a.Response.ForbiddenActions {
+			if !actionRe.MatchString(act) {
+				v.add(fmt.Sprintf("%s.response.forbidden_actions[%d]", path, j), "%s forbidden action %q must be lower-case letters, digits and '_'", what, act)
+			}
+		}
+		for j, ap := range a.Response.Approvers {
+			if strings.TrimSpace(ap) == "" {
+				v.add(fmt.Sprintf("%s.response.approvers[%d]", path, j), "%s approver must not be empty", what)
 			}
 		}
 	}
+}
+
+// NormalizeMAC returns a MAC address in lower-case colon form
+// (00:1d:9c:c0:04:9d); it expects a string matching the model's MAC syntax.
+func NormalizeMAC(s string) string {
+	return strings.ToLower(strings.ReplaceAll(s, "-", ":"))
 }
 
 func (v *validator) conduitList() {
@@ -455,16 +522,23 @@ func (v *validator) windowList() {
 		}
 		seen[w.ID] = i
 		what := "maintenance window " + w.ID
-		start, serr := time.Parse(time.RFC3339, w.Start)
-		if serr != nil {
-			v.add(path+".start", "%s start %q is not an RFC 3339 time", what, w.Start)
-		}
-		end, eerr := time.Parse(time.RFC3339, w.End)
-		if eerr != nil {
-			v.add(path+".end", "%s end %q is not an RFC 3339 time", what, w.End)
-		}
-		if serr == nil && eerr == nil && !end.After(start) {
-			v.add(path+".end", "%s end %s is not after start %s", what, w.End, w.Start)
+		switch {
+		case w.Recurrence != nil && (w.Start != "" || w.End != ""):
+			v.add(path+".recurrence", "%s has both start/end and a recurrence; use one", what)
+		case w.Recurrence != nil:
+			v.recurrence(path+".recurrence", what, w.Recurrence)
+		default:
+			start, serr := time.Parse(time.RFC3339, w.Start)
+			if serr != nil {
+				v.add(path+".start", "%s start %q is not an RFC 3339 time", what, w.Start)
+			}
+			end, eerr := time.Parse(time.RFC3339, w.End)
+			if eerr != nil {
+				v.add(path+".end", "%s end %q is not an RFC 3339 time", what, w.End)
+			}
+			if serr == nil && eerr == nil && !end.After(start) {
+				v.add(path+".end", "%s end %s is not after start %s", what, w.End, w.Start)
+			}
 		}
 		if len(w.Scope.Zones) == 0 && len(w.Scope.Assets) == 0 {
 			v.add(path, "%s scope names no zones or assets", what)
@@ -480,5 +554,43 @@ func (v *validator) windowList() {
 			}
 		}
 		v.operations(path+".allowed_operations", what, w.AllowedOperations)
+		for k, a := range w.AllowedSources {
+			if v.assets[a] == nil {
+				v.add(fmt.Sprintf("%s.allowed_sources[%d]", path, k), "%s allowed source %q is not a known asset", what, a)
+			}
+		}
+		for k, u := range w.AllowedUsers {
+			if strings.TrimSpace(u) == "" {
+				v.add(fmt.Sprintf("%s.allowed_users[%d]", path, k), "%s allowed user must not be empty", what)
+			}
+		}
+	}
+}
+
+func (v *validator) recurrence(path, what string, r *Recurrence) {
+	if len(r.Weekdays) == 0 {
+		v.add(path, "%s recurrence.weekdays is required", what)
+	}
+	for k, d := range r.Weekdays {
+		if _, ok := ParseWeekday(d); !ok {
+			v.add(fmt.Sprintf("%s.weekdays[%d]", path, k), "%s recurrence weekday %q is not a day name (monday..sunday or mon..sun)", what, d)
+		}
+	}
+	if _, _, err := parseClock(r.Start); err != nil {
+		v.add(path+".start", "%s %v", what, err)
+	}
+	if d, err := time.ParseDuration(r.Duration); err != nil || d <= 0 || d > MaxRecurrenceDuration {
+		v.add(path+".duration", "%s recurrence duration %q must be a Go duration above 0 and at most 168h", what, r.Duration)
+	}
+	from, ferr := parseDate("from", r.From)
+	if ferr != nil {
+		v.add(path+".from", "%s %v", what, ferr)
+	}
+	until, uerr := parseDate("until", r.Until)
+	if uerr != nil {
+		v.add(path+".until", "%s %v", what, uerr)
+	}
+	if ferr == nil && uerr == nil && from != 0 && until != 0 && until < from {
+		v.add(path+".until", "%s recurrence until %s is before from %s", what, r.Until, r.From)
 	}
 }

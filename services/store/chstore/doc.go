@@ -12,4 +12,12 @@
 // reject (ids that are not UUIDs, enum values outside the column's set,
 // out-of-range integers) so that one bad record yields a row error instead of
 // invalidating a whole client-side batch.
+//
+// Beyond the write path it provides retention (Partitions, Expired,
+// DropPartition, EnforceRetention: whole day partitions, listed from
+// system.parts and dropped by partition id), the read path used to replay
+// history (ReadEvents, the inverse of EventRow) and the cluster variant of
+// the schema (ClusterDDL: each table as a Replicated*MergeTree "_local"
+// table on every shard plus a Distributed table under the original name,
+// generated from the same migrations; deploy/clickhouse/cluster.sql).
 package chstore

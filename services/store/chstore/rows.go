@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +34,8 @@ var EventColumns = []string{
 	"peer_identity", "time_raw", "vendor", "product", "signature_id", "signature", "event_code", "techniques",
 	"src_mac", "dst_mac", "bytes_out", "bytes_in", "session",
 	"flow_new_pair", "flow_purdue_delta", "flow_safety_involved", "maint_work_order",
+	"src_asset_name", "src_sl_t", "src_criticality", "dst_asset_name", "flow_id",
+	"maint_allowed_ops", "maint_allowed_sources", "maint_allowed_users",
 }
 
 // AlertColumns are the alerts columns in the order AlertRow fills them.
@@ -225,16 +227,28 @@ func dateTime(t time.Time) time.Time {
 // `x.key` and `x.value` arrays of a Nested(key String, value String) column.
 // A nil or empty map gives two empty (non-nil) arrays.
 func NestedKV(m map[string]string) (keys, values []string) {
-	keys = make([]string, 0, len(m))
+	buf := make([]string, 2*len(m)) // one allocation for both arrays
+	keys, values = buf[:0:len(m)], buf[len(m):]
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
-	values = make([]string, len(keys))
+	slices.Sort(keys)
 	for i, k := range keys {
 		values[i] = m[k]
 	}
 	return keys, values
+}
+
+// emptyStrings is an empty Array(String) value, boxed once: EventRow
+// returns it for every empty array instead of boxing a new slice header.
+var emptyStrings any = []string{}
+
+// strsAny is strs boxed, sharing emptyStrings for empty arrays.
+func strsAny(s []string) any {
+	if len(s) == 0 {
+		return emptyStrings
+	}
+	return s
 }
 
 func strs(s []string) []string {
@@ -261,25 +275,35 @@ var (
 // EventRow maps an event onto EventColumns. It returns an error wrapping
 // ErrInvalidRow when the event cannot be stored (id not a UUID, port or
 // facility out of range, ...).
+//
+// String columns are returned as pointers into e (*string), which the
+// driver appends like strings: boxing a pointer allocates nothing, and the
+// store maps millions of events. The row therefore aliases e, which must
+// not change until the row is inserted.
 func EventRow(e *event.Event) ([]any, error) {
 	var r rowErrors
-	id := r.uuid("id", e.ID, false)
+	var id any = r.uuid("id", e.ID, false)
+	if id == e.ID {
+		id = &e.ID // already canonical: no copy
+	}
 	t, tms := DateTime(e.Time)
 	rt, rms := DateTime(e.ReceivedAt)
 	keys, vals := NestedKV(e.Fields)
 	row := []any{
-		id, e.Site, t, tms, rt, rms,
-		e.Source, e.Format, e.Transport, e.Peer, e.Host, e.App, e.ProcID, e.MsgID,
-		r.int8("facility", e.Facility), r.int8("severity", e.Severity), e.Message, e.Kind, e.Category, e.Action, e.Outcome, e.User,
-		e.SrcIP, e.DstIP, r.uint16("src_port", e.SrcPort), r.uint16("dst_port", e.DstPort), e.Proto, e.AppProto, e.Operation,
-		keys, vals, e.Raw,
-		b8(e.Src.Known), e.Src.AssetID, e.Src.Role, e.Src.Zone, e.Src.ZoneKind, r.float32("src_purdue", e.Src.Purdue), b8(e.Src.Safety),
-		b8(e.Dst.Known), e.Dst.AssetID, e.Dst.Role, e.Dst.Zone, e.Dst.ZoneKind, r.float32("dst_purdue", e.Dst.Purdue), r.uint8("dst_sl_t", e.Dst.SLT), e.Dst.Criticality, b8(e.Dst.Safety),
-		b8(e.Flow.CrossZone), b8(e.Flow.Allowed), e.Flow.Conduit, e.Flow.Violation,
-		b8(e.Maint.Active), e.Maint.WindowID, r.uint32("model_version", e.ModelVersion),
-		e.PeerIdentity, e.TimeRaw, e.Vendor, e.Product, e.SignatureID, e.Signature, e.EventCode, strs(e.Techniques),
-		e.SrcMAC, e.DstMAC, r.uint64("bytes_out", e.BytesOut), r.uint64("bytes_in", e.BytesIn), e.Session,
-		b8(e.Flow.NewPair), r.float32("flow_purdue_delta", e.Flow.PurdueDelta), b8(e.Flow.SafetyInvolved), e.Maint.WorkOrder,
+		id, &e.Site, t, tms, rt, rms,
+		&e.Source, &e.Format, &e.Transport, &e.Peer, &e.Host, &e.App, &e.ProcID, &e.MsgID,
+		r.int8("facility", e.Facility), r.int8("severity", e.Severity), &e.Message, &e.Kind, &e.Category, &e.Action, &e.Outcome, &e.User,
+		&e.SrcIP, &e.DstIP, r.uint16("src_port", e.SrcPort), r.uint16("dst_port", e.DstPort), &e.Proto, &e.AppProto, &e.Operation,
+		keys, vals, &e.Raw,
+		b8(e.Src.Known), &e.Src.AssetID, &e.Src.Role, &e.Src.Zone, &e.Src.ZoneKind, r.float32("src_purdue", e.Src.Purdue), b8(e.Src.Safety),
+		b8(e.Dst.Known), &e.Dst.AssetID, &e.Dst.Role, &e.Dst.Zone, &e.Dst.ZoneKind, r.float32("dst_purdue", e.Dst.Purdue), r.uint8("dst_sl_t", e.Dst.SLT), &e.Dst.Criticality, b8(e.Dst.Safety),
+		b8(e.Flow.CrossZone), b8(e.Flow.Allowed), &e.Flow.Conduit, &e.Flow.Violation,
+		b8(e.Maint.Active), &e.Maint.WindowID, r.uint32("model_version", e.ModelVersion),
+		&e.PeerIdentity, &e.TimeRaw, &e.Vendor, &e.Product, &e.SignatureID, &e.Signature, &e.EventCode, strsAny(e.Techniques),
+		&e.SrcMAC, &e.DstMAC, r.uint64("bytes_out", e.BytesOut), r.uint64("bytes_in", e.BytesIn), &e.Session,
+		b8(e.Flow.NewPair), r.float32("flow_purdue_delta", e.Flow.PurdueDelta), b8(e.Flow.SafetyInvolved), &e.Maint.WorkOrder,
+		&e.Src.AssetName, r.uint8("src_sl_t", e.Src.SLT), &e.Src.Criticality, &e.Dst.AssetName, &e.Flow.FlowID,
+		strsAny(e.Maint.AllowedOps), strsAny(e.Maint.AllowedSources), strsAny(e.Maint.AllowedUsers),
 	}
 	if err := r.err("event", e.ID); err != nil {
 		return nil, err

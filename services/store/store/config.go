@@ -26,6 +26,13 @@ import (
 //	retry_min: 100ms
 //	retry_max: 10s
 //	skip_migrate: false
+//	retention:          # days kept per table; missing or 0 = forever
+//	  events: 90
+//	  alerts: 365
+//	  incidents: 730
+//	  actions: 730
+//	  dead_letters: 30
+//	retention_interval: 1h
 type Config struct {
 	// ClickHouse says where to write.
 	ClickHouse chstore.ConnConfig `yaml:"clickhouse"`
@@ -46,6 +53,14 @@ type Config struct {
 	RetryMax time.Duration `yaml:"retry_max"`
 	// SkipMigrate disables applying the schema migrations at start.
 	SkipMigrate bool `yaml:"skip_migrate"`
+	// Retention is the number of whole days each table keeps (by the
+	// table's partition day: event time for events, alerts and dead
+	// letters, opened_at for incidents, created_at for actions); a missing
+	// table or 0 keeps its rows forever. Expired day partitions are
+	// dropped at start and every RetentionInterval.
+	Retention chstore.Retention `yaml:"retention"`
+	// RetentionInterval is the period of the retention runs.
+	RetentionInterval time.Duration `yaml:"retention_interval"`
 }
 
 // Defaults for unset Config fields.
@@ -56,6 +71,8 @@ const (
 	DefaultAckWait       = 30 * time.Second
 	DefaultRetryMin      = 100 * time.Millisecond
 	DefaultRetryMax      = 10 * time.Second
+	// DefaultRetentionInterval is the period of the retention runs.
+	DefaultRetentionInterval = time.Hour
 )
 
 // WithDefaults returns c with every unset (zero) field set to its default.
@@ -78,6 +95,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.RetryMax == 0 {
 		c.RetryMax = DefaultRetryMax
+	}
+	if c.RetentionInterval == 0 {
+		c.RetentionInterval = DefaultRetentionInterval
 	}
 	return c
 }
@@ -105,6 +125,12 @@ func (c Config) Validate() error {
 	}
 	if c.RetryMax < c.RetryMin {
 		errs = append(errs, fmt.Errorf("retry_max: %s is below retry_min %s", c.RetryMax, c.RetryMin))
+	}
+	if err := c.Retention.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.RetentionInterval <= 0 {
+		errs = append(errs, fmt.Errorf("retention_interval: %s must be positive", c.RetentionInterval))
 	}
 	return errors.Join(errs...)
 }

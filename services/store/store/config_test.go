@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -24,6 +25,7 @@ func TestConfigYAML(t *testing.T) {
 		},
 		BatchRows: 20000, BatchWait: 500 * time.Millisecond, MaxAckPending: 500, AckWait: 45 * time.Second,
 		RetryMin: 50 * time.Millisecond, RetryMax: 5 * time.Second,
+		Retention: chstore.Retention{chstore.TableEvents: 90, chstore.TableDeadLetters: 30}, RetentionInterval: 30 * time.Minute,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("decoded %+v\nwant    %+v", cfg, want)
@@ -38,11 +40,12 @@ func TestConfigUnknownField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	line := strings.Count(string(data), "\n") + 1
 	data = append(data, []byte("batch_size: 10\n")...)
 	var cfg Config
 	err = config.DecodeYAML("store.yaml", data, &cfg)
-	if err == nil || !strings.Contains(err.Error(), "store.yaml:17") {
-		t.Fatalf("err = %v; want an unknown-field error at store.yaml:17", err)
+	if want := fmt.Sprintf("store.yaml:%d", line); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v; want an unknown-field error at %s", err, want)
 	}
 }
 
@@ -71,6 +74,9 @@ func TestConfigValidate(t *testing.T) {
 		{"retry max below min", func(c *Config) { c.RetryMin = time.Second; c.RetryMax = time.Millisecond }, "retry_max: 1ms is below retry_min 1s"},
 		{"bad clickhouse addr", func(c *Config) { c.ClickHouse.Addrs = []string{"nohost"} }, `clickhouse.addrs[0]: "nohost" is not host:port`},
 		{"negative max ack pending", func(c *Config) { c.MaxAckPending = -5 }, "max_ack_pending: -5 must be positive"},
+		{"retention of an unknown table", func(c *Config) { c.Retention = chstore.Retention{"event": 3} }, "retention.event: unknown table"},
+		{"negative retention", func(c *Config) { c.Retention = chstore.Retention{chstore.TableEvents: -3} }, "retention.events: -3 days is negative"},
+		{"negative retention interval", func(c *Config) { c.RetentionInterval = -time.Minute }, "retention_interval: -1m0s must be positive"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

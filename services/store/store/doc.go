@@ -3,11 +3,14 @@
 // JetStream and writes them into their ClickHouse tables (see package
 // chstore for the schema mapping).
 //
-// Each table has its own goroutine and durable pull consumer. A writer
+// Each table has its own writer and durable pull consumer. A writer
 // gathers messages until BatchRows rows or BatchWait after the first
 // message, inserts them as one batch, and only then acknowledges every
 // message of the batch, so a message is acknowledged only once its rows are
-// durable in ClickHouse:
+// durable in ClickHouse. Gathering (fetch, decode, map) and flushing
+// (insert, acknowledge) run in two goroutines, so the next batch is decoded
+// while ClickHouse ingests the current one; the gathered batch waiting for
+// the flusher is kept alive with InProgress like the one being flushed.
 //
 //   - ClickHouse down or slow: the same rows are retried with capped
 //     exponential backoff until they are accepted or the service stops; the
@@ -22,4 +25,10 @@
 //   - Crash or restart between insert and acknowledgement: the redelivered
 //     messages are inserted again with the same deterministic ids, and the
 //     ReplacingMergeTree tables collapse the copies (exact queries use FINAL).
+//
+// Retention: Config.Retention keeps each table's rows a number of whole
+// days; the service drops the expired day partitions at start and every
+// RetentionInterval (chstore.EnforceRetention), counting them in
+// c981_store_retention_* metrics. `c981 retention --dry-run|--apply` does
+// the same once, from the command line.
 package store

@@ -80,8 +80,9 @@ type running struct {
 	done   chan error
 }
 
-// start runs a Service; hook (optional) is installed as afterInsert.
-func (e *env) start(t *testing.T, cfg Config, conn driver.Conn, migrations fs.FS, hook func(string) error) *running {
+// start runs a Service; hook (optional) is installed as afterInsert, and
+// each opt is applied before Run.
+func (e *env) start(t *testing.T, cfg Config, conn driver.Conn, migrations fs.FS, hook func(string) error, opts ...func(*Service)) *running {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	svc, err := New(cfg, Deps{JS: e.bus.JS, Conn: conn, Migrations: migrations, Logger: testLogger(t), Registry: reg})
@@ -89,6 +90,9 @@ func (e *env) start(t *testing.T, cfg Config, conn driver.Conn, migrations fs.FS
 		t.Fatal(err)
 	}
 	svc.afterInsert = hook
+	for _, o := range opts {
+		o(svc)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{svc: svc, reg: reg, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- svc.Run(ctx) }()

@@ -26,6 +26,10 @@ type metrics struct {
 	unacked     *prometheus.GaugeVec
 	pending     *prometheus.GaugeVec
 	lag         *prometheus.GaugeVec
+
+	retentionParts *prometheus.CounterVec
+	retentionRows  *prometheus.CounterVec
+	retentionRuns  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -56,7 +60,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "c981_store_ack_failures_total", Help: "Acknowledgements (or terminations) that could not be sent; the message will be redelivered and deduplicated.",
 		}, []string{"table"}),
 		unacked: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "c981_store_unacked_messages", Help: "Messages held in the current batch, not yet acknowledged.",
+			Name: "c981_store_unacked_messages", Help: "Messages held in the batches being gathered or flushed, not yet acknowledged.",
 		}, []string{"table"}),
 		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "c981_store_consumer_pending_messages", Help: "Messages in the stream not yet delivered to the store consumer (as of the last fetch).",
@@ -64,8 +68,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "c981_store_lag_seconds", Help: "Age, when acknowledged, of the oldest message of the last batch: from being stored on the bus to being durable in ClickHouse.",
 		}, []string{"table"}),
+		retentionParts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_store_retention_dropped_partitions_total", Help: "Day partitions dropped by retention, per table.",
+		}, []string{"table"}),
+		retentionRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_store_retention_dropped_rows_total", Help: "Rows in the day partitions dropped by retention, per table.",
+		}, []string{"table"}),
+		retentionRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_store_retention_runs_total", Help: "Retention runs, by result (ok, error).",
+		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.rows, m.messages, m.batches, m.insertDur, m.retries, m.deadLetters, m.unstorable, m.ackFailures, m.unacked, m.pending, m.lag} {
+	for _, c := range []prometheus.Collector{m.rows, m.messages, m.batches, m.insertDur, m.retries, m.deadLetters, m.unstorable, m.ackFailures, m.unacked, m.pending, m.lag, m.retentionParts, m.retentionRows, m.retentionRuns} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

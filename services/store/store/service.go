@@ -63,6 +63,8 @@ type Service struct {
 	// and before its messages are acknowledged; an error stops Run as a
 	// crash would, leaving the messages unacknowledged.
 	afterInsert func(table string) error
+	// now is the clock of the retention runs (time.Now; tests move it).
+	now func() time.Time
 }
 
 // New validates cfg (after applying defaults) and builds the service.
@@ -89,7 +91,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, deps: deps, log: log.With("stage", bus.StageStore), m: m, unhealthy: map[string]error{}}, nil
+	return &Service{cfg: cfg, deps: deps, log: log.With("stage", bus.StageStore), m: m, unhealthy: map[string]error{}, now: time.Now}, nil
 }
 
 // Health returns nil while ClickHouse is reachable and every table's inserts
@@ -168,6 +170,9 @@ func (s *Service) Run(ctx context.Context) error {
 				cancel(errs[i])
 			}
 		})
+	}
+	if s.retains() {
+		wg.Go(func() { s.retain(ctx, conn) })
 	}
 	s.log.Info("store running", "tables", len(tabs), "batch_rows", s.cfg.BatchRows, "batch_wait", s.cfg.BatchWait)
 	wg.Wait()

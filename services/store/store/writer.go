@@ -58,29 +58,62 @@ type batch struct {
 	msgs []held
 	rows []row
 	dead []event.DeadLetter
+	// stopKeepAlive ends the InProgress ticker started once the batch was
+	// gathered (keepAlive); it is idempotent.
+	stopKeepAlive func()
 }
 
 func (b *batch) size() int { return len(b.rows) + len(b.dead) }
 
-// run gathers and flushes batches until ctx ends.
+// run gathers and flushes batches until ctx ends. Gathering (fetch, decode,
+// map) and flushing (insert, acknowledge) run in two goroutines, so the
+// next batch is decoded while ClickHouse ingests the current one; at most
+// one gathered batch waits for the flusher, and its messages are kept alive
+// with InProgress while it waits.
 func (w *writer) run(ctx context.Context) error {
-	for {
-		b := w.collect(ctx)
-		if ctx.Err() != nil {
-			w.nak(b)
-			return nil
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan *batch)
+	var (
+		flushErr error
+		wg       sync.WaitGroup
+	)
+	wg.Go(func() {
+		for b := range ready {
+			if flushErr != nil || ctx.Err() != nil {
+				w.nak(b)
+				continue
+			}
+			if err := w.flush(ctx, b); err != nil {
+				if ctx.Err() != nil {
+					w.nak(b)
+					continue
+				}
+				b.stopKeepAlive()
+				flushErr = err
+				cancel()
+			}
 		}
+	})
+	for ctx.Err() == nil {
+		b := w.collect(ctx)
 		if len(b.msgs) == 0 {
 			continue
 		}
-		if err := w.flush(ctx, b); err != nil {
-			if ctx.Err() != nil {
-				w.nak(b)
-				return nil
-			}
-			return err
+		b.stopKeepAlive = w.keepAlive(b)
+		if ctx.Err() != nil {
+			w.nak(b)
+			break
+		}
+		select {
+		case ready <- b:
+		case <-ctx.Done():
+			w.nak(b)
 		}
 	}
+	close(ready)
+	wg.Wait()
+	return flushErr
 }
 
 // collect fetches messages until the batch holds BatchRows rows, BatchWait
@@ -100,8 +133,18 @@ func (w *writer) collect(ctx context.Context) *batch {
 			perMsg := max(1, b.size()/len(b.msgs))
 			n = min(maxFetch, cfg.MaxAckPending-len(b.msgs), max(1, (cfg.BatchRows-b.size()+perMsg-1)/perMsg))
 		}
+		// An idle poll (no batch yet) is cancelled with ctx. A fetch into a
+		// gathering batch expires on the server instead (FetchMaxWait), so
+		// that every message the server sent before expiry is read: with a
+		// client-side deadline, messages still in flight when it passed
+		// would be dropped by the client and redelivered only after
+		// AckWait.
 		fctx, cancel := context.WithTimeout(ctx, wait)
-		mb, err := w.cons.Fetch(n, jetstream.FetchContext(fctx))
+		opt := jetstream.FetchContext(fctx)
+		if len(b.msgs) > 0 {
+			opt = jetstream.FetchMaxWait(wait)
+		}
+		mb, err := w.cons.Fetch(n, opt)
 		if err != nil {
 			cancel()
 			if ctx.Err() != nil {
@@ -122,7 +165,7 @@ func (w *writer) collect(ctx context.Context) *batch {
 			w.log.Warn("fetch", "err", err)
 		}
 	}
-	w.svc.m.unacked.WithLabelValues(w.t.name).Set(float64(len(b.msgs)))
+	w.svc.m.unacked.WithLabelValues(w.t.name).Add(float64(len(b.msgs)))
 	return b
 }
 
@@ -208,8 +251,10 @@ func payload(v any) string {
 // messages. It returns an error, leaving the messages unacknowledged, only
 // when ctx ends first or the test hook fails.
 func (w *writer) flush(ctx context.Context, b *batch) error {
-	stop := w.keepAlive(b)
-	defer stop()
+	if b.stopKeepAlive == nil {
+		b.stopKeepAlive = w.keepAlive(b)
+	}
+	stop := b.stopKeepAlive
 
 	rejected, err := w.insertAll(ctx, w.t.name, w.t.columns, b.rows)
 	if err != nil {
@@ -313,17 +358,20 @@ func (w *writer) ack(b *batch) {
 	m.messages.WithLabelValues(w.t.name).Add(float64(len(b.msgs)))
 	m.batches.WithLabelValues(w.t.name).Inc()
 	m.lag.WithLabelValues(w.t.name).Set(time.Since(oldest).Seconds())
-	m.unacked.WithLabelValues(w.t.name).Set(0)
+	m.unacked.WithLabelValues(w.t.name).Sub(float64(len(b.msgs)))
 }
 
 // nak returns the batch's messages for redelivery (shutdown).
 func (w *writer) nak(b *batch) {
+	if b.stopKeepAlive != nil {
+		b.stopKeepAlive()
+	}
 	for _, h := range b.msgs {
 		if err := h.msg.Nak(); err != nil {
 			w.log.Debug("nak", "position", h.pos, "err", err)
 		}
 	}
-	w.svc.m.unacked.WithLabelValues(w.t.name).Set(0)
+	w.svc.m.unacked.WithLabelValues(w.t.name).Sub(float64(len(b.msgs)))
 }
 
 // rejection is a row ClickHouse or the driver refused, with the reason.

@@ -1,0 +1,121 @@
+package query_test
+
+import (
+	"context"
+	"os"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/c981/c981/services/console/internal/fixture"
+	"github.com/c981/c981/services/console/query"
+	"github.com/c981/c981/services/shared/event"
+)
+
+// benchEventCount is the number of events BenchmarkEventQueries loads:
+// C981_BENCH_EVENTS, default 100,000 (the target is 10 million).
+func benchEventCount(b *testing.B) int {
+	n := 100_000
+	if s := os.Getenv("C981_BENCH_EVENTS"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 {
+			b.Fatalf("C981_BENCH_EVENTS=%q: want a positive number", s)
+		}
+		n = v
+	}
+	return n
+}
+
+// BenchmarkEventQueries loads C981_BENCH_EVENTS synthetic events spread
+// evenly over the 30 days before now and measures the console's event queries on them, reporting
+// the p50 and p95 latency of each (ms) besides ns/op. Run it with
+// -benchtime=50x or so: each iteration is one query.
+func BenchmarkEventQueries(b *testing.B) {
+	n := benchEventCount(b)
+	conn := fixture.Open(b)
+	ctx := context.Background()
+	span := 30 * 24 * time.Hour
+	start := time.Now()
+	first := start.Add(-span)
+	const chunk = 50_000
+	for lo := 0; lo < n; lo += chunk {
+		evs := make([]event.Event, min(chunk, n-lo))
+		for i := range evs {
+			evs[i] = searchEvent(fixture.Site, lo+i)
+			evs[i].Time = first.Add(time.Duration(int64(span) / int64(n) * int64(lo+i)))
+		}
+		if err := fixture.Load(ctx, conn, fixture.Dataset{Events: evs}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("loaded %d events in %s", n, time.Since(start).Round(time.Millisecond))
+	db, err := query.New(conn, query.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	day := start.Add(-10 * 24 * time.Hour)
+	page2 := func() string {
+		_, next, err := db.SearchEvents(ctx, query.EventFilter{Site: fixture.Site, Zone: zones[3]})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return next
+	}()
+	cases := []struct {
+		name string
+		run  func() (int, error)
+	}{
+		{"search/latest", search(db, query.EventFilter{Site: fixture.Site})},
+		{"search/zone-page2", search(db, query.EventFilter{Site: fixture.Site, Zone: zones[3], After: page2})},
+		{"search/ip-one-day", search(db, query.EventFilter{Site: fixture.Site, IP: "10.20.1.12", Since: day, Until: day.Add(24 * time.Hour)})},
+		{"search/asset", search(db, query.EventFilter{Site: fixture.Site, Asset: "demo-plant/asset-2-3"})},
+		{"search/user-operation", search(db, query.EventFilter{Site: fixture.Site, User: "engineer", Operation: "program_download"})},
+		{"search/text-recent", search(db, query.EventFilter{Site: fixture.Site, Text: "OP=PROGRAM_DOWNLOAD"})},
+		{"search/text-rare", search(db, query.EventFilter{Site: fixture.Site, Text: "SEQ=4242"})},
+		{"search/text-one-day", search(db, query.EventFilter{Site: fixture.Site, Text: "SEQ=4242", Since: day, Until: day.Add(24 * time.Hour)})},
+		{"counts/one-day", func() (int, error) {
+			c, err := db.CountEvents(ctx, query.StatsFilter{Site: fixture.Site, Since: day, Until: day.Add(24 * time.Hour), Limit: query.MaxLimit})
+			return len(c), err
+		}},
+		{"counts/all", func() (int, error) {
+			c, err := db.CountEvents(ctx, query.StatsFilter{Site: fixture.Site, Limit: query.MaxLimit})
+			return len(c), err
+		}},
+		{"talkers/one-day", func() (int, error) {
+			c, err := db.TopTalkers(ctx, query.StatsFilter{Site: fixture.Site, Since: day, Until: day.Add(24 * time.Hour)})
+			return len(c), err
+		}},
+		{"talkers/all", func() (int, error) {
+			c, err := db.TopTalkers(ctx, query.StatsFilter{Site: fixture.Site})
+			return len(c), err
+		}},
+	}
+	for _, bc := range cases {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var lat []time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				if _, err := bc.run(); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			pct := func(p float64) float64 {
+				return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+			}
+			b.ReportMetric(pct(0.50), "p50-ms")
+			b.ReportMetric(pct(0.95), "p95-ms")
+			b.ReportMetric(float64(n), "events")
+		})
+	}
+}
+
+func search(db *query.DB, f query.EventFilter) func() (int, error) {
+	return func() (int, error) {
+		page, _, err := db.SearchEvents(context.Background(), f)
+		return len(page), err
+	}
+}

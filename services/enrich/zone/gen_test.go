@@ -1,0 +1,251 @@
+package zone
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/c981/c981/services/shared/event"
+	"github.com/c981/c981/services/shared/site"
+)
+
+// genZones are the zones of a generated site: name, kind, Purdue level,
+// safety, the roles of its assets and the third octet of its /20.
+var genZones = []struct {
+	name, kind string
+	purdue     float64
+	safety     bool
+	roles      []string
+}{
+	{"enterprise", "enterprise", 4, false, []string{"workstation", "server"}},
+	{"dmz", "dmz", 3.5, false, []string{"jump_host", "historian"}},
+	{"operations", "operations", 3, false, []string{"historian", "server"}},
+	{"supervisory", "supervisory", 2, false, []string{"hmi", "scada_server", "ews"}},
+	{"control-a", "control", 1, false, []string{"plc", "rtu", "dcs_controller"}},
+	{"control-b", "control", 1, false, []string{"plc", "rtu"}},
+	{"safety", "safety", 1, true, []string{"sis"}},
+	{"field", "field", 0, false, []string{"ied", "iot"}},
+}
+
+// genSite writes the YAML of generated site number n (0-99) with the given
+// number of assets spread over its zones: 10.n.(16z).0/20 per zone, role
+// flows from supervisory to both control zones, a unidirectional
+// control-to-safety conduit, and one recurring and one one-off window.
+func genSite(n, assets int) string {
+	var b strings.Builder
+	id := fmt.Sprintf("gen-%03d", n)
+	fmt.Fprintf(&b, "version: 1\nsite: {id: %s, name: Generated %d, timezone: Europe/Berlin, nis2: {entity_class: important, sector: energy}}\nzones:\n", id, n)
+	for z, gz := range genZones {
+		fmt.Fprintf(&b, "  - {id: %s/%s, kind: %s, purdue_level: %g, security_level: {target: 2}, safety: %v, cidrs: [10.%d.%d.0/20]}\n", id, gz.name, gz.kind, gz.purdue, gz.safety, n, z*16)
+	}
+	b.WriteString("conduits:\n")
+	for _, ctl := range []string{"control-a", "control-b"} {
+		fmt.Fprintf(&b, `  - id: %[1]s/c-sup-%[2]s
+    between: [%[1]s/supervisory, %[1]s/%[2]s]
+    enforcement: [{type: firewall, device: fw-%[2]s}]
+    flows:
+      - {id: poll, src: {zone: %[1]s/supervisory, roles: [hmi, scada_server]}, dst: {zone: %[1]s/%[2]s, roles: [plc, rtu, dcs_controller]}, transport: tcp, ports: [502], protocol: modbus, operations: {allow: [read, write]}}
+      - {id: eng, src: {zone: %[1]s/supervisory, roles: [ews]}, dst: {zone: %[1]s/%[2]s, roles: [plc, dcs_controller]}, transport: tcp, ports: [44818], protocol: enip, operations: {allow: [read, write, program_download], require_maintenance_window: [program_download]}}
+`, id, ctl)
+	}
+	fmt.Fprintf(&b, `  - id: %[1]s/c-ctl-sis
+    between: [%[1]s/control-a, %[1]s/safety]
+    unidirectional: true
+    flows:
+      - {id: read, src: {zone: %[1]s/control-a, roles: [plc]}, dst: {zone: %[1]s/safety, roles: [sis]}, transport: tcp, ports: [502], protocol: modbus, operations: {allow: [read]}}
+  - id: %[1]s/c-ops-dmz
+    between: [%[1]s/operations, %[1]s/dmz]
+    flows:
+      - {id: repl, src: {zone: %[1]s/operations, roles: [historian]}, dst: {zone: %[1]s/dmz, roles: [historian]}, transport: tcp, ports: [5450]}
+assets:
+`, id)
+	for i := range assets {
+		z := i % len(genZones)
+		gz := genZones[z]
+		host := i / len(genZones)
+		ip := netip.AddrFrom4([4]byte{10, byte(n), byte(z*16 + host/250), byte(host%250 + 1)})
+		fmt.Fprintf(&b, "  - {id: %s/a-%d, role: %s, ips: [%s], macs: [\"02:%02x:%02x:%02x:%02x:00\"], hostname: %s-a-%d}\n", id, i, gz.roles[host%len(gz.roles)], ip, n, z, host>>8, host&0xff, id, i)
+	}
+	fmt.Fprintf(&b, `maintenance_windows:
+  - {id: weekly, work_order: MOC-%[2]d, scope: {zones: [%[1]s/control-a, %[1]s/control-b]}, recurrence: {weekdays: [tue], start: "06:00", duration: 4h}, allowed_operations: [program_download]}
+  - {id: once, work_order: WO-%[2]d, scope: {assets: [%[1]s/a-4]}, start: "2026-11-20T06:00:00+01:00", end: "2026-11-20T14:00:00+01:00", allowed_operations: [program_download]}
+`, id, n)
+	return b.String()
+}
+
+// genAddr is the address of asset i of generated site n (see genSite).
+func genAddr(n, i int) string {
+	z := i % len(genZones)
+	host := i / len(genZones)
+	return netip.AddrFrom4([4]byte{10, byte(n), byte(z*16 + host/250), byte(host%250 + 1)}).String()
+}
+
+func writeGenSites(t testing.TB, dir string, sites, assets int) []string {
+	t.Helper()
+	paths := make([]string, sites)
+	for n := range sites {
+		paths[n] = filepath.Join(dir, fmt.Sprintf("gen-%03d.yaml", n))
+		if err := os.WriteFile(paths[n], []byte(genSite(n, assets)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return paths
+}
+
+func loadGenSet(t testing.TB, paths []string) *Set {
+	t.Helper()
+	models, err := site.LoadAll(paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSet(models...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+var scale = flag.Bool("scale", false, "run TestLoad100Sites (1,000,000 assets; minutes on a loaded machine)")
+
+// TestLoad100Sites loads the generated 100-site model with 10,000 assets per
+// site (1,000,000 assets) from YAML, validates and indexes it, and reports
+// the load time and the heap it keeps. It runs only with -scale:
+//
+//	go test -run TestLoad100Sites -scale -v ./zone/
+func TestLoad100Sites(t *testing.T) {
+	if !*scale {
+		t.Skip("loads 1,000,000 assets; run with -scale")
+	}
+	const sites, assets = 100, 10000
+	paths := writeGenSites(t, t.TempDir(), sites, assets)
+	before := heapInUse()
+	start := time.Now()
+	s := loadGenSet(t, paths)
+	elapsed := time.Since(start)
+	heap := heapInUse() - before
+	t.Logf("loaded %d sites x %d assets in %v; heap in use %.0f MiB (%.0f bytes/asset)", sites, assets, elapsed.Round(time.Millisecond), float64(heap)/(1<<20), float64(heap)/float64(sites*assets))
+	if got := len(s.Sites()); got != sites {
+		t.Fatalf("%d sites loaded", got)
+	}
+	// Spot checks across the model.
+	for _, n := range []int{0, 42, 99} {
+		ev := event.Event{Site: fmt.Sprintf("gen-%03d", n), SrcIP: genAddr(n, 3), DstIP: genAddr(n, 4), Proto: "tcp", DstPort: 502, AppProto: "modbus", Operation: "read", Time: demoNow}
+		if !s.Enrich(&ev) || !ev.Dst.Known || ev.Dst.Zone != ev.Site+"/control-a" {
+			t.Errorf("site %d: dst %+v flow %+v", n, ev.Dst, ev.Flow)
+		}
+	}
+	// Generous bounds for a loaded CI machine: the point is "seconds, not
+	// minutes" and "hundreds of MiB, not tens of GiB".
+	if elapsed > 5*time.Minute {
+		t.Errorf("load took %v", elapsed)
+	}
+	if heap > 4<<30 {
+		t.Errorf("model holds %d MiB", heap>>20)
+	}
+	runtime.KeepAlive(s)
+}
+
+// genEvents returns n flow events over the generated sites: mostly allowed
+// supervisory-to-control polls, same-zone traffic and control-to-safety
+// reads, so the hot path (no violation string) is measured.
+func genEvents(sites, assets, n int) []event.Event {
+	evs := make([]event.Event, n)
+	per := assets / len(genZones)
+	for i := range evs {
+		s := i % sites
+		k := (i / sites) % per
+		ev := event.Event{Site: fmt.Sprintf("gen-%03d", s), Time: demoNow, Proto: "tcp", DstPort: 502, AppProto: "modbus", Operation: "read"}
+		switch i % 4 {
+		case 0, 1: // hmi/scada (supervisory, role index 0 or 1) -> plc/rtu in control-a
+			src := 3 + len(genZones)*(3*(k/3))
+			dst := 4 + len(genZones)*k
+			ev.SrcIP, ev.DstIP = genAddr(s, src), genAddr(s, dst)
+		case 2: // same zone
+			ev.SrcIP, ev.DstIP = genAddr(s, 3+len(genZones)*k), genAddr(s, 3+len(genZones)*((k+1)%per))
+		case 3: // plc in control-a reads sis
+			ev.SrcIP, ev.DstIP = genAddr(s, 4+len(genZones)*(3*(k/3))), genAddr(s, 6+len(genZones)*k)
+		}
+		evs[i] = ev
+	}
+	return evs
+}
+
+// gen100 is the generated 100-site set, shared by the benchmarks.
+var gen100 *Set
+
+func gen100Set(b *testing.B) *Set {
+	const sites, assets = 100, 10000
+	if gen100 == nil {
+		gen100 = loadGenSet(b, writeGenSites(b, b.TempDir(), sites, assets))
+	}
+	return gen100
+}
+
+// hotEvents returns the generated events, checked to be on the hot path
+// (both endpoints inventoried, the flow allowed).
+func hotEvents(b *testing.B, s *Set) []event.Event {
+	evs := genEvents(100, 10000, 1<<16)
+	for i := range evs {
+		ev := evs[i]
+		s.Enrich(&ev)
+		if ev.Flow.Violation != "" || !ev.Dst.Known || !ev.Src.Known {
+			b.Fatalf("event %d is not on the hot path: src %+v dst %+v flow %+v", i, ev.Src, ev.Dst, ev.Flow)
+		}
+	}
+	return evs
+}
+
+// BenchmarkEnrich100Sites measures one enrichment lookup on the generated
+// 100-site, 10,000-assets-per-site model: the site's index, both endpoints
+// (asset by exact IP, else zone by longest prefix) and the conduit check.
+// The hot path allocates nothing.
+func BenchmarkEnrich100Sites(b *testing.B) {
+	s := gen100Set(b)
+	evs := hotEvents(b, s)
+	b.ReportAllocs()
+	n := 0
+	var f event.Flow
+	for b.Loop() {
+		// What Index.Enrich does for the lookup, without the window.
+		ev := &evs[n&(1<<16-1)]
+		ix, _ := s.Index(ev.Site)
+		var src, dst event.Endpoint
+		sr := ix.resolve(&src, ev.SrcIP, ev.SrcMAC, "")
+		dr := ix.resolve(&dst, ev.DstIP, ev.DstMAC, "")
+		f = ix.check(&src, &dst, sr, dr, &Conn{Proto: ev.Proto, Port: ev.DstPort, AppProto: ev.AppProto, Operation: ev.Operation, Time: ev.Time, User: ev.User})
+		n++
+	}
+	if !f.Allowed {
+		b.Fatal("last lookup not allowed")
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lookups/s")
+}
+
+// BenchmarkEnrich100SitesFull is BenchmarkEnrich100Sites through Set.Enrich:
+// the lookup plus the maintenance window at the event time (a recurring
+// window covers the control zones) and the derived fields.
+func BenchmarkEnrich100SitesFull(b *testing.B) {
+	s := gen100Set(b)
+	evs := hotEvents(b, s)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		s.Enrich(&evs[n&(1<<16-1)])
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}

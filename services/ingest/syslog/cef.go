@@ -1,0 +1,292 @@
+package syslog
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/c981/c981/services/shared/event"
+)
+
+// parseCEF parses a CEF record starting at "CEF:":
+//
+//	CEF:Version|Device Vendor|Device Product|Device Version|Signature ID|Name|Severity|Extension
+//
+// Header fields unescape \| and \\; the extension is key=value pairs whose
+// values may contain spaces (a value ends at the last space before the
+// next key=) and unescape \=, \\, \n and \r. Label pairs (cs1/cs1Label,
+// cn1/cn1Label, ...) also add the value under the normalized label.
+func (p *Parser) parseCEF(s string, ev *event.Event, fields map[string]string, as *aliasState) error {
+	var hdr [7]string
+	rest := s[len("CEF:"):]
+	for i := range hdr {
+		end := unescapedPipe(rest)
+		if end < 0 {
+			return newError(ReasonBadCEF, FormatCEF, nil, "CEF header has %d of 8 fields", i+1)
+		}
+		hdr[i] = unescapeHeader(rest[:end])
+		rest = rest[end+1:]
+	}
+	if hdr[0] != "0" && hdr[0] != "1" {
+		return newError(ReasonBadCEF, FormatCEF, nil, "unknown CEF version %q", hdr[0])
+	}
+	sev, ok := cefSeverity(hdr[6])
+	if !ok {
+		return newError(ReasonBadCEF, FormatCEF, nil, "CEF severity %q is not 0-10 or Low/Medium/High/Very-High", hdr[6])
+	}
+	if err := cefExtension(rest, fields, as); err != nil {
+		return err
+	}
+	ev.Vendor, ev.Product = clean(hdr[1]), clean(hdr[2])
+	ev.SignatureID, ev.Signature = clean(hdr[4]), clean(hdr[5])
+	if hdr[3] != "" {
+		setField(fields, as, "cef.device_version", clean(hdr[3]))
+	}
+	setField(fields, as, "cef.severity", clean(hdr[6]))
+	if sev >= 0 {
+		ev.Severity = sev
+	}
+	if v := fields["msg"]; v != "" {
+		ev.Message = v
+	} else if ev.Message == "" {
+		ev.Message = ev.Signature
+	}
+	if err := p.vendorTime(ev, fields, FormatCEF, "rt", "end", "start"); err != nil {
+		return err
+	}
+	if ev.Host == "" {
+		ev.Host = first(fields, []string{"dvchost", "dvc"}, keep)
+	}
+	ev.EventCode = first(fields, []string{"externalId", "event_code", "eventid", "event_id"}, keep)
+	vendorOT(ev, fields)
+	return nil
+}
+
+// first returns the normalized value of the first key whose value
+// normalizes successfully, or "".
+func first(f map[string]string, keys []string, norm func(string) (string, bool)) string {
+	for _, k := range keys {
+		if v, ok := f[k]; ok {
+			if n, ok := norm(strings.TrimSpace(v)); ok {
+				return n
+			}
+		}
+	}
+	return ""
+}
+
+// unescapedPipe returns the index of the first '|' not escaped by '\'.
+func unescapedPipe(s string) int {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '|':
+			return i
+		}
+	}
+	return -1
+}
+
+func unescapeHeader(s string) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '|' || s[i+1] == '\\') {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// cefExtension parses the extension into fields.
+func cefExtension(s string, fields map[string]string, as *aliasState) error {
+	s = strings.TrimLeft(s, " ")
+	if s == "" {
+		return nil
+	}
+	type pair struct{ key, val string }
+	var buf [32]pair
+	pairs := buf[:0]
+	keyStart, keyEnd := cefKeyAt(s, 0)
+	if keyStart != 0 {
+		return newError(ReasonBadCEF, FormatCEF, nil, "CEF extension does not start with key=value")
+	}
+	for keyStart >= 0 {
+		valStart := keyEnd + 1
+		nextStart, nextEnd := -1, -1
+		for i := valStart; i < len(s); i++ {
+			if s[i] == ' ' {
+				if ks, ke := cefKeyAt(s, i+1); ks >= 0 {
+					nextStart, nextEnd = ks, ke
+					break
+				}
+			}
+		}
+		valEnd := len(s)
+		if nextStart >= 0 {
+			valEnd = nextStart
+		}
+		pairs = append(pairs, pair{s[keyStart:keyEnd], strings.TrimRight(s[valStart:valEnd], " ")})
+		keyStart, keyEnd = nextStart, nextEnd
+	}
+	for _, kv := range pairs {
+		if len(fields) >= MaxFields {
+			break
+		}
+		v := clean(unescapeCEFValue(kv.val))
+		if v != "" {
+			setField(fields, as, kv.key, v)
+		}
+	}
+	// Label pairs: cs1Label=Operation cs1=program_download adds
+	// operation=program_download.
+	for _, kv := range pairs {
+		if !strings.HasSuffix(kv.key, "Label") || len(fields) >= MaxFields {
+			continue
+		}
+		v, ok := fields[strings.TrimSuffix(kv.key, "Label")]
+		label := labelKey(fields[kv.key])
+		if !ok || label == "" {
+			continue
+		}
+		addField(fields, as, label, v)
+	}
+	return nil
+}
+
+// cefKeyAt returns the bounds of a key at i followed by an unescaped '=',
+// or -1, -1. Keys are letters, digits, '_', '.', '-', '[' and ']'.
+func cefKeyAt(s string, i int) (int, int) {
+	j := i
+	for j < len(s) {
+		c := s[j]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-' || c == '[' || c == ']') {
+			break
+		}
+		j++
+	}
+	if j == i || j >= len(s) || s[j] != '=' {
+		return -1, -1
+	}
+	return i, j
+}
+
+func unescapeCEFValue(s string) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) {
+			switch s[i+1] {
+			case '=', '\\', '|':
+				c = s[i+1]
+				i++
+			case 'n':
+				c = '\n'
+				i++
+			case 'r':
+				c = '\r'
+				i++
+			}
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// labelKey normalizes a custom-field label to a field key: lower case,
+// runs of other characters than letters and digits as one '_'.
+func labelKey(label string) string {
+	var buf [64]byte
+	b := buf[:0]
+	sep := false
+	for i := 0; i < len(label); i++ {
+		c := label[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+			fallthrough
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+			if sep && len(b) > 0 {
+				b = append(b, '_')
+			}
+			b = append(b, c)
+			sep = false
+		default:
+			sep = true
+		}
+	}
+	if string(b) == label {
+		return label
+	}
+	return string(b)
+}
+
+// cefTimeLayouts are the CEF/LEEF date formats besides epoch milliseconds.
+var cefTimeLayouts = []string{
+	"Jan 02 2006 15:04:05.000 MST", "Jan 02 2006 15:04:05 MST", "Jan 02 2006 15:04:05.000", "Jan 02 2006 15:04:05",
+	"Jan _2 2006 15:04:05.000", "Jan _2 2006 15:04:05", "Jan 02 15:04:05.000", "Jan 02 15:04:05",
+	time.RFC3339Nano, "2006-01-02 15:04:05.000", "2006-01-02 15:04:05",
+}
+
+// vendorTime sets the event time from the first present key: epoch
+// milliseconds or one of cefTimeLayouts (zone-less times in the parser's
+// location). A present but unparseable value is a bad_timestamp error.
+func (p *Parser) vendorTime(ev *event.Event, fields map[string]string, format Format, keys ...string) error {
+	for _, k := range keys {
+		v := strings.TrimSpace(fields[k])
+		if v == "" {
+			continue
+		}
+		t, ok := p.parseVendorTime(v, "")
+		if !ok {
+			return newError(ReasonBadTimestamp, format, nil, "%s %q is not a known time format", k, v)
+		}
+		ev.Time, ev.TimeRaw = t, v
+		return nil
+	}
+	return nil
+}
+
+// parseVendorTime parses epoch seconds/milliseconds/micro/nanoseconds or
+// a date in layout (a Go layout, "" for the known layouts).
+func (p *Parser) parseVendorTime(v, layout string) (time.Time, bool) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+		return epoch(n), true
+	}
+	layouts := cefTimeLayouts
+	if layout != "" {
+		layouts = []string{layout}
+	}
+	for _, l := range layouts {
+		t, err := time.ParseInLocation(l, v, p.loc)
+		if err != nil {
+			continue
+		}
+		if t.Year() == 0 {
+			t = p.stampTime(t)
+		}
+		return t.UTC(), true
+	}
+	return time.Time{}, false
+}
+
+// epoch interprets n as seconds, milliseconds, microseconds or
+// nanoseconds since 1970 by its magnitude.
+func epoch(n int64) time.Time {
+	switch {
+	case n < 1e11:
+		return time.Unix(n, 0).UTC()
+	case n < 1e14:
+		return time.UnixMilli(n).UTC()
+	case n < 1e17:
+		return time.UnixMicro(n).UTC()
+	}
+	return time.Unix(0, n).UTC()
+}

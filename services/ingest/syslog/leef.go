@@ -1,0 +1,164 @@
+package syslog
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/c981/c981/services/shared/event"
+)
+
+// parseLEEF parses a LEEF record starting at "LEEF:":
+//
+//	LEEF:1.0|Vendor|Product|Version|EventID|attr=value<TAB>attr=value...
+//	LEEF:2.0|Vendor|Product|Version|EventID|Delimiter|attr=value<D>...
+//
+// The LEEF 2.0 delimiter is one character, or its hex code as "xHH" /
+// "0xHH"; empty means tab. A field without '=' continues the previous
+// value (a value that contains the delimiter).
+func (p *Parser) parseLEEF(s string, ev *event.Event, fields map[string]string, as *aliasState) error {
+	rest := s[len("LEEF:"):]
+	var hdr [5]string
+	for i := range hdr {
+		end := strings.IndexByte(rest, '|')
+		if end < 0 {
+			return newError(ReasonBadLEEF, FormatLEEF, nil, "LEEF header has %d of 6 fields", i+1)
+		}
+		hdr[i], rest = rest[:end], rest[end+1:]
+	}
+	delim := byte('\t')
+	switch hdr[0] {
+	case "1.0", "1":
+	case "2.0", "2":
+		// The delimiter field is optional in practice: a field holding
+		// key=value is already the first attribute.
+		end := strings.IndexByte(rest, '|')
+		if end >= 0 && !strings.ContainsRune(rest[:end], '=') {
+			d, ok := leefDelimiter(rest[:end])
+			if !ok {
+				return newError(ReasonBadLEEF, FormatLEEF, nil, "LEEF 2.0 delimiter %q is not one character or a hex code", rest[:end])
+			}
+			delim, rest = d, rest[end+1:]
+		}
+	default:
+		return newError(ReasonBadLEEF, FormatLEEF, nil, "unknown LEEF version %q", hdr[0])
+	}
+	if err := leefAttributes(rest, delim, fields, as); err != nil {
+		return err
+	}
+	ev.Vendor, ev.Product = clean(hdr[1]), clean(hdr[2])
+	ev.SignatureID = clean(hdr[4])
+	if hdr[3] != "" {
+		setField(fields, as, "leef.product_version", clean(hdr[3]))
+	}
+	ev.Signature = first(fields, []string{"name", "eventName", "msg"}, keep)
+	if ev.Signature == "" {
+		ev.Signature = ev.SignatureID
+	}
+	if v := first(fields, []string{"msg", "message"}, keep); v != "" {
+		ev.Message = v
+	} else if ev.Message == "" {
+		ev.Message = ev.Signature
+	}
+	if v := fields["sev"]; v != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 || n > 10 {
+			return newError(ReasonBadLEEF, FormatLEEF, nil, "LEEF sev %q is not 0-10", v)
+		}
+		ev.Severity = tenScaleSeverity(n)
+	}
+	if v := strings.TrimSpace(fields["devTime"]); v != "" {
+		t, ok := p.parseVendorTime(v, javaLayout(fields["devTimeFormat"]))
+		if !ok {
+			return newError(ReasonBadTimestamp, FormatLEEF, nil, "devTime %q does not match devTimeFormat %q", v, fields["devTimeFormat"])
+		}
+		ev.Time, ev.TimeRaw = t, v
+	}
+	if ev.Host == "" {
+		ev.Host = first(fields, []string{"identHostName", "devName", "dvchost"}, keep)
+	}
+	ev.EventCode = first(fields, []string{"eventId", "event_id", "externalId"}, keep)
+	vendorOT(ev, fields)
+	return nil
+}
+
+// leefDelimiter decodes a LEEF 2.0 delimiter field.
+func leefDelimiter(s string) (byte, bool) {
+	switch {
+	case s == "":
+		return '\t', true
+	case len(s) == 1:
+		return s[0], true
+	case s == `\t`:
+		return '\t', true
+	}
+	h := strings.TrimPrefix(strings.TrimPrefix(strings.ToLower(s), "0"), "x")
+	if len(h) != len(s)-1 && len(h) != len(s)-2 || len(h) < 1 || len(h) > 2 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(h, 16, 8)
+	if err != nil || n == 0 || n == '=' {
+		return 0, false
+	}
+	return byte(n), true
+}
+
+// leefAttributes splits attributes by delim into fields.
+func leefAttributes(s string, delim byte, fields map[string]string, as *aliasState) error {
+	s = strings.TrimRight(s, " \t")
+	if s == "" {
+		return nil
+	}
+	lastKey := ""
+	for s != "" {
+		var part string
+		if i := strings.IndexByte(s, delim); i >= 0 {
+			part, s = s[:i], s[i+1:]
+		} else {
+			part, s = s, ""
+		}
+		eq := strings.IndexByte(part, '=')
+		if eq <= 0 || !validLEEFKey(part[:eq]) {
+			if lastKey == "" {
+				if strings.TrimSpace(part) == "" {
+					continue
+				}
+				return newError(ReasonBadLEEF, FormatLEEF, nil, "LEEF attribute %q is not key=value", part)
+			}
+			setField(fields, as, lastKey, fields[lastKey]+string(delim)+clean(part))
+			continue
+		}
+		if len(fields) >= MaxFields {
+			break
+		}
+		key := strings.TrimSpace(part[:eq])
+		setField(fields, as, key, clean(part[eq+1:]))
+		lastKey = key
+	}
+	return nil
+}
+
+func validLEEFKey(k string) bool {
+	k = strings.TrimSpace(k)
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if !isKeyChar(k[i]) && !isDigit(k[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// javaLayout converts a Java SimpleDateFormat pattern (LEEF devTimeFormat)
+// to a Go layout; "" stays "" (the known layouts are tried).
+func javaLayout(p string) string {
+	if p == "" {
+		return ""
+	}
+	r := strings.NewReplacer(
+		"yyyy", "2006", "yy", "06", "MMM", "Jan", "MM", "01", "dd", "02", "HH", "15",
+		"mm", "04", "ss", "05", "SSS", "000", "XXX", "Z07:00", "Z", "-0700", "z", "MST", "'T'", "T", "a", "PM", "hh", "03",
+	)
+	return r.Replace(p)
+}

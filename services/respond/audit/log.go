@@ -1,0 +1,165 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/c981/c981/services/shared/bus"
+)
+
+// Stream is the JetStream stream of the audit chains.
+const Stream = "C981_AUDIT"
+
+// Subject returns the audit subject of a site: c981.audit.<site>.
+func Subject(site string) string { return "c981.audit." + bus.Token(site) }
+
+// Log appends to and reads the per-site chains in C981_AUDIT.
+type Log struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+// OpenLog creates (or updates) the C981_AUDIT stream: file storage, no
+// age limit, no deletes or purges, a 2-minute duplicate window (records
+// have deterministic ids, so a redelivered input does not add them twice).
+func OpenLog(ctx context.Context, js jetstream.JetStream) (*Log, error) {
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        Stream,
+		Description: "C-981 response audit trail, hash-chained per site",
+		Subjects:    []string{"c981.audit.>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardNew,
+		DenyDelete:  true,
+		DenyPurge:   true,
+		Duplicates:  2 * time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit: stream %s: %w", Stream, err)
+	}
+	return &Log{js: js, stream: st}, nil
+}
+
+// Last returns the last record of site's chain and its stream sequence,
+// or nil, 0 for an empty chain.
+func (l *Log) Last(ctx context.Context, site string) (*Record, uint64, error) {
+	msg, err := l.stream.GetLastMsgForSubject(ctx, Subject(site))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("audit: last record of %s: %w", site, err)
+	}
+	var r Record
+	if err := json.Unmarshal(msg.Data, &r); err != nil {
+		return nil, 0, fmt.Errorf("audit: last record of %s (seq %d): %w", site, msg.Sequence, err)
+	}
+	return &r, msg.Sequence, nil
+}
+
+// maxConflicts bounds the retries when another writer appended first.
+const maxConflicts = 10
+
+// Append seals recs onto the chain of site and publishes them in order.
+// Each publish expects the subject's last sequence to be the one the link
+// was computed from, so two writers can never fork the chain; on a
+// conflict the link is recomputed. A record whose id was already appended
+// within the duplicate window is skipped.
+func (l *Log) Append(ctx context.Context, site string, recs []Record) ([]Record, error) {
+	out := make([]Record, 0, len(recs))
+	prev, lastSeq, err := l.Last(ctx, site)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		r.Site = site
+		for attempt := 0; ; attempt++ {
+			sealed, err := Seal(r, prev)
+			if err != nil {
+				return out, err
+			}
+			data, err := json.Marshal(sealed)
+			if err != nil {
+				return out, fmt.Errorf("audit: encode: %w", err)
+			}
+			ack, err := l.js.Publish(ctx, Subject(site), data,
+				jetstream.WithMsgID("audit/"+bus.Token(site)+"/"+sealed.ID), jetstream.WithExpectLastSequencePerSubject(lastSeq))
+			if err == nil && ack.Duplicate {
+				// Appended before (a redelivered input): not added again.
+				if prev, lastSeq, err = l.Last(ctx, site); err != nil {
+					return out, err
+				}
+				break
+			}
+			if err == nil {
+				out = append(out, sealed)
+				prev, lastSeq = &sealed, ack.Sequence
+				break
+			}
+			if !conflict(err) || attempt >= maxConflicts {
+				return out, fmt.Errorf("audit: append to %s: %w", site, err)
+			}
+			// Another writer appended first: relink to the new end.
+			if prev, lastSeq, err = l.Last(ctx, site); err != nil {
+				return out, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// conflict reports whether err is a failed expected-last-sequence check.
+func conflict(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// Read returns site's whole chain in order.
+func (l *Log) Read(ctx context.Context, site string) ([]Record, error) {
+	info, err := l.stream.Info(ctx, jetstream.WithSubjectFilter(Subject(site)))
+	if err != nil {
+		return nil, fmt.Errorf("audit: stream info: %w", err)
+	}
+	n := int(info.State.Subjects[Subject(site)])
+	if n == 0 {
+		return nil, nil
+	}
+	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{Subject(site)}})
+	if err != nil {
+		return nil, fmt.Errorf("audit: read %s: %w", site, err)
+	}
+	out := make([]Record, 0, n)
+	for len(out) < n {
+		batch, err := cons.Fetch(min(n-len(out), 500), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return out, fmt.Errorf("audit: read %s: %w", site, err)
+		}
+		got := 0
+		for msg := range batch.Messages() {
+			got++
+			var r Record
+			if err := json.Unmarshal(msg.Data(), &r); err != nil {
+				md, _ := msg.Metadata()
+				seq := uint64(0)
+				if md != nil {
+					seq = md.Sequence.Stream
+				}
+				return out, fmt.Errorf("audit: record at stream seq %d is not a record: %w", seq, err)
+			}
+			out = append(out, r)
+		}
+		if err := batch.Error(); err != nil {
+			return out, fmt.Errorf("audit: read %s: %w", site, err)
+		}
+		if got == 0 {
+			return out, fmt.Errorf("audit: read %s: %d of %d records arrived", site, len(out), n)
+		}
+	}
+	return out, nil
+}
