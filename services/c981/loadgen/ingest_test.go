@@ -130,8 +130,9 @@ func verifySeqs(tb testing.TB, js jetstream.JetStream, run string, first, last u
 	want := last - first + 1
 	seen := make([]uint8, want)
 	var total, dup, foreign uint64
+	lastProgress := time.Now()
 	for total < want {
-		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(5*time.Second))
+		batch, err := cons.Fetch(50, jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -157,8 +158,10 @@ func verifySeqs(tb testing.TB, js jetstream.JetStream, run string, first, last u
 		if batch.Error() != nil {
 			tb.Fatal(batch.Error())
 		}
-		if got == 0 {
-			break
+		if got > 0 {
+			lastProgress = time.Now()
+		} else if time.Since(lastProgress) > 30*time.Second {
+			break // nothing more arrives: report what is missing
 		}
 	}
 	var missing uint64

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -32,14 +34,31 @@ func Connect(url, name string) (*nats.Conn, jetstream.JetStream, error) {
 		nats.RetryOnFailedConnect(true),
 	)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect nats %s: %w", url, err)
+		return nil, nil, fmt.Errorf("connect nats %s: %w", Redact(url), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream %s: %w", url, err)
+		return nil, nil, fmt.Errorf("jetstream %s: %w", Redact(url), err)
 	}
 	return nc, js, nil
+}
+
+// Redact returns the NATS server URL list with passwords and tokens
+// replaced by "xxxxx", for logs and errors.
+func Redact(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		u, err := neturl.Parse(strings.TrimSpace(p))
+		if err != nil || u.User == nil {
+			continue
+		}
+		if _, hasPassword := u.User.Password(); !hasPassword {
+			u.User = neturl.User("xxxxx") // a bare user part is a token
+		}
+		parts[i] = u.Redacted()
+	}
+	return strings.Join(parts, ",")
 }
 
 // EnsureStreams creates or updates every C-981 stream.

@@ -34,6 +34,20 @@ func TestToken(t *testing.T) {
 	}
 }
 
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"nats://127.0.0.1:4222", "nats://127.0.0.1:4222"},
+		{"tls://enrich:s3cret@nats:4222", "tls://enrich:xxxxx@nats:4222"},
+		{"nats://a:p1@h1:4222,nats://b:p2@h2:4222", "nats://a:xxxxx@h1:4222,nats://b:xxxxx@h2:4222"},
+		{"nats://s3cr3t-token@h:4222", "nats://xxxxx@h:4222"},
+	}
+	for _, tc := range tests {
+		if got := bus.Redact(tc.in); got != tc.want {
+			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestPublishDeduplicatesByMsgID(t *testing.T) {
 	env := bustest.Start(t)
 	ctx := context.Background()
