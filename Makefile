@@ -9,7 +9,7 @@ CH_DIR ?= $(CURDIR)/var/clickhouse-test
 CH_PORT ?= 19300
 FUZZTIME ?= 30s
 
-.PHONY: all build run test test-unit clickhouse-deps clickhouse-test bench fuzz vet fmt clean
+.PHONY: all build run test test-unit clickhouse-deps clickhouse-test bench bench-e2e fuzz vet fmt clean
 
 all: build
 
@@ -55,6 +55,12 @@ fmt:
 # Benchmarks named in the issues; results go to docs/BENCHMARKS.md.
 bench:
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchtime 2s ./...); done
+
+# End-to-end run (issue #9): c981 run + c981 loadgen over TCP + c981 verify;
+# appends rate, CPU, peak RSS, latency, loss and duplicates to
+# docs/BENCHMARKS.md. RATE (default 50000) and DURATION (default 60s) override.
+bench-e2e: clickhouse-deps build
+	NO_BUILD=1 C981=$(BIN) .ci/bench-e2e
 
 # Runs every fuzz target for FUZZTIME; crashers land in testdata/fuzz as seeds.
 fuzz:

@@ -164,6 +164,7 @@ func (c *common) load() (pipeline.Config, error) {
 	if len(c.sites) > 0 {
 		cfg.Enrich.Sites = c.sites
 		cfg.Respond.Sites = c.sites
+		cfg.Console.Sites = c.sites
 	}
 	return cfg, nil
 }

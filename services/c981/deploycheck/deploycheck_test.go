@@ -79,6 +79,7 @@ func loadConfig(t *testing.T, p string) pipeline.Config {
 // secret copy of a configuration may change.
 func withoutCredentials(c pipeline.Config) pipeline.Config {
 	c.ClickHouse.Username, c.ClickHouse.Password = "", ""
+	c.Console.Tokens = nil
 	return c
 }
 
@@ -171,7 +172,8 @@ func TestConfigs(t *testing.T) {
 	if base.ClickHouse.Password != "" {
 		t.Error("the container config holds a ClickHouse password: credentials belong in the secret copies")
 	}
-	// The secret copies differ only in the ClickHouse credentials.
+	// The secret copies differ only in the credentials: ClickHouse user and
+	// password, and the console's bearer tokens.
 	secrets := map[string]pipeline.Config{
 		"deploy/compose/secrets/c981-admin.yaml":                base,
 		"deploy/compose/secrets/c981-store.yaml":                base,
@@ -193,7 +195,17 @@ func TestConfigs(t *testing.T) {
 				t.Errorf("%s: uses ClickHouse user %q, want a dedicated user", p, got.ClickHouse.Username)
 			}
 			if !equalConfig(withoutCredentials(got), withoutCredentials(want)) {
-				t.Errorf("%s differs from its configuration in more than the ClickHouse credentials", p)
+				t.Errorf("%s differs from its configuration in more than the credentials", p)
+			}
+			if strings.Contains(p, "console") {
+				run := got // as `c981 console --clickhouse clickhouse:9000` resolves it
+				run.ClickHouse.Addrs = []string{"clickhouse:9000"}
+				run.ResolveClickHouse()
+				cc := run.Console
+				cc.SetDefaults()
+				if err := cc.Validate(); err != nil {
+					t.Errorf("%s: the console would refuse to start: %v", p, err)
+				}
 			}
 		})
 	}

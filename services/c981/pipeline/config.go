@@ -61,6 +61,11 @@ type NATSConfig struct {
 	// SyncAlways makes the embedded server fsync every write before
 	// acknowledging it.
 	SyncAlways bool `yaml:"sync_always"`
+	// CheckStreamsOnly makes a single stage (`c981 <stage>`) only check that
+	// the streams exist instead of creating or updating them, so its NATS
+	// user needs no stream-management permission (streams are then
+	// provisioned by `c981 nats-provision`).
+	CheckStreamsOnly bool `yaml:"check_streams_only"`
 }
 
 // Default returns the configuration of the bundled demo plant, with paths
@@ -84,7 +89,7 @@ func Default() Config {
 		Enrich:    enrich.Config{Sites: []string{"deploy/demo/site.yaml"}},
 		Correlate: correlate.Config{RulesDir: "rules"},
 		Respond:   respond.Config{PlaybooksDir: "playbooks", Sites: []string{"deploy/demo/site.yaml"}},
-		Console:   console.Config{Addr: "127.0.0.1:8981"},
+		Console:   console.Config{Addr: "127.0.0.1:8981", Sites: []string{"deploy/demo/site.yaml"}},
 	}
 }
 

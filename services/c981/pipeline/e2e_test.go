@@ -37,6 +37,7 @@ func TestEndToEnd(t *testing.T) {
 	cfg.Ingest.Listeners[1].Addr = "127.0.0.1:0"
 	cfg.Enrich.Sites = []string{repo + "/deploy/demo/site.yaml"}
 	cfg.Respond.Sites = cfg.Enrich.Sites
+	cfg.Console.Sites = cfg.Enrich.Sites
 	cfg.Correlate.RulesDir = repo + "/rules"
 	cfg.Respond.PlaybooksDir = repo + "/playbooks"
 	cfg.Console.Addr = "127.0.0.1:0"

@@ -45,7 +45,11 @@ func RunStage(ctx context.Context, name string, cfg Config, log *slog.Logger) er
 			}
 			return nil
 		})
-		if err := bus.EnsureStreams(ctx, js, cfg.Streams); err != nil {
+		streams := func() error { return bus.EnsureStreams(ctx, js, cfg.Streams) }
+		if cfg.NATS.CheckStreamsOnly {
+			streams = func() error { return bus.CheckStreams(ctx, js) }
+		}
+		if err := streams(); err != nil {
 			return err
 		}
 		switch name {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,12 +20,34 @@ import (
 // TestStagesDistributed runs enrich, correlate and respond as separate
 // single-stage runs against one external JetStream — the distributed
 // deployment — and checks that a raw SIS write becomes a plan.
+func TestStageCheckStreamsOnly(t *testing.T) {
+	env := bustest.Start(t)
+	ctx := context.Background()
+	cfg := Default()
+	cfg.NATS.URL = env.URL
+	cfg.NATS.CheckStreamsOnly = true
+	cfg.MetricsAddr = "127.0.0.1:0"
+	cfg.Enrich.Sites = []string{repo + "/deploy/demo/site.yaml"}
+	// With the streams missing, the stage refuses to start instead of creating them.
+	if err := env.JS.DeleteStream(ctx, bus.StreamRaw); err != nil {
+		t.Fatal(err)
+	}
+	err := RunStage(ctx, "enrich", cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), bus.StreamRaw) {
+		t.Fatalf("RunStage without streams: %v, want an error naming %s", err, bus.StreamRaw)
+	}
+	if _, err := env.JS.Stream(ctx, bus.StreamRaw); err == nil {
+		t.Fatal("a check-only stage created the stream")
+	}
+}
+
 func TestStagesDistributed(t *testing.T) {
 	env := bustest.Start(t)
 	cfg := Default()
 	cfg.NATS.URL = env.URL
 	cfg.Enrich.Sites = []string{repo + "/deploy/demo/site.yaml"}
 	cfg.Respond.Sites = cfg.Enrich.Sites
+	cfg.Console.Sites = cfg.Enrich.Sites
 	cfg.Correlate.RulesDir = repo + "/rules"
 	cfg.Respond.PlaybooksDir = repo + "/playbooks"
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -23,6 +23,21 @@ import (
 //	  user: console
 //	  password: ""
 //	  dial_timeout: 5s
+//	auth: tokens                # tokens (default when tokens are given), jwt, none, external
+//	tokens:
+//	  - token: 9f2c7d0e5b1a4c3f8e6d  # at least 16 bytes
+//	    user: alice
+//	    roles: [analyst]
+//	    sites: [demo-plant]     # or ["*"]
+//	rate_limit:
+//	  per_second: 50            # per token (per client address without tokens)
+//	  burst: 100
+//	sites: [deploy/demo/site.yaml]   # site model files or directories
+//
+// With no tokens and no auth setting the console runs in demo mode: every
+// request is the read-only Demo identity on all sites. Demo mode is only
+// allowed on a loopback listen address; elsewhere Validate fails unless
+// auth: none is set explicitly.
 type Config struct {
 	// Addr is the listen address (host:port; port 0 picks a free one).
 	Addr string `yaml:"addr"`
@@ -35,7 +50,41 @@ type Config struct {
 	MaxAlerts int `yaml:"max_alerts"`
 	// MaxEvents caps the events returned with one incident (default 200).
 	MaxEvents int `yaml:"max_events"`
+	// Auth selects the authentication: AuthTokens, AuthJWT, AuthNone,
+	// AuthExternal or "" (AuthTokens when Tokens are given, else demo mode).
+	Auth string `yaml:"auth"`
+	// Tokens are the static bearer tokens.
+	Tokens []TokenConfig `yaml:"tokens"`
+	// JWT configures the validation of JWT bearer tokens (auth: jwt).
+	JWT *JWTConfig `yaml:"jwt"`
+	// RateLimit bounds each caller's request rate.
+	RateLimit RateLimitConfig `yaml:"rate_limit"`
+	// Sites lists the site model files or directories served by
+	// /api/sites (none: the list is empty).
+	Sites []string `yaml:"sites"`
 }
+
+// AuthExternal uses the Authenticator of Deps (OIDC/JWT validation); New
+// fails without one.
+const AuthExternal = "external"
+
+// RateLimitConfig is a token bucket per caller.
+type RateLimitConfig struct {
+	// PerSecond is the sustained request rate (default 50).
+	PerSecond float64 `yaml:"per_second"`
+	// Burst is the bucket size (default 100).
+	Burst int `yaml:"burst"`
+}
+
+// Defaults of RateLimitConfig.
+const (
+	DefaultRatePerSecond = 50
+	DefaultRateBurst     = 100
+)
+
+// DemoMode reports whether the config selects demo mode (no tokens, no auth
+// setting); Validate allows it only on a loopback address.
+func (c Config) DemoMode() bool { return c.Auth == "" && len(c.Tokens) == 0 }
 
 // ClickHouseConfig names a ClickHouse server (native protocol) and its
 // credentials. Use a user with readonly = 1 in production.
@@ -91,6 +140,15 @@ func (c *Config) SetDefaults() {
 	if c.MaxEvents == 0 {
 		c.MaxEvents = query.DefaultMaxEvents
 	}
+	if c.JWT != nil {
+		c.JWT.SetDefaults()
+	}
+	if c.RateLimit.PerSecond == 0 {
+		c.RateLimit.PerSecond = DefaultRatePerSecond
+	}
+	if c.RateLimit.Burst == 0 {
+		c.RateLimit.Burst = DefaultRateBurst
+	}
 	if c.ClickHouse.Database == "" {
 		c.ClickHouse.Database = DefaultDatabase
 	}
@@ -119,6 +177,18 @@ func (c Config) Validate() error {
 	}
 	if err := c.ClickHouse.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	errs = append(errs, c.validateAuth()...)
+	if c.RateLimit.PerSecond <= 0 || c.RateLimit.PerSecond > 1e6 {
+		errs = append(errs, fmt.Errorf("rate_limit.per_second %g: must be between 0 and 1000000", c.RateLimit.PerSecond))
+	}
+	if c.RateLimit.Burst < 1 || c.RateLimit.Burst > 1e6 {
+		errs = append(errs, fmt.Errorf("rate_limit.burst %d: must be between 1 and 1000000", c.RateLimit.Burst))
+	}
+	for i, p := range c.Sites {
+		if p == "" {
+			errs = append(errs, fmt.Errorf("sites[%d]: empty path", i))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -155,4 +225,45 @@ func (c ClickHouseConfig) Open() (driver.Conn, error) {
 		return nil, fmt.Errorf("open clickhouse %v: %w", []string(c.Addr), err)
 	}
 	return conn, nil
+}
+
+// validateAuth checks the auth mode against the tokens and the address.
+func (c Config) validateAuth() []error {
+	var errs []error
+	switch c.Auth {
+	case "":
+		if len(c.Tokens) == 0 && !isLoopback(c.Addr) {
+			errs = append(errs, fmt.Errorf("tokens: required when listening on the non-loopback address %q (demo mode without tokens is only allowed on loopback; set auth: none to disable authentication explicitly)", c.Addr))
+		}
+	case AuthTokens:
+		if len(c.Tokens) == 0 {
+			errs = append(errs, errors.New("tokens: required with auth: tokens"))
+		}
+	case AuthJWT:
+		if c.JWT == nil {
+			errs = append(errs, errors.New("jwt: required with auth: jwt"))
+		}
+	case AuthNone, AuthExternal:
+	default:
+		errs = append(errs, fmt.Errorf("auth %q: want %s, %s, %s or %s", c.Auth, AuthTokens, AuthJWT, AuthNone, AuthExternal))
+	}
+	if c.Auth != "" && c.Auth != AuthTokens && len(c.Tokens) > 0 {
+		errs = append(errs, fmt.Errorf("tokens: not used with auth: %s; remove them", c.Auth))
+	}
+	if c.JWT != nil {
+		if c.Auth != AuthJWT {
+			errs = append(errs, fmt.Errorf("jwt: not used with auth: %q; set auth: jwt or remove it", c.Auth))
+		}
+		errs = append(errs, c.JWT.Validate()...)
+	}
+	seen := map[string]int{}
+	for i, t := range c.Tokens {
+		errs = append(errs, t.validate(i)...)
+		if j, dup := seen[t.Token]; dup && t.Token != "" {
+			errs = append(errs, fmt.Errorf("tokens[%d].token: same as tokens[%d]", i, j))
+		} else {
+			seen[t.Token] = i
+		}
+	}
+	return errs
 }

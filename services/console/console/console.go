@@ -12,6 +12,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/c981/c981/services/console/query"
+	"github.com/c981/c981/services/shared/site"
 	"github.com/c981/c981/services/shared/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -38,6 +39,9 @@ type Deps struct {
 	// Registry receives the metrics and is served on /metrics (default a
 	// new telemetry.NewRegistry()).
 	Registry *prometheus.Registry
+	// Authenticator authenticates the callers with auth: external (an
+	// OIDC/JWT validator); it is required then and not used otherwise.
+	Authenticator Authenticator
 }
 
 // Service is the console API server.
@@ -47,6 +51,10 @@ type Service struct {
 	log     *slog.Logger
 	metrics *metrics
 	handler http.Handler
+	auth    Authenticator
+	limits  *limiters
+	sites   map[string]*siteView
+	siteIDs []string
 
 	ready   chan struct{}
 	mu      sync.Mutex
@@ -78,7 +86,38 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
-	s := &Service{cfg: cfg, db: db, log: deps.Logger.With("stage", "console"), metrics: m, ready: make(chan struct{})}
+	s := &Service{cfg: cfg, db: db, log: deps.Logger.With("stage", "console"), metrics: m, ready: make(chan struct{}), limits: newLimiters(cfg.RateLimit)}
+	switch {
+	case cfg.Auth == AuthExternal:
+		if deps.Authenticator == nil {
+			return nil, errors.New("console: auth: external needs an Authenticator")
+		}
+		s.auth = deps.Authenticator
+	case cfg.Auth == AuthJWT:
+		if s.auth, err = NewJWT(*cfg.JWT); err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+	case cfg.Auth == AuthNone:
+		s.log.Warn("console API authentication disabled (auth: none): every caller reads every site", "addr", cfg.Addr)
+		s.auth = Fixed{ID: Anonymous}
+	case cfg.DemoMode():
+		// Validate allowed demo mode only on a loopback address.
+		s.log.Warn("console API in demo mode: no tokens configured, every local caller is the read-only demo user on all sites", "addr", cfg.Addr)
+		s.auth = Fixed{ID: Demo}
+	default:
+		if s.auth, err = NewStaticTokens(cfg.Tokens); err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+	}
+	if len(cfg.Sites) > 0 {
+		models, err := site.LoadAll(cfg.Sites...)
+		if err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+		if s.sites, s.siteIDs, err = siteViews(models); err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+	}
 
 	health := &telemetry.Health{}
 	conn := deps.Conn
@@ -91,10 +130,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil
 	})
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/incidents", s.listIncidents)
-	mux.HandleFunc("GET /api/incidents/{id}", s.getIncident)
-	mux.HandleFunc("/api/incidents", methodNotAllowed)
-	mux.HandleFunc("/api/incidents/{id}", methodNotAllowed)
+	for _, rt := range s.routes() {
+		mux.Handle(rt.method+" "+rt.path, s.authorize(rt))
+		mux.HandleFunc(rt.path, methodNotAllowed)
+	}
 	mux.HandleFunc("/", notFound)
 	tel := &telemetry.Server{Registry: deps.Registry, Health: health, Logger: s.log, Mux: mux}
 	s.handler = s.instrument(tel.Handler())

@@ -200,7 +200,8 @@ func TestAPI(t *testing.T) {
 
 func TestQueryTimeout(t *testing.T) {
 	svc := newService(t, console.Config{QueryTimeout: time.Nanosecond})
-	for _, path := range []string{"/api/incidents", "/api/incidents/" + fixture.IncidentSIS} {
+	for _, path := range []string{"/api/incidents", "/api/incidents/" + fixture.IncidentSIS, "/api/incidents/" + fixture.IncidentSIS + "/plans",
+		"/api/events", "/api/stats/events", "/api/stats/talkers"} {
 		rec := httptest.NewRecorder()
 		svc.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		if rec.Code != http.StatusGatewayTimeout || rec.Header().Get("Content-Type") != "application/problem+json" {

@@ -1,14 +1,59 @@
 // Package console serves C-981's console API: a read-only JSON API over the
-// incidents, alerts, events and response plans stored in ClickHouse, for SOC
+// incidents, alerts, events and response plans stored in ClickHouse and the
+// site models (zones, conduits, assets, maintenance windows), for SOC
 // analysts, plant operators and ISMS reporting.
 //
-// Routes (Go 1.22 ServeMux patterns):
+// Routes (Go 1.22 ServeMux patterns; the OpenAPI 3 description is
+// openapi.json, served at /api/openapi.json and kept identical to
+// schemas/openapi.json):
 //
-//	GET /api/incidents        list incidents (site, status, severity, since,
-//	                          until, q, limit, cursor)
-//	GET /api/incidents/{id}   one incident with alerts, events and plans
-//	GET /healthz              ClickHouse reachability
-//	GET /metrics              Prometheus metrics
+//	GET /api/incidents               list incidents (site, status, severity,
+//	                                 since, until, q, limit, cursor)
+//	GET /api/incidents/{id}          one incident with alerts, events and plans
+//	GET /api/incidents/{id}/plans    its response plans with step decisions
+//	GET /api/events                  event search (site, since, until, zone,
+//	                                 asset, ip, user, operation, q, limit, cursor)
+//	GET /api/stats/events            event counts per hour, zone and severity
+//	GET /api/stats/talkers           top cross-zone talkers and violations
+//	GET /api/sites                   the caller's sites
+//	GET /api/sites/{site}            one site model's header and list sizes
+//	GET /api/sites/{site}/zones      its zones (also conduits, assets, windows)
+//	GET /api/openapi.json            the OpenAPI document
+//	GET /healthz                     ClickHouse reachability (no token)
+//	GET /metrics                     Prometheus metrics (no token)
+//
+// # Authentication
+//
+// Every /api route needs "Authorization: Bearer <token>"; a missing or
+// unknown token gets 401 with WWW-Authenticate. The config's static tokens
+// (Config.Tokens) map a token to a user, roles (analyst, operator,
+// control_engineer, safety_engineer, manager, isms_owner, admin, auditor)
+// and sites ("*" for all). Tokens are compared as SHA-256 hashes in constant
+// time against every configured token. With auth: jwt, JWT bearer tokens
+// (OIDC) are validated instead (JWTConfig: RS256 or HS256 with one fixed
+// key, issuer, audience, expiry; user, roles and sites from claims). Other
+// schemes plug in as an Authenticator with auth: external.
+//
+// Demo mode: with no tokens and no auth setting, every request acts as the
+// built-in read-only Demo identity on all sites, logged as a warning at
+// start. It is allowed only when the listen address is loopback (127.0.0.1,
+// ::1, localhost), as in the all-in-one demo; on any other address New
+// fails unless auth: none disables authentication explicitly.
+//
+// # Authorization
+//
+// Each route lists the roles that may use it (all roles for the read
+// routes; a caller without any of them gets 403). Every route is scoped to
+// the caller's sites on the server: lists and statistics show only those
+// sites, and detail routes answer an object of another site with the same
+// 404 as an unknown one, so its existence is not disclosed.
+//
+// # Limits
+//
+// Each caller (token; client address in demo mode) has a token bucket
+// (Config.RateLimit); an empty bucket answers 429 with Retry-After. Request
+// headers and bodies are size-limited and every query runs under
+// Config.QueryTimeout (504 when exceeded).
 //
 // Errors are RFC 9457 problem details (application/problem+json); invalid
 // query parameters are listed in the invalid_params member.

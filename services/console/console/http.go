@@ -195,6 +195,8 @@ func (s *Service) listIncidents(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	id, _ := IdentityFrom(r.Context())
+	f.Sites = id.Scope()
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
 	list, next, err := s.db.ListIncidents(ctx, f)
@@ -213,6 +215,13 @@ func (s *Service) getIncident(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
 	d, err := s.db.GetIncident(ctx, r.PathValue("id"))
+	if err == nil {
+		// Another site's incident is answered like an unknown one, so its
+		// existence is not disclosed.
+		if id, _ := IdentityFrom(r.Context()); !id.CanSee(d.Incident.Site) {
+			err = query.ErrNotFound
+		}
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -10,6 +10,10 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+
+	authFailures *prometheus.CounterVec
+	rateLimited  prometheus.Counter
+	forbidden    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -27,8 +31,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "c981_console_http_in_flight_requests",
 			Help: "Console API requests being served.",
 		}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_console_auth_failures_total",
+			Help: "API requests refused with 401, by reason (missing or invalid token).",
+		}, []string{"reason"}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_console_rate_limited_total",
+			Help: "API requests refused with 429 by the per-caller rate limit.",
+		}),
+		forbidden: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_console_forbidden_total",
+			Help: "API requests refused with 403 because of the caller's roles.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.authFailures, m.rateLimited, m.forbidden} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register console metrics: %w", err)
 		}

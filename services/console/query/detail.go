@@ -323,3 +323,38 @@ func (db *DB) plans(ctx context.Context, site, id string) ([]event.Plan, bool, e
 	}
 	return out, false, nil
 }
+
+// IncidentPlans are the response plans of one incident with each step's
+// decision, as GetPlans returns them.
+type IncidentPlans struct {
+	// IncidentID is the incident's id.
+	IncidentID string `json:"incident_id"`
+	// Site is the incident's site (for authorization checks).
+	Site string `json:"site"`
+	// Plans are the response plans proposed for the incident's versions,
+	// each with its steps' latest decisions.
+	Plans []event.Plan `json:"plans"`
+	// PlansTruncated is true when more step rows exist than were read.
+	PlansTruncated bool `json:"plans_truncated"`
+}
+
+// GetPlans returns the response plans of the incident with id (a UUID),
+// read from the actions table like GetIncident's plans, without its alerts
+// and events. It returns InvalidParams for a malformed id and ErrNotFound
+// when no incident has it.
+func (db *DB) GetPlans(ctx context.Context, id string) (IncidentPlans, error) {
+	id = strings.ToLower(id)
+	if !ValidID(id) {
+		return IncidentPlans{}, InvalidParams{{"id", "must be a UUID (8-4-4-4-12 hexadecimal digits)"}}
+	}
+	ctx = withDeadline(ctx)
+	inc, _, err := db.incident(ctx, id)
+	if err != nil {
+		return IncidentPlans{}, err
+	}
+	p := IncidentPlans{IncidentID: inc.ID, Site: inc.Site}
+	if p.Plans, p.PlansTruncated, err = db.plans(ctx, inc.Site, id); err != nil {
+		return IncidentPlans{}, err
+	}
+	return p, nil
+}

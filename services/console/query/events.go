@@ -19,6 +19,9 @@ import (
 type EventFilter struct {
 	// Site restricts to one site id.
 	Site string
+	// Sites, when not nil, restricts to these site ids (authorization
+	// scope); an empty non-nil list matches nothing.
+	Sites []string
 	// Since and Until select events whose time is in [Since, Until).
 	Since, Until time.Time
 	// Zone matches the source or the destination zone id.
@@ -125,6 +128,7 @@ FROM events`
 // primary-key ranges; the millisecond expression makes it exact.
 const (
 	evSiteCond  = `site = ?`                                                                                                                  // site
+	evSitesCond = `has(?, site)`                                                                                                              // []string sites
 	evSinceCond = `time >= toDateTime(?) AND toInt64(time) * 1000 + time_ms >= ?`                                                             // sec, ms
 	evUntilCond = `time <= toDateTime(?) AND toInt64(time) * 1000 + time_ms < ?`                                                              // sec, ms
 	evLowCond   = `time >= toDateTime(?)`                                                                                                     // sec (search window)
@@ -175,8 +179,14 @@ func (db *DB) SearchEvents(ctx context.Context, f EventFilter) ([]event.Event, s
 		conds = append(conds, cond)
 		args = append(args, a...)
 	}
+	if f.Sites != nil && len(f.Sites) == 0 {
+		return []event.Event{}, "", nil
+	}
 	if f.Site != "" {
 		add(evSiteCond, f.Site)
+	}
+	if f.Sites != nil {
+		add(evSitesCond, f.Sites)
 	}
 	if !f.Since.IsZero() {
 		add(evSinceCond, f.Since.Unix(), f.Since.UnixMilli())

@@ -154,6 +154,14 @@ func TestSearchEvents(t *testing.T) {
 			func(event.Event) bool { return false }},
 		{"all sites", query.EventFilter{Operation: "read", Limit: 7},
 			func(e event.Event) bool { return e.Operation == "read" }},
+		{"sites scope both", query.EventFilter{Sites: []string{fixture.Site, "other-plant"}, Operation: "read", Limit: 7},
+			func(e event.Event) bool { return e.Operation == "read" }},
+		{"sites scope one", query.EventFilter{Sites: []string{"other-plant"}},
+			func(e event.Event) bool { return e.Site == "other-plant" }},
+		{"sites scope none", query.EventFilter{Sites: []string{}},
+			func(event.Event) bool { return false }},
+		{"sites scope and site outside it", query.EventFilter{Site: fixture.Site, Sites: []string{"other-plant"}},
+			func(event.Event) bool { return false }},
 	}
 	everything := append(slices.Clone(evs), func() []event.Event {
 		o := make([]event.Event, 5)
@@ -316,5 +324,48 @@ func TestTopTalkers(t *testing.T) {
 	}
 	if _, err := db.TopTalkers(context.Background(), query.StatsFilter{Limit: -1}); err == nil {
 		t.Error("negative limit accepted")
+	}
+}
+
+func TestStatsSitesScope(t *testing.T) {
+	db, _, _ := searchDB(t, 120)
+	ctx := context.Background()
+	bySite, err := db.CountEvents(ctx, query.StatsFilter{Site: fixture.Site, Limit: query.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		sites []string
+		want  int // rows: -1 means as many as the Site filter gives
+	}{
+		{"own site", []string{fixture.Site}, -1},
+		{"own and unknown site", []string{fixture.Site, "nowhere"}, -1},
+		{"unknown site", []string{"nowhere"}, 0},
+		{"no sites", []string{}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := tc.want
+			if want < 0 {
+				want = len(bySite)
+			}
+			counts, err := db.CountEvents(ctx, query.StatsFilter{Sites: tc.sites, Limit: query.MaxLimit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(counts) != want {
+				t.Errorf("CountEvents: %d rows, want %d", len(counts), want)
+			}
+			talkers, err := db.TopTalkers(ctx, query.StatsFilter{Sites: tc.sites})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want == 0 && len(talkers) != 0 {
+				t.Errorf("TopTalkers: %d rows, want none", len(talkers))
+			}
+			if want > 0 && len(talkers) == 0 {
+				t.Error("TopTalkers: no rows, want some")
+			}
+		})
 	}
 }

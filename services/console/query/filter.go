@@ -56,6 +56,9 @@ var ErrNotFound = errors.New("incident not found")
 type Filter struct {
 	// Site restricts to one site id.
 	Site string
+	// Sites, when not nil, restricts to these site ids (authorization
+	// scope); an empty non-nil list matches nothing.
+	Sites []string
 	// Status restricts to incidents whose current status is one of these
 	// (event.Status* values).
 	Status []string

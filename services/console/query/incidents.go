@@ -73,7 +73,8 @@ FROM incidents`
 // HAVING conditions of ListIncidents, one per filter; each binds the
 // arguments listed beside it.
 const (
-	siteCond     = ` WHERE site = ?`                                                                                                                                                                // site
+	siteCond     = `site = ?`                                                                                                                                                                       // site
+	sitesCond    = `has(?, site)`                                                                                                                                                                   // []string sites
 	statusCond   = `has(?, toString(l_status))`                                                                                                                                                     // []string statuses
 	severityCond = `toInt8(l_severity) >= ?`                                                                                                                                                        // int8 rank
 	sinceCond    = `l_last_ms >= ?`                                                                                                                                                                 // int64 ms
@@ -95,12 +96,23 @@ func (db *DB) ListIncidents(ctx context.Context, f Filter) ([]IncidentSummary, s
 	if limit == 0 {
 		limit = DefaultLimit
 	}
+	if f.Sites != nil && len(f.Sites) == 0 {
+		return []IncidentSummary{}, "", nil
+	}
 	var sql strings.Builder
 	sql.WriteString(latestIncidentSQL)
 	var args []any
+	var where []string
 	if f.Site != "" {
-		sql.WriteString(siteCond)
+		where = append(where, siteCond)
 		args = append(args, f.Site)
+	}
+	if f.Sites != nil {
+		where = append(where, sitesCond)
+		args = append(args, f.Sites)
+	}
+	if len(where) > 0 {
+		sql.WriteString(" WHERE " + strings.Join(where, " AND "))
 	}
 	sql.WriteString(" GROUP BY id")
 	var having []string

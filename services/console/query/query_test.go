@@ -3,7 +3,9 @@ package query_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,6 +171,32 @@ func TestGetIncident(t *testing.T) {
 		t.Errorf("id with spaces: got %v (%d alerts), want InvalidParams", err, len(upper.Alerts))
 	}
 	if _, err := db.GetIncident(ctx, event.NewID("no such incident")); !errors.Is(err, query.ErrNotFound) {
+		t.Errorf("unknown id: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestGetPlans(t *testing.T) {
+	db := demoDB(t)
+	ctx := context.Background()
+	d, err := db.GetIncident(ctx, fixture.IncidentSIS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := db.GetPlans(ctx, strings.ToUpper(fixture.IncidentSIS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.IncidentID != fixture.IncidentSIS || p.Site != fixture.Site || p.PlansTruncated != d.PlansTruncated {
+		t.Errorf("got incident %s site %s truncated %v", p.IncidentID, p.Site, p.PlansTruncated)
+	}
+	if !reflect.DeepEqual(p.Plans, d.Plans) {
+		t.Errorf("GetPlans gives %+v\nGetIncident gives %+v", p.Plans, d.Plans)
+	}
+	var bad query.InvalidParams
+	if _, err := db.GetPlans(ctx, "x' OR 1=1"); !errors.As(err, &bad) {
+		t.Errorf("bad id: got %v, want InvalidParams", err)
+	}
+	if _, err := db.GetPlans(ctx, event.NewID("no such incident")); !errors.Is(err, query.ErrNotFound) {
 		t.Errorf("unknown id: got %v, want ErrNotFound", err)
 	}
 }

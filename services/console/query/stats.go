@@ -13,6 +13,9 @@ import (
 type StatsFilter struct {
 	// Site restricts to one site id.
 	Site string
+	// Sites, when not nil, restricts to these site ids (authorization
+	// scope); an empty non-nil list matches nothing.
+	Sites []string
 	// Since and Until select events whose time is in [Since, Until), to the
 	// second.
 	Since, Until time.Time
@@ -48,6 +51,10 @@ func (f StatsFilter) where() (string, []any) {
 	if f.Site != "" {
 		conds = append(conds, `site = ?`)
 		args = append(args, f.Site)
+	}
+	if f.Sites != nil {
+		conds = append(conds, `has(?, site)`)
+		args = append(args, f.Sites)
 	}
 	if !f.Since.IsZero() {
 		conds = append(conds, `time >= toDateTime(?)`)
@@ -97,6 +104,9 @@ LIMIT ?`
 func (db *DB) CountEvents(ctx context.Context, f StatsFilter) ([]EventCount, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
+	}
+	if f.Sites != nil && len(f.Sites) == 0 {
+		return []EventCount{}, nil
 	}
 	where, args := f.where()
 	rows, err := db.conn.Query(withDeadline(ctx), fmt.Sprintf(countsSQL, where), append(args, f.limit())...)
@@ -159,6 +169,9 @@ LIMIT ?`
 func (db *DB) TopTalkers(ctx context.Context, f StatsFilter) ([]Talker, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
+	}
+	if f.Sites != nil && len(f.Sites) == 0 {
+		return []Talker{}, nil
 	}
 	where, args := f.where()
 	if where == "" {

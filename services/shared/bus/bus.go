@@ -71,6 +71,18 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 	return nil
 }
 
+// CheckStreams verifies that every C-981 stream exists, without creating or
+// changing any: for stages whose NATS user may not manage streams (a
+// provisioning job owns them, see `c981 nats-provision`).
+func CheckStreams(ctx context.Context, js jetstream.JetStream) error {
+	for _, cfg := range StreamConfigs(DefaultStreamOptions()) {
+		if _, err := js.Stream(ctx, cfg.Name); err != nil {
+			return fmt.Errorf("stream %s: %w (provision the streams first: c981 nats-provision)", cfg.Name, err)
+		}
+	}
+	return nil
+}
+
 // Publish sends one batch with a deterministic message id and waits for the
 // server's acknowledgement. Timeouts and missing responders (leader
 // elections, restarts) are retried with the same id until ctx ends, so the

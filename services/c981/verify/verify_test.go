@@ -1,0 +1,218 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/c981/c981/services/shared/chtest"
+	"github.com/c981/c981/services/shared/event"
+	"github.com/c981/c981/services/store/chstore"
+	"github.com/c981/c981/services/store/store"
+)
+
+// base is a whole second, so alert created_at (DateTime) is exact.
+var base = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+// loadEvent is an event as the parser stores a loadgen record: run, seq and
+// sent in the fields, received latencyMS after sending.
+func loadEvent(run string, seq uint64, copyN int, latencyMS int) *event.Event {
+	sent := base.Add(time.Duration(seq) * time.Millisecond)
+	id := event.NewID("verify-test", run, strconv.FormatUint(seq, 10), strconv.Itoa(copyN))
+	return &event.Event{
+		ID: id, Site: "plant-a", Time: sent, ReceivedAt: sent.Add(time.Duration(latencyMS) * time.Millisecond),
+		Source: "syslog", Format: "rfc5424", Message: "load",
+		Fields: map[string]string{"run": run, "seq": strconv.FormatUint(seq, 10), "sent": strconv.FormatInt(sent.UnixNano(), 10)},
+	}
+}
+
+// open connects to a fresh migrated test database.
+func open(t testing.TB) driver.Conn {
+	t.Helper()
+	addr, db := chtest.Database(t)
+	ctx := context.Background()
+	conn, err := chstore.Open(ctx, chstore.ConnConfig{Addrs: []string{addr}, Database: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	if err := chstore.Migrate(ctx, conn, store.Migrations()); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+func insertEvents(t testing.TB, conn driver.Conn, evs []*event.Event) {
+	t.Helper()
+	rows := make([][]any, 0, len(evs))
+	for _, e := range evs {
+		r, err := chstore.EventRow(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	if err := chstore.Insert(context.Background(), conn, chstore.TableEvents, chstore.EventColumns, rows); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	conn := open(t)
+
+	var all []*event.Event
+	// clean: 1..10, latency 10*seq ms.
+	for s := uint64(1); s <= 10; s++ {
+		all = append(all, loadEvent("clean", s, 0, int(s)*10))
+	}
+	// gaps: 1..20 without 4-6 and 11; 22 were sent.
+	for s := uint64(1); s <= 20; s++ {
+		if s >= 4 && s <= 6 || s == 11 {
+			continue
+		}
+		all = append(all, loadEvent("gaps", s, 0, 5))
+	}
+	// dups: 1..8; seq 3 stored twice as the same event (a redelivered
+	// batch: duplicate row, collapsed by FINAL), seq 7 as two different
+	// events (parsed twice: a real duplicate), seq 8 as three.
+	for s := uint64(1); s <= 8; s++ {
+		all = append(all, loadEvent("dups", s, 0, 5))
+	}
+	all = append(all, loadEvent("dups", 3, 0, 5), loadEvent("dups", 7, 1, 5), loadEvent("dups", 8, 1, 5), loadEvent("dups", 8, 2, 5))
+	// stray: sequence numbers outside the expected range.
+	for _, s := range []uint64{1, 2, 3, 100} {
+		all = append(all, loadEvent("stray", s, 0, 5))
+	}
+	// Neighbours that must not count: another run and an event without fields.
+	all = append(all, loadEvent("other", 5, 0, 5), &event.Event{ID: event.NewID("nofields"), Site: "plant-a", Time: base, ReceivedAt: base})
+	insertEvents(t, conn, all) // one batch: one part, so raw duplicate rows stay until FINAL
+
+	// An alert on clean's seq 9 and 10, created 2 s after seq 10 was sent
+	// (sent times are base+seq ms, so exactly 1990 ms after seq 10).
+	a := &event.Alert{
+		ID: event.NewID("alert", "clean"), Site: "plant-a", Time: base, CreatedAt: base.Add(2 * time.Second),
+		RuleID: "r1", RuleTitle: "r", Severity: "high", IncidentKey: "k",
+		EventIDs: []string{all[8].ID, all[9].ID, event.NewID("unrelated")},
+	}
+	ar, err := chstore.AlertRow(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chstore.Insert(context.Background(), conn, chstore.TableAlerts, chstore.AlertColumns, [][]any{ar}); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		opts Options
+		want Report // compared: counts, ranges, receipt latency, alert latency N/max
+	}{
+		{"clean", Options{Run: "clean"}, Report{Sent: 10, Stored: 10,
+			LatencyMS:         Latency{P50: 60, P95: 100, P99: 100, Max: 100, N: 10},
+			LatencyIncidentMS: Latency{P50: 1990, P95: 1990, P99: 1990, Max: 1990, N: 1}}},
+		{"clean expecting more", Options{Run: "clean", Expect: 12}, Report{Sent: 12, Stored: 10, Missing: 2,
+			MissingRanges:     []Range{{11, 12}},
+			LatencyMS:         Latency{P50: 60, P95: 100, P99: 100, Max: 100, N: 10},
+			LatencyIncidentMS: Latency{P50: 1990, P95: 1990, P99: 1990, Max: 1990, N: 1}}},
+		{"gaps", Options{Run: "gaps", Expect: 22}, Report{Sent: 22, Stored: 16, Missing: 6,
+			MissingRanges: []Range{{4, 6}, {11, 11}, {21, 22}},
+			LatencyMS:     Latency{P50: 5, P95: 5, P99: 5, Max: 5, N: 16}}},
+		{"gaps capped ranges", Options{Run: "gaps", Expect: 22, MaxRanges: 2}, Report{Sent: 22, Stored: 16, Missing: 6,
+			MissingRanges: []Range{{4, 6}, {11, 11}},
+			LatencyMS:     Latency{P50: 5, P95: 5, P99: 5, Max: 5, N: 16}}},
+		{"dups", Options{Run: "dups"}, Report{Sent: 8, Stored: 8, Duplicated: 3, DuplicateRows: 1,
+			LatencyMS: Latency{P50: 5, P95: 5, P99: 5, Max: 5, N: 11}}},
+		{"stray", Options{Run: "stray", Expect: 2}, Report{Sent: 2, Stored: 2, Unexpected: 2,
+			LatencyMS: Latency{P50: 5, P95: 5, P99: 5, Max: 5, N: 4}}},
+		{"stray from 2", Options{Run: "stray", Expect: 3, First: 2}, Report{Sent: 3, Stored: 2, Missing: 1, Unexpected: 2,
+			MissingRanges: []Range{{4, 4}},
+			LatencyMS:     Latency{P50: 5, P95: 5, P99: 5, Max: 5, N: 4}}},
+		{"unknown run", Options{Run: "nope"}, Report{}},
+		{"unknown run expected", Options{Run: "nope", Expect: 3}, Report{Sent: 3, Missing: 3, MissingRanges: []Range{{1, 3}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Verify(context.Background(), conn, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := tc.want
+			if w.MissingRanges == nil {
+				w.MissingRanges = []Range{}
+			}
+			check := func(what string, g, w any) {
+				t.Helper()
+				if fmt.Sprint(g) != fmt.Sprint(w) {
+					t.Errorf("%s = %v, want %v", what, g, w)
+				}
+			}
+			check("sent", got.Sent, w.Sent)
+			check("stored", got.Stored, w.Stored)
+			check("missing", got.Missing, w.Missing)
+			check("missing ranges", got.MissingRanges, w.MissingRanges)
+			check("duplicated", got.Duplicated, w.Duplicated)
+			check("duplicate rows", got.DuplicateRows, w.DuplicateRows)
+			check("unexpected", got.Unexpected, w.Unexpected)
+			check("latency", got.LatencyMS, w.LatencyMS)
+			check("incident latency", got.LatencyIncidentMS, w.LatencyIncidentMS)
+			// Stored latency: one sample per event; the part was written
+			// now, long after base, so it exceeds the receipt latency.
+			check("stored latency samples", got.LatencyStoredMS.N, w.LatencyMS.N)
+			if got.LatencyStoredMS.N > 0 && got.LatencyStoredMS.P50 < got.LatencyMS.Max {
+				t.Errorf("stored latency p50 %v below receipt latency max %v", got.LatencyStoredMS.P50, got.LatencyMS.Max)
+			}
+			if w.LatencyMS.N > 1 && w.Stored > 0 {
+				if got.Rate <= 0 {
+					t.Errorf("rate = %v, want > 0", got.Rate)
+				}
+			}
+			check("ok", got.OK(), w.Missing == 0 && w.Duplicated == 0 && w.DuplicateRows == 0)
+		})
+	}
+
+	t.Run("rate", func(t *testing.T) {
+		got, err := Verify(context.Background(), conn, Options{Run: "clean"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Receipts at base+11ms .. base+110ms: 9 intervals over 99 ms.
+		if want := 9 / 0.099; got.Rate < want*0.999 || got.Rate > want*1.001 {
+			t.Errorf("rate = %v, want %v", got.Rate, want)
+		}
+	})
+}
+
+func TestOptionsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		run string
+		ok  bool
+	}{{"r1", true}, {"", false}, {"a b", false}, {`a"`, false}, {"a]", false}} {
+		t.Run(tc.run, func(t *testing.T) {
+			if err := (Options{Run: tc.run}).Validate(); (err == nil) != tc.ok {
+				t.Errorf("Validate(%q) = %v, want ok %v", tc.run, err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestDistribution(t *testing.T) {
+	v := make([]float64, 0, 1000)
+	for i := 1000; i >= 1; i-- {
+		v = append(v, float64(i))
+	}
+	got := distribution(v)
+	want := Latency{P50: 501, P95: 951, P99: 991, Max: 1000, N: 1000}
+	if got != want {
+		t.Errorf("distribution = %+v, want %+v", got, want)
+	}
+	if l := distribution([]float64{-0.01}); math.Signbit(l.P50) || math.Signbit(l.Max) {
+		t.Errorf("distribution of -0.01 ms = %+v, want +0 (no -0 in JSON)", l)
+	}
+	if (distribution(nil) != Latency{}) {
+		t.Error("distribution(nil) not empty")
+	}
+}
