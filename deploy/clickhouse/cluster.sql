@@ -230,3 +230,31 @@ ALTER TABLE events ON CLUSTER c981 ADD COLUMN src_asset_name String,
     ADD COLUMN maint_allowed_ops Array(String),
     ADD COLUMN maint_allowed_sources Array(String),
     ADD COLUMN maint_allowed_users Array(String);
+
+-- 0003_audit.sql
+
+CREATE TABLE IF NOT EXISTS audit_local ON CLUSTER c981 (
+    site String,
+    seq UInt64,
+    id UUID,
+    time DateTime,
+    time_ns UInt32,
+    actor String,
+    actor_role String,
+    kind String,
+    what String,
+    why String,
+    result String,
+    incident_id String,
+    incident_version UInt64,
+    plan_id String,
+    step_id String,
+    inputs_hash String,
+    prev_hash String,
+    hash String
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/c981/audit_local', '{replica}')
+PARTITION BY toDate(time)
+ORDER BY (site, seq, id, hash);
+
+CREATE TABLE IF NOT EXISTS audit ON CLUSTER c981 AS audit_local
+ENGINE = Distributed(c981, c981, audit_local, cityHash64(toString(id)));

@@ -116,10 +116,13 @@ func (c *Config) ResolveClickHouse() {
 	}
 	c.Store.ClickHouse = c.ClickHouse
 	c.Console.ClickHouse = console.ClickHouseConfig{
-		Addr:     console.Addrs(c.ClickHouse.Addrs),
-		Database: c.ClickHouse.Database,
-		User:     c.ClickHouse.Username,
-		Password: c.ClickHouse.Password,
+		Addr:         console.Addrs(c.ClickHouse.Addrs),
+		Database:     c.ClickHouse.Database,
+		User:         c.ClickHouse.Username,
+		Password:     c.ClickHouse.Password,
+		PasswordEnv:  c.ClickHouse.PasswordEnv,
+		PasswordFile: c.ClickHouse.PasswordFile,
+		TLS:          console.ClickHouseTLSConfig(c.ClickHouse.TLS),
 	}
 }
 

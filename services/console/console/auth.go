@@ -133,9 +133,13 @@ func BearerToken(r *http.Request) (string, error) {
 //     user: alice
 //     roles: [analyst]
 //     sites: [demo-plant]     # or ["*"] for every site
+//   - token_env: C981_TOKEN   # or the token from the environment
 type TokenConfig struct {
 	// Token is the secret bearer token.
 	Token string `yaml:"token"`
+	// TokenEnv names the environment variable holding the token, instead
+	// of Token.
+	TokenEnv string `yaml:"token_env"`
 	// User names the token's holder.
 	User string `yaml:"user"`
 	// Roles are the holder's roles.
@@ -160,7 +164,9 @@ func (t TokenConfig) Identity() Identity {
 func (t TokenConfig) validate(i int) []error {
 	var errs []error
 	at := fmt.Sprintf("tokens[%d]", i)
-	if len(t.Token) < MinTokenLen {
+	if t.TokenEnv != "" {
+		errs = append(errs, fmt.Errorf("%s.token_env: not resolved (use Config.StaticTokens)", at))
+	} else if len(t.Token) < MinTokenLen {
 		errs = append(errs, fmt.Errorf("%s.token: must be at least %d bytes", at, MinTokenLen))
 	}
 	if strings.ContainsAny(t.Token, " \t\r\n") {

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/c981/c981/services/console/query"
+	"github.com/c981/c981/services/shared/config"
 )
 
 // Config configures the console API.
@@ -21,14 +24,23 @@ import (
 //	  addr: 127.0.0.1:9000      # or a list
 //	  database: c981
 //	  user: console
-//	  password: ""
+//	  password: ""              # or password_env: VAR, or password_file: /run/secrets/ch (mode 0600)
 //	  dial_timeout: 5s
+//	  tls: {enabled: true, ca_file: /etc/c981/ch-ca.pem}   # see ClickHouseTLSConfig
+//	tls:                        # serve HTTPS; see TLSConfig
+//	  cert_file: /etc/c981/console.pem
+//	  key_file: /etc/c981/console-key.pem
 //	auth: tokens                # tokens (default when tokens are given), jwt, none, external
 //	tokens:
 //	  - token: 9f2c7d0e5b1a4c3f8e6d  # at least 16 bytes
 //	    user: alice
 //	    roles: [analyst]
 //	    sites: [demo-plant]     # or ["*"]
+//	  - token_env: C981_ADMIN_TOKEN  # the token from the environment
+//	    user: root
+//	    roles: [admin]
+//	    sites: ["*"]
+//	tokens_file: /run/secrets/console-tokens.yaml  # more tokens, same format; mode 0600
 //	rate_limit:
 //	  per_second: 50            # per token (per client address without tokens)
 //	  burst: 100
@@ -55,6 +67,12 @@ type Config struct {
 	Auth string `yaml:"auth"`
 	// Tokens are the static bearer tokens.
 	Tokens []TokenConfig `yaml:"tokens"`
+	// TokensFile is a YAML file holding more static tokens in the format
+	// of Tokens (a list); it must not be accessible by group or others.
+	// Its tokens are numbered after those of Tokens in errors.
+	TokensFile string `yaml:"tokens_file"`
+	// TLS, when set, makes the console serve HTTPS only.
+	TLS *TLSConfig `yaml:"tls"`
 	// JWT configures the validation of JWT bearer tokens (auth: jwt).
 	JWT *JWTConfig `yaml:"jwt"`
 	// RateLimit bounds each caller's request rate.
@@ -84,7 +102,47 @@ const (
 
 // DemoMode reports whether the config selects demo mode (no tokens, no auth
 // setting); Validate allows it only on a loopback address.
-func (c Config) DemoMode() bool { return c.Auth == "" && len(c.Tokens) == 0 }
+func (c Config) DemoMode() bool { return c.Auth == "" && len(c.Tokens) == 0 && c.TokensFile == "" }
+
+// StaticTokens returns the static tokens with their secrets resolved:
+// Tokens (token or token_env) followed by the tokens of TokensFile. It
+// reads the environment and the file; the tokens are not validated.
+func (c Config) StaticTokens() ([]TokenConfig, error) {
+	all := slices.Clone(c.Tokens)
+	if c.TokensFile != "" {
+		if err := checkPrivateFile(c.TokensFile); err != nil {
+			return nil, fmt.Errorf("tokens_file: %w", err)
+		}
+		data, err := os.ReadFile(c.TokensFile)
+		if err != nil {
+			return nil, fmt.Errorf("tokens_file: %w", err)
+		}
+		var more []TokenConfig
+		if err := config.DecodeYAML(c.TokensFile, data, &more); err != nil {
+			return nil, fmt.Errorf("tokens_file: %w", err)
+		}
+		if len(more) == 0 {
+			return nil, fmt.Errorf("tokens_file %s: no tokens", c.TokensFile)
+		}
+		all = append(all, more...)
+	}
+	var errs []error
+	for i := range all {
+		if all[i].TokenEnv == "" {
+			continue
+		}
+		v, err := readSecret(fmt.Sprintf("tokens[%d].token", i), all[i].Token, all[i].TokenEnv, "")
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		all[i].Token, all[i].TokenEnv = v, ""
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return all, nil
+}
 
 // ClickHouseConfig names a ClickHouse server (native protocol) and its
 // credentials. Use a user with readonly = 1 in production.
@@ -93,9 +151,16 @@ type ClickHouseConfig struct {
 	Addr Addrs `yaml:"addr"`
 	// Database is the database with C-981's tables (default "c981").
 	Database string `yaml:"database"`
-	// User and Password authenticate (default user "default").
-	User     string `yaml:"user"`
-	Password string `yaml:"password"`
+	// User and Password authenticate (default user "default"). Rather
+	// than Password, PasswordEnv names an environment variable or
+	// PasswordFile a file (mode 0600 or stricter) holding it; set at most
+	// one.
+	User         string `yaml:"user"`
+	Password     string `yaml:"password"`
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+	// TLS configures an encrypted connection (off by default).
+	TLS ClickHouseTLSConfig `yaml:"tls"`
 	// DialTimeout bounds connecting (default 5s).
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 }
@@ -158,6 +223,9 @@ func (c *Config) SetDefaults() {
 	if c.ClickHouse.DialTimeout == 0 {
 		c.ClickHouse.DialTimeout = DefaultDialTimeout
 	}
+	if c.TLS != nil && c.TLS.MinVersion == "" {
+		c.TLS.MinVersion = DefaultTLSMinVersion
+	}
 }
 
 // Validate reports every invalid field (after SetDefaults).
@@ -177,6 +245,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.ClickHouse.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.TLS != nil {
+		errs = append(errs, c.TLS.validate()...)
 	}
 	errs = append(errs, c.validateAuth()...)
 	if c.RateLimit.PerSecond <= 0 || c.RateLimit.PerSecond > 1e6 {
@@ -210,16 +281,36 @@ func (c ClickHouseConfig) Validate() error {
 	if c.DialTimeout < 0 {
 		errs = append(errs, fmt.Errorf("clickhouse.dial_timeout %s: must not be negative", c.DialTimeout))
 	}
+	n := 0
+	for _, s := range []string{c.Password, c.PasswordEnv, c.PasswordFile} {
+		if s != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		errs = append(errs, errors.New("clickhouse.password: set at most one of password, password_env and password_file"))
+	}
+	errs = append(errs, c.TLS.validate()...)
 	return errors.Join(errs...)
 }
 
 // Open connects to the configured ClickHouse (the connection is lazy: Ping
-// to check it).
+// to check it), reading the password from the environment or its file and
+// the TLS files first.
 func (c ClickHouseConfig) Open() (driver.Conn, error) {
+	password, err := readSecret("clickhouse.password", c.Password, c.PasswordEnv, c.PasswordFile)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := c.TLS.Config()
+	if err != nil {
+		return nil, err
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        c.Addr,
-		Auth:        clickhouse.Auth{Database: c.Database, Username: c.User, Password: c.Password},
+		Auth:        clickhouse.Auth{Database: c.Database, Username: c.User, Password: password},
 		DialTimeout: c.DialTimeout,
+		TLS:         tc,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open clickhouse %v: %w", []string(c.Addr), err)
@@ -230,13 +321,19 @@ func (c ClickHouseConfig) Open() (driver.Conn, error) {
 // validateAuth checks the auth mode against the tokens and the address.
 func (c Config) validateAuth() []error {
 	var errs []error
+	tokens, err := c.StaticTokens()
+	if err != nil {
+		errs = append(errs, err)
+		tokens = nil
+	}
+	hasTokens := len(c.Tokens) > 0 || c.TokensFile != ""
 	switch c.Auth {
 	case "":
-		if len(c.Tokens) == 0 && !isLoopback(c.Addr) {
+		if !hasTokens && !isLoopback(c.Addr) {
 			errs = append(errs, fmt.Errorf("tokens: required when listening on the non-loopback address %q (demo mode without tokens is only allowed on loopback; set auth: none to disable authentication explicitly)", c.Addr))
 		}
 	case AuthTokens:
-		if len(c.Tokens) == 0 {
+		if !hasTokens {
 			errs = append(errs, errors.New("tokens: required with auth: tokens"))
 		}
 	case AuthJWT:
@@ -247,7 +344,7 @@ func (c Config) validateAuth() []error {
 	default:
 		errs = append(errs, fmt.Errorf("auth %q: want %s, %s, %s or %s", c.Auth, AuthTokens, AuthJWT, AuthNone, AuthExternal))
 	}
-	if c.Auth != "" && c.Auth != AuthTokens && len(c.Tokens) > 0 {
+	if c.Auth != "" && c.Auth != AuthTokens && hasTokens {
 		errs = append(errs, fmt.Errorf("tokens: not used with auth: %s; remove them", c.Auth))
 	}
 	if c.JWT != nil {
@@ -257,7 +354,7 @@ func (c Config) validateAuth() []error {
 		errs = append(errs, c.JWT.Validate()...)
 	}
 	seen := map[string]int{}
-	for i, t := range c.Tokens {
+	for i, t := range tokens {
 		errs = append(errs, t.validate(i)...)
 		if j, dup := seen[t.Token]; dup && t.Token != "" {
 			errs = append(errs, fmt.Errorf("tokens[%d].token: same as tokens[%d]", i, j))

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -105,7 +106,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.log.Warn("console API in demo mode: no tokens configured, every local caller is the read-only demo user on all sites", "addr", cfg.Addr)
 		s.auth = Fixed{ID: Demo}
 	default:
-		if s.auth, err = NewStaticTokens(cfg.Tokens); err != nil {
+		tokens, err := cfg.StaticTokens()
+		if err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+		if s.auth, err = NewStaticTokens(tokens); err != nil {
 			return nil, fmt.Errorf("console: %w", err)
 		}
 	}
@@ -166,9 +171,21 @@ func (s *Service) Run(ctx context.Context) error {
 	s.running = true
 	s.mu.Unlock()
 
+	var tlsConf *tls.Config
+	if s.cfg.TLS != nil {
+		var err error
+		if tlsConf, err = s.cfg.TLS.serverConfig(s.log); err != nil {
+			return fmt.Errorf("console: %w", err)
+		}
+	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("console: listen %s: %w", s.cfg.Addr, err)
+	}
+	scheme := "http"
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
+		scheme = "https"
 	}
 	srv := &http.Server{
 		Handler:           s.handler,
@@ -178,12 +195,13 @@ func (s *Service) Run(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConf,
 	}
 	s.mu.Lock()
 	s.addr = ln.Addr().String()
 	s.mu.Unlock()
 	close(s.ready)
-	s.log.Info("console API listening", "addr", s.addr)
+	s.log.Info("console API listening", "addr", s.addr, "scheme", scheme)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

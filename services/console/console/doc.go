@@ -55,6 +55,17 @@
 // headers and bodies are size-limited and every query runs under
 // Config.QueryTimeout (504 when exceeded).
 //
+// # Transport and secrets
+//
+// With a tls section (TLSConfig) the console serves HTTPS only: TLS 1.2 or
+// 1.3, optionally requiring client certificates of client_ca_file; the
+// certificate and key are re-read when their files change. Key and secret
+// files (tls.key_file, tokens_file, clickhouse.password_file,
+// clickhouse.tls.key_file) are refused when group or others may read them.
+// Tokens may come from the environment (token_env) or a tokens_file, and
+// the ClickHouse password from password_env or password_file, so the
+// config itself needs no secret.
+//
 // Errors are RFC 9457 problem details (application/problem+json); invalid
 // query parameters are listed in the invalid_params member.
 package console

@@ -2,6 +2,7 @@ package chstore
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,9 +19,16 @@ type ConnConfig struct {
 	Addrs []string `yaml:"addrs"`
 	// Database holds the C-981 tables.
 	Database string `yaml:"database"`
-	// Username and Password authenticate the connection.
-	Username string `yaml:"username"`
-	Password string `yaml:"password"`
+	// Username and Password authenticate the connection. Rather than
+	// Password, PasswordEnv names an environment variable or PasswordFile
+	// a file (mode 0600 or stricter) holding it; set at most one.
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+	// TLS configures an encrypted (and optionally mutually authenticated)
+	// connection.
+	TLS TLSConfig `yaml:"tls"`
 	// DialTimeout bounds establishing one connection.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// ReadTimeout bounds waiting for the server during one query or insert.
@@ -91,6 +99,18 @@ func (c ConnConfig) Validate() error {
 	if c.MaxOpenConns < 0 {
 		errs = append(errs, fmt.Errorf("clickhouse.max_open_conns: %d is negative", c.MaxOpenConns))
 	}
+	n := 0
+	for _, s := range []string{c.Password, c.PasswordEnv, c.PasswordFile} {
+		if s != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		errs = append(errs, errors.New("clickhouse.password: set at most one of password, password_env and password_file"))
+	}
+	if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -110,10 +130,32 @@ func validIdent(s string) bool {
 	return true
 }
 
-func options(cfg ConnConfig, db string) *clickhouse.Options {
+// resolved is a ConnConfig's password and TLS settings read from the
+// environment and files.
+type resolved struct {
+	password string
+	tls      *tls.Config
+}
+
+// resolve reads the password (password, password_env or password_file) and
+// builds the TLS configuration.
+func (c ConnConfig) resolve() (resolved, error) {
+	var r resolved
+	var err error
+	if r.password, err = ReadSecret("clickhouse.password", c.Password, c.PasswordEnv, c.PasswordFile); err != nil {
+		return r, err
+	}
+	if r.tls, err = c.TLS.Config(); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+func options(cfg ConnConfig, sec resolved, db string) *clickhouse.Options {
 	return &clickhouse.Options{
 		Addr:         cfg.Addrs,
-		Auth:         clickhouse.Auth{Database: db, Username: cfg.Username, Password: cfg.Password},
+		Auth:         clickhouse.Auth{Database: db, Username: cfg.Username, Password: sec.password},
+		TLS:          sec.tls,
 		DialTimeout:  cfg.DialTimeout,
 		ReadTimeout:  cfg.ReadTimeout,
 		MaxOpenConns: cfg.MaxOpenConns,
@@ -133,9 +175,16 @@ func Open(ctx context.Context, cfg ConnConfig) (driver.Conn, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	sec, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
 	where := strings.Join(cfg.Addrs, ",")
+	if sec.tls != nil {
+		where = "tls://" + where
+	}
 	if cfg.CreateDatabase {
-		admin, err := clickhouse.Open(options(cfg, "default"))
+		admin, err := clickhouse.Open(options(cfg, sec, "default"))
 		if err != nil {
 			return nil, fmt.Errorf("open clickhouse %s: %w", where, err)
 		}
@@ -145,7 +194,7 @@ func Open(ctx context.Context, cfg ConnConfig) (driver.Conn, error) {
 			return nil, fmt.Errorf("create database %s on %s: %w", cfg.Database, where, err)
 		}
 	}
-	conn, err := clickhouse.Open(options(cfg, cfg.Database))
+	conn, err := clickhouse.Open(options(cfg, sec, cfg.Database))
 	if err != nil {
 		return nil, fmt.Errorf("open clickhouse %s/%s: %w", where, cfg.Database, err)
 	}

@@ -117,16 +117,20 @@ func (s *Service) setHealth(table string, err error) {
 	}
 }
 
-// Run creates the durable consumers, connects to ClickHouse and applies the
-// migrations (both retried with backoff while the server is unreachable),
+// Run creates the durable consumers (the audit writer's once respond has
+// created C981_AUDIT, without holding up the other writers), connects to
+// ClickHouse and applies the migrations (both retried with backoff while the server is unreachable),
 // then runs one writer per table until ctx ends. It returns nil on a clean
 // shutdown and an error when setup fails for good (consumers cannot be
 // created, the database schema is newer than the binary, a migration is
 // rejected) or a writer fails.
 func (s *Service) Run(ctx context.Context) error {
-	tabs := tables()
+	tabs := append(tables(), auditTable())
 	conss := make([]jetstream.Consumer, len(tabs))
 	for i, t := range tabs {
+		if t.waitStream {
+			continue // created by its writer once the stream exists
+		}
 		cons, err := s.deps.JS.CreateOrUpdateConsumer(ctx, t.stream, bus.ConsumerConfig(t.durable, s.cfg.MaxAckPending, s.cfg.AckWait))
 		if err != nil {
 			if ctx.Err() != nil {
@@ -165,6 +169,11 @@ func (s *Service) Run(ctx context.Context) error {
 	for i, t := range tabs {
 		w := &writer{svc: s, t: t, cons: conss[i], conn: conn, log: s.log.With("table", t.name)}
 		wg.Go(func() {
+			if w.cons == nil {
+				if w.cons = s.awaitConsumer(ctx, t); w.cons == nil { // ctx ended
+					return
+				}
+			}
 			if err := w.run(ctx); err != nil {
 				errs[i] = fmt.Errorf("store %s: %w", t.name, err)
 				cancel(errs[i])

@@ -25,6 +25,9 @@ type table struct {
 	durable string
 	columns []string
 	decode  func(data []byte) ([]record, error)
+	// waitStream: the stream is created by another stage; the writer waits
+	// for it instead of failing the start (see awaitConsumer).
+	waitStream bool
 }
 
 // decoder decodes a batch of T and maps each record with rows.
@@ -52,7 +55,7 @@ func one(row []any, err error) ([][]any, error) {
 	return [][]any{row}, nil
 }
 
-// tables lists the five writers.
+// tables lists the five pipeline writers (Run adds auditTable).
 func tables() []table {
 	return []table{
 		{
