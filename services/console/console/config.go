@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/c981/c981/services/console/query"
 	"github.com/c981/c981/services/shared/config"
+	"github.com/c981/c981/services/shared/secret"
 )
 
 // Config configures the console API.
@@ -110,7 +111,7 @@ func (c Config) DemoMode() bool { return c.Auth == "" && len(c.Tokens) == 0 && c
 func (c Config) StaticTokens() ([]TokenConfig, error) {
 	all := slices.Clone(c.Tokens)
 	if c.TokensFile != "" {
-		if err := checkPrivateFile(c.TokensFile); err != nil {
+		if err := secret.CheckPrivateFile(c.TokensFile); err != nil {
 			return nil, fmt.Errorf("tokens_file: %w", err)
 		}
 		data, err := os.ReadFile(c.TokensFile)
@@ -131,7 +132,7 @@ func (c Config) StaticTokens() ([]TokenConfig, error) {
 		if all[i].TokenEnv == "" {
 			continue
 		}
-		v, err := readSecret(fmt.Sprintf("tokens[%d].token", i), all[i].Token, all[i].TokenEnv, "")
+		v, err := secret.Read(fmt.Sprintf("tokens[%d].token", i), all[i].Token, all[i].TokenEnv, "")
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -290,7 +291,9 @@ func (c ClickHouseConfig) Validate() error {
 	if n > 1 {
 		errs = append(errs, errors.New("clickhouse.password: set at most one of password, password_env and password_file"))
 	}
-	errs = append(errs, c.TLS.validate()...)
+	if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -298,7 +301,7 @@ func (c ClickHouseConfig) Validate() error {
 // to check it), reading the password from the environment or its file and
 // the TLS files first.
 func (c ClickHouseConfig) Open() (driver.Conn, error) {
-	password, err := readSecret("clickhouse.password", c.Password, c.PasswordEnv, c.PasswordFile)
+	password, err := secret.Read("clickhouse.password", c.Password, c.PasswordEnv, c.PasswordFile)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/c981/c981/services/shared/secret"
 )
 
 // TLSConfig makes the console serve HTTPS.
@@ -52,7 +54,7 @@ func (t TLSConfig) validate() []error {
 	}
 	if t.KeyFile == "" {
 		errs = append(errs, errors.New("tls.key_file: required"))
-	} else if err := checkPrivateFile(t.KeyFile); err != nil {
+	} else if err := secret.CheckPrivateFile(t.KeyFile); err != nil {
 		errs = append(errs, fmt.Errorf("tls.key_file: %w", err))
 	} else if t.CertFile != "" {
 		if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
@@ -60,7 +62,7 @@ func (t TLSConfig) validate() []error {
 		}
 	}
 	if t.ClientCAFile != "" {
-		if _, err := loadCAs(t.ClientCAFile); err != nil {
+		if _, err := secret.LoadCAs(t.ClientCAFile); err != nil {
 			errs = append(errs, fmt.Errorf("tls.client_ca_file: %w", err))
 		}
 	}
@@ -80,7 +82,7 @@ func (t TLSConfig) serverConfig(log *slog.Logger) (*tls.Config, error) {
 		NextProtos:     []string{"h2", "http/1.1"},
 	}
 	if t.ClientCAFile != "" {
-		pool, err := loadCAs(t.ClientCAFile)
+		pool, err := secret.LoadCAs(t.ClientCAFile)
 		if err != nil {
 			return nil, fmt.Errorf("tls.client_ca_file: %w", err)
 		}
@@ -120,7 +122,7 @@ func (r *certReloader) load() error {
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
-	if err := checkPrivateFile(r.keyFile); err != nil {
+	if err := secret.CheckPrivateFile(r.keyFile); err != nil {
 		return fmt.Errorf("tls.key_file: %w", err)
 	}
 	pair, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)

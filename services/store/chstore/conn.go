@@ -10,6 +10,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/c981/c981/services/shared/secret"
 )
 
 // ConnConfig says how to reach ClickHouse over the native protocol.
@@ -142,7 +144,7 @@ type resolved struct {
 func (c ConnConfig) resolve() (resolved, error) {
 	var r resolved
 	var err error
-	if r.password, err = ReadSecret("clickhouse.password", c.Password, c.PasswordEnv, c.PasswordFile); err != nil {
+	if r.password, err = secret.Read("clickhouse.password", c.Password, c.PasswordEnv, c.PasswordFile); err != nil {
 		return r, err
 	}
 	if r.tls, err = c.TLS.Config(); err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/c981/c981/services/shared/chtest"
+	"github.com/c981/c981/services/shared/secret"
 	"github.com/c981/c981/services/store/chstore"
 )
 
@@ -92,7 +93,7 @@ func TestReadSecret(t *testing.T) {
 		{name: "two sources", inline: "pw", env: "C981_TEST_CH_PASSWORD", err: "set at most one"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := chstore.ReadSecret("pw", tc.inline, tc.env, tc.file)
+			got, err := secret.Read("pw", tc.inline, tc.env, tc.file)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err = %v, want it to contain %q", err, tc.err)
