@@ -63,17 +63,7 @@ ORDER BY time, time_ms, id
 LIMIT 1 BY id
 LIMIT ?`
 
-const eventsSQL = `SELECT
-	id, site, time, time_ms, received_at, received_ms, source, format, transport, peer,
-	host, app, proc_id, msg_id, facility, severity, message,
-	kind, category, action, outcome, user,
-	src_ip, dst_ip, src_port, dst_port, proto, app_proto, operation,
-	fields.key, fields.value, raw,
-	src_known, src_asset, src_role, src_zone, src_zone_kind, src_purdue, src_safety,
-	dst_known, dst_asset, dst_role, dst_zone, dst_zone_kind, dst_purdue, dst_sl_t, dst_criticality, dst_safety,
-	flow_cross_zone, flow_allowed, flow_conduit, flow_violation,
-	maint_active, maint_window, model_version
-FROM events
+const eventsSQL = eventSelect + `
 WHERE site = ? AND has(?, toString(id))
 ORDER BY time, time_ms, id
 LIMIT 1 BY id`
@@ -239,37 +229,10 @@ func (db *DB) events(ctx context.Context, site string, ids []string) ([]event.Ev
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var (
-			e                            event.Event
-			sec, recvSec                 int64
-			ms, recvMs, srcPort, dstPort uint16
-			facility, severity           int8
-			keys, values                 []string
-			srcPurdue, dstPurdue         float32
-			dstSLT                       uint8
-			modelVersion                 uint32
-			maintWindow                  string
-		)
-		if err := rows.Scan(&e.ID, &e.Site, &sec, &ms, &recvSec, &recvMs, &e.Source, &e.Format, &e.Transport, &e.Peer,
-			&e.Host, &e.App, &e.ProcID, &e.MsgID, &facility, &severity, &e.Message,
-			&e.Kind, &e.Category, &e.Action, &e.Outcome, &e.User,
-			&e.SrcIP, &e.DstIP, &srcPort, &dstPort, &e.Proto, &e.AppProto, &e.Operation,
-			&keys, &values, &e.Raw,
-			&e.Src.Known, &e.Src.AssetID, &e.Src.Role, &e.Src.Zone, &e.Src.ZoneKind, &srcPurdue, &e.Src.Safety,
-			&e.Dst.Known, &e.Dst.AssetID, &e.Dst.Role, &e.Dst.Zone, &e.Dst.ZoneKind, &dstPurdue, &dstSLT, &e.Dst.Criticality, &e.Dst.Safety,
-			&e.Flow.CrossZone, &e.Flow.Allowed, &e.Flow.Conduit, &e.Flow.Violation,
-			&e.Maint.Active, &maintWindow, &modelVersion); err != nil {
+		e, err := scanEvent(rows)
+		if err != nil {
 			return nil, fmt.Errorf("events %s...: scan: %w", ids[0], err)
 		}
-		e.Time = stamp(sec, ms)
-		e.ReceivedAt = stamp(recvSec, recvMs)
-		e.Facility, e.Severity = int(facility), int(severity)
-		e.SrcPort, e.DstPort = int(srcPort), int(dstPort)
-		e.Fields = nested(keys, values)
-		e.Src.IP, e.Src.Purdue = e.SrcIP, purdueLevel(srcPurdue)
-		e.Dst.IP, e.Dst.Purdue, e.Dst.SLT = e.DstIP, purdueLevel(dstPurdue), int(dstSLT)
-		e.Maint.WindowID = maintWindow
-		e.ModelVersion = int(modelVersion)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
