@@ -12,11 +12,11 @@ import (
 	"github.com/c981/c981/services/shared/bus"
 )
 
-// Stream is the JetStream stream of the audit chains.
-const Stream = "C981_AUDIT"
+// Stream is the JetStream stream of the audit chains (bus.StreamAudit).
+const Stream = bus.StreamAudit
 
 // Subject returns the audit subject of a site: c981.audit.<site>.
-func Subject(site string) string { return "c981.audit." + bus.Token(site) }
+func Subject(site string) string { return bus.AuditSubject(site) }
 
 // Log appends to and reads the per-site chains in C981_AUDIT.
 type Log struct {

@@ -15,6 +15,10 @@ const (
 	StreamIncidents = "C981_INCIDENTS"
 	StreamActions   = "C981_ACTIONS"
 	StreamDLQ       = "C981_DLQ"
+	// StreamAudit holds the response audit chains (c981.audit.<site>). The
+	// respond stage creates it and owns its configuration (no age limit,
+	// deny delete and purge); see services/respond/audit.
+	StreamAudit = "C981_AUDIT"
 )
 
 // Durable consumer names, one per (stage, stream).
@@ -91,6 +95,9 @@ func IncidentsSubject(site string) string { return "c981.incidents." + Token(sit
 
 // ActionsSubject is the subject for response plans of one site.
 func ActionsSubject(site string) string { return "c981.actions." + Token(site) }
+
+// AuditSubject is the response audit subject of one site.
+func AuditSubject(site string) string { return "c981.audit." + Token(site) }
 
 // DLQSubject is the dead-letter subject of one stage.
 func DLQSubject(stage string) string { return "c981.dlq." + Token(stage) }

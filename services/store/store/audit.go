@@ -15,7 +15,7 @@ import (
 // AuditStream is the JetStream stream of the response audit chains. The
 // respond stage creates it (services/respond/audit.OpenLog) and owns its
 // configuration (file storage, no age limit, deny delete and purge).
-const AuditStream = "C981_AUDIT"
+const AuditStream = bus.StreamAudit
 
 // ConsumerStoreAudit is the store's durable consumer on AuditStream.
 const ConsumerStoreAudit = "store-audit"
