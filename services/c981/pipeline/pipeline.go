@@ -163,7 +163,7 @@ func (p *AllInOne) runStages(ctx context.Context, cfg Config, nc *nats.Conn, js 
 	if err != nil {
 		return fmt.Errorf("respond: %w", err)
 	}
-	con, err := console.New(cfg.Console, console.Deps{Conn: conn, Logger: log, Registry: reg})
+	con, err := console.New(cfg.Console, console.Deps{Conn: conn, Logger: log, Registry: reg, JS: js})
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}

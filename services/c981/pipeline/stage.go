@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/c981/c981/services/console/console"
@@ -88,7 +89,18 @@ func RunStage(ctx context.Context, name string, cfg Config, log *slog.Logger) er
 			return err
 		}
 		defer conn.Close()
-		con, err := console.New(cfg.Console, console.Deps{Conn: conn, Logger: log, Registry: reg})
+		// The console writes through the bus when one is configured;
+		// without nats.url it serves the read-only API.
+		var js jetstream.JetStream
+		if cfg.NATS.URL != "" {
+			nc, bjs, err := bus.Connect(cfg.NATS.URL, "c981-console")
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			js = bjs
+		}
+		con, err := console.New(cfg.Console, console.Deps{Conn: conn, Logger: log, Registry: reg, JS: js})
 		if err != nil {
 			return fmt.Errorf("console: %w", err)
 		}

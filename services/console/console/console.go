@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/c981/c981/services/console/query"
 	"github.com/c981/c981/services/shared/site"
 	"github.com/c981/c981/services/shared/telemetry"
@@ -43,6 +44,10 @@ type Deps struct {
 	// Authenticator authenticates the callers with auth: external (an
 	// OIDC/JWT validator); it is required then and not used otherwise.
 	Authenticator Authenticator
+	// JS is the JetStream bus the console writes through (triage changes,
+	// approvals) and reads live updates from. Without it the console is
+	// read-only: write routes answer 503.
+	JS jetstream.JetStream
 }
 
 // Service is the console API server.
@@ -54,6 +59,7 @@ type Service struct {
 	handler http.Handler
 	auth    Authenticator
 	limits  *limiters
+	js      jetstream.JetStream
 	sites   map[string]*siteView
 	siteIDs []string
 
@@ -87,7 +93,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
-	s := &Service{cfg: cfg, db: db, log: deps.Logger.With("stage", "console"), metrics: m, ready: make(chan struct{}), limits: newLimiters(cfg.RateLimit)}
+	s := &Service{cfg: cfg, db: db, log: deps.Logger.With("stage", "console"), metrics: m, ready: make(chan struct{}), limits: newLimiters(cfg.RateLimit), js: deps.JS}
 	switch {
 	case cfg.Auth == AuthExternal:
 		if deps.Authenticator == nil {
