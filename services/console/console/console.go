@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/c981/c981/services/console/query"
 	"github.com/c981/c981/services/shared/site"
 	"github.com/c981/c981/services/shared/telemetry"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
