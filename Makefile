@@ -37,6 +37,8 @@ test: clickhouse-deps
 	@if [ -z "$$CLICKHOUSE_ADDR" ]; then \
 	  addr=$$(.ci/clickhouse-start "$(CH_DIR)" $(CH_PORT)) || exit 1; \
 	  export CLICKHOUSE_ADDR=$$addr; \
+	  export CLICKHOUSE_TLS_ADDR=127.0.0.1:$$(cat "$(CH_DIR)/tls_port"); \
+	  export CLICKHOUSE_TLS_CA=$$(cd "$(CH_DIR)" && pwd)/tls/ca.pem; \
 	fi; \
 	echo "CLICKHOUSE_ADDR=$$CLICKHOUSE_ADDR"; \
 	$(MAKE) --no-print-directory test-unit CLICKHOUSE_ADDR=$$CLICKHOUSE_ADDR

@@ -63,3 +63,19 @@ func Database(t testing.TB) (addr, db string) {
 	})
 	return addr, db
 }
+
+// TLS returns the address of the same server's TLS native port
+// (CLICKHOUSE_TLS_ADDR, host:port) and the PEM file of the CA that signed
+// its certificate (CLICKHOUSE_TLS_CA), as .ci/clickhouse-start sets them
+// up; it skips the test outside CI and fails it in CI when they are unset.
+func TLS(t testing.TB) (addr, caFile string) {
+	t.Helper()
+	addr, caFile = os.Getenv("CLICKHOUSE_TLS_ADDR"), os.Getenv("CLICKHOUSE_TLS_CA")
+	if addr == "" || caFile == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CLICKHOUSE_TLS_ADDR or CLICKHOUSE_TLS_CA is not set in CI: .ci/run must start ClickHouse with its TLS port")
+		}
+		t.Skip("CLICKHOUSE_TLS_ADDR/CLICKHOUSE_TLS_CA not set; start ClickHouse with .ci/clickhouse-start to run this test")
+	}
+	return addr, caFile
+}
