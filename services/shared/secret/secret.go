@@ -1,7 +1,7 @@
 // Package secret reads credentials and key material safely for every
 // C-981 component: a secret comes inline, from an environment variable or
-// from a file that only its owner may read (a group- or world-readable key
-// or secret file is refused with a clear error), and never appears in an
+// from a file that only its owner may read (or its group, when root owns
+// it; anything wider is refused with a clear error), and never appears in an
 // error. It also holds the TLS client settings of a ClickHouse connection,
 // which the store and the console share.
 package secret
@@ -13,11 +13,12 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // ReadFile returns the contents of a secret file (a password or
-// token), without trailing white space. It refuses a file that group or
-// others may access (mode & 0o077 != 0) or that is empty.
+// token), without trailing white space. It refuses a file that fails
+// CheckPrivateFile or is empty.
 func ReadFile(path string) (string, error) {
 	if err := CheckPrivateFile(path); err != nil {
 		return "", err
@@ -33,8 +34,12 @@ func ReadFile(path string) (string, error) {
 	return s, nil
 }
 
-// CheckPrivateFile fails unless path is a regular file that only its owner
-// may read (mode & 0o077 == 0), as required of key and secret files.
+// CheckPrivateFile fails unless path is a regular file that others may not
+// access and that only its owner may read - or, when root owns it, its
+// group may also read (mode 0640 or less). The second form is the rule
+// PostgreSQL applies to its key files: it is how Kubernetes secret volumes
+// (root-owned, group = the pod's fsGroup) and Debian's ssl-cert group hand
+// keys to a non-root service without giving them to everyone.
 func CheckPrivateFile(path string) error {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -43,10 +48,20 @@ func CheckPrivateFile(path string) error {
 	if !st.Mode().IsRegular() {
 		return fmt.Errorf("secret file %s is not a regular file", path)
 	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("secret file %s has mode %#o: readable by group or others; chmod 600 it", path, perm)
+	perm := st.Mode().Perm()
+	if perm&0o077 == 0 {
+		return nil
 	}
-	return nil
+	if perm&0o037 == 0 && ownedByRoot(st) {
+		return nil
+	}
+	return fmt.Errorf("secret file %s has mode %#o: readable by group or others; chmod 600 it (or 640 if root owns it)", path, perm)
+}
+
+// ownedByRoot reports whether the file's owner is uid 0.
+func ownedByRoot(st os.FileInfo) bool {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && sys.Uid == 0
 }
 
 // Read returns the secret given inline, in the environment variable

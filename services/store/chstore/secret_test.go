@@ -22,6 +22,16 @@ import (
 )
 
 // writeFile writes data to dir/name with mode and returns the path.
+// rootOnly is the error a root-owned group-readable secret file gets: none
+// when the test runs as root (the file is root's), the mode error
+// otherwise (the file is the test user's).
+func rootOnly() string {
+	if os.Getuid() == 0 {
+		return ""
+	}
+	return "mode 0640: readable by group or others"
+}
+
 func writeFile(t *testing.T, dir, name, data string, mode os.FileMode) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
@@ -72,6 +82,14 @@ func TestReadSecret(t *testing.T) {
 	dir := t.TempDir()
 	private := writeFile(t, dir, "private", "s3cret\n", 0o600)
 	groupReadable := writeFile(t, dir, "group", "s3cret\n", 0o640)
+	rootGroupReadable := writeFile(t, dir, "root-group", "s3cret\n", 0o640)
+	if os.Getuid() == 0 {
+		// Group-readable is refused unless root owns the file (a
+		// Kubernetes secret volume with fsGroup).
+		if err := os.Chown(groupReadable, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
 	worldReadable := writeFile(t, dir, "world", "s3cret\n", 0o644)
 	empty := writeFile(t, dir, "empty", "\n", 0o600)
 	t.Setenv("C981_TEST_CH_PASSWORD", "from-env")
@@ -86,6 +104,7 @@ func TestReadSecret(t *testing.T) {
 		{name: "env unset", env: "C981_TEST_CH_UNSET", err: "pw_env: environment variable C981_TEST_CH_UNSET is not set"},
 		{name: "file", file: private, want: "s3cret"},
 		{name: "file group readable", file: groupReadable, err: "mode 0640: readable by group or others"},
+		{name: "file group readable owned by root", file: rootGroupReadable, want: "s3cret", err: rootOnly()},
 		{name: "file world readable", file: worldReadable, err: "mode 0644: readable by group or others"},
 		{name: "file missing", file: filepath.Join(dir, "nope"), err: "no such file"},
 		{name: "file empty", file: empty, err: "is empty"},
