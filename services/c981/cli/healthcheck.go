@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/c981/c981/services/shared/secret"
 )
 
 func init() {
@@ -17,11 +20,13 @@ func init() {
 func healthcheckCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("healthcheck", stderr)
 	timeout := fs.Duration("timeout", 3*time.Second, "request timeout")
+	serverName := fs.String("server-name", "", "name to verify in the server certificate of an https URL (e.g. the console's DNS name when probing 127.0.0.1)")
+	caFile := fs.String("ca", "", "PEM file of the CA that signs the server certificate of an https URL (default: the system roots)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: c981 healthcheck [--timeout D] URL")
+		fmt.Fprintln(stderr, "usage: c981 healthcheck [--timeout D] [--ca FILE] [--server-name NAME] URL")
 		return errUsage
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -30,7 +35,23 @@ func healthcheckCmd(ctx context.Context, args []string, _ io.Reader, stdout, std
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := http.DefaultClient
+	if *serverName != "" || *caFile != "" {
+		// The name to check instead of the URL's host, and the CA to trust
+		// instead of the system roots.
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: *serverName}
+		if *caFile != "" {
+			pool, err := secret.LoadCAs(*caFile)
+			if err != nil {
+				return fmt.Errorf("healthcheck --ca: %w", err)
+			}
+			tc.RootCAs = pool
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc
+		client = &http.Client{Transport: tr}
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}

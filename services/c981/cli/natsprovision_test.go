@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -95,6 +96,12 @@ func TestHealthcheck(t *testing.T) {
 		http.Error(w, "nats: not connected", http.StatusServiceUnavailable)
 	}))
 	defer bad.Close()
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }))
+	defer secure.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: secure.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -105,6 +112,10 @@ func TestHealthcheck(t *testing.T) {
 		{"unhealthy", []string{"healthcheck", bad.URL + "/healthz"}, 1, "503"},
 		{"unreachable", []string{"healthcheck", "--timeout", "200ms", "http://127.0.0.1:1/healthz"}, 1, "healthcheck"},
 		{"no url", []string{"healthcheck"}, 2, "usage"},
+		{"https with the CA and name", []string{"healthcheck", "--ca", ca, "--server-name", "example.com", secure.URL + "/healthz"}, 0, ""},
+		{"https with the wrong name", []string{"healthcheck", "--ca", ca, "--server-name", "console.example.org", secure.URL + "/healthz"}, 1, "certificate"},
+		{"https without the CA", []string{"healthcheck", "--server-name", "example.com", secure.URL + "/healthz"}, 1, "certificate"},
+		{"bad CA file", []string{"healthcheck", "--ca", filepath.Join(t.TempDir(), "none.pem"), secure.URL + "/healthz"}, 1, "--ca"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -105,6 +105,7 @@ func TestCompose(t *testing.T) {
 				if cfg.Streams.Replicas != wantReplicas {
 					t.Errorf("%s: its config has R%d streams, want R%d (every stage applies the stream settings at start)", where, cfg.Streams.Replicas, wantReplicas)
 				}
+				checkTLS(t, where, cmd, svc.Command, cfg, mountedIn(mounts))
 				if slices.Contains(pipeline.Stages, cmd) {
 					checkStageCompose(t, where, cmd, svc, cfg, mounts, natsHosts(file))
 				}
@@ -144,6 +145,9 @@ func checkStageCompose(t *testing.T, where, stage string, svc deploycheck.Compos
 		addr, _ := deploycheck.Flag(svc.Command, "console")
 		if addr == "" {
 			addr = cfg.Console.Addr
+		}
+		if cfg.Console.TLS != nil && !strings.Contains(health, "https://") {
+			t.Errorf("%s: healthcheck %q is not HTTPS, but the console serves HTTPS", where, health)
 		}
 		if !strings.Contains(health, ":"+deploycheck.Port(addr)+"/healthz") {
 			t.Errorf("%s: healthcheck %q does not probe the console's /healthz on port %s", where, health, deploycheck.Port(addr))

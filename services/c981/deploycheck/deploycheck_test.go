@@ -75,11 +75,13 @@ func loadConfig(t *testing.T, p string) pipeline.Config {
 	return cfg
 }
 
-// withoutCredentials zeroes the ClickHouse credentials, the only part a
-// secret copy of a configuration may change.
+// withoutCredentials zeroes the ClickHouse credentials, the console tokens
+// and the console's certificate, the only parts a secret copy of a
+// configuration may change.
 func withoutCredentials(c pipeline.Config) pipeline.Config {
 	c.ClickHouse.Username, c.ClickHouse.Password = "", ""
 	c.Console.Tokens = nil
+	c.Console.TLS = nil // the console's certificate files: only its copy names them
 	return c
 }
 
@@ -202,6 +204,7 @@ func TestConfigs(t *testing.T) {
 				run.ClickHouse.Addrs = []string{"clickhouse:9000"}
 				run.ResolveClickHouse()
 				cc := run.Console
+				withTestCerts(t, &cc)
 				cc.SetDefaults()
 				if err := cc.Validate(); err != nil {
 					t.Errorf("%s: the console would refuse to start: %v", p, err)

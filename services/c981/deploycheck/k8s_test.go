@@ -167,6 +167,14 @@ func TestKustomize(t *testing.T) {
 				args := expandArgs(deploycheck.Strings(c, "args"))
 				checkArgs(t, o.Name, args)
 				seen[args[0]] = true
+				if cfgPath, ok := deploycheck.Flag(args, "config"); ok {
+					mounts := mountSources(t, base, spec, c)
+					if src := mounts[cfgPath]; src != "" {
+						checkTLS(t, o.Name, args[0], args, loadConfig(t, src), mountedIn(mounts))
+					} else {
+						t.Errorf("%s: --config %s is not mounted", o.Name, cfgPath)
+					}
+				}
 			}
 			if o.Kind == "StatefulSet" && !pdbSelectors["nats"] {
 				t.Error("no PodDisruptionBudget for NATS")
@@ -291,6 +299,14 @@ func checkDeployment(t *testing.T, k kustomization, d deploycheck.Manifest, stag
 		t.Fatalf("%s: --config %s is not mounted", d.Name, cfgPath)
 	}
 	cfg := loadConfig(t, src)
+	checkTLS(t, d.Name, stage, args, cfg, mountedIn(mounts))
+	if stage == "console" {
+		for _, probe := range []string{"readinessProbe", "livenessProbe"} {
+			if s := deploycheck.Str(c, probe, "httpGet", "scheme"); cfg.Console.TLS != nil && s != "HTTPS" {
+				t.Errorf("%s: %s scheme %q, but the console serves HTTPS", d.Name, probe, s)
+			}
+		}
+	}
 	if stage == "enrich" {
 		for _, s := range cfg.Enrich.Sites {
 			if _, ok := mounts[s]; !ok {
