@@ -36,7 +36,7 @@ func natsProvisionCmd(ctx context.Context, args []string, _ io.Reader, stdout, s
 		return fmt.Errorf("nats.url (or --nats) is required")
 	}
 	log := logger(stderr, cfg)
-	nc, js, err := bus.Connect(cfg.NATS.URL, "c981-nats-provision")
+	nc, js, err := cfg.NATS.Connect("c981-nats-provision")
 	if err != nil {
 		// bus.Connect's error quotes the URL: never let its password out.
 		return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), cfg.NATS.URL, redactURL(cfg.NATS.URL)))

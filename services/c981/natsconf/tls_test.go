@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/c981/c981/services/c981/natsconf"
+	"github.com/c981/c981/services/c981/pipeline"
 	"github.com/c981/c981/services/shared/bus"
 )
 
@@ -91,6 +93,53 @@ include "accounts.conf"
 			}
 			if err := nc.Flush(); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+
+	// The stages' own connection: nats.tls in their configuration
+	// (pipeline.NATSConfig.Connect, as `c981 <stage>` dials).
+	openKey := filepath.Join(t.TempDir(), "open.key")
+	keyPEM, err := os.ReadFile(clientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(openKey, keyPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(openKey, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		tls       bus.TLS
+		accept    bool
+		configErr string
+	}{
+		{name: "stage config with its client certificate", tls: bus.TLS{CAFile: p.CA(), CertFile: clientCrt, KeyFile: clientKey}, accept: true},
+		{name: "stage config without a client certificate", tls: bus.TLS{CAFile: p.CA()}},
+		{name: "stage config with a world-readable key", tls: bus.TLS{CAFile: p.CA(), CertFile: clientCrt, KeyFile: openKey}, configErr: "nats.tls.key_file"},
+		{name: "stage config with a certificate but no key", tls: bus.TLS{CAFile: p.CA(), CertFile: clientCrt}, configErr: "go together"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := pipeline.NATSConfig{URL: fmt.Sprintf("tls://%s:%s@%s", user, "pw-"+user, s.Addr()), TLS: tc.tls}
+			nc, _, err := cfg.Connect(user)
+			if tc.configErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.configErr) {
+					t.Fatalf("err = %v, want %q", err, tc.configErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			err = nc.FlushTimeout(3 * time.Second)
+			if tc.accept && err != nil {
+				t.Fatalf("not connected: %v", err)
+			}
+			if !tc.accept && err == nil {
+				t.Fatal("connected without a client certificate")
 			}
 		})
 	}

@@ -5,6 +5,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/c981/c981/services/console/console"
 	"github.com/c981/c981/services/correlate/correlate"
 	"github.com/c981/c981/services/enrich/enrich"
@@ -66,6 +69,18 @@ type NATSConfig struct {
 	// user needs no stream-management permission (streams are then
 	// provisioned by `c981 nats-provision`).
 	CheckStreamsOnly bool `yaml:"check_streams_only"`
+	// TLS holds the CA and the client certificate for an external NATS
+	// that requires them (tls:// URLs).
+	TLS bus.TLS `yaml:"tls"`
+}
+
+// Connect dials the external NATS at URL as name with the TLS settings.
+func (n NATSConfig) Connect(name string) (*nats.Conn, jetstream.JetStream, error) {
+	opts, err := n.TLS.Options()
+	if err != nil {
+		return nil, nil, err
+	}
+	return bus.Connect(n.URL, name, opts...)
 }
 
 // Default returns the configuration of the bundled demo plant, with paths

@@ -35,7 +35,7 @@ func RunStage(ctx context.Context, name string, cfg Config, log *slog.Logger) er
 	var runner interface{ Run(context.Context) error }
 	needBus := name != "console"
 	if needBus {
-		nc, js, err := bus.Connect(cfg.NATS.URL, "c981-"+name)
+		nc, js, err := cfg.NATS.Connect("c981-"+name)
 		if err != nil {
 			return err
 		}
@@ -93,7 +93,7 @@ func RunStage(ctx context.Context, name string, cfg Config, log *slog.Logger) er
 		// without nats.url it serves the read-only API.
 		var js jetstream.JetStream
 		if cfg.NATS.URL != "" {
-			nc, bjs, err := bus.Connect(cfg.NATS.URL, "c981-console")
+			nc, bjs, err := cfg.NATS.Connect("c981-console")
 			if err != nil {
 				return err
 			}

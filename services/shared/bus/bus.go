@@ -25,14 +25,15 @@ var ErrPoison = errors.New("poison message")
 func Poison(err error) error { return fmt.Errorf("%w: %w", ErrPoison, err) }
 
 // Connect dials NATS with unlimited reconnects and returns the connection and
-// its JetStream handle.
-func Connect(url, name string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(url,
+// its JetStream handle; extra options (e.g. TLS.Options) are applied last.
+func Connect(url, name string, extra ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	opts := append([]nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond),
+		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(true),
-	)
+	}, extra...)
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect nats %s: %w", Redact(url), err)
 	}
