@@ -9,7 +9,7 @@ CH_DIR ?= $(CURDIR)/var/clickhouse-test
 CH_PORT ?= 19300
 FUZZTIME ?= 30s
 
-.PHONY: all build run test test-unit clickhouse-deps clickhouse-test bench bench-e2e fuzz vet fmt clean
+.PHONY: faults all build run test test-unit clickhouse-deps clickhouse-test bench bench-e2e fuzz vet fmt clean
 
 all: build
 
@@ -57,6 +57,17 @@ fmt:
 # Benchmarks named in the issues; results go to docs/BENCHMARKS.md.
 bench:
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchtime 2s ./...); done
+
+# Fault matrix (issue #9): every stage as its own process on a real NATS and
+# ClickHouse, one fault per case under sequence-numbered load, checked for
+# loss, duplicates, incidents equal to a fault-free run and steps executed
+# twice (services/c981/faults). Takes about 10 minutes.
+faults: clickhouse-deps
+	@if [ -z "$$CLICKHOUSE_ADDR" ]; then \
+	  addr=$$(.ci/clickhouse-start "$(CH_DIR)" $(CH_PORT)) || exit 1; \
+	  export CLICKHOUSE_ADDR=$$addr; \
+	fi; \
+	cd services/c981 && C981_FAULTS=1 CLICKHOUSE_ADDR=$$CLICKHOUSE_ADDR $(GO) test -count=1 -timeout 30m -run TestFaultMatrix -v ./faults/
 
 # End-to-end run (issue #9): c981 run + c981 loadgen over TCP + c981 verify;
 # appends rate, CPU, peak RSS, latency, loss and duplicates to
