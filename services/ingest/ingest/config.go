@@ -32,6 +32,7 @@ const (
 	DefaultMaxConns        = 512
 	DefaultIdleTimeout     = 5 * time.Minute
 	DefaultQueueSize       = 10000
+	DefaultQueueBytes      = 64 << 20
 	DefaultUDPReadBuffer   = 4 << 20
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultFrameTimeout    = 30 * time.Second
@@ -55,8 +56,10 @@ const (
 //	  idle_timeout: 5m
 //	  frame_timeout: 30s
 //	  queue_size: 10000
+//	  queue_bytes: 67108864
 //	  udp_read_buffer: 4194304
 //	  udp_readers: 2
+//	  udp_reuseport: false
 //	  publish_workers: 1
 //	  listeners:
 //	    - {name: syslog-udp, proto: udp, addr: "0.0.0.0:5514", site: demo-plant, timezone: Europe/Berlin}
@@ -93,6 +96,13 @@ type Config struct {
 	// QueueSize is the capacity, in records, of the queue between the
 	// listeners and the publisher.
 	QueueSize int `yaml:"queue_size"`
+	// QueueBytes bounds the estimated memory of the records between the
+	// listeners and JetStream (queued, batched or awaiting their PubAck):
+	// a record costs twice its size plus 1 KiB (the Event and its Fields)
+	// until its batch is published. At the bound TCP and TLS stop reading,
+	// HTTP answers 429 and NATS requests "busy", UDP records are dropped
+	// and counted. Default 64 MiB.
+	QueueBytes int `yaml:"queue_bytes"`
 	// UDPReadBuffer is the socket receive buffer requested for UDP
 	// listeners, in bytes (the kernel may cap it).
 	UDPReadBuffer int `yaml:"udp_read_buffer"`
@@ -106,12 +116,21 @@ type Config struct {
 	// UDPReaders is the number of goroutines reading each UDP socket;
 	// default the number of CPUs.
 	UDPReaders int `yaml:"udp_readers"`
+	// UDPReusePort gives each of the UDPReaders readers its own socket,
+	// all bound to the listener's address with SO_REUSEPORT: the kernel
+	// spreads the datagrams over the sockets by flow, each with its own
+	// receive buffer (UDPReadBuffer) and drop counter, which scales the
+	// receive path over several cores (one sender's flow stays on one
+	// socket). Without it the readers share one socket. Linux only; as
+	// with any SO_REUSEPORT group, another process of the same user could
+	// bind into it, so use it on a host dedicated to ingest.
+	UDPReusePort bool `yaml:"udp_reuseport"`
 	// PublishWorkers is the number of batches encoded and published
 	// concurrently (each waits for its PubAck). The default 1 keeps the
 	// batches of a source in order on the stream; more workers raise the
 	// throughput when the publish round trip dominates, but batches may
-	// then land out of order (events keep their own time and id). Memory in
-	// flight is bounded by 2*PublishWorkers*MaxBatchBytes besides the queue.
+	// then land out of order (events keep their own time and id). Batches
+	// in flight count against QueueBytes until they are acknowledged.
 	PublishWorkers int `yaml:"publish_workers"`
 }
 
@@ -245,6 +264,7 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&c.MaxConns, DefaultMaxConns)
 	setDefault(&c.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&c.QueueSize, DefaultQueueSize)
+	setDefault(&c.QueueBytes, DefaultQueueBytes)
 	setDefault(&c.UDPReadBuffer, DefaultUDPReadBuffer)
 	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	setDefault(&c.FrameTimeout, DefaultFrameTimeout)
@@ -308,7 +328,7 @@ func (c *Config) Validate() error {
 		{"max_batch", int64(c.MaxBatch)}, {"max_wait", int64(c.MaxWait)},
 		{"max_batch_bytes", int64(c.MaxBatchBytes)}, {"max_line_bytes", int64(c.MaxLineBytes)},
 		{"max_conns", int64(c.MaxConns)}, {"idle_timeout", int64(c.IdleTimeout)},
-		{"queue_size", int64(c.QueueSize)}, {"udp_read_buffer", int64(c.UDPReadBuffer)},
+		{"queue_size", int64(c.QueueSize)}, {"queue_bytes", int64(c.QueueBytes)}, {"udp_read_buffer", int64(c.UDPReadBuffer)},
 		{"shutdown_timeout", int64(c.ShutdownTimeout)}, {"frame_timeout", int64(c.FrameTimeout)},
 		{"udp_readers", int64(c.UDPReaders)}, {"publish_workers", int64(c.PublishWorkers)},
 	}
@@ -316,6 +336,9 @@ func (c *Config) Validate() error {
 		if p.v <= 0 {
 			bad(p.path, "must be positive")
 		}
+	}
+	if c.UDPReusePort && !reusePortSupported {
+		bad("udp_reuseport", "SO_REUSEPORT is supported on Linux only")
 	}
 	if c.MaxLineBytes > 1<<20 {
 		bad("max_line_bytes", "%d exceeds 1 MiB", c.MaxLineBytes)
@@ -350,6 +373,9 @@ func (c *Config) Validate() error {
 		}
 		if l.Proto == ProtoHTTP {
 			validateHTTP(l.HTTP, p+".http", bad)
+			if l.HTTP != nil && c.QueueBytes > 0 && 2*int64(l.HTTP.MaxBodyBytes) > int64(c.QueueBytes) {
+				bad(p+".http.max_body_bytes", "%d: a full request needs twice that of queue_bytes (%d)", l.HTTP.MaxBodyBytes, c.QueueBytes)
+			}
 		} else if l.HTTP != nil {
 			bad(p+".http", "only allowed with proto http")
 		}

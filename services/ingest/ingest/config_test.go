@@ -24,7 +24,7 @@ func TestConfigYAML(t *testing.T) {
 		cfg.MaxLineBytes != 8192 || cfg.MaxConns != 16 || cfg.IdleTimeout != 30*time.Second {
 		t.Errorf("decoded %+v", cfg)
 	}
-	if cfg.QueueSize != DefaultQueueSize || cfg.MaxBatchBytes != DefaultMaxBatchBytes || cfg.ShutdownTimeout != DefaultShutdownTimeout {
+	if cfg.QueueSize != DefaultQueueSize || cfg.QueueBytes != DefaultQueueBytes || cfg.MaxBatchBytes != DefaultMaxBatchBytes || cfg.ShutdownTimeout != DefaultShutdownTimeout {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
 	if len(cfg.Listeners) != 2 {
@@ -68,6 +68,18 @@ func TestConfigValidate(t *testing.T) {
 		{"negative batch", func(c *Config) { c.MaxBatch = -1 }, []string{"max_batch: must be positive"}},
 		{"negative wait", func(c *Config) { c.MaxWait = -time.Second }, []string{"max_wait: must be positive"}},
 		{"huge line", func(c *Config) { c.MaxLineBytes = 2 << 20 }, []string{"max_line_bytes: 2097152 exceeds 1 MiB"}},
+		{"negative queue bytes", func(c *Config) { c.QueueBytes = -1 }, []string{"queue_bytes: must be positive"}},
+		{"http body beyond the queue budget", func(c *Config) {
+			c.QueueBytes = 1 << 20
+			c.Listeners[1].Proto = "http"
+			c.Listeners[1].HTTP = &HTTPConfig{Tokens: []string{"0123456789abcdef"}, MaxBodyBytes: 4 << 20}
+		}, []string{"listeners[1].http.max_body_bytes: 4194304: a full request needs twice that of queue_bytes (1048576)"}},
+		{"reuseport", func(c *Config) { c.UDPReusePort = true }, func() []string {
+			if reusePortSupported {
+				return nil
+			}
+			return []string{"udp_reuseport: SO_REUSEPORT is supported on Linux only"}
+		}()},
 		{"bad name", func(c *Config) { c.Listeners[0].Name = "a.b" }, []string{`listeners[0].name: "a.b"`}},
 		{"duplicate name", func(c *Config) { c.Listeners[1].Name = "udp" }, []string{`listeners[1].name: "udp" is also the name of listeners[0]`}},
 		{"bad proto", func(c *Config) { c.Listeners[0].Proto = "sctp" }, []string{`listeners[0].proto: "sctp" must be udp, tcp, tls, http or nats`}},

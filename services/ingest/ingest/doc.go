@@ -7,9 +7,12 @@
 // Transports (ListenerConfig.Proto):
 //
 //   - udp: one record per datagram (RFC 5426; LF-separated batches too),
-//     UDPReaders goroutines per socket, a configurable receive buffer. The
-//     kernel's drop counter of the socket (/proc/net/udp, Linux) is
-//     exported as c981_ingest_udp_kernel_drops_total.
+//     UDPReaders goroutines sharing one socket, or with UDPReusePort one
+//     socket per reader, all bound with SO_REUSEPORT so that the kernel
+//     spreads the flows over them (Linux); a configurable receive buffer per
+//     socket. The kernel's drop counters of the sockets (/proc/net/udp,
+//     Linux) are exported, summed per listener, as
+//     c981_ingest_udp_kernel_drops_total.
 //   - tcp: RFC 6587 octet counting or newline framing, detected per
 //     connection (package framing); MaxLineBytes, an idle timeout between
 //     records, a slow-client timeout within a record (FrameTimeout), a
@@ -42,15 +45,19 @@
 // dropped.
 //
 // Flow control within a bounded memory budget: listeners hand records to
-// the publisher through a queue of QueueSize records. TCP and TLS readers
-// block while the queue is full, so the sender is pushed back by TCP
-// itself; HTTP answers 429 and NATS requests "busy"; a UDP datagram (or a
-// NATS message without reply subject) that finds the queue full is dropped
+// the publisher through a queue bounded twice, by QueueSize records and by
+// QueueBytes bytes (default 64 MiB; a record costs twice its size plus 1
+// KiB from its receipt until its batch is acknowledged by JetStream, so
+// the budget covers the queue, the open batches and the batches being
+// published; c981_ingest_queue_bytes shows it). TCP and TLS readers block
+// while either bound is reached, so they stop reading and the sender is
+// pushed back by TCP itself; HTTP answers 429 with Retry-After and NATS
+// requests "busy" when the request does not fit as a whole; a UDP datagram
+// (or a NATS message without reply subject) that finds no room is dropped
 // and counted in c981_ingest_dropped_total. The publisher retries a failed
 // publish with the same message id until it succeeds, so a slow, full or
 // unreachable stream slows ingest down instead of losing events, and a
-// retried batch is deduplicated by JetStream. Memory is bounded by
-// QueueSize*MaxLineBytes plus 2*PublishWorkers*MaxBatchBytes in flight.
+// retried batch is deduplicated by JetStream.
 //
 // On shutdown the listeners stop, every queued record is published, and Run
 // returns; publishing after shutdown is bounded by Config.ShutdownTimeout.

@@ -130,9 +130,13 @@ func (l *listener) handleEvents(w http.ResponseWriter, req *http.Request) {
 		l.answer(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%d documents in one request; at most %d (queue_size)", len(docs), cap(l.s.queue)))
 		return
 	}
+	if cost := int64(len(docs))*itemOverhead + 2*int64(len(body)); cost > int64(l.s.cfg.QueueBytes) {
+		l.answer(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request needs %d bytes of queue; at most %d (queue_bytes)", cost, l.s.cfg.QueueBytes))
+		return
+	}
 	// Backpressure: all or nothing, so that the sensor can simply retry
 	// the request.
-	if free := cap(l.s.queue) - len(l.s.queue); free < len(docs) {
+	if !l.s.room(len(docs), len(body)) {
 		l.s.m.throttled.WithLabelValues(l.cfg.Name).Add(float64(len(docs)))
 		w.Header().Set("Retry-After", strconv.Itoa(int(max(1, hc.RetryAfter.Round(time.Second)/time.Second))))
 		l.answer(w, http.StatusTooManyRequests, "ingest queue full; retry later")

@@ -50,12 +50,12 @@ type listener struct {
 	seq  atomic.Uint64 // records received, for ids
 	addr string        // bound address
 
-	tcp   net.Listener // tcp, tls and http
-	udp   *net.UDPConn
-	certs *certStore // tls
+	tcp   net.Listener   // tcp, tls and http
+	udp   []*net.UDPConn // udp: one socket, or one per reader with UDPReusePort
+	certs *certStore     // tls
 	http  *http.Server
-	nats  *natsInput               // nats
-	drops atomic.Pointer[udpDrops] // udp: the kernel's drop counter of the socket
+	nats  *natsInput                  // nats
+	drops atomic.Pointer[[]*udpDrops] // udp: the kernel's drop counters of the sockets
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -129,20 +129,7 @@ func (l *listener) bind(boot string) error {
 		l.addr = ln.Addr().String()
 		l.conns = map[net.Conn]struct{}{}
 	case ProtoUDP:
-		pc, err := net.ListenPacket("udp", l.cfg.Addr)
-		if err != nil {
-			return fmt.Errorf("listener %s: listen udp %s: %w", l.cfg.Name, l.cfg.Addr, err)
-		}
-		l.udp = pc.(*net.UDPConn)
-		if err := l.udp.SetReadBuffer(l.s.cfg.UDPReadBuffer); err != nil {
-			l.s.log.Warn("set UDP receive buffer", "listener", l.cfg.Name, "bytes", l.s.cfg.UDPReadBuffer, "err", err)
-		}
-		l.addr = pc.LocalAddr().String()
-		drops := newUDPDrops(l.udp)
-		l.drops.Store(drops)
-		if drops == nil {
-			l.s.log.Info("the kernel's UDP drop counter is not available on this system; only queue drops are counted", "listener", l.cfg.Name)
-		}
+		return l.bindUDP()
 	case ProtoNATS:
 		return l.bindNATS(l.s.js.Conn())
 	default:
@@ -167,8 +154,8 @@ func (l *listener) close() {
 	if l.tcp != nil {
 		_ = l.tcp.Close()
 	}
-	if l.udp != nil {
-		_ = l.udp.Close()
+	for _, c := range l.udp {
+		_ = c.Close()
 	}
 	if l.nats != nil {
 		// Drain: messages already delivered to the handler are ingested.
@@ -189,8 +176,9 @@ func (l *listener) serve(ctx context.Context) {
 	switch l.cfg.Proto {
 	case ProtoUDP:
 		var wg sync.WaitGroup
-		for range l.s.cfg.UDPReaders {
-			wg.Go(l.serveUDP)
+		for i := range l.s.cfg.UDPReaders {
+			conn := l.udp[i%len(l.udp)]
+			wg.Go(func() { l.serveUDP(conn) })
 		}
 		wg.Wait()
 	case ProtoHTTP:
@@ -264,11 +252,54 @@ func (l *listener) rejectTransport(r *route, head []byte, pos, reason, detail st
 	l.reject(r, l.nextID(), time.Now().UTC(), head, pos, reason, reason+": "+detail, true)
 }
 
-func (l *listener) serveUDP() {
+// bindUDP binds the listener's UDP socket, or with UDPReusePort one
+// socket per reader on the same address (the first one resolves port 0),
+// and finds their kernel drop counters.
+func (l *listener) bindUDP() error {
+	n := 1
+	var lc net.ListenConfig
+	if l.s.cfg.UDPReusePort {
+		n = l.s.cfg.UDPReaders
+		lc.Control = setReusePort
+	}
+	addr := l.cfg.Addr
+	var drops []*udpDrops
+	for i := range n {
+		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+		if err != nil {
+			for _, c := range l.udp {
+				_ = c.Close()
+			}
+			l.udp = nil
+			return fmt.Errorf("listener %s: listen udp %s (socket %d of %d): %w", l.cfg.Name, addr, i+1, n, err)
+		}
+		c := pc.(*net.UDPConn)
+		l.udp = append(l.udp, c)
+		if i == 0 {
+			addr = c.LocalAddr().String()
+			l.addr = addr
+		}
+		if err := c.SetReadBuffer(l.s.cfg.UDPReadBuffer); err != nil {
+			l.s.log.Warn("set UDP receive buffer", "listener", l.cfg.Name, "bytes", l.s.cfg.UDPReadBuffer, "err", err)
+		}
+		if d := newUDPDrops(c); d != nil {
+			drops = append(drops, d)
+		}
+	}
+	if len(drops) == len(l.udp) {
+		l.drops.Store(&drops)
+	} else {
+		l.s.log.Info("the kernel's UDP drop counter is not available on this system; only queue drops are counted", "listener", l.cfg.Name)
+	}
+	return nil
+}
+
+// serveUDP reads datagrams from conn until it is closed.
+func (l *listener) serveUDP(conn *net.UDPConn) {
 	buf := make([]byte, 64<<10)
 	name := l.cfg.Name
 	for {
-		n, addr, err := l.udp.ReadFromUDPAddrPort(buf)
+		n, addr, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if l.isClosed() || errors.Is(err, net.ErrClosed) {
 				return

@@ -26,6 +26,7 @@ type metrics struct {
 	publishErrors  *prometheus.CounterVec // subject
 	deadLetters    prometheus.Counter
 	publishSeconds prometheus.Histogram
+	queueBytes     prometheus.GaugeFunc
 
 	parsed             *prometheus.CounterVec // listener
 	certReloads        *prometheus.CounterVec // listener, result
@@ -45,19 +46,26 @@ func (k kernelDrops) Describe(ch chan<- *prometheus.Desc) { ch <- k.desc }
 
 func (k kernelDrops) Collect(ch chan<- prometheus.Metric) {
 	for _, l := range k.s.listeners {
-		d := l.drops.Load()
-		if d == nil {
+		drops := l.drops.Load()
+		if drops == nil {
 			continue
 		}
-		n, err := d.read()
-		if err != nil {
-			continue // the socket is closed
+		var sum uint64
+		var err error
+		for _, d := range *drops {
+			var n uint64
+			if n, err = d.read(); err != nil {
+				break // the sockets are closed
+			}
+			sum += n
 		}
-		ch <- prometheus.MustNewConstMetric(k.desc, prometheus.CounterValue, float64(n), l.cfg.Name)
+		if err == nil {
+			ch <- prometheus.MustNewConstMetric(k.desc, prometheus.CounterValue, float64(sum), l.cfg.Name)
+		}
 	}
 }
 
-func newMetrics(reg prometheus.Registerer, queueLen func() float64, extra ...prometheus.Collector) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, queueLen, queueBytes func() float64, extra ...prometheus.Collector) (*metrics, error) {
 	m := &metrics{
 		parsed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "c981_ingest_parsed_total", Help: "Records parsed into events, per listener.",
@@ -115,9 +123,12 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64, extra ...pro
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "c981_ingest_queue_length", Help: "Records waiting in the queue between listeners and publisher.",
 	}, queueLen)
+	m.queueBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "c981_ingest_queue_bytes", Help: "Estimated memory of the records waiting in the queue (bounded by queue_bytes).",
+	}, queueBytes)
 	for _, c := range []prometheus.Collector{
 		m.received, m.udpDatagrams, m.tcpConns, m.tcpConnsTotal, m.tcpRejected, m.malformed,
-		m.dropped, m.published, m.batches, m.publishErrors, m.deadLetters, m.publishSeconds, queue,
+		m.dropped, m.published, m.batches, m.publishErrors, m.deadLetters, m.publishSeconds, queue, m.queueBytes,
 		m.parsed, m.certReloads, m.tlsHandshakeErrors, m.httpRequests, m.throttled,
 	} {
 		if err := reg.Register(c); err != nil {

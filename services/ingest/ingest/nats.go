@@ -85,9 +85,11 @@ func (l *listener) handleNATS(msg *nats.Msg) {
 		recs = bytes.Split(data, []byte{'\n'})
 	}
 	request := msg.Reply != ""
-	// A request that fits the queue is all or nothing; one larger than the
-	// whole queue is queued as room frees up (its reply waits).
-	if request && len(recs) <= cap(l.s.queue) && cap(l.s.queue)-len(l.s.queue) < len(recs) {
+	// A request that fits the queue (QueueSize and QueueBytes) is all or
+	// nothing; one larger than the whole queue is queued as room frees up
+	// (its reply waits).
+	if request && len(recs) <= cap(l.s.queue) && int64(len(recs))*itemOverhead+2*int64(len(data)) <= int64(l.s.cfg.QueueBytes) &&
+		!l.s.room(len(recs), len(data)) {
 		l.s.m.throttled.WithLabelValues(l.cfg.Name).Add(float64(len(recs)))
 		_ = msg.Respond([]byte(natsReplyBusy))
 		return

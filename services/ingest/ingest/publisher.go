@@ -21,6 +21,7 @@ type batch struct {
 	r        *route
 	evs      []event.Event
 	bytes    int
+	cost     int64 // budget reservation of evs
 	deadline time.Time
 }
 
@@ -33,12 +34,17 @@ type batch struct {
 // order of batches on a subject is therefore not guaranteed; events carry
 // their own time and id.
 type publisher struct {
-	s         *Service
-	batches   map[*route]*batch
-	dls       []event.DeadLetter // owned by run
-	dlSince   time.Time
-	timer     *time.Timer
-	jobs      chan job
+	s       *Service
+	batches map[*route]*batch
+	dls     []event.DeadLetter // owned by run
+	dlCost  int64              // budget reservation of dls
+	dlSince time.Time
+	timer   *time.Timer
+	jobs    chan job
+	// free recycles the event slices of published batches: a batch
+	// holds up to MaxBatch events of ~1 KiB, and growing a new slice
+	// event by event for every batch cost more allocation than parsing.
+	free      chan []event.Event
 	workers   sync.WaitGroup
 	published atomic.Int64
 	lost      atomic.Int64
@@ -46,14 +52,19 @@ type publisher struct {
 
 // job is one batch handed to a publish worker.
 type job struct {
-	r   *route
-	evs []event.Event
+	r    *route
+	evs  []event.Event
+	cost int64
 }
 
 func newPublisher(s *Service) *publisher {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	return &publisher{s: s, batches: map[*route]*batch{}, timer: t, jobs: make(chan job, s.cfg.PublishWorkers)}
+	return &publisher{
+		s: s, batches: map[*route]*batch{}, timer: t,
+		jobs: make(chan job, s.cfg.PublishWorkers),
+		free: make(chan []event.Event, 2*s.cfg.PublishWorkers+1),
+	}
 }
 
 // startWorkers starts the publish workers; they stop when jobs is closed.
@@ -68,8 +79,31 @@ func (p *publisher) startWorkers(ctx context.Context) {
 				if err != nil {
 					p.lose(j.r.l.cfg.Name, len(j.evs), err)
 				}
+				p.s.budget.release(j.cost)
+				p.recycle(j.evs)
 			}
 		})
+	}
+}
+
+// eventSlice returns an empty slice for a new batch: a recycled one, else
+// a new one with capacity n.
+func (p *publisher) eventSlice(n int) []event.Event {
+	select {
+	case evs := <-p.free:
+		return evs
+	default:
+		return make([]event.Event, 0, n)
+	}
+}
+
+// recycle clears a published batch's events (so that they can be
+// collected) and keeps the slice for a next batch, unless enough are kept.
+func (p *publisher) recycle(evs []event.Event) {
+	clear(evs)
+	select {
+	case p.free <- evs[:0]:
+	default:
 	}
 }
 
@@ -80,16 +114,26 @@ func eventSize(ev *event.Event) int { return 3*len(ev.Raw) + 400 }
 func (p *publisher) run(ctx context.Context) {
 	cfg := p.s.cfg
 	p.startWorkers(ctx)
+	// armed is the deadline the timer is set for (zero: stopped). The
+	// timer is re-armed only when the earliest deadline changes, not for
+	// every record (since Go 1.23 Reset and Stop leave no stale tick).
+	var armed time.Time
 	for {
 		next, ok := p.nextDeadline()
-		var timerC <-chan time.Time
-		if ok {
+		switch {
+		case !ok && !armed.IsZero():
+			p.timer.Stop()
+			armed = time.Time{}
+		case ok && !next.Equal(armed):
 			p.timer.Reset(time.Until(next))
+			armed = next
+		}
+		var timerC <-chan time.Time
+		if !armed.IsZero() {
 			timerC = p.timer.C
 		}
 		select {
 		case it, open := <-p.s.queue:
-			p.timer.Stop()
 			if !open {
 				for _, b := range p.batches {
 					p.flush(ctx, b)
@@ -104,6 +148,7 @@ func (p *publisher) run(ctx context.Context) {
 					p.dlSince = time.Now()
 				}
 				p.dls = append(p.dls, it.dl)
+				p.dlCost += it.cost
 				if len(p.dls) >= cfg.MaxBatch {
 					p.flushDeadLetters(ctx)
 				}
@@ -121,18 +166,20 @@ func (p *publisher) run(ctx context.Context) {
 			if len(b.evs) == 0 {
 				b.deadline = time.Now().Add(cfg.MaxWait)
 				if cap(b.evs) == 0 {
-					// A flushed batch's slice went to a worker: start a new
-					// one at a size that fits the queued records, instead
-					// of growing it event by event.
-					b.evs = make([]event.Event, 0, min(cfg.MaxBatch, len(p.s.queue)+1))
+					// A flushed batch's slice went to a worker: take a
+					// recycled one, or start one at a size that fits the
+					// queued records.
+					b.evs = p.eventSlice(min(cfg.MaxBatch, len(p.s.queue)+1))
 				}
 			}
 			b.evs = append(b.evs, it.ev)
 			b.bytes += size
+			b.cost += it.cost
 			if len(b.evs) >= cfg.MaxBatch {
 				p.flush(ctx, b)
 			}
 		case <-timerC:
+			armed = time.Time{}
 			now := time.Now()
 			for _, b := range p.batches {
 				if len(b.evs) > 0 && !now.Before(b.deadline) {
@@ -164,19 +211,21 @@ func (p *publisher) nextDeadline() (time.Time, bool) {
 }
 
 // flush hands b's events to a publish worker (waiting while all are busy)
-// and empties b. The worker retries with the same message ids until the
+// and empties b; the worker releases their budget reservation once they
+// are published (or lost). The worker retries with the same message ids until the
 // publish succeeds or ctx ends (ShutdownTimeout passed).
 func (p *publisher) flush(ctx context.Context, b *batch) {
-	evs := b.evs
+	evs, cost := b.evs, b.cost
 	b.evs = b.evs[:0:0]
-	b.bytes = 0
+	b.bytes, b.cost = 0, 0
 	if len(evs) == 0 {
 		return
 	}
 	select {
-	case p.jobs <- job{r: b.r, evs: evs}:
+	case p.jobs <- job{r: b.r, evs: evs, cost: cost}:
 	case <-ctx.Done():
 		p.lose(b.r.l.cfg.Name, len(evs), ctx.Err())
+		p.s.budget.release(cost)
 	}
 }
 
@@ -188,7 +237,7 @@ func (p *publisher) publishEvents(ctx context.Context, r *route, evs []event.Eve
 	start := time.Now()
 	// The same bytes as bus.PublishRecords (event.Marshal), encoded into
 	// the worker's buffer; the publish has copied them when it returns.
-	data, err := event.EventBatch(evs).MarshalMsg((*buf)[:0])
+	data, err := event.AppendEvents((*buf)[:0], evs)
 	if err != nil {
 		return fmt.Errorf("encode batch for %s: %w", r.subject, err)
 	}
@@ -255,6 +304,8 @@ func (p *publisher) flushDeadLetters(ctx context.Context) {
 		p.dls = p.dls[n:]
 	}
 	p.dls = nil
+	p.s.budget.release(p.dlCost)
+	p.dlCost = 0
 }
 
 // retry calls publish until it succeeds or ctx ends, backing off between

@@ -30,6 +30,7 @@ type Service struct {
 	m         *metrics
 	listeners []*listener
 	queue     chan item
+	budget    *byteBudget // bytes of the queued records (QueueBytes)
 	ready     chan struct{}
 	// abort is closed when ShutdownTimeout has passed after the context
 	// ended: readers blocked on the full queue give up.
@@ -48,6 +49,17 @@ type item struct {
 	ev   event.Event
 	dl   event.DeadLetter
 	dead bool
+	// cost is the item's reservation in Service.budget, released by the
+	// publisher once the item is published.
+	cost int64
+}
+
+// costOf is the budget cost of it (see recordCost).
+func costOf(it *item) int64 {
+	if it.dead {
+		return recordCost(len(it.dl.Payload) + len(it.dl.Reason))
+	}
+	return recordCost(len(it.ev.Raw))
 }
 
 // New validates cfg (after applying defaults) and builds the service. It
@@ -68,15 +80,16 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		deps.Registry = prometheus.NewRegistry()
 	}
 	s := &Service{
-		cfg:   cfg,
-		js:    deps.JS,
-		log:   deps.Logger.With("stage", bus.StageIngest),
-		queue: make(chan item, cfg.QueueSize),
-		ready: make(chan struct{}),
-		abort: make(chan struct{}),
-		addrs: map[string]string{},
+		cfg:    cfg,
+		js:     deps.JS,
+		log:    deps.Logger.With("stage", bus.StageIngest),
+		queue:  make(chan item, cfg.QueueSize),
+		budget: newByteBudget(int64(cfg.QueueBytes)),
+		ready:  make(chan struct{}),
+		abort:  make(chan struct{}),
+		addrs:  map[string]string{},
 	}
-	m, err := newMetrics(deps.Registry, func() float64 { return float64(len(s.queue)) }, kernelDrops{
+	m, err := newMetrics(deps.Registry, func() float64 { return float64(len(s.queue)) }, func() float64 { return float64(s.budget.inUse()) }, kernelDrops{
 		s: s,
 		desc: prometheus.NewDesc("c981_ingest_udp_kernel_drops_total",
 			"Datagrams the kernel dropped for a UDP listener's socket (receive buffer full), from /proc/net/udp; Linux only.",
@@ -165,11 +178,18 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
-// enqueue hands a record to the publisher. With block (TCP) it waits for
-// room, pushing back on the sender; without (UDP) a full queue drops the
-// record and counts it. It returns false when the record was not queued.
+// enqueue hands a record to the publisher within the queue's two bounds,
+// QueueSize records and QueueBytes bytes. With block (TCP, TLS, HTTP, NATS
+// requests) it waits for room, pushing back on the sender; without (UDP) a
+// full queue drops the record and counts it. It returns false when the
+// record was not queued.
 func (s *Service) enqueue(it item, block bool) bool {
+	it.cost = costOf(&it)
 	if block {
+		if !s.budget.acquire(it.cost, s.abort) {
+			s.m.dropped.WithLabelValues(it.l.cfg.Name, dropShutdown).Inc()
+			return false
+		}
 		select {
 		case s.queue <- it:
 			return true
@@ -179,15 +199,26 @@ func (s *Service) enqueue(it item, block bool) bool {
 		case s.queue <- it:
 			return true
 		case <-s.abort:
+			s.budget.release(it.cost)
 			s.m.dropped.WithLabelValues(it.l.cfg.Name, dropShutdown).Inc()
 			return false
 		}
 	}
-	select {
-	case s.queue <- it:
-		return true
-	default:
-		s.m.dropped.WithLabelValues(it.l.cfg.Name, dropQueueFull).Inc()
-		return false
+	if s.budget.tryAcquire(it.cost) {
+		select {
+		case s.queue <- it:
+			return true
+		default:
+			s.budget.release(it.cost)
+		}
 	}
+	s.m.dropped.WithLabelValues(it.l.cfg.Name, dropQueueFull).Inc()
+	return false
+}
+
+// room reports whether records of the given total raw size, n of them,
+// fit into the queue now (both bounds). HTTP and NATS requests are all or
+// nothing: without room they are refused (429, "busy") and retried.
+func (s *Service) room(n int, rawBytes int) bool {
+	return cap(s.queue)-len(s.queue) >= n && s.budget.fits(int64(n)*itemOverhead+2*int64(rawBytes))
 }

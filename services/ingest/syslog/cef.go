@@ -37,6 +37,7 @@ func (p *Parser) parseCEF(s string, ev *event.Event, fields map[string]string, a
 	if err := cefExtension(rest, fields, as); err != nil {
 		return err
 	}
+	fv := fieldView{fields, as}
 	ev.Vendor, ev.Product = clean(hdr[1]), clean(hdr[2])
 	ev.SignatureID, ev.Signature = clean(hdr[4]), clean(hdr[5])
 	if hdr[3] != "" {
@@ -46,33 +47,20 @@ func (p *Parser) parseCEF(s string, ev *event.Event, fields map[string]string, a
 	if sev >= 0 {
 		ev.Severity = sev
 	}
-	if v := fields["msg"]; v != "" {
+	if v := fv.get("msg"); v != "" {
 		ev.Message = v
 	} else if ev.Message == "" {
 		ev.Message = ev.Signature
 	}
-	if err := p.vendorTime(ev, fields, FormatCEF, "rt", "end", "start"); err != nil {
+	if err := p.vendorTime(ev, fv, FormatCEF, "rt", "end", "start"); err != nil {
 		return err
 	}
 	if ev.Host == "" {
-		ev.Host = first(fields, []string{"dvchost", "dvc"}, keep)
+		ev.Host = fv.first([]string{"dvchost", "dvc"}, keep)
 	}
-	ev.EventCode = first(fields, []string{"externalId", "event_code", "eventid", "event_id"}, keep)
-	vendorOT(ev, fields)
+	ev.EventCode = fv.first([]string{"externalId", "event_code", "eventid", "event_id"}, keep)
+	vendorOT(ev, fv)
 	return nil
-}
-
-// first returns the normalized value of the first key whose value
-// normalizes successfully, or "".
-func first(f map[string]string, keys []string, norm func(string) (string, bool)) string {
-	for _, k := range keys {
-		if v, ok := f[k]; ok {
-			if n, ok := norm(strings.TrimSpace(v)); ok {
-				return n
-			}
-		}
-	}
-	return ""
 }
 
 // unescapedPipe returns the index of the first '|' not escaped by '\'.
@@ -225,8 +213,24 @@ func labelKey(label string) string {
 	if string(b) == label {
 		return label
 	}
+	if k, ok := labelKeys[string(b)]; ok {
+		return k // no allocation for the common labels
+	}
 	return string(b)
 }
+
+// labelKeys interns the normalized custom-field labels that the vendor
+// mapping reads (vendorOT), so that "Operation" or "MITRE Technique" cost
+// no allocation.
+var labelKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, keys := range [][]string{vendorOpKeys, vendorTechniqueKeys, vendorProtoKeys, {"category", "zone", "site", "asset", "asset_name", "asset_type", "risk", "severity", "protocol_name"}} {
+		for _, k := range keys {
+			m[k] = k
+		}
+	}
+	return m
+}()
 
 // cefTimeLayouts are the CEF/LEEF date formats besides epoch milliseconds.
 var cefTimeLayouts = []string{
@@ -238,9 +242,9 @@ var cefTimeLayouts = []string{
 // vendorTime sets the event time from the first present key: epoch
 // milliseconds or one of cefTimeLayouts (zone-less times in the parser's
 // location). A present but unparseable value is a bad_timestamp error.
-func (p *Parser) vendorTime(ev *event.Event, fields map[string]string, format Format, keys ...string) error {
+func (p *Parser) vendorTime(ev *event.Event, f fieldView, format Format, keys ...string) error {
 	for _, k := range keys {
-		v := strings.TrimSpace(fields[k])
+		v := strings.TrimSpace(f.get(k))
 		if v == "" {
 			continue
 		}

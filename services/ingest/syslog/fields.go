@@ -49,10 +49,7 @@ func extractPairs(s string, fields map[string]string, as *aliasState) {
 			val, j = s[j:e], k
 		}
 		if val != "" {
-			if _, ok := fields[key]; !ok {
-				fields[key] = val
-				as.add(key, val)
-			}
+			addField(fields, as, key, val)
 		}
 		i = j
 	}
@@ -181,6 +178,21 @@ type aliasState struct {
 	count         int
 	found         [numMapped]string
 	pref          [numMapped]int
+	// keys is a Bloom filter (one hash, 128 bits) of the keys added:
+	// a lookup of a key whose bit is clear need not hash it and probe
+	// the map (see fieldView).
+	keys [2]uint64
+}
+
+// keyBit is the Bloom filter bit of key k, from its length and three of
+// its bytes (keys differ mostly there; no full hash is needed).
+func keyBit(k string) uint {
+	n := len(k)
+	if n == 0 {
+		return 0
+	}
+	x := uint32(n)*0x9E3779B1 ^ uint32(k[0])*0x85EBCA6B ^ uint32(k[n-1])*0xC2B2AE35 ^ uint32(k[n/2])*0x27D4EB2F
+	return uint(x >> 25)
 }
 
 // add records a key newly added to Fields. A nil state ignores it.
@@ -189,25 +201,80 @@ func (as *aliasState) add(k, v string) {
 		return
 	}
 	as.count++
+	b := keyBit(k)
+	as.keys[b>>6] |= 1 << (b & 63)
 	as.consider(k, v)
 }
 
-// setField sets fields[k] = v and tracks it in as.
+// fieldView reads Fields with the Bloom filter of the keys added so far:
+// a key the filter proves absent costs no map lookup. The filter is used
+// only while it covers every key (as.count equals the map's size: every
+// insertion went through add); otherwise the map is asked.
+type fieldView struct {
+	m  map[string]string
+	as *aliasState
+}
+
+// absent reports whether k is certainly not in the map.
+func (f fieldView) absent(k string) bool {
+	if f.as == nil || f.as.count != len(f.m) {
+		return false
+	}
+	b := keyBit(k)
+	return f.as.keys[b>>6]&(1<<(b&63)) == 0
+}
+
+// get returns the value of k, "" when absent.
+func (f fieldView) get(k string) string {
+	if f.absent(k) {
+		return ""
+	}
+	return f.m[k]
+}
+
+// lookup returns the value of k and whether it is present.
+func (f fieldView) lookup(k string) (string, bool) {
+	if f.absent(k) {
+		return "", false
+	}
+	v, ok := f.m[k]
+	return v, ok
+}
+
+// first returns the normalized value of the first key whose value
+// normalizes successfully, or "".
+func (f fieldView) first(keys []string, norm func(string) (string, bool)) string {
+	for _, k := range keys {
+		if v, ok := f.lookup(k); ok {
+			if n, ok := norm(strings.TrimSpace(v)); ok {
+				return n
+			}
+		}
+	}
+	return ""
+}
+
+// setField sets fields[k] = v and tracks it in as (one map operation:
+// whether k was new shows in the map's size).
 func setField(fields map[string]string, as *aliasState, k, v string) {
-	if _, ok := fields[k]; ok {
+	n := len(fields)
+	fields[k] = v
+	if len(fields) == n {
 		as.overwritten()
 	} else {
 		as.add(k, v)
 	}
-	fields[k] = v
 }
 
 // addField sets fields[k] = v unless k is set, and tracks it in as.
 func addField(fields map[string]string, as *aliasState, k, v string) {
-	if _, ok := fields[k]; !ok {
-		fields[k] = v
-		as.add(k, v)
+	if !(fieldView{fields, as}).absent(k) {
+		if _, ok := fields[k]; ok {
+			return
+		}
 	}
+	fields[k] = v
+	as.add(k, v)
 }
 
 // overwritten records that a tracked key was overwritten, which makes the

@@ -21,16 +21,17 @@ func (p *Parser) parseJSON(format Format, s string, ev *event.Event, fields map[
 		}
 		return format, newError(ReasonBadJSON, format, err, "malformed JSON")
 	}
-	isEVE := fields["event_type"] != "" && fields["timestamp"] != ""
-	isZeek := fields["ts"] != "" && (fields["uid"] != "" || fields["id.orig_h"] != "" || fields["_path"] != "")
+	fv := fieldView{fields, as}
+	isEVE := fv.get("event_type") != "" && fv.get("timestamp") != ""
+	isZeek := fv.get("ts") != "" && (fv.get("uid") != "" || fv.get("id.orig_h") != "" || fv.get("_path") != "")
 	switch format {
 	case FormatEVE:
-		if fields["event_type"] == "" {
+		if fv.get("event_type") == "" {
 			return format, newError(ReasonFormatMismatch, format, nil, "EVE record without event_type")
 		}
 		isEVE, isZeek = true, false
 	case FormatZeek:
-		if fields["ts"] == "" {
+		if fv.get("ts") == "" {
 			return format, newError(ReasonFormatMismatch, format, nil, "Zeek record without ts")
 		}
 		isEVE, isZeek = false, true
@@ -42,46 +43,113 @@ func (p *Parser) parseJSON(format Format, s string, ev *event.Event, fields map[
 	ev.Message = ""
 	switch {
 	case isEVE:
-		return FormatEVE, p.mapEVE(ev, fields)
+		return FormatEVE, p.mapEVE(ev, fv)
 	case isZeek:
-		return FormatZeek, p.mapZeek(ev, fields)
+		return FormatZeek, p.mapZeek(ev, fv)
 	}
-	p.mapGenericJSON(ev, fields)
+	p.mapGenericJSON(ev, fv)
 	return FormatJSON, nil
 }
 
 // eveTimeLayout is Suricata's timestamp format.
 const eveTimeLayout = "2006-01-02T15:04:05.999999999-0700"
 
+// fastEVETime parses the timestamp Suricata writes,
+// YYYY-MM-DDThh:mm:ss.ffffff+hhmm (1-9 fraction digits, the fraction
+// optional), as time.Parse(eveTimeLayout) does but without its general
+// layout machinery, and returns the instant in UTC. Anything else (a
+// comma before the fraction, more digits, an RFC 3339 offset with a
+// colon, an out-of-range field) returns false for time.Parse to decide;
+// FuzzEVETime checks that an accepted value parses to the same instant.
+func fastEVETime(s string) (time.Time, bool) {
+	if len(s) < 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(i, n int) (int, bool) {
+		v := 0
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	var f [6]int
+	for i, at := range [...]struct{ i, n int }{{0, 4}, {5, 2}, {8, 2}, {11, 2}, {14, 2}, {17, 2}} {
+		v, ok := num(at.i, at.n)
+		if !ok {
+			return time.Time{}, false
+		}
+		f[i] = v
+	}
+	y, mo, d, hh, mm, ss := f[0], time.Month(f[1]), f[2], f[3], f[4], f[5]
+	if mo < 1 || mo > 12 || d < 1 || d > daysIn(mo, y) || hh > 23 || mm > 59 || ss > 59 {
+		return time.Time{}, false
+	}
+	i, ns := 19, 0
+	if s[i] == '.' {
+		j := i + 1
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		digits := j - i - 1
+		if digits < 1 || digits > 9 {
+			return time.Time{}, false
+		}
+		ns, _ = num(i+1, digits)
+		for k := digits; k < 9; k++ {
+			ns *= 10
+		}
+		i = j
+	}
+	if len(s) != i+5 || s[i] != '+' && s[i] != '-' {
+		return time.Time{}, false
+	}
+	oh, ok1 := num(i+1, 2)
+	om, ok2 := num(i+3, 2)
+	if !ok1 || !ok2 || oh > 24 || om > 60 {
+		return time.Time{}, false
+	}
+	off := time.Duration(oh)*time.Hour + time.Duration(om)*time.Minute
+	if s[i] == '-' {
+		off = -off
+	}
+	return time.Date(y, mo, d, hh, mm, ss, ns, time.UTC).Add(-off), true
+}
+
 // mapEVE maps a Suricata EVE record.
-func (p *Parser) mapEVE(ev *event.Event, f map[string]string) error {
-	if ts := f["timestamp"]; ts != "" {
-		t, err := time.Parse(eveTimeLayout, ts)
-		if err != nil {
-			if t, err = time.Parse(time.RFC3339Nano, ts); err != nil {
-				return newError(ReasonBadTimestamp, FormatEVE, nil, "timestamp %q is not an EVE timestamp", ts)
+func (p *Parser) mapEVE(ev *event.Event, f fieldView) error {
+	if ts := f.get("timestamp"); ts != "" {
+		t, ok := fastEVETime(ts)
+		if !ok {
+			var err error
+			if t, err = time.Parse(eveTimeLayout, ts); err != nil {
+				if t, err = time.Parse(time.RFC3339Nano, ts); err != nil {
+					return newError(ReasonBadTimestamp, FormatEVE, nil, "timestamp %q is not an EVE timestamp", ts)
+				}
 			}
 		}
 		ev.Time, ev.TimeRaw = t.UTC(), ts
 	}
 	ev.Vendor, ev.Product = "OISF", "Suricata"
 	setStr(&ev.App, "suricata")
-	typ := f["event_type"]
+	typ := f.get("event_type")
 	ev.MsgID = typ
-	setStr(&ev.Host, f["host"])
-	setStr(&ev.Session, f["flow_id"])
-	setMAC(&ev.SrcMAC, f["ether.src_mac"])
-	setMAC(&ev.DstMAC, f["ether.dest_mac"])
-	ev.BytesOut = count(first(f, []string{"flow.bytes_toserver", "netflow.bytes"}, parseCount))
-	ev.BytesIn = count(first(f, []string{"flow.bytes_toclient"}, parseCount))
+	setStr(&ev.Host, f.get("host"))
+	setStr(&ev.Session, f.get("flow_id"))
+	setMAC(&ev.SrcMAC, f.get("ether.src_mac"))
+	setMAC(&ev.DstMAC, f.get("ether.dest_mac"))
+	ev.BytesOut = count(f.first([]string{"flow.bytes_toserver", "netflow.bytes"}, parseCount))
+	ev.BytesIn = count(f.first([]string{"flow.bytes_toclient"}, parseCount))
 	if typ == "alert" {
 		ev.Kind = event.KindAlert
-		ev.SignatureID = f["alert.signature_id"]
-		ev.Signature = f["alert.signature"]
+		ev.SignatureID = f.get("alert.signature_id")
+		ev.Signature = f.get("alert.signature")
 		ev.Message = ev.Signature
-		ev.Severity = eveSeverity(f["alert.severity"])
-		ev.Action = lowerOrEmpty(f["alert.action"])
-		ev.Category = lowerOrEmpty(f["alert.category"])
+		ev.Severity = eveSeverity(f.get("alert.severity"))
+		ev.Action = lowerOrEmpty(f.get("alert.action"))
+		ev.Category = lowerOrEmpty(f.get("alert.category"))
 	} else if ev.Severity < 0 {
 		ev.Severity = SevInfo
 	}
@@ -90,7 +158,7 @@ func (p *Parser) mapEVE(ev *event.Event, f map[string]string) error {
 	for _, key := range []string{"alert.metadata.mitre_technique_id.", "alert.metadata.mitre_attack_technique_id."} {
 		for i := 0; i < MaxFields; i++ {
 			k := strconv.AppendInt(append(kb[:0], key...), int64(i), 10)
-			v, ok := f[string(k)]
+			v, ok := f.m[string(k)]
 			if !ok {
 				break
 			}
@@ -99,21 +167,21 @@ func (p *Parser) mapEVE(ev *event.Event, f map[string]string) error {
 	}
 	sortStrings(ev.Techniques)
 	switch {
-	case f["modbus.request.function_raw"] != "" || f["modbus.request.function_code"] != "":
+	case f.get("modbus.request.function_raw") != "" || f.get("modbus.request.function_code") != "":
 		ev.AppProto = "modbus"
-		if n, err := strconv.Atoi(f["modbus.request.function_raw"]); err == nil {
+		if n, err := strconv.Atoi(f.get("modbus.request.function_raw")); err == nil {
 			ev.Operation = modbusOp(n)
 		} else {
-			ev.Operation = modbusNameOp(f["modbus.request.function_code"])
+			ev.Operation = modbusNameOp(f.get("modbus.request.function_code"))
 		}
-	case f["dnp3.type"] != "":
+	case f.get("dnp3.type") != "":
 		ev.AppProto = "dnp3"
-		if f["dnp3.type"] == "request" {
-			ev.Operation = dnp3Op(f["dnp3.application.function_code"])
+		if f.get("dnp3.type") == "request" {
+			ev.Operation = dnp3Op(f.get("dnp3.application.function_code"))
 		}
-	case typ == "enip" || f["enip.request.command"] != "":
+	case typ == "enip" || f.get("enip.request.command") != "":
 		ev.AppProto = "enip"
-		ev.Operation = cipOp(first(f, []string{"enip.request.cip.service", "enip.cip.service", "enip.request.cip_service"}, keep))
+		ev.Operation = cipOp(f.first([]string{"enip.request.cip.service", "enip.cip.service", "enip.request.cip_service"}, keep))
 	}
 	if ev.AppProto == "" && typ != "alert" && typ != "flow" && typ != "netflow" && typ != "stats" && typ != "anomaly" {
 		ev.AppProto = typ // dns, http, tls, smb, modbus, ...
@@ -123,8 +191,8 @@ func (p *Parser) mapEVE(ev *event.Event, f map[string]string) error {
 
 // mapZeek maps a Zeek JSON log record. The log type is _path when
 // present, otherwise inferred from the fields.
-func (p *Parser) mapZeek(ev *event.Event, f map[string]string) error {
-	ts := f["ts"]
+func (p *Parser) mapZeek(ev *event.Event, f fieldView) error {
+	ts := f.get("ts")
 	t, ok := zeekTime(ts)
 	if !ok {
 		return newError(ReasonBadTimestamp, FormatZeek, nil, "ts %q is neither epoch seconds nor RFC 3339", ts)
@@ -134,35 +202,35 @@ func (p *Parser) mapZeek(ev *event.Event, f map[string]string) error {
 	setStr(&ev.App, "zeek")
 	path := zeekPath(f)
 	ev.MsgID = path
-	setStr(&ev.Session, f["uid"])
+	setStr(&ev.Session, f.get("uid"))
 	sev := SevInfo
 	switch path {
 	case "conn":
-		ev.BytesOut = count(first(f, []string{"orig_bytes"}, parseCount))
-		ev.BytesIn = count(first(f, []string{"resp_bytes"}, parseCount))
-		if svc := f["service"]; svc != "" {
+		ev.BytesOut = count(f.first([]string{"orig_bytes"}, parseCount))
+		ev.BytesIn = count(f.first([]string{"resp_bytes"}, parseCount))
+		if svc := f.get("service"); svc != "" {
 			ev.AppProto = strings.ToLower(strings.SplitN(svc, ",", 2)[0])
 		}
 	case "notice":
 		ev.Kind = event.KindAlert
-		ev.SignatureID = f["note"]
-		ev.Signature = f["msg"]
-		ev.Message = f["msg"]
+		ev.SignatureID = f.get("note")
+		ev.Signature = f.get("msg")
+		ev.Message = f.get("msg")
 		sev = SevWarning
-		setStr(&ev.SrcIP, first(f, []string{"src"}, parseIP))
-		setStr(&ev.DstIP, first(f, []string{"dst"}, parseIP))
+		setStr(&ev.SrcIP, f.first([]string{"src"}, parseIP))
+		setStr(&ev.DstIP, f.first([]string{"dst"}, parseIP))
 	case "modbus", "modbus_detailed":
 		ev.AppProto = "modbus"
-		ev.Operation = modbusNameOp(f["func"])
+		ev.Operation = modbusNameOp(f.get("func"))
 	case "dnp3", "dnp3_control", "dnp3_objects":
 		ev.AppProto = "dnp3"
-		ev.Operation = dnp3Op(first(f, []string{"fc_request", "function_code"}, keep))
+		ev.Operation = dnp3Op(f.first([]string{"fc_request", "function_code"}, keep))
 	case "cip", "enip":
 		ev.AppProto = "enip"
-		ev.Operation = cipOp(first(f, []string{"cip_service", "cip_service_code", "service"}, keep))
+		ev.Operation = cipOp(f.first([]string{"cip_service", "cip_service_code", "service"}, keep))
 	case "s7comm", "s7comm_plus":
 		ev.AppProto = "s7comm"
-		ev.Operation = s7Op(first(f, []string{"function_name", "function_code"}, keep))
+		ev.Operation = s7Op(f.first([]string{"function_name", "function_code"}, keep))
 	}
 	if ev.Severity < 0 || path == "notice" {
 		ev.Severity = sev
@@ -171,13 +239,13 @@ func (p *Parser) mapZeek(ev *event.Event, f map[string]string) error {
 }
 
 // zeekPath returns the Zeek log type of a record.
-func zeekPath(f map[string]string) string {
-	if p := f["_path"]; p != "" {
+func zeekPath(f fieldView) string {
+	if p := f.get("_path"); p != "" {
 		return p
 	}
 	has := func(keys ...string) bool {
 		for _, k := range keys {
-			if _, ok := f[k]; ok {
+			if _, ok := f.lookup(k); ok {
 				return true
 			}
 		}
@@ -239,9 +307,9 @@ var (
 
 // mapGenericJSON maps well-known keys of any JSON object; a time that does
 // not parse is kept in TimeRaw only.
-func (p *Parser) mapGenericJSON(ev *event.Event, f map[string]string) {
+func (p *Parser) mapGenericJSON(ev *event.Event, f fieldView) {
 	for _, k := range jsonTimeKeys {
-		v := strings.TrimSpace(f[k])
+		v := strings.TrimSpace(f.get(k))
 		if v == "" {
 			continue
 		}
@@ -253,37 +321,37 @@ func (p *Parser) mapGenericJSON(ev *event.Event, f map[string]string) {
 		}
 		break
 	}
-	setStr(&ev.Host, first(f, jsonHostKeys, keep))
-	ev.Message = first(f, jsonMessageKeys, keep)
-	if v := first(f, jsonSeverityKeys, keep); v != "" {
+	setStr(&ev.Host, f.first(jsonHostKeys, keep))
+	ev.Message = f.first(jsonMessageKeys, keep)
+	if v := f.first(jsonSeverityKeys, keep); v != "" {
 		if s := namedSeverity(v); s >= 0 {
 			ev.Severity = s
 		} else if n, err := strconv.Atoi(v); err == nil && n >= 0 && n <= 7 {
 			ev.Severity = n
 		}
 	}
-	ev.Vendor = first(f, jsonVendorKeys, keep)
-	ev.Product = first(f, jsonProductKeys, keep)
-	ev.SignatureID = first(f, jsonSigIDKeys, keep)
-	ev.Signature = first(f, jsonSigKeys, keep)
-	ev.User = first(f, jsonUserKeys, keep)
-	ev.SrcIP = first(f, jsonSrcIPKeys, parseIP)
-	ev.DstIP = first(f, jsonDstIPKeys, parseIP)
-	ev.SrcPort = port(first(f, jsonSrcPortKeys, parsePort))
-	ev.DstPort = port(first(f, jsonDstPortKeys, parsePort))
-	ev.Category = first(f, []string{"event.category", "category"}, lower)
-	ev.Outcome = first(f, []string{"event.outcome", "outcome"}, parseOutcome)
+	ev.Vendor = f.first(jsonVendorKeys, keep)
+	ev.Product = f.first(jsonProductKeys, keep)
+	ev.SignatureID = f.first(jsonSigIDKeys, keep)
+	ev.Signature = f.first(jsonSigKeys, keep)
+	ev.User = f.first(jsonUserKeys, keep)
+	ev.SrcIP = f.first(jsonSrcIPKeys, parseIP)
+	ev.DstIP = f.first(jsonDstIPKeys, parseIP)
+	ev.SrcPort = port(f.first(jsonSrcPortKeys, parsePort))
+	ev.DstPort = port(f.first(jsonDstPortKeys, parsePort))
+	ev.Category = f.first([]string{"event.category", "category"}, lower)
+	ev.Outcome = f.first([]string{"event.outcome", "outcome"}, parseOutcome)
 	ev.Techniques = techniquesFrom(f, ev.Techniques)
 	if ev.Operation == "" {
-		ev.Operation = first(f, vendorOpKeys, parseOp)
+		ev.Operation = f.first(vendorOpKeys, parseOp)
 	}
 }
 
 // techniquesFrom collects MITRE ATT&CK ids from every field whose key
 // mentions a technique (alert.metadata.mitre_technique_id.0,
 // threat.technique.id, Technique, TECHNIQUES, ...).
-func techniquesFrom(f map[string]string, dst []string) []string {
-	for k, v := range f {
+func techniquesFrom(f fieldView, dst []string) []string {
+	for k, v := range f.m {
 		if strings.Contains(k, "echnique") || strings.Contains(k, "ECHNIQUE") {
 			dst = appendTechniques(dst, v)
 		}

@@ -40,10 +40,11 @@ func (p *Parser) parseKV(s string, ev *event.Event, fields map[string]string, as
 		return newError(ReasonFormatMismatch, FormatKV, nil, "no key=value pairs in the record")
 	}
 	ev.Message = ""
-	if d, t := fields["date"], fields["time"]; d != "" && t != "" {
+	fv := fieldView{fields, as}
+	if d, t := fv.get("date"), fv.get("time"); d != "" && t != "" {
 		raw := d + " " + t
 		loc := p.loc
-		if tz := fields["tz"]; tz != "" {
+		if tz := fv.get("tz"); tz != "" {
 			if off, err := time.Parse("-0700", strings.Trim(tz, `"`)); err == nil {
 				_, secs := off.Zone()
 				loc = time.FixedZone(tz, secs)
@@ -54,31 +55,31 @@ func (p *Parser) parseKV(s string, ev *event.Event, fields map[string]string, as
 			return newError(ReasonBadTimestamp, FormatKV, nil, "date/time %q is not YYYY-MM-DD hh:mm:ss", raw)
 		}
 		ev.Time, ev.TimeRaw = tm.UTC(), raw
-	} else if err := p.vendorTime(ev, fields, FormatKV, "eventtime"); err != nil {
+	} else if err := p.vendorTime(ev, fv, FormatKV, "eventtime"); err != nil {
 		return err
 	}
 	if ev.Host == "" {
-		ev.Host = first(fields, []string{"devname", "hostname", "host"}, keep)
+		ev.Host = fv.first([]string{"devname", "hostname", "host"}, keep)
 	}
-	if strings.HasPrefix(fields["devid"], "FG") {
+	if strings.HasPrefix(fv.get("devid"), "FG") {
 		ev.Vendor, ev.Product = "Fortinet", "FortiGate"
 	}
-	ev.EventCode = first(fields, []string{"logid", "eventid", "event_id"}, keep)
-	if s := namedSeverity(fields["level"]); s >= 0 {
+	ev.EventCode = fv.first([]string{"logid", "eventid", "event_id"}, keep)
+	if s := namedSeverity(fv.get("level")); s >= 0 {
 		ev.Severity = s
-	} else if s := namedSeverity(fields["severity"]); s >= 0 {
+	} else if s := namedSeverity(fv.get("severity")); s >= 0 {
 		ev.Severity = s
 	}
-	if id := fields["attackid"]; id != "" {
+	if id := fv.get("attackid"); id != "" {
 		ev.SignatureID = id
-		ev.Signature = fields["attack"]
+		ev.Signature = fv.get("attack")
 		ev.Kind = event.KindAlert
 	}
-	ev.Message = first(fields, []string{"msg", "message"}, keep)
+	ev.Message = fv.first([]string{"msg", "message"}, keep)
 	for _, k := range []string{"app", "service"} {
-		if proto := otProtocol(fields[k]); proto != "" {
+		if proto := otProtocol(fv.get(k)); proto != "" {
 			ev.AppProto = proto
-			ev.Operation = phraseOp(fields[k])
+			ev.Operation = phraseOp(fv.get(k))
 			break
 		}
 	}
@@ -86,16 +87,16 @@ func (p *Parser) parseKV(s string, ev *event.Event, fields map[string]string, as
 		ev.Operation = phraseOp(ev.Signature)
 	}
 	if ev.AppProto == "" {
-		ev.AppProto = first(fields, []string{"app_proto", "service"}, lower)
+		ev.AppProto = fv.first([]string{"app_proto", "service"}, lower)
 	}
-	if a := strings.ToLower(fields["action"]); a == "accept" || a == "pass" || a == "permit" {
+	if a := strings.ToLower(fv.get("action")); a == "accept" || a == "pass" || a == "permit" {
 		ev.Action = "allow"
 	}
 	if ev.User == "" {
-		ev.User = first(fields, []string{"user", "srcuser", "unauthuser"}, keep)
+		ev.User = fv.first([]string{"user", "srcuser", "unauthuser"}, keep)
 	}
 	if ev.Session == "" {
-		ev.Session = first(fields, []string{"sessionid"}, keep)
+		ev.Session = fv.first([]string{"sessionid"}, keep)
 	}
 	return nil
 }

@@ -45,39 +45,40 @@ func (p *Parser) parseLEEF(s string, ev *event.Event, fields map[string]string, 
 	if err := leefAttributes(rest, delim, fields, as); err != nil {
 		return err
 	}
+	fv := fieldView{fields, as}
 	ev.Vendor, ev.Product = clean(hdr[1]), clean(hdr[2])
 	ev.SignatureID = clean(hdr[4])
 	if hdr[3] != "" {
 		setField(fields, as, "leef.product_version", clean(hdr[3]))
 	}
-	ev.Signature = first(fields, []string{"name", "eventName", "msg"}, keep)
+	ev.Signature = fv.first([]string{"name", "eventName", "msg"}, keep)
 	if ev.Signature == "" {
 		ev.Signature = ev.SignatureID
 	}
-	if v := first(fields, []string{"msg", "message"}, keep); v != "" {
+	if v := fv.first([]string{"msg", "message"}, keep); v != "" {
 		ev.Message = v
 	} else if ev.Message == "" {
 		ev.Message = ev.Signature
 	}
-	if v := fields["sev"]; v != "" {
+	if v := fv.get("sev"); v != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < 0 || n > 10 {
 			return newError(ReasonBadLEEF, FormatLEEF, nil, "LEEF sev %q is not 0-10", v)
 		}
 		ev.Severity = tenScaleSeverity(n)
 	}
-	if v := strings.TrimSpace(fields["devTime"]); v != "" {
-		t, ok := p.parseVendorTime(v, javaLayout(fields["devTimeFormat"]))
+	if v := strings.TrimSpace(fv.get("devTime")); v != "" {
+		t, ok := p.parseVendorTime(v, javaLayout(fv.get("devTimeFormat")))
 		if !ok {
-			return newError(ReasonBadTimestamp, FormatLEEF, nil, "devTime %q does not match devTimeFormat %q", v, fields["devTimeFormat"])
+			return newError(ReasonBadTimestamp, FormatLEEF, nil, "devTime %q does not match devTimeFormat %q", v, fv.get("devTimeFormat"))
 		}
 		ev.Time, ev.TimeRaw = t, v
 	}
 	if ev.Host == "" {
-		ev.Host = first(fields, []string{"identHostName", "devName", "dvchost"}, keep)
+		ev.Host = fv.first([]string{"identHostName", "devName", "dvchost"}, keep)
 	}
-	ev.EventCode = first(fields, []string{"eventId", "event_id", "externalId"}, keep)
-	vendorOT(ev, fields)
+	ev.EventCode = fv.first([]string{"eventId", "event_id", "externalId"}, keep)
+	vendorOT(ev, fv)
 	return nil
 }
 

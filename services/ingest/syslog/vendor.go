@@ -19,21 +19,21 @@ var (
 // (alert, or auth for an authentication category), Techniques,
 // AppProto and Operation — from an explicit operation field, else from
 // the event name or signature id (see phraseOp).
-func vendorOT(ev *event.Event, fields map[string]string) {
+func vendorOT(ev *event.Event, fv fieldView) {
 	ev.Kind = event.KindAlert
-	if strings.EqualFold(first(fields, []string{"category", "cat"}, keep), CategoryAuthentication) {
+	if strings.EqualFold(fv.first([]string{"category", "cat"}, keep), CategoryAuthentication) {
 		ev.Kind = event.KindAuth
 	}
 	for _, k := range vendorTechniqueKeys {
-		if v := fields[k]; v != "" {
+		if v := fv.get(k); v != "" {
 			ev.Techniques = appendTechniques(ev.Techniques, v)
 		}
 	}
 	if ev.AppProto == "" {
-		ev.AppProto = first(fields, vendorProtoKeys, lower)
+		ev.AppProto = fv.first(vendorProtoKeys, lower)
 	}
 	if ev.Operation == "" {
-		ev.Operation = first(fields, vendorOpKeys, parseOp)
+		ev.Operation = fv.first(vendorOpKeys, parseOp)
 	}
 	if ev.Operation == "" {
 		ev.Operation = phraseOp(ev.Signature)

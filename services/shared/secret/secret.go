@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
 )
 
 // ReadFile returns the contents of a secret file (a password or
@@ -56,12 +55,6 @@ func CheckPrivateFile(path string) error {
 		return nil
 	}
 	return fmt.Errorf("secret file %s has mode %#o: readable by group or others; chmod 600 it (or 640 if root owns it)", path, perm)
-}
-
-// ownedByRoot reports whether the file's owner is uid 0.
-func ownedByRoot(st os.FileInfo) bool {
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	return ok && sys.Uid == 0
 }
 
 // Read returns the secret given inline, in the environment variable

@@ -1,0 +1,108 @@
+package syslog
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestFieldView checks the Bloom filter of the tracked keys: a key that
+// is in Fields is never reported absent, keys that are not are mostly
+// reported absent, and a map with untracked keys falls back to lookups.
+func TestFieldView(t *testing.T) {
+	tests := []struct {
+		name  string
+		build func(m map[string]string, as *aliasState)
+		// untracked: a key set behind the tracking's back.
+		untracked bool
+	}{
+		{"setField", func(m map[string]string, as *aliasState) {
+			for i := range 40 {
+				setField(m, as, fmt.Sprintf("key%d", i), "v")
+			}
+			setField(m, as, "key3", "overwritten")
+		}, false},
+		{"addField", func(m map[string]string, as *aliasState) {
+			for i := range 40 {
+				addField(m, as, fmt.Sprintf("k.%d.x", i), "v")
+				addField(m, as, fmt.Sprintf("k.%d.x", i), "second")
+			}
+		}, false},
+		{"extractPairs", func(m map[string]string, as *aliasState) {
+			extractPairs(`src=10.0.0.1 dst=10.0.0.2 a=1 bb=2 ccc=3 dddd=4 op=write user=op1 src=dup msg="a b"`, m, as)
+		}, false},
+		{"untracked key", func(m map[string]string, as *aliasState) {
+			setField(m, as, "tracked", "v")
+			m["sneaky"] = "v"
+		}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := map[string]string{}
+			var as aliasState
+			tc.build(m, &as)
+			fv := fieldView{m, &as}
+			for k, v := range m {
+				if fv.absent(k) {
+					t.Fatalf("present key %q reported absent", k)
+				}
+				if got := fv.get(k); got != v {
+					t.Fatalf("get(%q) = %q, want %q", k, got, v)
+				}
+			}
+			absent := 0
+			for i := range 1000 {
+				k := fmt.Sprintf("missing-%d", i)
+				if fv.absent(k) {
+					absent++
+				}
+				if _, ok := fv.lookup(k); ok {
+					t.Fatalf("lookup(%q) found a missing key", k)
+				}
+			}
+			switch {
+			case tc.untracked && absent != 0:
+				t.Errorf("%d keys reported absent although the filter does not cover the map", absent)
+			case !tc.untracked && len(m) < 20 && absent < 500:
+				t.Errorf("only %d of 1000 missing keys filtered out with %d keys", absent, len(m))
+			}
+			if fv.first([]string{"missing-1", "missing-2"}, keep) != "" {
+				t.Error("first found a missing key")
+			}
+		})
+	}
+}
+
+// FuzzEVETime checks that fastEVETime accepts only timestamps that
+// time.Parse(eveTimeLayout) accepts, with the same instant.
+func FuzzEVETime(f *testing.F) {
+	for _, s := range []string{
+		"2026-11-26T10:00:10.123456+0100", "2026-11-26T10:00:10+0000", "2026-02-29T10:00:10.1-0530",
+		"2024-02-29T23:59:59.999999999+2460", "2026-11-26T10:00:10,123+0100", "2026-11-26T10:00:10.123+01:00",
+		"2026-13-26T10:00:10.123+0100", "2026-11-31T10:00:10.123+0100", "2026-11-26T24:00:10.123+0100",
+		"2026-11-26T10:00:10.1234567890+0100", "2026-11-26T10:00:10.+0100", "0000-01-01T00:00:00-2500",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := fastEVETime(s)
+		want, err := time.Parse(eveTimeLayout, s)
+		if ok && err != nil {
+			t.Fatalf("fastEVETime accepts %q, time.Parse rejects it: %v", s, err)
+		}
+		if ok && !got.Equal(want) {
+			t.Fatalf("%q: fastEVETime %v, time.Parse %v", s, got, want)
+		}
+		if ok && got.Location() != time.UTC {
+			t.Fatalf("%q: not in UTC", s)
+		}
+	})
+}
+
+func TestFastEVETimeAccepts(t *testing.T) {
+	for _, s := range []string{"2026-11-26T10:00:10.123456+0100", "2026-11-26T10:00:10+0000", "2024-02-29T00:00:00.5-0530"} {
+		if _, ok := fastEVETime(s); !ok {
+			t.Errorf("fast path rejects Suricata's format %q", s)
+		}
+	}
+}
