@@ -17,13 +17,15 @@ import (
 )
 
 func init() {
-	register("rules", "check|test|explain RULE EVENT.json: validate the rules, run their fixtures (diff on failure), explain a match", rulesCmd)
+	register("rules", "check|test|explain RULE EVENT.json|import-sigma FILE...: validate the rules, run their fixtures (diff on failure), explain a match, import Sigma rules", rulesCmd)
 }
 
 const rulesUsage = `usage:
-  c981 rules check   [--rules DIR]                   load and type-check every rule
+  c981 rules check   [--rules DIR]                   load and type-check every rule; note rules evaluated by the interpreter
   c981 rules test    [--rules DIR] [--update] [ID...] run the fixtures (testdata/<ID>/events.jsonl -> expected.json)
   c981 rules explain [--rules DIR] RULE EVENT.json   why an enriched event does or does not satisfy a rule
+  c981 rules import-sigma [--prefix SIGMA-] [--out FILE] SIGMA.yml...
+                                                     convert single-event Sigma rules into a rules/*.yaml file
 `
 
 func rulesCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -38,6 +40,8 @@ func rulesCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return rulesTest(ctx, args[1:], stdout, stderr)
 	case "explain":
 		return rulesExplain(args[1:], stdin, stdout, stderr)
+	case "import-sigma":
+		return rulesImportSigma(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, rulesUsage)
 		return nil
@@ -88,6 +92,12 @@ func rulesCheck(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stdout, "%s: %d rules OK (%s; %d disabled)\n", f.dir, len(set.Rules()), strings.Join(parts, ", "), disabled)
+	for _, r := range set.Rules() {
+		if slow := r.Interpreted(); len(slow) > 0 {
+			fmt.Fprintf(stdout, "note: %s:%d: rule %s: %s run in expr's interpreter (outside the compiled subset, about 10x the cost per event)\n",
+				r.File, r.Line, r.ID, strings.Join(slow, ", "))
+		}
+	}
 	return nil
 }
 

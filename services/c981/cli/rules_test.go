@@ -42,6 +42,20 @@ func TestRulesCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyFixture(t, broken, "OT-015")
+	// A valid rule outside the compiled subset (?? and len).
+	slow := t.TempDir()
+	if err := os.WriteFile(filepath.Join(slow, "slow.yaml"), []byte(`rules:
+  - id: SLOW-1
+    title: Long user name
+    severity: low
+    kind: threshold
+    condition: len(fields["user"] ?? "") > 64
+    group_by: [src_ip]
+    threshold: 2
+    window: 1m
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	event := filepath.Join(repo, "rules", "testdata", "OT-002", "events.jsonl")
 	first, err := os.ReadFile(event)
 	if err != nil {
@@ -51,6 +65,19 @@ func TestRulesCommand(t *testing.T) {
 	if err := os.WriteFile(evFile, []byte(strings.SplitN(string(first), "\n", 2)[0]), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	sigmaDir := filepath.Join(repo, "services", "correlate", "sigma", "testdata")
+	rdp := filepath.Join(sigmaDir, "win_security_successful_external_remote_rdp_login.yml")
+	group := filepath.Join(sigmaDir, "win_security_member_added_security_enabled_global_group.yml")
+	aggregation := filepath.Join(t.TempDir(), "burst.yml")
+	if err := os.WriteFile(aggregation, []byte(`title: Burst
+detection:
+  sel:
+    EventID: 4625
+  condition: sel | count() by IpAddress > 10
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	imported := t.TempDir()
 	tests := []struct {
 		name   string
 		args   []string
@@ -58,8 +85,19 @@ func TestRulesCommand(t *testing.T) {
 		stdout []string
 		stderr []string
 	}{
+		{"import Sigma rules", []string{"rules", "import-sigma", rdp, group}, 0,
+			[]string{"rules:", "id: SIGMA-259a9cdf-c4dd-4fa2-b243-2269e5ab18a2", `in_cidr(src_ip, "10.0.0.0/8")`, "id: SIGMA-c43c26be"},
+			[]string{"2 Sigma rules converted, 0 failed"}},
+		{"import names unsupported files", []string{"rules", "import-sigma", "--prefix", "S-", group, aggregation}, 1,
+			[]string{"id: S-c43c26be"}, []string{"burst.yml: condition", "aggregations", "1 Sigma rules converted, 1 failed"}},
+		{"import to a file", []string{"rules", "import-sigma", "--out", filepath.Join(imported, "sigma.yaml"), rdp, group}, 0, nil,
+			[]string{"2 Sigma rules converted"}},
+		{"imported rules check", []string{"rules", "check", "--rules", imported}, 0, []string{"2 rules OK (2 match"}, nil},
+		{"import needs files", []string{"rules", "import-sigma"}, 2, nil, nil},
 		{"check the pack", []string{"rules", "check", "--rules", repo + "/rules"}, 0,
 			[]string{"17 rules OK", "1 threshold", "1 distinct", "5 sequence", "1 absence"}, nil},
+		{"check notes interpreted rules", []string{"rules", "check", "--rules", slow}, 0,
+			[]string{"1 rules OK", "slow.yaml:2: rule SLOW-1: condition run in expr's interpreter"}, nil},
 		{"check names file:line", []string{"rules", "check", "--rules", "testdata/bad-rules"}, 1, nil,
 			[]string{"testdata/bad-rules/bad.yaml:6:"}},
 		{"test the pack", []string{"rules", "test", "--rules", repo + "/rules"}, 0,

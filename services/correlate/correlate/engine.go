@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,7 +50,14 @@ type EngineOptions struct {
 	// MaxKeys bounds the live keys per stateful rule when the rule does not
 	// set max_keys (default DefaultMaxKeys).
 	MaxKeys int
+	// StoreConcurrency bounds the incident keys of one batch whose store
+	// reads and writes are in flight at once (default
+	// DefaultStoreConcurrency; 1: one key after the other).
+	StoreConcurrency int
 }
+
+// DefaultStoreConcurrency is the default of EngineOptions.StoreConcurrency.
+const DefaultStoreConcurrency = 32
 
 // DefaultAllowedLateness is the default allowed lateness of events.
 const DefaultAllowedLateness = time.Minute
@@ -69,6 +77,8 @@ type Engine struct {
 	log     *slog.Logger
 	retries int
 	maxAl   int
+	// parallel is EngineOptions.StoreConcurrency.
+	parallel int
 	// matcher (and its expr VM) is reused across batches; evaluation is
 	// serialised by mu.
 	matcher *rule.Matcher
@@ -93,7 +103,10 @@ type Engine struct {
 // store.
 func NewEngine(rules *rule.Set, store IncidentStore, opts EngineOptions) *Engine {
 	e := &Engine{rules: rules, store: store, window: opts.Window, now: opts.Now, metrics: opts.Metrics, log: opts.Logger,
-		retries: opts.MaxRetries, maxAl: opts.MaxAlerts}
+		retries: opts.MaxRetries, maxAl: opts.MaxAlerts, parallel: opts.StoreConcurrency}
+	if e.parallel <= 0 {
+		e.parallel = DefaultStoreConcurrency
+	}
 	if e.window <= 0 {
 		e.window = DefaultIncidentWindow
 	}
@@ -192,15 +205,61 @@ func (e *Engine) ProcessAt(ctx context.Context, seq uint64, evs []event.Event) (
 		}
 		groups[gk] = append(groups[gk], pending{alert: a, ev: owners[i], title: a.RuleTitle})
 	}
-	var incidents []event.Incident
-	for _, gk := range order {
+	// Groups touch disjoint incidents: their store reads and writes run
+	// concurrently, so a batch costs about one round trip per incident key
+	// and StoreConcurrency keys, not two per key in sequence.
+	results := make([][]event.Incident, len(order))
+	err := e.forEachGroup(ctx, len(order), func(ctx context.Context, i int) error {
+		gk := order[i]
 		incs, err := e.assign(ctx, gk.site, gk.key, groups[gk])
-		if err != nil {
-			return nil, nil, err
-		}
+		results[i] = incs
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var incidents []event.Incident
+	for _, incs := range results {
 		incidents = append(incidents, incs...)
 	}
 	return alerts, incidents, nil
+}
+
+// forEachGroup runs f for 0..n-1 on up to e.parallel goroutines and returns
+// the first error (the others are cancelled through ctx).
+func (e *Engine) forEachGroup(ctx context.Context, n int, f func(context.Context, int) error) error {
+	if n == 1 || e.parallel <= 1 {
+		for i := range n {
+			if err := f(ctx, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+		next  atomic.Int64
+	)
+	for range min(n, e.parallel) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := f(ctx, i); err != nil {
+					once.Do(func() { first = err; cancel() })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
 }
 
 // assign applies one group's alerts to the store, re-reading and retrying

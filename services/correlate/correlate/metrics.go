@@ -25,6 +25,9 @@ type Metrics struct {
 	IncidentVersions *prometheus.CounterVec
 	// StoreConflicts counts incident writes retried after a concurrent change.
 	StoreConflicts prometheus.Counter
+	// IncidentCache counts current-incident reads by result: hit (served by
+	// the CachedStore) or miss (read from the store).
+	IncidentCache *prometheus.CounterVec
 	// LateEvents counts events older than their site's watermark (only
 	// match rules saw them).
 	LateEvents prometheus.Counter
@@ -70,6 +73,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		StoreConflicts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "c981_correlate_incident_store_conflicts_total", Help: "Incident writes retried because the stored incident changed concurrently.",
 		}),
+		IncidentCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_correlate_incident_cache_total", Help: "Current-incident reads by result: hit (in memory) or miss (read from the incident store).",
+		}, []string{"result"}),
 		LateEvents: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "c981_correlate_late_events_total", Help: "Events older than their site's watermark (event time minus allowed lateness); windows ignored them.",
 		}),
@@ -93,13 +99,15 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	m.IncidentVersions.WithLabelValues(changeCreated)
 	m.IncidentVersions.WithLabelValues(changeUpdated)
+	m.IncidentCache.WithLabelValues("hit")
+	m.IncidentCache.WithLabelValues("miss")
 	m.Reloads.WithLabelValues("ok")
 	m.Reloads.WithLabelValues("error")
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.Events, m.InvalidEvents, m.PoisonMessages, m.RuleMatches, m.RuleErrors,
-		m.Alerts, m.IncidentVersions, m.StoreConflicts, m.LateEvents, m.LiveKeys, m.Evictions, m.Suppressed, m.Reloads, m.Duration} {
+		m.Alerts, m.IncidentVersions, m.StoreConflicts, m.IncidentCache, m.LateEvents, m.LiveKeys, m.Evictions, m.Suppressed, m.Reloads, m.Duration} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register correlate metrics: %w", err)
 		}

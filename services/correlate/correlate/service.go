@@ -29,6 +29,8 @@ import (
 //	  incident_window: 1h
 //	  max_alerts_per_incident: 1000
 //	  store: {bucket: C981_CORRELATE_INCIDENTS, replicas: 1, ttl: 168h}
+//	  incident_cache: 20000
+//	  store_concurrency: 32
 //	  state: {bucket: C981_CORRELATE_STATE, replicas: 1, ttl: 168h}
 //	  allowed_lateness: 1m
 //	  max_keys: 200000
@@ -48,6 +50,13 @@ type Config struct {
 	MaxAlertsPerIncident int `yaml:"max_alerts_per_incident"`
 	// Store configures the incident state bucket.
 	Store KVConfig `yaml:"store"`
+	// IncidentCache is how many incident keys keep their current incident
+	// in memory (CachedStore), so that updating one costs a write and no
+	// read (default 20000).
+	IncidentCache int `yaml:"incident_cache"`
+	// StoreConcurrency bounds the incident keys of one message written to
+	// the store at once (default 32).
+	StoreConcurrency int `yaml:"store_concurrency"`
 	// State configures the checkpoint bucket of window, sequence and
 	// absence state.
 	State StateConfig `yaml:"state"`
@@ -121,6 +130,8 @@ func DefaultConfig() Config {
 		IncidentWindow:       DefaultIncidentWindow,
 		MaxAlertsPerIncident: DefaultMaxAlerts,
 		Store:                KVConfig{Bucket: DefaultBucket, Replicas: 1, TTL: 7 * 24 * time.Hour},
+		IncidentCache:        DefaultIncidentCache,
+		StoreConcurrency:     DefaultStoreConcurrency,
 		State:                StateConfig{Bucket: DefaultStateBucket, Replicas: 1, TTL: 7 * 24 * time.Hour},
 		AllowedLateness:      DefaultAllowedLateness,
 		MaxKeys:              DefaultMaxKeys,
@@ -151,6 +162,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Store.TTL == 0 {
 		c.Store.TTL = d.Store.TTL
+	}
+	if c.IncidentCache == 0 {
+		c.IncidentCache = d.IncidentCache
+	}
+	if c.StoreConcurrency == 0 {
+		c.StoreConcurrency = d.StoreConcurrency
 	}
 	if c.State.Bucket == "" {
 		c.State.Bucket = d.State.Bucket
@@ -202,6 +219,12 @@ func (c Config) Validate() error {
 	}
 	if c.Store.Replicas < 1 || c.Store.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("store.replicas %d must be 1..5", c.Store.Replicas))
+	}
+	if c.IncidentCache < 1 {
+		errs = append(errs, fmt.Errorf("incident_cache %d must be positive", c.IncidentCache))
+	}
+	if c.StoreConcurrency < 1 || c.StoreConcurrency > 1024 {
+		errs = append(errs, fmt.Errorf("store_concurrency %d must be 1..1024", c.StoreConcurrency))
 	}
 	if c.State.Replicas < 1 || c.State.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("state.replicas %d must be 1..5", c.State.Replicas))
@@ -323,13 +346,14 @@ func dirStamp(dir string) (string, error) {
 // messages until ctx ends; it then returns nil. Setup failures are
 // returned.
 func (s *Service) Run(ctx context.Context) error {
-	store, err := NewKVStore(ctx, s.js, s.cfg.Store)
+	kv, err := NewKVStore(ctx, s.js, s.cfg.Store)
 	if err != nil {
 		return fmt.Errorf("correlate: %w", err)
 	}
+	store := NewCachedStore(kv, s.cfg.IncidentCache, s.metrics)
 	engine := NewEngine(s.Rules(), store, EngineOptions{
 		Window: s.cfg.IncidentWindow, MaxAlerts: s.cfg.MaxAlertsPerIncident, Metrics: s.metrics, Logger: s.log,
-		AllowedLateness: s.cfg.AllowedLateness, MaxKeys: s.cfg.MaxKeys,
+		AllowedLateness: s.cfg.AllowedLateness, MaxKeys: s.cfg.MaxKeys, StoreConcurrency: s.cfg.StoreConcurrency,
 	})
 	state, err := NewStateStore(ctx, s.js, s.cfg.State)
 	if err != nil {

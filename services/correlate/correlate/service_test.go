@@ -155,6 +155,11 @@ func TestServiceIntegration(t *testing.T) {
 	if got := testutil.CollectAndCount(m.Duration); got != 1 {
 		t.Errorf("duration histogram series = %d", got)
 	}
+	// The incident of sis-01 was read from the KV store once (message 1,
+	// nothing there yet) and then served by the cache (message 3).
+	if hit, miss := testutil.ToFloat64(m.IncidentCache.WithLabelValues("hit")), testutil.ToFloat64(m.IncidentCache.WithLabelValues("miss")); hit != 1 || miss != 1 {
+		t.Errorf("incident cache hits %v misses %v, want 1 and 1", hit, miss)
+	}
 	stop()
 
 	// A restarted correlator continues the incident from the KV store, and
@@ -214,6 +219,8 @@ func TestNewConfigErrors(t *testing.T) {
 		{"bad rules dir", Config{RulesDir: t.TempDir()}, Deps{JS: env.JS}, "no *.yaml rule files"},
 		{"ttl below window", Config{RulesDir: packDir, IncidentWindow: 48 * time.Hour, Store: KVConfig{TTL: time.Hour}}, Deps{JS: env.JS}, "must exceed incident_window"},
 		{"negative window", Config{RulesDir: packDir, IncidentWindow: -time.Minute}, Deps{JS: env.JS}, "incident_window -1m0s must be positive"},
+		{"negative cache", Config{RulesDir: packDir, IncidentCache: -1}, Deps{JS: env.JS}, "incident_cache -1 must be positive"},
+		{"store concurrency too high", Config{RulesDir: packDir, StoreConcurrency: 5000}, Deps{JS: env.JS}, "store_concurrency 5000 must be 1..1024"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,6 +245,7 @@ func TestConfigYAML(t *testing.T) {
 incident_window: 30m
 max_alerts_per_incident: 500
 store: {bucket: C981_TEST_INCIDENTS, replicas: 3, ttl: 72h}
+store_concurrency: 8
 state: {bucket: C981_TEST_STATE}
 allowed_lateness: 30s
 ack_wait: 1m
@@ -248,7 +256,8 @@ ack_wait: 1m
 	}
 	cfg = cfg.WithDefaults()
 	want := Config{RulesDir: "/etc/c981/rules", IncidentWindow: 30 * time.Minute, MaxAlertsPerIncident: 500,
-		Store:           KVConfig{Bucket: "C981_TEST_INCIDENTS", Replicas: 3, TTL: 72 * time.Hour},
+		Store:         KVConfig{Bucket: "C981_TEST_INCIDENTS", Replicas: 3, TTL: 72 * time.Hour},
+		IncidentCache: DefaultIncidentCache, StoreConcurrency: 8,
 		State:           StateConfig{Bucket: "C981_TEST_STATE", Replicas: 1, TTL: 7 * 24 * time.Hour},
 		AllowedLateness: 30 * time.Second, MaxKeys: DefaultMaxKeys, Partitions: PartitionConfig{Count: 1}, ReloadInterval: 10 * time.Second,
 		AckWait: time.Minute, MaxAckPending: 1000, RetryDelay: time.Second}

@@ -23,6 +23,14 @@ func TestIncidentStoreContract(t *testing.T) {
 			}
 			return s
 		},
+		"cached-jetstream-kv": func(t *testing.T) IncidentStore {
+			env := bustest.Start(t)
+			s, err := NewKVStore(context.Background(), env.JS, KVConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return NewCachedStore(s, 4, nil)
+		},
 	}
 	for name, mk := range stores {
 		t.Run(name, func(t *testing.T) { storeContract(t, mk(t)) })

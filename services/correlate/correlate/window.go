@@ -405,10 +405,14 @@ func (w *windows) apply(h rule.Hit, ev *event.Event, keyText keyTexter) *fired {
 		st := w.state(rw, pk, true, keyText)
 		if st != nil && t >= st.Last {
 			st.Last = t
-			cp := *ev
-			cp.Raw = ""
-			st.Expected = &cp
-			st.Events = []string{ev.ID}
+			// The key's copy is overwritten in place (an absence key sees
+			// every expected event; silent hands out copies).
+			if st.Expected == nil {
+				st.Expected = new(event.Event)
+			}
+			*st.Expected = *ev
+			st.Expected.Raw = ""
+			st.Events = append(st.Events[:0], ev.ID)
 		}
 	}
 	return nil
@@ -452,8 +456,9 @@ func (w *windows) silent(site string) []*fired {
 				continue
 			}
 			deadline := time.Unix(0, st.Last+int64(r.Interval)).UTC()
+			expected := *st.Expected
 			out = append(out, &fired{
-				rule: r, ev: st.Expected, at: deadline,
+				rule: r, ev: &expected, at: deadline,
 				id:     event.NewID("alert", r.ID, site, st.Key, deadline.Format(time.RFC3339Nano)),
 				events: slices.Clone(st.Events),
 			})

@@ -61,6 +61,22 @@ func newFieldGetter(name string) (fieldGetter, error) {
 	if !ok {
 		return fieldGetter{}, fmt.Errorf("field %q: no such event field (use an expr name like src_ip, dst.role or fields.<key>)", name)
 	}
+	if nf, ok := nativeFields[name]; ok {
+		// Direct reads, formatted as formatValue does, without reflection.
+		n := nf.expr()
+		switch n.kind {
+		case nStr:
+			return fieldGetter{name: name, get: n.s}, nil
+		case nBool:
+			return fieldGetter{name: name, get: func(ev *event.Event) string { return strconv.FormatBool(n.b(ev)) }}, nil
+		case nInt:
+			return fieldGetter{name: name, get: func(ev *event.Event) string { return strconv.FormatInt(n.i(ev), 10) }}, nil
+		case nFloat:
+			return fieldGetter{name: name, get: func(ev *event.Event) string { return strconv.FormatFloat(n.f(ev), 'f', -1, 64) }}, nil
+		case nStrs:
+			return fieldGetter{name: name, get: func(ev *event.Event) string { return strings.Join(n.ss(ev), ",") }}, nil
+		}
+	}
 	return fieldGetter{name: name, get: func(ev *event.Event) string {
 		return formatValue(reflect.ValueOf(ev).Elem().FieldByIndex(index))
 	}}, nil

@@ -2,8 +2,12 @@ package rule
 
 import (
 	"errors"
+	"math"
 	"os"
 	"testing"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
 
 	"github.com/c981/c981/services/shared/event"
 )
@@ -47,6 +51,51 @@ func FuzzParse(f *testing.F) {
 		for _, r := range set.Rules() {
 			if _, err := r.Explain(ev); err != nil {
 				t.Fatalf("Explain of an accepted rule: %v", err)
+			}
+		}
+	})
+}
+
+// FuzzNative checks that the native closures and expr's interpreter agree
+// on every boolean expression both accept, for events built from the
+// fuzzed values, and that the interpreter does not fail where the native
+// form cannot.
+func FuzzNative(f *testing.F) {
+	for _, tt := range nativeExprs {
+		f.Add(tt.src, "program_download", "10.20.1.11", 502, 2.0, true)
+	}
+	f.Add(`lower(outcome) == "failure" and dst.purdue <= 2.5`, "FAILURE", "fd00::1", -1, math.NaN(), false)
+	f.Fuzz(func(t *testing.T, src, s1, s2 string, n int, fl float64, b bool) {
+		if len(src) > 512 {
+			return
+		}
+		p, err := compileExpr(src, expr.AsBool())
+		if err != nil {
+			return
+		}
+		native := nativeBool(src)
+		if native == nil {
+			return
+		}
+		evs := []event.Event{
+			{Operation: s1, Outcome: s1, User: s2, SrcIP: s2, DstIP: s1, Kind: s1, DstPort: n, BytesOut: int64(n),
+				Techniques: []string{s1}, Fields: map[string]string{"k": s1, "mode_to": s2},
+				Src:   event.Endpoint{Role: s1, Zone: s2, ZoneKind: s1, Purdue: fl, Known: b, Safety: !b, AssetID: s2},
+				Dst:   event.Endpoint{Role: s2, Zone: s1, ZoneKind: s2, Purdue: float64(n), Known: !b, SLT: n},
+				Flow:  event.Flow{Allowed: b, NewPair: !b, PurdueDelta: fl},
+				Maint: event.Maint{Active: b, AllowedOps: []string{s1}, AllowedSources: []string{s2}}},
+			{},
+		}
+		env := newEnv()
+		var machine vm.VM
+		for i := range evs {
+			env.set(&evs[i])
+			out, err := machine.Run(p, env)
+			if err != nil {
+				t.Fatalf("%q: interpreter failed where the native form cannot: %v", src, err)
+			}
+			if got := native(&evs[i]); got != out.(bool) {
+				t.Fatalf("%q on event %d: native %v, interpreter %v", src, i, got, out)
 			}
 		}
 	})

@@ -15,10 +15,11 @@ import (
 // equality, in order of preference (most selective first). Integer fields
 // (ports) have getInt instead of get.
 type indexField struct {
-	name   string
-	get    func(*event.Event) string
-	getInt func(*event.Event) int
-	isBool bool // get returns "true" or "false"
+	name    string
+	get     func(*event.Event) string
+	getInt  func(*event.Event) int
+	getBool func(*event.Event) bool
+	isBool  bool
 }
 
 func boolText(b bool) string {
@@ -36,11 +37,11 @@ var indexFields = []indexField{
 	{name: "app_proto", get: func(e *event.Event) string { return e.AppProto }},
 	{name: "action", get: func(e *event.Event) string { return e.Action }},
 	{name: "signature_id", get: func(e *event.Event) string { return e.SignatureID }},
-	{name: "dst.safety", isBool: true, get: func(e *event.Event) string { return boolText(e.Dst.Safety) }},
-	{name: "flow.new_pair", isBool: true, get: func(e *event.Event) string { return boolText(e.Flow.NewPair) }},
-	{name: "src.known", isBool: true, get: func(e *event.Event) string { return boolText(e.Src.Known) }},
-	{name: "flow.allowed", isBool: true, get: func(e *event.Event) string { return boolText(e.Flow.Allowed) }},
-	{name: "maint.active", isBool: true, get: func(e *event.Event) string { return boolText(e.Maint.Active) }},
+	{name: "dst.safety", isBool: true, getBool: func(e *event.Event) bool { return e.Dst.Safety }},
+	{name: "flow.new_pair", isBool: true, getBool: func(e *event.Event) bool { return e.Flow.NewPair }},
+	{name: "src.known", isBool: true, getBool: func(e *event.Event) bool { return e.Src.Known }},
+	{name: "flow.allowed", isBool: true, getBool: func(e *event.Event) bool { return e.Flow.Allowed }},
+	{name: "maint.active", isBool: true, getBool: func(e *event.Event) bool { return e.Maint.Active }},
 	{name: "proto", get: func(e *event.Event) string { return e.Proto }},
 	{name: "dst.role", get: func(e *event.Event) string { return e.Dst.Role }},
 	{name: "src.role", get: func(e *event.Event) string { return e.Src.Role }},
@@ -75,6 +76,12 @@ type valueIndex struct {
 	values map[string][]int32
 	getInt func(*event.Event) int
 	ints   map[int][]int32
+	// getBool, onTrue and onFalse replace the map for boolean fields.
+	getBool         func(*event.Event) bool
+	onTrue, onFalse []int32
+	// noEmpty: no condition is indexed under "", so an empty value (the
+	// most common one) needs no lookup.
+	noEmpty bool
 }
 
 // buildIndex analyses the AST of every enabled condition: a top-level
@@ -116,8 +123,13 @@ func buildIndex(rules []*Rule) *index {
 		if !ok {
 			continue
 		}
+		if f.isBool {
+			ix.fields = append(ix.fields, valueIndex{getBool: f.getBool, onTrue: m["true"], onFalse: m["false"]})
+			continue
+		}
 		if f.getInt == nil {
-			ix.fields = append(ix.fields, valueIndex{get: f.get, values: m})
+			_, empty := m[""]
+			ix.fields = append(ix.fields, valueIndex{get: f.get, values: m, noEmpty: !empty})
 			continue
 		}
 		ints := map[int][]int32{}
@@ -142,11 +154,22 @@ func (ix *index) candidates(ev *event.Event, buf []int32) []int32 {
 	buf = append(buf[:0], ix.always...)
 	for i := range ix.fields {
 		f := &ix.fields[i]
-		if f.getInt != nil {
+		switch {
+		case f.getBool != nil:
+			if f.getBool(ev) {
+				buf = append(buf, f.onTrue...)
+			} else {
+				buf = append(buf, f.onFalse...)
+			}
+		case f.getInt != nil:
 			buf = append(buf, f.ints[f.getInt(ev)]...)
-			continue
+		default:
+			v := f.get(ev)
+			if v == "" && f.noEmpty {
+				continue
+			}
+			buf = append(buf, f.values[v]...)
 		}
-		buf = append(buf, f.values[f.get(ev)]...)
 	}
 	slices.Sort(buf)
 	return buf

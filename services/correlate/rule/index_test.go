@@ -39,3 +39,31 @@ func TestBestConstraint(t *testing.T) {
 		})
 	}
 }
+
+// TestIndexSelectivity bounds the work per event of the 1000-rule set of
+// BenchmarkMatch1000Rules: the candidate index must leave a handful of
+// conditions per event, or the speed target is out of reach whatever the
+// cost of one condition.
+func TestIndexSelectivity(t *testing.T) {
+	pack, err := LoadDir(packDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := NewSet(append(slices.Clone(pack.Rules()), generatedRules(t, 1000-len(pack.Rules()))...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := benchEvents(t)
+	var buf []int32
+	total, most := 0, 0
+	for i := range evs {
+		buf = set.index.candidates(&evs[i], buf)
+		total += len(buf)
+		most = max(most, len(buf))
+	}
+	avg := float64(total) / float64(len(evs))
+	t.Logf("%d conditions, %.2f candidates per event on average, %d at most", len(set.index.entries), avg, most)
+	if avg > 8 || most > 40 {
+		t.Errorf("%.2f candidates per event on average (%d at most); want at most 8 (40)", avg, most)
+	}
+}

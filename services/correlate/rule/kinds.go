@@ -11,6 +11,8 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/c981/c981/services/shared/event"
 )
 
 // MaxSteps bounds the steps of one sequence rule.
@@ -33,8 +35,10 @@ type Step struct {
 	// moves to the next one (default 1).
 	Count int
 
-	cond *vm.Program
-	by   []*vm.Program
+	cond  *vm.Program
+	by    []*vm.Program
+	ncond func(*event.Event) bool           // native form of cond (nil: interpreted)
+	nby   func(uint64, *event.Event) uint64 // native form of by (nil: interpreted)
 }
 
 type stepDoc struct {
@@ -143,6 +147,7 @@ func compileKind(r *Rule, d ruleDoc, fail func(string, error) error) error {
 		if r.cond, err = compileExpr(d.Condition, expr.AsBool()); err != nil {
 			return fail("condition", err)
 		}
+		r.ncond = nativeBool(d.Condition)
 	}
 	for _, src := range d.GroupBy {
 		p, err := compileKeyExpr(src)
@@ -151,10 +156,12 @@ func compileKind(r *Rule, d ruleDoc, fail func(string, error) error) error {
 		}
 		r.groupBy = append(r.groupBy, p)
 	}
+	r.nkey = nativeKeys(d.GroupBy)
 	if r.Kind == KindDistinct {
 		if r.distinct, err = compileKeyExpr(d.Distinct); err != nil {
 			return fail("distinct", err)
 		}
+		r.ndistinct = nativeKeys([]string{d.Distinct})
 	}
 	for i, sd := range d.Steps {
 		attr := fmt.Sprintf("steps[%d]", i)
@@ -174,6 +181,7 @@ func compileKind(r *Rule, d ruleDoc, fail func(string, error) error) error {
 		if st.cond, err = compileExpr(sd.Condition, expr.AsBool()); err != nil {
 			return fail(attr+".condition", err)
 		}
+		st.ncond = nativeBool(sd.Condition)
 		by := sd.By
 		if len(by) == 0 {
 			by = d.GroupBy
@@ -195,6 +203,7 @@ func compileKind(r *Rule, d ruleDoc, fail func(string, error) error) error {
 			}
 			st.by = append(st.by, p)
 		}
+		st.nby = nativeKeys(by)
 		r.Steps = append(r.Steps, st)
 	}
 	return nil
@@ -232,13 +241,17 @@ func hashString(h uint64, s string) uint64 {
 	return h
 }
 
+// hashUint folds the 8 bytes of v, least significant first (unrolled: it
+// runs for every key value of every hit).
 func hashUint(h uint64, v uint64) uint64 {
-	for range 8 {
-		h ^= v & 0xff
-		h *= fnvPrime
-		v >>= 8
-	}
-	return h
+	h = (h ^ v&0xff) * fnvPrime
+	h = (h ^ v>>8&0xff) * fnvPrime
+	h = (h ^ v>>16&0xff) * fnvPrime
+	h = (h ^ v>>24&0xff) * fnvPrime
+	h = (h ^ v>>32&0xff) * fnvPrime
+	h = (h ^ v>>40&0xff) * fnvPrime
+	h = (h ^ v>>48&0xff) * fnvPrime
+	return (h ^ v>>56) * fnvPrime
 }
 
 // hashValue folds one key value into h, with a type tag so that "1" and 1

@@ -121,13 +121,18 @@ type Rule struct {
 	File string
 	Line int
 
-	cond     *vm.Program
-	key      *vm.Program
-	summary  *vm.Program
-	groupBy  []*vm.Program
-	distinct *vm.Program
-	fp       string
-	getters  []fieldGetter
+	cond      *vm.Program
+	ncond     func(*event.Event) bool           // native form of cond (nil: interpreted)
+	nkey      func(uint64, *event.Event) uint64 // native form of groupBy (nil: interpreted)
+	ndistinct func(uint64, *event.Event) uint64 // native form of distinct
+	key       *vm.Program
+	nkeyText  func(*event.Event) string // native form of key (nil: interpreted)
+	nsummary  func(*event.Event) string // native form of summary (nil: interpreted)
+	summary   *vm.Program
+	groupBy   []*vm.Program
+	distinct  *vm.Program
+	fp        string
+	getters   []fieldGetter
 }
 
 // LoadError is a rule file error located at file:line.
@@ -350,11 +355,13 @@ func compile(name string, lines *lineFinder, i int, d ruleDoc) (*Rule, error) {
 		if r.key, err = compileExpr(d.IncidentKey, expr.AsKind(reflect.String)); err != nil {
 			return nil, fail("incident_key", err)
 		}
+		r.nkeyText = nativeString(d.IncidentKey)
 	}
 	if strings.TrimSpace(d.Summary) != "" {
 		if r.summary, err = compileExpr(d.Summary, expr.AsKind(reflect.String)); err != nil {
 			return nil, fail("summary", err)
 		}
+		r.nsummary = nativeString(d.Summary)
 	}
 	seen := map[string]bool{}
 	for _, fname := range d.Fields {
@@ -376,14 +383,25 @@ func compileExpr(src string, opts ...expr.Option) (*vm.Program, error) {
 	if len(src) > MaxExprLen {
 		return nil, fmt.Errorf("expression is %d bytes, more than the limit of %d", len(src), MaxExprLen)
 	}
-	return expr.Compile(src, append([]expr.Option{
+	base := append([]expr.Option{
 		expr.Env(Env{}),
 		expr.MaxNodes(MaxExprNodes),
 		// now() would make rules depend on wall-clock time: replaying the
 		// same events must raise the same alerts.
 		expr.DisableBuiltin("now"),
-	}, opts...)...)
+	}, helperFuncs...)
+	p, err := expr.Compile(src, append(base, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkHelperCalls(src); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
+
+// helperFuncs are the zone helper functions (see Helpers).
+var helperFuncs = helperOptions()
 
 // Fingerprint identifies what a stateful rule's state means: its kind,
 // conditions, keys and spans (not its title, severity or output fields).

@@ -159,6 +159,37 @@ func TestLoadDirErrors(t *testing.T) {
       dst.role == "plc"
       and dst.rolez == "x"
 `}, []string{"a.yaml:5: rule R-3: condition: type event.Endpoint has no field rolez"}},
+		{"helper argument type", map[string]string{"a.yaml": `rules:
+  - id: H-1
+    title: Bad
+    severity: low
+    condition: >-
+      kind == "flow"
+      and purdue_at_most(dst, "2")
+`}, []string{"a.yaml:5: rule H-1: condition: cannot use string as argument (type float64) to call purdue_at_most"}},
+		{"helper arity", map[string]string{"a.yaml": okRule + "  - id: H-2\n    title: Bad\n    severity: low\n    condition: is_kind(dst)\n"},
+			[]string{"a.yaml:9: rule H-2: condition: not enough arguments to call is_kind"}},
+		{"helper endpoint argument", map[string]string{"a.yaml": okRule + "  - id: H-3\n    title: Bad\n    severity: low\n    condition: has_role(src_ip, \"plc\")\n"},
+			[]string{"a.yaml:9: rule H-3: condition: cannot use string as argument (type *event.Endpoint) to call has_role"}},
+		{"helper unknown zone kind", map[string]string{"a.yaml": okRule + "  - id: H-4\n    title: Bad\n    severity: low\n    condition: is_kind(src, \"contol\")\n"},
+			[]string{"a.yaml:9: rule H-4: condition: is_kind: unknown zone kind \"contol\""}},
+		{"helper unknown role", map[string]string{"a.yaml": okRule + "  - id: H-5\n    title: Bad\n    severity: low\n    condition: has_role(dst, \"plcc\")\n"},
+			[]string{"a.yaml:9: rule H-5: condition: has_role: unknown asset role \"plcc\""}},
+		{"helper bad CIDR", map[string]string{"a.yaml": okRule + "  - id: H-6\n    title: Bad\n    severity: low\n    condition: in_cidr(src_ip, \"10.0.0.0/33\")\n"},
+			[]string{"a.yaml:9: rule H-6: condition: in_cidr: invalid CIDR \"10.0.0.0/33\""}},
+		{"helper Purdue level out of range", map[string]string{"a.yaml": `rules:
+  - id: H-7
+    title: Bad
+    severity: low
+    kind: sequence
+    group_by: [src_ip]
+    within: 10m
+    steps:
+      - condition: kind == "auth"
+      - condition: purdue_at_least(dst, 7)
+`}, []string{"a.yaml:10: rule H-7: steps[1].condition: purdue_at_least: Purdue level 7 out of range 0..5"}},
+		{"helper in a key", map[string]string{"a.yaml": okRule + "    incident_key: 'in_cidr(src_ip, \"10/8\") ? src_ip : dst_ip'\n"},
+			[]string{"a.yaml:6: rule R-1: incident_key: in_cidr: invalid CIDR \"10/8\""}},
 		{"condition not bool", map[string]string{"a.yaml": `rules:
   - id: R-4
     title: Bad

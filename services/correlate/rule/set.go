@@ -100,13 +100,16 @@ func (e *EvalError) Error() string {
 // Unwrap returns the underlying error.
 func (e *EvalError) Unwrap() error { return e.Err }
 
-// Matcher evaluates a Set with one reusable expr virtual machine. It is not
-// safe for concurrent use: use one Matcher per goroutine.
+// Matcher evaluates a Set: natively compiled conditions and keys directly,
+// the others with one reusable expr virtual machine. It is not safe for
+// concurrent use: use one Matcher per goroutine.
 type Matcher struct {
 	set  *Set
 	env  *Env
 	vm   vm.VM
 	cand []int32
+	// interpret disables the native closures (tests compare both paths).
+	interpret bool
 }
 
 // Match evaluates every enabled match rule against ev, appends the matches
@@ -149,7 +152,7 @@ func (m *Matcher) Eval(ev *event.Event, matches []Match, hits []Hit) ([]Match, [
 		r := en.rule
 		if en.step >= 0 {
 			st := r.Steps[en.step]
-			ok, err := m.runBool(st.cond)
+			ok, err := m.test(st.ncond, st.cond, ev)
 			if err != nil {
 				errs = append(errs, &EvalError{RuleID: r.ID, Part: "steps[" + strconv.Itoa(en.step) + "].condition", Err: err})
 				continue
@@ -157,7 +160,7 @@ func (m *Matcher) Eval(ev *event.Event, matches []Match, hits []Hit) ([]Match, [
 			if !ok {
 				continue
 			}
-			key, err := m.hash(st.by)
+			key, err := m.key(st.nby, st.by, ev)
 			if err != nil {
 				errs = append(errs, &EvalError{RuleID: r.ID, Part: "steps[" + strconv.Itoa(en.step) + "].by", Err: err})
 				continue
@@ -165,7 +168,7 @@ func (m *Matcher) Eval(ev *event.Event, matches []Match, hits []Hit) ([]Match, [
 			hits = append(hits, Hit{Rule: r, Step: en.step, Key: key})
 			continue
 		}
-		ok, err := m.runBool(r.cond)
+		ok, err := m.test(r.ncond, r.cond, ev)
 		if err != nil {
 			errs = append(errs, &EvalError{RuleID: r.ID, Part: "condition", Err: err})
 			continue
@@ -180,17 +183,15 @@ func (m *Matcher) Eval(ev *event.Event, matches []Match, hits []Hit) ([]Match, [
 			continue
 		}
 		h := Hit{Rule: r}
-		if h.Key, err = m.hash(r.groupBy); err != nil {
+		if h.Key, err = m.key(r.nkey, r.groupBy, ev); err != nil {
 			errs = append(errs, &EvalError{RuleID: r.ID, Part: "group_by", Err: err})
 			continue
 		}
 		if r.distinct != nil {
-			out, err := m.vm.Run(r.distinct, m.env)
-			if err != nil {
+			if h.Value, err = m.key(r.ndistinct, []*vm.Program{r.distinct}, ev); err != nil {
 				errs = append(errs, &EvalError{RuleID: r.ID, Part: "distinct", Err: err})
 				continue
 			}
-			h.Value = hashValue(fnvOffset, out)
 		}
 		hits = append(hits, h)
 	}
@@ -229,7 +230,9 @@ func (m *Matcher) KeyText(r *Rule, step int, ev *event.Event) string {
 func (m *Matcher) describe(r *Rule, ev *event.Event) (Match, []*EvalError) {
 	var errs []*EvalError
 	match := Match{Rule: r}
-	if r.key != nil {
+	if r.nkeyText != nil && !m.interpret {
+		match.IncidentKey = r.nkeyText(ev)
+	} else if r.key != nil {
 		key, err := m.runString(r.key)
 		if err != nil {
 			errs = append(errs, &EvalError{RuleID: r.ID, Part: "incident_key", Err: err})
@@ -239,7 +242,9 @@ func (m *Matcher) describe(r *Rule, ev *event.Event) (Match, []*EvalError) {
 	if match.IncidentKey == "" {
 		match.IncidentKey = DefaultIncidentKey(ev)
 	}
-	if r.summary != nil {
+	if r.nsummary != nil && !m.interpret {
+		match.Summary = r.nsummary(ev)
+	} else if r.summary != nil {
 		sum, err := m.runString(r.summary)
 		if err != nil {
 			errs = append(errs, &EvalError{RuleID: r.ID, Part: "summary", Err: err})
@@ -258,6 +263,22 @@ func (m *Matcher) describe(r *Rule, ev *event.Event) (Match, []*EvalError) {
 		}
 	}
 	return match, errs
+}
+
+// test evaluates a condition: natively when it has a native form.
+func (m *Matcher) test(native func(*event.Event) bool, p *vm.Program, ev *event.Event) (bool, error) {
+	if native != nil && !m.interpret {
+		return native(ev), nil
+	}
+	return m.runBool(p)
+}
+
+// key hashes key expressions: natively when they have a native form.
+func (m *Matcher) key(native func(uint64, *event.Event) uint64, progs []*vm.Program, ev *event.Event) (uint64, error) {
+	if native != nil && !m.interpret {
+		return native(fnvOffset, ev), nil
+	}
+	return m.hash(progs)
 }
 
 func (m *Matcher) runBool(p *vm.Program) (bool, error) {
