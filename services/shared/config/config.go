@@ -25,7 +25,15 @@ func LoadYAML(path string, v any) ([]byte, error) {
 
 // DecodeYAML decodes data (named name in errors) into v, rejecting unknown
 // fields. Errors read "name:line:col: message".
-func DecodeYAML(name string, data []byte, v any) error {
+func DecodeYAML(name string, data []byte, v any) (err error) {
+	// The YAML library panics on some malformed documents (e.g. a bare
+	// "!" tag as a mapping value, found by fuzzing the playbook loader):
+	// bad input is an error, never a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: malformed YAML (the parser failed: %v)", name, r)
+		}
+	}()
 	if err := yaml.UnmarshalWithOptions(data, v, yaml.Strict()); err != nil {
 		var se yaml.Error
 		if ok := asYAMLError(err, &se); ok && se.GetToken() != nil {

@@ -20,6 +20,7 @@ func TestDecodeYAML(t *testing.T) {
 		{"unknown field names its line", "rules:\n  - id: a\n    conditon: x\n", "f.yaml:3:"},
 		{"syntax error names its line", "rules:\n  - id: a\n   condition: [\n", "f.yaml:"},
 		{"wrong type", "rules: 5\n", "f.yaml:1:"},
+		{"bare tag the parser panics on", "rules: ! \n", "f.yaml"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
