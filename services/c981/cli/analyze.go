@@ -85,6 +85,7 @@ func analyzeCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	engine := correlate.NewEngine(rules, correlate.NewMemoryStore(), correlate.EngineOptions{Now: clock, Logger: quiet})
 	planner := respond.NewPlanner(books, quiet).WithSites(models...)
 
+	pairs := zone.NewPairs(zone.DefaultPairCapacity)
 	var evs []event.Event
 	var bad int
 	err = lineSource{files: fs.Args(), stdin: stdin}.each(func(name string, n int, line []byte) error {
@@ -94,8 +95,10 @@ func analyzeCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 			fmt.Fprintf(stderr, "%s:%d: %v\n", name, n, perr)
 			return nil
 		}
-		if !zones.Enrich(&ev) {
-			zone.EnrichUnknownSite(&ev)
+		// As the enrich stage does: site context, then new_pair from the
+		// pair memory of the events' site.
+		if zones.Enrich(&ev) {
+			pairs.Mark(&ev)
 		}
 		evs = append(evs, ev)
 		return nil

@@ -206,10 +206,11 @@ func enrichOffline(sites, files []string, stdin io.Reader, stdout, stderr io.Wri
 		if ev.Site == "" {
 			ev.Site = only
 		}
-		if !set.Enrich(&ev) {
+		if set.Enrich(&ev) {
+			pairs.Mark(&ev)
+		} else {
 			unknownSite++
 		}
-		pairs.Mark(&ev)
 		if ev.Flow.CrossZone && !ev.Flow.Allowed {
 			violations++
 		}

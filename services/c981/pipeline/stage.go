@@ -35,7 +35,7 @@ func RunStage(ctx context.Context, name string, cfg Config, log *slog.Logger) er
 	var runner interface{ Run(context.Context) error }
 	needBus := name != "console"
 	if needBus {
-		nc, js, err := cfg.NATS.Connect("c981-"+name)
+		nc, js, err := cfg.NATS.Connect("c981-" + name)
 		if err != nil {
 			return err
 		}

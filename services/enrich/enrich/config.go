@@ -4,13 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/c981/c981/services/enrich/zone"
 )
 
 // Config configures the enrich stage.
 //
 //	sites: [deploy/demo/site.yaml]   # site model files or directories of them
 //	reload_interval: 5s              # poll the files for changes; -1s: never
-//	new_pair_capacity: 1048576       # endpoint pairs remembered for new_pair
+//	new_pair_capacity: 131072        # endpoint pairs remembered per site for new_pair
 //	max_ack_pending: 1000
 //	ack_wait: 30s
 //	retry_delay: 1s
@@ -24,8 +26,9 @@ type Config struct {
 	// directory); a change reloads them. Negative disables polling; SIGHUP
 	// always reloads.
 	ReloadInterval time.Duration `yaml:"reload_interval"`
-	// NewPairCapacity bounds the endpoint pairs remembered to mark the first
-	// flow between two endpoints (see zone.Pairs).
+	// NewPairCapacity bounds the endpoint pairs remembered per site to mark
+	// the first flow between two endpoints (see zone.Pairs); about 100 bytes
+	// per pair.
 	NewPairCapacity int `yaml:"new_pair_capacity"`
 	// MaxAckPending bounds the raw batches in flight.
 	MaxAckPending int `yaml:"max_ack_pending"`
@@ -48,7 +51,7 @@ const (
 	// DefaultReloadInterval is the default ReloadInterval.
 	DefaultReloadInterval = 5 * time.Second
 	// DefaultNewPairCapacity is the default NewPairCapacity.
-	DefaultNewPairCapacity = 1 << 20
+	DefaultNewPairCapacity = zone.DefaultPairCapacity
 )
 
 // WithDefaults returns c with every unset (zero) field set to its default.

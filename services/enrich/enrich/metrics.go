@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/c981/c981/services/enrich/zone"
 )
 
 type metrics struct {
@@ -20,9 +22,11 @@ type metrics struct {
 	reloads      prometheus.Counter
 	reloadErrors prometheus.Counter
 	newPairs     prometheus.Counter
+	pairsHeld    prometheus.GaugeFunc
+	pairsEvicted prometheus.CounterFunc
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, pairs *zone.Pairs) (*metrics, error) {
 	m := &metrics{
 		batches: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "c981_enrich_batches_total",
@@ -73,12 +77,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "c981_enrich_new_pairs_total",
 			Help: "Flows between two endpoints not seen before (new_pair).",
 		}),
+		pairsHeld: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "c981_enrich_new_pair_memory_pairs",
+			Help: "Endpoint pairs remembered for new_pair, over all sites (at most new_pair_capacity per site).",
+		}, func() float64 { return float64(pairs.Len()) }),
+		pairsEvicted: prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "c981_enrich_new_pair_evictions_total",
+			Help: "Endpoint pairs forgotten to keep the new_pair memory bounded (or because their site model was removed); their next flow is marked new again.",
+		}, func() float64 { return float64(pairs.Evicted()) }),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.batches, m.events, m.poison, m.unknownSite, m.unknownIP, m.violations, m.published, m.latency, m.modelVersion, m.reloads, m.reloadErrors, m.newPairs} {
+	for _, c := range []prometheus.Collector{m.batches, m.events, m.poison, m.unknownSite, m.unknownIP, m.violations, m.published, m.latency, m.modelVersion, m.reloads, m.reloadErrors, m.newPairs, m.pairsHeld, m.pairsEvicted} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

@@ -249,6 +249,49 @@ func TestNewPair(t *testing.T) {
 	if got := fmt.Sprint(batch(other, hmiPLC)); got != "[false false]" {
 		t.Errorf("after reload new_pair = %s", got)
 	}
+	if got := metric(t, reg, "c981_enrich_new_pairs_total"); got != 0 {
+		t.Errorf("c981_enrich_new_pairs_total = %v before Handle counted anything", got)
+	}
+	if got := metric(t, reg, "c981_enrich_new_pair_memory_pairs"); got != 2 {
+		t.Errorf("c981_enrich_new_pair_memory_pairs = %v, want 2", got)
+	}
+}
+
+// TestNewPairBound: with new_pair_capacity 4 the memory holds at most 4 pairs
+// of a site, counts the evictions, and a forgotten pair is new again.
+func TestNewPairBound(t *testing.T) {
+	env := bustest.Start(t)
+	reg := prometheus.NewRegistry()
+	svc, err := New(Config{Sites: []string{demoSite}, ReloadInterval: -1, NewPairCapacity: 4}, Deps{JS: env.JS, Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []event.Event
+	for i := range 8 { // 8 distinct pairs: supervisory hosts polling one PLC
+		evs = append(evs, rawEvent(fmt.Sprint("e", i), "demo-plant", fmt.Sprintf("10.20.2.%d", 100+i), "10.20.1.11", 502, "modbus", "read"))
+	}
+	evs = append(evs, evs[0]) // forgotten by now
+	raw, err := event.MarshalEvents(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, _, err := svc.enrich(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ev := range groups[0].events {
+		if !ev.Flow.NewPair {
+			t.Errorf("event %d (%s -> %s): new_pair false", i, ev.SrcIP, ev.DstIP)
+		}
+	}
+	if held := metric(t, reg, "c981_enrich_new_pair_memory_pairs"); held > 4 || held < 2 {
+		t.Errorf("%v pairs held, bound 4", held)
+	}
+	// 9 insertions into generations of 2: the old generation was dropped
+	// with 2 pairs 3 times.
+	if got := metric(t, reg, "c981_enrich_new_pair_evictions_total"); got != 6 {
+		t.Errorf("c981_enrich_new_pair_evictions_total = %v, want 6", got)
+	}
 }
 
 // TestReloadMissingFile: a model file that disappears is one failed reload

@@ -58,11 +58,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("enrich: %w", err)
 	}
-	met, err := newMetrics(deps.Registry)
+	pairs := zone.NewPairs(cfg.NewPairCapacity)
+	met, err := newMetrics(deps.Registry, pairs)
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, js: deps.JS, log: log.With("stage", bus.StageEnrich), pairs: zone.NewPairs(cfg.NewPairCapacity), m: met, stamp: stamp}
+	s := &Service{cfg: cfg, js: deps.JS, log: log.With("stage", bus.StageEnrich), pairs: pairs, m: met, stamp: stamp}
 	s.set.Store(set)
 	s.setVersions(models)
 	return s, nil
@@ -135,6 +136,7 @@ func (s *Service) reloadLocked() error {
 		return fmt.Errorf("enrich: reload site models: %w", err)
 	}
 	s.set.Store(set)
+	s.pairs.Retain(set.Sites())
 	s.setVersions(models)
 	s.m.reloads.Inc()
 	s.log.Info("site models reloaded", "sites", set.Sites())
@@ -304,10 +306,14 @@ func (s *Service) enrich(data []byte) ([]siteGroup, batchStats, error) {
 	set := s.set.Load()
 	for i := range evs {
 		ev := &evs[i]
-		if !set.Enrich(ev) {
+		if set.Enrich(ev) {
+			s.pairs.Mark(ev)
+		} else {
+			// No model, no assets: and no pair memory, which stays
+			// bounded by the loaded sites.
 			st.unknownSite++
+			ev.Flow.NewPair = false
 		}
-		s.pairs.Mark(ev)
 		st.count(ev)
 	}
 	return groupBySite(evs), st, nil

@@ -260,7 +260,7 @@ func TestService(t *testing.T) {
 			t.Errorf("unknown addresses: %+v / %+v", demo[0].Src, demo[1].Src)
 		}
 		o := other[0]
-		if o.Src.Zone != "unknown" || o.Dst.Zone != "unknown" || o.Dst.Purdue != -1 || o.Dst.Role != "unknown" || o.Flow.Allowed || o.ModelVersion != 0 {
+		if o.Src.Zone != "unknown" || o.Dst.Zone != "unknown" || o.Dst.Purdue != -1 || o.Dst.Role != "unknown" || o.Flow.Allowed || o.Flow.NewPair || o.ModelVersion != 0 {
 			t.Errorf("unknown site context: src %+v dst %+v flow %+v", o.Src, o.Dst, o.Flow)
 		}
 	})
@@ -284,8 +284,11 @@ func TestService(t *testing.T) {
 			{"c981_enrich_unknown_ip_total", []string{"side", "dst", "reason", "no_zone"}, 1},
 			{"c981_enrich_batch_duration_seconds", nil, 3},
 			{"c981_enrich_site_model_version", []string{"site", "demo-plant"}, 1},
-			// Six distinct endpoint pairs (e5 is of another site).
-			{"c981_enrich_new_pairs_total", nil, 6},
+			// Five distinct endpoint pairs of demo-plant; e5's site has no
+			// model, so no pair memory.
+			{"c981_enrich_new_pairs_total", nil, 5},
+			{"c981_enrich_new_pair_memory_pairs", nil, 5},
+			{"c981_enrich_new_pair_evictions_total", nil, 0},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name+strings.Join(tt.labels, "_"), func(t *testing.T) {

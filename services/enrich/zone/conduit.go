@@ -54,6 +54,15 @@ func (ix *Index) check(src, dst *event.Endpoint, sr, dr ref, c *Conn) event.Flow
 	case si == di:
 		return event.Flow{Allowed: true}
 	}
+	// Hot path: the first flow from si to di that allows the communication.
+	// Flows of the other direction cannot, so skipping them finds the same
+	// flow as the walk below.
+	for _, d := range ix.dir[int(si)*ix.nzones+int(di)] {
+		if v := ix.evalFlow(d.cd.c, d.cf, src, dst, sr, dr, c); v.stage == stageAllowed {
+			return event.Flow{CrossZone: true, Allowed: true, Conduit: d.cd.c.ID, FlowID: d.cf.f.ID}
+		}
+	}
+	// No flow allows it: find the reason.
 	conds := ix.conds[zonePair(si, di)]
 	if len(conds) == 0 {
 		return event.Flow{CrossZone: true, Violation: "no conduit between " + src.Zone + " and " + dst.Zone}
@@ -133,7 +142,7 @@ func (ix *Index) evalFlow(cd *site.Conduit, cf *cflow, src, dst *event.Endpoint,
 	}
 	v.stage = stageMaintenance
 	if c.Operation != "" && slices.Contains(f.Operations.RequireMaintenanceWindow, c.Operation) {
-		w, fit := ix.openWindow(src, *dst, c.User, c.Time, c.Operation)
+		w, fit := ix.openWindow(src, dst, dr, c.User, c.Time, c.Operation)
 		if w == nil || fit != fitAll {
 			v.window = w
 			switch {

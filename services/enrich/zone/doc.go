@@ -11,7 +11,11 @@
 // address-less events) the host name. Addresses outside every zone get the
 // Unknown context (zone and role "unknown", Purdue -1, Known false) — the
 // index never guesses. The lookup hot path (Resolve and an allowed Check)
-// does not allocate. Pairs remembers endpoint pairs for event.Flow.NewPair.
+// does not allocate, and it is laid out for inventories larger than the CPU
+// caches: IPv4 assets live in a flat open-addressing table whose slot holds
+// everything an endpoint needs besides its shared context class (one cache
+// line per endpoint), and the allowed flows are listed per (source zone,
+// destination zone) index pair. Pairs remembers endpoint pairs for event.Flow.NewPair.
 // The Index accessors (Zones, Conduits, Assets, Windows, Asset, Response,
 // Window) are the read API for the console and the respond stage.
 package zone

@@ -27,14 +27,14 @@ func (ix *Index) Enrich(ev *event.Event) {
 	if ev.SrcIP == "" && ev.DstIP == "" {
 		host = ev.Host
 	}
-	sr := ix.resolve(&ev.Src, ev.SrcIP, ev.SrcMAC, host)
-	dr := ix.resolve(&ev.Dst, ev.DstIP, ev.DstMAC, "")
+	sr, dr := ix.resolveEnds(&ev.Src, &ev.Dst, ev.SrcIP, ev.SrcMAC, host, ev.DstIP, ev.DstMAC)
 	at := eventTime(ev)
-	target := &ev.Dst
+	target, tr := &ev.Dst, dr
 	if !HasZone(ev.Dst) && host != "" {
-		target = &ev.Src
+		target, tr = &ev.Src, sr
 	}
-	ev.Maint = ix.MaintenanceFor(ev.Src, *target, ev.User, at, ev.Operation)
+	w, _ := ix.openWindow(&ev.Src, target, tr, ev.User, at, ev.Operation)
+	ev.Maint = maint(w)
 	if ev.SrcIP != "" && ev.DstIP != "" {
 		ev.Flow = ix.check(&ev.Src, &ev.Dst, sr, dr, &Conn{
 			Proto:     ev.Proto,

@@ -33,15 +33,24 @@ type Index struct {
 
 	zones   map[string]*zoneEntry
 	table   bart.Table[*zoneEntry]
-	byIPv4  map[uint32]*assetEntry     // IPv4 (and IPv4-mapped) addresses
+	classes []class                    // asset contexts, see class
+	assets  []assetEntry               // in model order
+	byIPv4  v4Table                    // IPv4 (and IPv4-mapped) addresses
 	byIP    map[netip.Addr]*assetEntry // IPv6 addresses
 	byID    map[string]*assetEntry
 	byMAC   map[[6]byte]*assetEntry
 	byHost  map[string]*assetEntry // lower-case host name
 	conds   map[uint64][]*cconduit // by zonePair of the zone indexes
+	nzones  int
+	// dir lists, at si*nzones+di, the flows from zone index si to zone
+	// index di in conduit and flow order: the candidates of an allowed
+	// verdict, so the hot path needs no map lookup and skips the flows of
+	// the other direction.
+	dir     [][]dflow
 	windows map[string]*window
 	mwByAs  map[string][]*window
 	mwByZn  map[string][]*window
+	mwByZi  [][]*window // mwByZn by zone index
 }
 
 type zoneEntry struct {
@@ -50,10 +59,45 @@ type zoneEntry struct {
 	ep   event.Endpoint // context of an uninventoried address in the zone
 }
 
+// assetEntry is an asset of the index: its model entry, its context class
+// and its name (the id when the model gives none).
 type assetEntry struct {
-	ref   ref // zone index and role bit
 	asset *site.Asset
-	ep    event.Endpoint // context of the asset, IP left empty
+	cls   int32 // index in Index.classes
+	name  string
+	mw    bool // maintenance windows name the asset in their scope
+}
+
+// class is the endpoint context that the assets with the same zone, role,
+// Purdue level, criticality and safety flag share: their context minus the
+// asset id, name and IP. A site has few classes, so resolving an asset
+// copies its context from memory the CPU caches hold and reads only its id
+// and name from the asset's own v4Table slot.
+type class struct {
+	ref ref
+	ep  event.Endpoint // Known, Role, Zone, ZoneKind, Purdue, SLT, Criticality, Safety
+}
+
+type classKey struct {
+	zone        int32
+	role        string
+	purdue      float64
+	criticality string
+	safety      bool
+}
+
+// fill writes the context of the asset into ep (IP left as is) and returns
+// its ref.
+func (ix *Index) fill(ep *event.Endpoint, ae *assetEntry) ref {
+	c := &ix.classes[ae.cls]
+	ip := ep.IP
+	*ep = c.ep
+	ep.IP = ip
+	ep.AssetID = ae.asset.ID
+	ep.AssetName = ae.name
+	r := c.ref
+	r.noAssetMW = !ae.mw
+	return r
 }
 
 type window struct {
@@ -77,7 +121,8 @@ func New(m *site.Model) (*Index, error) {
 		model:   m,
 		loc:     m.Location(),
 		zones:   make(map[string]*zoneEntry, len(m.Zones)),
-		byIPv4:  make(map[uint32]*assetEntry, len(m.Assets)),
+		assets:  make([]assetEntry, len(m.Assets)),
+		byIPv4:  newV4Table(len(m.Assets)),
 		byIP:    map[netip.Addr]*assetEntry{},
 		byID:    make(map[string]*assetEntry, len(m.Assets)),
 		byMAC:   map[[6]byte]*assetEntry{},
@@ -104,6 +149,26 @@ func New(m *site.Model) (*Index, error) {
 			ix.table.Insert(netip.MustParsePrefix(c), ze)
 		}
 	}
+	ix.mwByZi = make([][]*window, len(m.Zones))
+	for i := range m.MaintenanceWindows {
+		w := &m.MaintenanceWindows[i]
+		sched, err := w.Schedule(ix.loc)
+		if err != nil {
+			return nil, fmt.Errorf("site model %s: %w", m.Site.ID, err)
+		}
+		win := &window{order: i, w: w, sched: sched, ops: slices.Clip(w.AllowedOperations),
+			sources: slices.Clip(w.AllowedSources), users: slices.Clip(w.AllowedUsers)}
+		ix.windows[w.ID] = win
+		for _, a := range w.Scope.Assets {
+			ix.mwByAs[a] = append(ix.mwByAs[a], win)
+		}
+		for _, z := range w.Scope.Zones {
+			ix.mwByZn[z] = append(ix.mwByZn[z], win)
+			zi := ix.zones[z].idx // Validate guarantees the zone exists
+			ix.mwByZi[zi] = append(ix.mwByZi[zi], win)
+		}
+	}
+	classes := map[classKey]int32{}
 	for i := range m.Assets {
 		a := &m.Assets[i]
 		var ze *zoneEntry
@@ -115,10 +180,9 @@ func New(m *site.Model) (*Index, error) {
 		}
 		ep := ze.ep
 		ep.Known = true
-		ep.AssetID = a.ID
-		ep.AssetName = a.Name
-		if ep.AssetName == "" {
-			ep.AssetName = a.ID
+		name := a.Name
+		if name == "" {
+			name = a.ID
 		}
 		ep.Role = a.Role
 		if a.PurdueLevel != nil {
@@ -128,10 +192,24 @@ func New(m *site.Model) (*Index, error) {
 			ep.Criticality = a.Criticality
 		}
 		ep.Safety = a.Safety || ze.zone.Safety
-		ae := &assetEntry{ref: ref{zone: ze.idx, role: roleBit(a.Role)}, asset: a, ep: ep}
+		k := classKey{zone: ze.idx, role: ep.Role, purdue: ep.Purdue, criticality: ep.Criticality, safety: ep.Safety}
+		cls, ok := classes[k]
+		if !ok {
+			cls = int32(len(ix.classes))
+			classes[k] = cls
+			ix.classes = append(ix.classes, class{ref: ref{zone: ze.idx, role: roleBit(a.Role)}, ep: ep})
+		}
+		mw := len(ix.mwByAs[a.ID]) > 0
+		ix.assets[i] = assetEntry{asset: a, cls: cls, name: name, mw: mw}
+		ae := &ix.assets[i]
 		ix.byID[a.ID] = ae
 		for _, s := range a.IPs {
-			ix.putIP(netip.MustParseAddr(s).Unmap(), ae)
+			ip := netip.MustParseAddr(s).Unmap()
+			if ip.Is4() {
+				ix.byIPv4.put(v4(ip), int(cls), mw, a.ID, name)
+			} else {
+				ix.byIP[ip] = ae
+			}
 		}
 		for _, s := range a.MACs {
 			if mac, ok := parseMAC(s); ok {
@@ -156,23 +234,29 @@ func New(m *site.Model) (*Index, error) {
 		k := zonePair(ix.zones[c.Between[0]].idx, ix.zones[c.Between[1]].idx)
 		ix.conds[k] = append(ix.conds[k], cc)
 	}
-	for i := range m.MaintenanceWindows {
-		w := &m.MaintenanceWindows[i]
-		sched, err := w.Schedule(ix.loc)
-		if err != nil {
-			return nil, fmt.Errorf("site model %s: %w", m.Site.ID, err)
-		}
-		win := &window{order: i, w: w, sched: sched, ops: slices.Clip(w.AllowedOperations),
-			sources: slices.Clip(w.AllowedSources), users: slices.Clip(w.AllowedUsers)}
-		ix.windows[w.ID] = win
-		for _, a := range w.Scope.Assets {
-			ix.mwByAs[a] = append(ix.mwByAs[a], win)
-		}
-		for _, z := range w.Scope.Zones {
-			ix.mwByZn[z] = append(ix.mwByZn[z], win)
+	ix.nzones = len(m.Zones)
+	ix.dir = make([][]dflow, ix.nzones*ix.nzones)
+	for i := range m.Conduits {
+		// Same order as check's walk over ix.conds: conduits in model order.
+		cc := ix.conds[zonePair(ix.zones[m.Conduits[i].Between[0]].idx, ix.zones[m.Conduits[i].Between[1]].idx)]
+		for _, cd := range cc {
+			if cd.c != &m.Conduits[i] {
+				continue
+			}
+			for j := range cd.flows {
+				cf := &cd.flows[j]
+				k := int(cf.src)*ix.nzones + int(cf.dst)
+				ix.dir[k] = append(ix.dir[k], dflow{cd: cd, cf: cf})
+			}
 		}
 	}
 	return ix, nil
+}
+
+// dflow is a flow of a conduit, an entry of Index.dir.
+type dflow struct {
+	cd *cconduit
+	cf *cflow
 }
 
 // cconduit is a conduit with its flows' zones resolved to zone indexes.
@@ -236,23 +320,20 @@ func (ix *Index) Site() string { return ix.site }
 // Version returns the model version.
 func (ix *Index) Version() int { return ix.version }
 
-func (ix *Index) putIP(ip netip.Addr, ae *assetEntry) {
-	if ip.Is4() {
-		b := ip.As4()
-		ix.byIPv4[uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3])] = ae
-		return
-	}
-	ix.byIP[ip] = ae
+func v4(ip netip.Addr) uint32 {
+	b := ip.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
 // assetAt returns the asset owning the unmapped address ip; IPv4 addresses
-// use a map keyed by the 32-bit address, which hashes faster than
-// netip.Addr.
+// use the flat table keyed by the 32-bit address (v4Table).
 func (ix *Index) assetAt(ip netip.Addr) (*assetEntry, bool) {
 	if ip.Is4() {
-		b := ip.As4()
-		ae, ok := ix.byIPv4[uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3])]
-		return ae, ok
+		s := ix.byIPv4.get(v4(ip))
+		if s == nil {
+			return nil, false
+		}
+		return ix.byID[s.id], true
 	}
 	ae, ok := ix.byIP[ip]
 	return ae, ok
@@ -283,7 +364,9 @@ func (ix *Index) AssetEndpoint(id string) (event.Endpoint, bool) {
 	if !ok {
 		return event.Endpoint{}, false
 	}
-	return ae.ep, true
+	var ep event.Endpoint
+	ix.fill(&ep, ae)
+	return ep, true
 }
 
 // Unknown returns the context of an address that no site model describes:
@@ -311,41 +394,49 @@ func (ix *Index) Resolve(ip, mac, host string) event.Endpoint {
 	return ep
 }
 
-// ref is what the conduit check needs of a resolved endpoint besides its
-// context: its zone index (-1: none) and its role as a bit (roleBit).
+// ref is what the conduit and window checks need of a resolved endpoint
+// besides its context: its zone index (-1: none), its role as a bit
+// (roleBit), and whether its asset is known to be in no maintenance
+// window's asset scope (so the windows by asset id need no lookup).
 type ref struct {
-	zone int32
-	role uint64
+	zone      int32
+	role      uint64
+	noAssetMW bool
 }
 
 // resolve is Resolve writing the context into ep; it returns the endpoint's
 // zone index and role bit.
 func (ix *Index) resolve(ep *event.Endpoint, ip, mac, host string) ref {
 	var addr netip.Addr
-	if ip != "" {
+	if a4, ok := parseIPv4(ip); ok {
+		// The common case, without building a netip.Addr unless the
+		// address is not an asset's.
+		if s := ix.byIPv4.get(a4); s != nil {
+			return ix.fromSlot(ep, ip, s)
+		}
+		addr = netip.AddrFrom4([4]byte{byte(a4 >> 24), byte(a4 >> 16), byte(a4 >> 8), byte(a4)})
+	} else if ip != "" {
 		a, err := netip.ParseAddr(ip)
 		if err == nil {
 			addr = a.Unmap()
 			if ae, ok := ix.assetAt(addr); ok {
-				*ep = ae.ep
 				ep.IP = ip
-				return ae.ref
+				return ix.fill(ep, ae)
 			}
 		}
 	}
 	if mac != "" {
 		if hw, ok := parseMAC(mac); ok {
 			if ae, ok := ix.byMAC[hw]; ok {
-				*ep = ae.ep
 				ep.IP = ip
-				return ae.ref
+				return ix.fill(ep, ae)
 			}
 		}
 	}
 	if ip == "" && host != "" {
 		if ae, ok := ix.assetByHost(host); ok {
-			*ep = ae.ep
-			return ae.ref
+			ep.IP = ""
+			return ix.fill(ep, ae)
 		}
 	}
 	if addr.IsValid() {
@@ -357,6 +448,34 @@ func (ix *Index) resolve(ep *event.Endpoint, ip, mac, host string) ref {
 	}
 	*ep = Unknown(ip)
 	return ref{zone: -1}
+}
+
+// fromSlot writes the context of the asset of an IPv4 table slot into ep.
+func (ix *Index) fromSlot(ep *event.Endpoint, ip string, s *v4Slot) ref {
+	c := &ix.classes[s.class()]
+	*ep = c.ep
+	ep.IP = ip
+	ep.AssetID = s.id
+	ep.AssetName = s.name
+	r := c.ref
+	r.noAssetMW = s.cls&slotMW == 0
+	return r
+}
+
+// resolveEnds is resolve for both ends of an event (the source may be
+// found by host name, see Enrich). When both addresses are IPv4 addresses
+// of assets it looks both up before it uses either, so that the two cache
+// misses of a large inventory overlap instead of following each other.
+func (ix *Index) resolveEnds(src, dst *event.Endpoint, srcIP, srcMAC, srcHost, dstIP, dstMAC string) (sr, dr ref) {
+	if a, ok := parseIPv4(srcIP); ok {
+		if b, ok := parseIPv4(dstIP); ok {
+			sa, sb := ix.byIPv4.get(a), ix.byIPv4.get(b)
+			if sa != nil && sb != nil {
+				return ix.fromSlot(src, srcIP, sa), ix.fromSlot(dst, dstIP, sb)
+			}
+		}
+	}
+	return ix.resolve(src, srcIP, srcMAC, srcHost), ix.resolve(dst, dstIP, dstMAC, "")
 }
 
 func (ix *Index) assetByHost(host string) (*assetEntry, bool) {
@@ -439,7 +558,7 @@ func HasZone(ep event.Endpoint) bool { return ep.Zone != "" && ep.Zone != Unknow
 // preferring one that allows op when op is set. Start is inclusive, end
 // exclusive; recurring windows are evaluated in the site's time zone.
 func (ix *Index) Maintenance(dst event.Endpoint, at time.Time, op string) event.Maint {
-	w, _ := ix.openWindow(nil, dst, "", at, op)
+	w, _ := ix.openWindow(nil, &dst, ix.refOf(&dst), "", at, op)
 	return maint(w)
 }
 
@@ -448,7 +567,7 @@ func (ix *Index) Maintenance(dst event.Endpoint, at time.Time, op string) event.
 // op, one whose allowed sources admit src and one whose allowed users admit
 // user, then model order.
 func (ix *Index) MaintenanceFor(src, dst event.Endpoint, user string, at time.Time, op string) event.Maint {
-	w, _ := ix.openWindow(&src, dst, user, at, op)
+	w, _ := ix.openWindow(&src, &dst, ix.refOf(&dst), user, at, op)
 	return maint(w)
 }
 
@@ -493,10 +612,10 @@ func (w *window) fit(src *event.Endpoint, user, op string) int {
 	return f
 }
 
-// openWindow returns the best open window covering dst at time at and its
-// fit (see MaintenanceFor), or nil.
-func (ix *Index) openWindow(src *event.Endpoint, dst event.Endpoint, user string, at time.Time, op string) (*window, int) {
-	if !HasZone(dst) || len(ix.mwByAs)+len(ix.mwByZn) == 0 {
+// openWindow returns the best open window covering dst (whose ref is dr)
+// at time at and its fit (see MaintenanceFor), or nil.
+func (ix *Index) openWindow(src, dst *event.Endpoint, dr ref, user string, at time.Time, op string) (*window, int) {
+	if !HasZone(*dst) || len(ix.mwByAs)+len(ix.mwByZn) == 0 {
 		return nil, 0
 	}
 	var best *window
@@ -512,9 +631,13 @@ func (ix *Index) openWindow(src *event.Endpoint, dst event.Endpoint, user string
 			}
 		}
 	}
-	if dst.AssetID != "" {
+	if dst.AssetID != "" && !dr.noAssetMW {
 		consider(ix.mwByAs[dst.AssetID])
 	}
-	consider(ix.mwByZn[dst.Zone])
+	if dr.zone >= 0 {
+		consider(ix.mwByZi[dr.zone])
+	} else {
+		consider(ix.mwByZn[dst.Zone]) // an endpoint from elsewhere
+	}
 	return best, bestFit
 }

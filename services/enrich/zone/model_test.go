@@ -240,7 +240,7 @@ func TestReadAPI(t *testing.T) {
 
 func TestPairs(t *testing.T) {
 	ix := demoIndex(t)
-	p := NewPairs(4) // two generations of 2 pairs
+	p := NewPairs(4) // per site: two generations of 2 pairs
 	mark := func(site, src, dst string) bool {
 		ev := event.Event{Site: site, SrcIP: src, DstIP: dst, Flow: event.Flow{NewPair: true}}
 		ix.Enrich(&ev)
@@ -255,20 +255,33 @@ func TestPairs(t *testing.T) {
 		{"demo-plant", "10.20.2.11", "10.20.1.11", false}, // seen
 		{"demo-plant", "10.20.1.11", "10.20.2.11", false}, // reply direction
 		{"other", "10.20.2.11", "10.20.1.11", true},       // other site
-		{"demo-plant", "10.20.2.12", "10.20.1.11", true},  // generation rolls: pair 1 moves to old
-		{"demo-plant", "10.20.2.11", "10.20.1.11", false}, // found in old, promoted
-		{"demo-plant", "10.20.2.99", "10.20.1.99", true},
+		{"demo-plant", "10.20.2.12", "10.20.1.11", true},
+		{"demo-plant", "10.20.2.11", "10.20.1.11", false},
+		{"demo-plant", "10.20.2.99", "10.20.1.99", true}, // generation rolls: the first 2 pairs move to old
 		{"demo-plant", "10.20.2.98", "10.20.1.99", true},
-		{"demo-plant", "10.20.2.97", "10.20.1.99", true},
-		{"other", "10.20.2.11", "10.20.1.11", true}, // forgotten after capacity/2 newer pairs
+		{"demo-plant", "10.20.2.97", "10.20.1.99", true},  // second roll: the first 2 pairs are evicted
+		{"other", "10.20.2.11", "10.20.1.11", false},      // a busy site does not evict another's pairs
+		{"demo-plant", "10.20.2.12", "10.20.1.11", true},  // forgotten after capacity/2 newer pairs
+		{"demo-plant", "10.20.2.99", "10.20.1.99", false}, // found in the old generation, promoted
 	}
 	for i, s := range steps {
 		if got := mark(s.site, s.src, s.dst); got != s.want {
 			t.Errorf("step %d %s %s->%s: new_pair = %v, want %v", i, s.site, s.src, s.dst, got, s.want)
 		}
-		if p.Len() > 4 {
-			t.Fatalf("step %d: %d pairs held, bound is 4", i, p.Len())
+		if p.Len() > 4*2 {
+			t.Fatalf("step %d: %d pairs held, bound is 4 per site", i, p.Len())
 		}
+	}
+	if got := p.Evicted(); got < 1 {
+		t.Errorf("Evicted = %d after the generations rolled", got)
+	}
+	before, held := p.Evicted(), p.Len()
+	p.Retain([]string{"demo-plant"})
+	if got := p.Evicted() - before; got != 1 || p.Len() != held-1 {
+		t.Errorf("Retain evicted %d pairs, %d held (was %d); want the other site's 1", got, p.Len(), held)
+	}
+	if !mark("other", "10.20.2.11", "10.20.1.11") {
+		t.Error("a pair of a dropped site is not new")
 	}
 	ev := event.Event{Site: "demo-plant", SrcIP: "10.20.2.11", Flow: event.Flow{NewPair: true}}
 	p.Mark(&ev)

@@ -117,6 +117,16 @@ func TestLoadBad(t *testing.T) {
 			`testdata/bad/recurrence.yaml:25: maintenance window empty recurrence duration "-1h" must be a Go duration above 0 and at most 168h`,
 			`testdata/bad/recurrence.yaml:25: maintenance window empty recurrence until 2026-05-01 is before from 2026-06-01`,
 		}},
+		{"ids2", []string{
+			`testdata/bad/ids2.yaml:10: conduit t/c1 enforcement device is required`,
+			`testdata/bad/ids2.yaml:12: conduit t/c1 flow id is required`,
+			`testdata/bad/ids2.yaml:13: conduit t/c1 flow bad id: id must consist of letters, digits, '.', '_' or '-'`,
+			`testdata/bad/ids2.yaml:14: conduit t/c1 flow f3: src zone "t/c" is not one of the conduit's zones t/a, t/b`,
+			`testdata/bad/ids2.yaml:16: maintenance window id is required`,
+			`testdata/bad/ids2.yaml:17: maintenance window id "mw 2" must consist of letters, digits, '.', '_' or '-'`,
+			`testdata/bad/ids2.yaml:18: maintenance window mw-3 end "tomorrow" is not an RFC 3339 time`,
+			`testdata/bad/ids2.yaml:21: maintenance window mw-4 recurrence until "2026-02-30" must be a date YYYY-MM-DD`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -290,5 +300,33 @@ func TestDemoPlant(t *testing.T) {
 	}
 	if recurring == 0 {
 		t.Error("the demo plant has no recurring maintenance window")
+	}
+	// The issue's "done when": the demo uses the full model.
+	kinds := map[string]bool{}
+	for _, z := range m.Zones {
+		kinds[z.Kind] = true
+		if z.Kind == "safety" && !z.Safety {
+			t.Errorf("safety zone %s is not flagged safety", z.ID)
+		}
+	}
+	if !kinds["safety"] || !kinds["dmz"] {
+		t.Errorf("demo zone kinds %v lack safety or dmz", kinds)
+	}
+	mwFlows, unidirectional := 0, 0
+	for _, c := range m.Conduits {
+		if c.Unidirectional {
+			unidirectional++
+		}
+		for _, f := range c.Flows {
+			if len(f.Operations.RequireMaintenanceWindow) > 0 {
+				mwFlows++
+			}
+		}
+	}
+	if mwFlows == 0 || unidirectional == 0 {
+		t.Errorf("demo conduits: %d flows require a maintenance window, %d unidirectional conduits; want both", mwFlows, unidirectional)
+	}
+	if len(m.MaintenanceWindows) == recurring {
+		t.Error("the demo plant has no one-off maintenance window")
 	}
 }

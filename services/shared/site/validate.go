@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	// Maintenance windows and site time zones must validate the same way on
@@ -17,12 +18,52 @@ import (
 
 var (
 	siteIDRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
-	localIDRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	localIDRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`) // see isName
 	protocolRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
-	macRe      = regexp.MustCompile(`^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$`)
-	hostRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	macRe      = regexp.MustCompile(`^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$`) // see isMAC
+	hostRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)            // see isName
 	actionRe   = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 )
+
+// isName reports whether s matches localIDRe (and hostRe, the same
+// expression): the per-asset checks of a large inventory run without the
+// regexp engine. TestMatchers compares them.
+func isName(s string) bool {
+	if s == "" || !isAlnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// isMAC reports whether s matches macRe.
+func isMAC(s string) bool {
+	if len(s) != 17 {
+		return false
+	}
+	for i := 0; i < 17; i++ {
+		if i%3 == 2 {
+			if s[i] != ':' && s[i] != '-' {
+				return false
+			}
+		} else if !isHex(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks the model's consistency: ids, references, CIDRs, asset
 // addresses, conduits, flows, levels and maintenance windows. It returns a
@@ -88,6 +129,10 @@ type validator struct {
 	zones  map[string]*Zone
 	assets map[string]*Asset
 	areas  map[string]bool
+	// prefixes are the zones' valid CIDRs, parsed, in model order.
+	prefixes []zonePrefix
+	// cidrs are all parsable CIDRs of all zones, as ZoneOf sees them.
+	cidrs []zonePrefix
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -107,9 +152,16 @@ func (v *validator) add(path, format string, args ...any) {
 }
 
 func (m *Model) validate(file string, data []byte) error {
-	v := &validator{m: m, data: data, zones: map[string]*Zone{}, assets: map[string]*Asset{}, areas: map[string]bool{}}
+	v := &validator{m: m, data: data, zones: map[string]*Zone{}, assets: make(map[string]*Asset, len(m.Assets)), areas: map[string]bool{}}
 	v.site()
 	v.zoneList()
+	for i := range m.Zones {
+		for _, c := range m.Zones[i].CIDRs {
+			if p, err := netip.ParsePrefix(c); err == nil {
+				v.cidrs = append(v.cidrs, zonePrefix{p: p, zone: m.Zones[i].ID, source: c})
+			}
+		}
+	}
 	v.assetList()
 	v.conduitList()
 	v.windowList()
@@ -157,7 +209,7 @@ func (v *validator) id(path, what, id string, seen map[string]int) bool {
 		return false
 	}
 	prefix := v.m.Site.ID + "/"
-	if v.m.Site.ID != "" && (!strings.HasPrefix(id, prefix) || !localIDRe.MatchString(id[len(prefix):])) {
+	if v.m.Site.ID != "" && (!strings.HasPrefix(id, prefix) || !isName(id[len(prefix):])) {
 		v.add(path+".id", "%s id %q must be %q followed by a name of letters, digits, '.', '_' or '-'", what, id, prefix)
 	}
 	if first, dup := seen[id]; dup {
@@ -199,7 +251,6 @@ type zonePrefix struct {
 
 func (v *validator) zoneList() {
 	seen := map[string]int{}
-	var prefixes []zonePrefix
 	for i := range v.m.Zones {
 		z := &v.m.Zones[i]
 		path := fmt.Sprintf("$.zones[%d]", i)
@@ -229,12 +280,12 @@ func (v *validator) zoneList() {
 				v.add(cpath, "%s cidr %s has host bits set (network is %s)", what, c, p.Masked())
 				continue
 			}
-			for _, q := range prefixes {
+			for _, q := range v.prefixes {
 				if q.p.Overlaps(p) {
 					v.add(cpath, "%s cidr %s overlaps %s of zone %s", what, c, q.source, q.zone)
 				}
 			}
-			prefixes = append(prefixes, zonePrefix{p: p, zone: z.ID, source: c})
+			v.prefixes = append(v.prefixes, zonePrefix{p: p, zone: z.ID, source: c})
 		}
 		if z.Area != "" && !v.areas[z.Area] {
 			v.add(path+".area", "%s names unknown area %q", what, z.Area)
@@ -247,23 +298,36 @@ func (v *validator) zoneList() {
 	}
 }
 
-func zoneContains(z *Zone, ip netip.Addr) bool {
-	for _, c := range z.CIDRs {
-		if p, err := netip.ParsePrefix(c); err == nil && p.Contains(ip) {
+// zoneContains reports whether one of z's CIDRs contains ip.
+func (v *validator) zoneContains(z *Zone, ip netip.Addr) bool {
+	for _, p := range v.cidrs {
+		if p.zone == z.ID && p.p.Contains(ip) {
 			return true
 		}
 	}
 	return false
 }
 
+// zoneOf is Model.ZoneOf with the CIDRs parsed once.
+func (v *validator) zoneOf(ip netip.Addr) (string, bool) {
+	best, bits := "", -1
+	for _, p := range v.cidrs {
+		if p.p.Bits() > bits && p.p.Contains(ip) {
+			best, bits = p.zone, p.p.Bits()
+		}
+	}
+	return best, bits >= 0
+}
+
 func (v *validator) assetList() {
-	seen := map[string]int{}
-	ips := map[netip.Addr]string{}
-	macs := map[string]string{}
-	hosts := map[string]string{}
+	n := len(v.m.Assets)
+	seen := make(map[string]int, n)
+	ips := make(map[netip.Addr]string, n)
+	macs := make(map[string]string, n)
+	hosts := make(map[string]string, n)
 	for i := range v.m.Assets {
 		a := &v.m.Assets[i]
-		path := fmt.Sprintf("$.assets[%d]", i)
+		path := "$.assets[" + strconv.Itoa(i) + "]"
 		if !v.id(path, "asset", a.ID, seen) {
 			continue
 		}
@@ -286,7 +350,7 @@ func (v *validator) assetList() {
 			v.add(path, "%s needs ips or a zone", what)
 		}
 		for j, s := range a.IPs {
-			ipath := fmt.Sprintf("%s.ips[%d]", path, j)
+			ipath := path + ".ips[" + strconv.Itoa(j) + "]"
 			ip, err := netip.ParseAddr(s)
 			if err != nil || ip.Zone() != "" {
 				v.add(ipath, "%s ip %q is not a valid IP address", what, s)
@@ -300,13 +364,13 @@ func (v *validator) assetList() {
 			}
 			switch {
 			case zone != nil:
-				if !zoneContains(zone, ip) {
+				if !v.zoneContains(zone, ip) {
 					v.add(ipath, "%s ip %s is outside its zone %s (%s)", what, ip, zone.ID, strings.Join(zone.CIDRs, ", "))
 				}
 			case a.Zone != "":
 				// unknown zone already reported
 			default:
-				zid, ok := v.m.ZoneOf(ip)
+				zid, ok := v.zoneOf(ip)
 				if !ok {
 					v.add(ipath, "%s ip %s is in no zone's CIDRs", what, ip)
 					continue
@@ -315,8 +379,8 @@ func (v *validator) assetList() {
 			}
 		}
 		for j, s := range a.MACs {
-			mpath := fmt.Sprintf("%s.macs[%d]", path, j)
-			if !macRe.MatchString(s) {
+			mpath := path + ".macs[" + strconv.Itoa(j) + "]"
+			if !isMAC(s) {
 				v.add(mpath, "%s mac %q is not a MAC address like 00:1d:9c:c0:04:9d", what, s)
 				continue
 			}
@@ -340,7 +404,7 @@ func (v *validator) assetList() {
 				}
 				hpath = fmt.Sprintf("%s.hostnames[%d]", path, k)
 			}
-			if !hostRe.MatchString(h) {
+			if !isName(h) {
 				v.add(hpath, "%s hostname %q must be letters, digits, '-', '_' and '.'", what, h)
 				continue
 			}
