@@ -19,6 +19,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/c981/c981/services/c981/loadgen"
 	"github.com/c981/c981/services/c981/verify"
@@ -318,7 +319,7 @@ type outcome struct {
 
 // waitStored waits until every record is stored and the incidents stop
 // changing, then reads the outcome.
-func (e *env) waitStored(ctx context.Context) outcome {
+func (e *env) waitStored(ctx context.Context, drainAll bool) outcome {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, settle)
 	defer cancel()
@@ -334,6 +335,17 @@ func (e *env) waitStored(ctx context.Context) outcome {
 		}
 		time.Sleep(time.Second)
 	}
+	// A message whose acknowledgement was lost (a killed stage, a NATS
+	// restart) is redelivered only after its consumer's AckWait (30 s), so
+	// reads that agree for a few seconds prove nothing: first wait until
+	// every consumer the incidents depend on has delivered and settled
+	// everything. The response side (respond and the stores of its plans
+	// and audit records) trails on its own and is only reported.
+	include := incidentConsumer
+	if drainAll {
+		include = nil
+	}
+	e.waitDrained(ctx, include)
 	// Incidents and plans trail the events: wait until three reads a
 	// second apart agree.
 	var inc []string
@@ -355,7 +367,85 @@ func (e *env) waitStored(ctx context.Context) outcome {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	if busy, err := e.busyConsumers(nil); err == nil && busy != "" {
+		e.t.Logf("backlog when the incidents settled: %s", busy)
+	}
 	return outcome{report: rep, incidents: inc, twice: e.executedTwice(ctx), dead: e.deadLetters(ctx)}
+}
+
+// incidentConsumer reports whether a durable consumer is upstream of the
+// stored incidents (ingest to correlate to store), as opposed to the
+// response side.
+func incidentConsumer(stream, name string) bool {
+	switch stream {
+	case "C981_ACTIONS", "C981_AUDIT", "C981_APPROVALS":
+		return false
+	}
+	return !strings.HasPrefix(name, "respond")
+}
+
+// waitDrained waits until every durable consumer that include accepts has
+// no message left to deliver and none awaiting acknowledgement, in three
+// reads a second apart.
+func (e *env) waitDrained(ctx context.Context, include func(stream, name string) bool) {
+	e.t.Helper()
+	quiet := 0
+	var last string
+	for quiet < 3 {
+		busy, err := e.busyConsumers(include)
+		switch {
+		case err != nil:
+			quiet, last = 0, err.Error()
+		case busy != "":
+			quiet, last = 0, busy
+		default:
+			quiet++
+		}
+		if ctx.Err() != nil {
+			e.t.Fatalf("consumers did not drain: %s", last)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// busyConsumers describes the durable consumers that include accepts (nil:
+// all) with pending or unacknowledged messages ("" when none).
+func (e *env) busyConsumers(include func(stream, name string) bool) (string, error) {
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", e.natsPort), nats.Timeout(5*time.Second))
+	if err != nil {
+		return "", err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var busy []string
+	streams := js.StreamNames(ctx)
+	for name := range streams.Name() {
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			return "", fmt.Errorf("stream %s: %w", name, err)
+		}
+		consumers := st.ListConsumers(ctx)
+		for ci := range consumers.Info() {
+			if ci.Config.Durable == "" || (include != nil && !include(name, ci.Name)) {
+				continue // KV watchers and other ephemeral consumers
+			}
+			if ci.NumPending > 0 || ci.NumAckPending > 0 {
+				busy = append(busy, fmt.Sprintf("%s/%s pending %d ack-pending %d", name, ci.Name, ci.NumPending, ci.NumAckPending))
+			}
+		}
+		if err := consumers.Err(); err != nil {
+			return "", fmt.Errorf("consumers of %s: %w", name, err)
+		}
+	}
+	if err := streams.Err(); err != nil {
+		return "", fmt.Errorf("streams: %w", err)
+	}
+	return strings.Join(busy, ", "), nil
 }
 
 // incidents lists every incident's latest version: key, rules, alert
@@ -377,6 +467,13 @@ func (e *env) incidents(ctx context.Context) []string {
 		}
 		out = append(out, fmt.Sprintf("%s rules=%s alerts=%d severity=%s risk=%d", key, rules, n, sev, risk))
 	}
+	if err := rows.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+	// A key may have several incidents (continuations, or alerts more than
+	// the incident window apart): ORDER BY key leaves their order to the
+	// server, so sort the whole lines to compare runs.
+	slices.Sort(out)
 	return out
 }
 
@@ -427,6 +524,10 @@ type fault struct {
 	name   string
 	inject func(e *env)
 	check  func(t *testing.T, o outcome)
+	// drainAll waits for the response side too (respond and the stores of
+	// its plans and audit records) before the outcome is read, for checks
+	// about respond's input.
+	drainAll bool
 }
 
 // runCase runs one case and returns its outcome after the common checks:
@@ -444,11 +545,19 @@ func runCase(t *testing.T, f fault) outcome {
 	if err := <-sent; err != nil {
 		t.Fatalf("send: %v", err)
 	}
-	o := e.waitStored(ctx)
+	o := e.waitStored(ctx, f.drainAll)
 	t.Logf("%s: sent %d, stored %d, missing %d, duplicated %d (rows %d), %d incidents, dead letters %v",
 		f.name, o.report.Sent, o.report.Stored, o.report.Missing, o.report.Duplicated, o.report.DuplicateRows, len(o.incidents), o.dead)
-	if !o.report.OK() {
+	// Rows re-inserted after a fault between a ClickHouse insert and its
+	// acknowledgement (a NATS restart, a killed store) are at-least-once
+	// delivery working as designed: the tables are ReplacingMergeTree on
+	// the event id and collapse them (FINAL, merges), and ClickHouse 18.16
+	// has no insert deduplication token to avoid them. So duplicates count
+	// after FINAL; the raw re-inserted rows are only reported.
+	if o.report.Missing != 0 || o.report.Duplicated != 0 || o.report.Unexpected != 0 {
 		t.Errorf("loss or duplicates: %s", o.report.Text())
+	} else if o.report.DuplicateRows != 0 {
+		t.Logf("%d rows re-inserted (collapsed by ReplacingMergeTree)", o.report.DuplicateRows)
 	}
 	for _, s := range o.twice {
 		t.Error(s)
@@ -481,6 +590,9 @@ func TestFaultMatrix(t *testing.T) {
 		t.Fatal("no baseline")
 	}
 	cases := []fault{
+		// A second fault-free run: the input is identical, so anything that
+		// differs here is nondeterminism of the pipeline, not a fault.
+		{name: "repeat without fault"},
 		{name: "nats restart", inject: func(e *env) { e.restartNATS(2 * time.Second) }},
 		{name: "store stalled 15s (slow consumer)", inject: func(e *env) {
 			e.signal("store", syscall.SIGSTOP)
@@ -488,7 +600,9 @@ func TestFaultMatrix(t *testing.T) {
 			e.signal("store", syscall.SIGCONT)
 		}},
 		{name: "reload rules and site model", inject: func(e *env) { e.reload() }},
-		{name: "poison on every stage", inject: func(e *env) { e.poison() }, check: func(t *testing.T, o outcome) {
+		// respond reaches its poison message only after the incident
+		// versions published before it: wait until it has drained.
+		{name: "poison on every stage", drainAll: true, inject: func(e *env) { e.poison() }, check: func(t *testing.T, o outcome) {
 			for _, s := range []string{"enrich", "correlate", "store", "respond"} {
 				if o.dead[s] == 0 {
 					t.Errorf("no dead letter from %s: %v", s, o.dead)
@@ -585,17 +699,27 @@ func copyFile(t *testing.T, src, dst string) {
 	}
 }
 
-// diff lists the lines only in a (-) and only in b (+).
+// diff lists the lines only in a (-) and only in b (+), counting repeated
+// lines: a line twice in a and once in b is listed once with "-".
 func diff(a, b []string) string {
+	count := map[string]int{}
+	for _, s := range a {
+		count[s]++
+	}
+	for _, s := range b {
+		count[s]--
+	}
 	var out []string
 	for _, s := range a {
-		if !slices.Contains(b, s) {
+		if count[s] > 0 {
 			out = append(out, "- "+s)
+			count[s]--
 		}
 	}
 	for _, s := range b {
-		if !slices.Contains(a, s) {
+		if count[s] < 0 {
 			out = append(out, "+ "+s)
+			count[s]++
 		}
 	}
 	if len(out) > 40 {

@@ -22,6 +22,16 @@
 // retry of the last message reuses its evaluation (Engine.ProcessAt).
 // State is restored only into rules whose Fingerprint is unchanged.
 //
+// Order: replay detection and the stateful rules themselves assume
+// the messages are applied in stream order. The consumer therefore allows
+// one unacknowledged message (Config.MaxAckPending, default 1): a message
+// redelivered after a crash, a lost acknowledgement or a transient failure
+// is applied before any later one, so a restarted or redelivered
+// correlator raises exactly the alerts and incidents of an uninterrupted
+// run (the fault matrix in services/c981/faults checks this end to end).
+// A message left unacknowledged by a killed correlator is redelivered
+// after AckWait, which bounds the stall of a restart.
+//
 // Incidents: alerts of one site with the same incident key belong to one
 // incident while each arrives within the incident window (event time) of
 // the incident's last alert; a later alert opens a new incident for the key.

@@ -398,10 +398,11 @@ func (e *Engine) findClosed(ctx context.Context, id, alertID string, known map[s
 }
 
 // evaluate runs the rules over evs: match rules directly, stateful rules
-// through their windows and sequences, then the absence rules of every
-// site the batch advanced. It returns the alerts in a deterministic order
-// (event order, then rule order; absence alerts last, by rule and key) and
-// the event each alert describes.
+// through their windows and sequences, and after each event the absence
+// rules of its site. It returns the alerts in a deterministic order
+// (event order, then rule order; after each event the absence alerts its
+// watermark made due, by rule and key) and the event each alert describes.
+// The alerts do not depend on how the events are split into batches.
 func (e *Engine) evaluateAt(seq uint64, evs []event.Event) ([]event.Alert, []*event.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -427,7 +428,6 @@ func (e *Engine) evaluate(seq uint64, evs []event.Event) ([]event.Alert, []*even
 	m := e.matcher
 	e.win.begin(seq)
 	absence := e.win.hasAbsence()
-	var sites []string
 	var matches []rule.Match
 	var hits []rule.Hit
 	for i := range evs {
@@ -438,9 +438,6 @@ func (e *Engine) evaluate(seq uint64, evs []event.Event) ([]event.Alert, []*even
 			continue
 		}
 		e.metrics.Events.Inc()
-		if !slices.Contains(sites, ev.Site) {
-			sites = append(sites, ev.Site)
-		}
 		onTime := e.win.observe(ev)
 		if !onTime {
 			e.metrics.LateEvents.Inc()
@@ -463,10 +460,10 @@ func (e *Engine) evaluate(seq uint64, evs []event.Event) ([]event.Alert, []*even
 			alerts = append(alerts, newAlert(mt, ev, event.NewID("alert", r.ID, ev.ID), ev.Time, []string{ev.ID}, now))
 			owners = append(owners, ev)
 		}
-		if !onTime {
-			continue
-		}
 		for i := range hits {
+			if !onTime {
+				break // late events only reach match rules
+			}
 			h := &hits[i]
 			e.ruleMatches[h.Rule].Inc()
 			f := e.win.apply(*h, ev, keyTexter{m: m, hit: h, ev: ev})
@@ -476,12 +473,14 @@ func (e *Engine) evaluate(seq uint64, evs []event.Event) ([]event.Alert, []*even
 			alerts = append(alerts, e.describe(m, f, now))
 			owners = append(owners, f.ev)
 		}
-	}
-	slices.Sort(sites)
-	for _, site := range sites {
-		for _, f := range e.win.silent(site) {
-			alerts = append(alerts, e.describe(m, f, now))
-			owners = append(owners, f.ev)
+		// Absence keys are checked after every event, not once per batch:
+		// whether a heartbeat beats the watermark to its deadline must not
+		// depend on where the batch boundaries fall.
+		if absence {
+			for _, f := range e.win.silent(ev.Site) {
+				alerts = append(alerts, e.describe(m, f, now))
+				owners = append(owners, f.ev)
+			}
 		}
 	}
 	return alerts, owners

@@ -37,7 +37,7 @@ import (
 //	  partitions: {count: 1, index: 0}
 //	  reload_interval: 10s
 //	  ack_wait: 30s
-//	  max_ack_pending: 1000
+//	  max_ack_pending: 1
 //	  retry_delay: 1s
 type Config struct {
 	// RulesDir holds the *.yaml rule files.
@@ -74,7 +74,16 @@ type Config struct {
 	ReloadInterval time.Duration `yaml:"reload_interval"`
 	// AckWait is the consumer's acknowledgement deadline (default 30s).
 	AckWait time.Duration `yaml:"ack_wait"`
-	// MaxAckPending bounds unacknowledged messages (default 1000).
+	// MaxAckPending bounds unacknowledged messages (default 1). With 1 the
+	// server delivers the next message only after the previous one was
+	// acknowledged, and a message that is redelivered (after a crash, a
+	// lost acknowledgement or a transient failure) comes back before any
+	// later one: windows and sequences see the events in stream order in
+	// every run, so a restart or a redelivery raises exactly the alerts of
+	// an uninterrupted run. More than 1 pipelines deliveries but gives that
+	// up: after a redelivery stateful rules may see events in another
+	// order (and replay detection skips an older message applied after a
+	// newer one), so their alerts may differ from an uninterrupted run.
 	MaxAckPending int `yaml:"max_ack_pending"`
 	// RetryDelay is the redelivery delay after a transient failure (default 1s).
 	RetryDelay time.Duration `yaml:"retry_delay"`
@@ -137,7 +146,7 @@ func DefaultConfig() Config {
 		MaxKeys:              DefaultMaxKeys,
 		ReloadInterval:       10 * time.Second,
 		AckWait:              30 * time.Second,
-		MaxAckPending:        1000,
+		MaxAckPending:        1,
 		RetryDelay:           time.Second,
 	}
 }

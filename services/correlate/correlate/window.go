@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"time"
 
@@ -89,6 +90,11 @@ type windows struct {
 	// maint is the latest maintenance state reported for a destination
 	// (asset id and address) per site, for absence suppression.
 	maint map[maintKey]bool
+	// due is, per site, a lower bound of the earliest deadline of its
+	// absence keys not yet alerted (math.MaxInt64: none); a site without
+	// an entry is scanned. silent skips the scan while the watermark has
+	// not passed it, so it can run after every event.
+	due map[string]int64
 	// seq is the input position of the batch being applied (0: unknown)
 	// and touched the keys it updated so far.
 	seq     uint64
@@ -126,7 +132,7 @@ type stateRef struct {
 }
 
 func newWindows(set *rule.Set, lateness time.Duration, maxKeys int, m *Metrics) *windows {
-	w := &windows{lateness: lateness, maxKeys: maxKeys, metrics: m, wm: map[string]int64{}, rules: map[string]*ruleWindows{}, maint: map[maintKey]bool{},
+	w := &windows{lateness: lateness, maxKeys: maxKeys, metrics: m, wm: map[string]int64{}, rules: map[string]*ruleWindows{}, maint: map[maintKey]bool{}, due: map[string]int64{},
 		dirty: map[stateRef]struct{}{}, deleted: map[stateRef]struct{}{}, dirtySites: map[string]struct{}{}, touched: map[stateRef]struct{}{}}
 	for _, r := range set.Enabled() {
 		if r.Kind == rule.KindMatch && r.Suppress == 0 {
@@ -413,6 +419,9 @@ func (w *windows) apply(h rule.Hit, ev *event.Event, keyText keyTexter) *fired {
 			*st.Expected = *ev
 			st.Expected.Raw = ""
 			st.Events = append(st.Events[:0], ev.ID)
+			if d, ok := w.due[pk.site]; ok && t+int64(r.Interval) < d {
+				w.due[pk.site] = t + int64(r.Interval)
+			}
 		}
 	}
 	return nil
@@ -423,6 +432,10 @@ func (w *windows) apply(h rule.Hit, ev *event.Event, keyText keyTexter) *fired {
 // destination is in an open maintenance window is suppressed (counted).
 func (w *windows) silent(site string) []*fired {
 	wm := w.watermark(site)
+	if d, ok := w.due[site]; ok && wm <= d {
+		return nil // no key of the site is overdue
+	}
+	next := int64(math.MaxInt64)
 	var out []*fired
 	ids := make([]string, 0, len(w.rules))
 	for id, rw := range w.rules {
@@ -443,6 +456,8 @@ func (w *windows) silent(site string) []*fired {
 			if st.Last+int64(r.Interval) < wm {
 				due = append(due, st)
 				refs = append(refs, stateRef{r.ID, pk})
+			} else {
+				next = min(next, st.Last+int64(r.Interval))
 			}
 		}
 		for _, ref := range refs {
@@ -464,6 +479,7 @@ func (w *windows) silent(site string) []*fired {
 			})
 		}
 	}
+	w.due[site] = next
 	return out
 }
 
