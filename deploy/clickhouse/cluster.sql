@@ -258,3 +258,85 @@ ORDER BY (site, seq, id, hash);
 
 CREATE TABLE IF NOT EXISTS audit ON CLUSTER c981 AS audit_local
 ENGINE = Distributed(c981, c981, audit_local, cityHash64(toString(id)));
+
+-- 0004_triage.sql
+
+CREATE TABLE IF NOT EXISTS incident_triage_local ON CLUSTER c981 (
+    site String,
+    incident_id String,
+    version UInt64,
+    status Enum8('new' = 0, 'acknowledged' = 1, 'investigating' = 2, 'contained' = 3, 'resolved' = 4, 'closed' = 5),
+    assignee String,
+    updated_at DateTime,
+    updated_ms UInt16,
+    updated_by String,
+    classification String,
+    category String,
+    significant UInt8,
+    became_aware_at Nullable(DateTime),
+    early_warning_at Nullable(DateTime),
+    notification_at Nullable(DateTime),
+    final_report_at Nullable(DateTime),
+    impact_confidentiality String,
+    impact_integrity String,
+    impact_availability String,
+    impact_safety String,
+    impact_operations String,
+    lessons_learned String,
+    evidence Array(String),
+    note_count UInt32,
+    doc String
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/c981/incident_triage_local', '{replica}', version)
+ORDER BY (site, incident_id)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS incident_triage ON CLUSTER c981 AS incident_triage_local
+ENGINE = Distributed(c981, c981, incident_triage_local, cityHash64(site, incident_id));
+
+CREATE TABLE IF NOT EXISTS incident_changes_local ON CLUSTER c981 (
+    site String,
+    incident_id String,
+    version UInt64,
+    at DateTime,
+    at_ms UInt16,
+    actor String,
+    role String,
+    field String,
+    from_value String,
+    to_value String
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/c981/incident_changes_local', '{replica}')
+PARTITION BY toYYYYMM(at)
+ORDER BY (site, incident_id, version, field)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS incident_changes ON CLUSTER c981 AS incident_changes_local
+ENGINE = Distributed(c981, c981, incident_changes_local, cityHash64(site, incident_id, version, field));
+
+-- 0005_event_tokens.sql
+
+CREATE TABLE IF NOT EXISTS event_tokens_local ON CLUSTER c981 (
+    token String,
+    site String,
+    hour DateTime
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/c981/event_tokens_local', '{replica}')
+PARTITION BY toDate(hour)
+ORDER BY (token, site, hour)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS event_tokens ON CLUSTER c981 AS event_tokens_local
+ENGINE = Distributed(c981, c981, event_tokens_local, cityHash64(token, site, hour));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS event_tokens_mv ON CLUSTER c981 TO event_tokens_local AS SELECT
+    arrayJoin(arrayMap(x -> substring(x, 1, 64), extractAll(lower(concat(raw, ' ', message)), '[a-z0-9]+'))) AS token,
+    site,
+    toStartOfHour(time) AS hour
+FROM events_local
+GROUP BY token, site, hour;
+
+INSERT INTO event_tokens (token, site, hour)
+SELECT
+    arrayJoin(arrayMap(x -> substring(x, 1, 64), extractAll(lower(concat(raw, ' ', message)), '[a-z0-9]+'))) AS token,
+    site,
+    toStartOfHour(time) AS hour
+FROM events
+GROUP BY token, site, hour;

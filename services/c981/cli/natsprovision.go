@@ -48,6 +48,9 @@ func natsProvisionCmd(ctx context.Context, args []string, _ io.Reader, stdout, s
 	for {
 		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
 		err = bus.EnsureStreams(actx, js, cfg.Streams)
+		if err == nil {
+			err = bus.EnsureBuckets(actx, js, cfg.Streams)
+		}
 		acancel()
 		if err == nil {
 			break

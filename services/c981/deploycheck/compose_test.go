@@ -155,19 +155,22 @@ func checkStageCompose(t *testing.T, where, stage string, svc deploycheck.Compos
 		if !slices.ContainsFunc(svc.Ports, func(p string) bool { return strings.HasSuffix(p, ":"+deploycheck.Port(addr)) }) {
 			t.Errorf("%s: console port %s not published", where, deploycheck.Port(addr))
 		}
-	} else {
-		url, ok := deploycheck.Flag(svc.Command, "nats")
-		if !ok {
-			t.Errorf("%s: no --nats", where)
+	}
+	// Every stage uses the bus, the console too (triage writes, approvals,
+	// live updates), as its own NATS user over TLS.
+	url, ok := deploycheck.Flag(svc.Command, "nats")
+	if !ok {
+		t.Errorf("%s: no --nats", where)
+	}
+	for _, h := range hosts {
+		if !strings.Contains(url, "@"+h) || !strings.Contains(url, "c981-"+stage+":") {
+			t.Errorf("%s: --nats %s does not reach %s as c981-%s", where, url, h, stage)
 		}
-		for _, h := range hosts {
-			if !strings.Contains(url, "@"+h) || !strings.Contains(url, "c981-"+stage+":") {
-				t.Errorf("%s: --nats %s does not reach %s as c981-%s", where, url, h, stage)
-			}
-		}
-		if !strings.HasPrefix(url, "tls://") {
-			t.Errorf("%s: --nats %s is not TLS", where, url)
-		}
+	}
+	if !strings.HasPrefix(url, "tls://") {
+		t.Errorf("%s: --nats %s is not TLS", where, url)
+	}
+	if stage != "console" {
 		m, _ := deploycheck.Flag(svc.Command, "metrics")
 		if m == "" {
 			t.Errorf("%s: no --metrics: /healthz would not be served", where)

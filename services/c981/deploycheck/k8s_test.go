@@ -279,11 +279,10 @@ func checkDeployment(t *testing.T, k kustomization, d deploycheck.Manifest, stag
 			t.Errorf("%s: no %s request", d.Name, r)
 		}
 	}
-	if stage != "console" {
-		url, _ := deploycheck.Flag(args, "nats")
-		if url != "$(NATS_URL)" {
-			t.Errorf("%s: --nats %q, want $(NATS_URL) from its Secret", d.Name, url)
-		}
+	// Every stage uses the bus, the console too (triage writes, approvals,
+	// live updates).
+	if url, _ := deploycheck.Flag(args, "nats"); url != "$(NATS_URL)" {
+		t.Errorf("%s: --nats %q, want $(NATS_URL) from its Secret", d.Name, url)
 	}
 	if stage == "store" || stage == "console" {
 		if ch, _ := deploycheck.Flag(args, "clickhouse"); ch == "" {

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/c981/c981/services/correlate/correlate"
+	"github.com/c981/c981/services/respond/audit"
+	"github.com/c981/c981/services/respond/executor"
 	"github.com/c981/c981/services/shared/bus"
 )
 
@@ -102,7 +104,19 @@ type service struct {
 	publishes []string // subject patterns
 	consumes  []consumer
 	kv        bool // owns the correlator's KV bucket
+	// buckets are other JetStream KV buckets the service creates, reads
+	// and writes (and lists: a watch on the bucket).
+	buckets []string
+	// streams are streams outside bus.StreamConfigs the service creates
+	// and owns (respond: C981_AUDIT), reading their last message per
+	// subject.
+	streams []string
 }
+
+// ConsoleUser is the stage name of the console's NATS user (c981-console):
+// the console is not a bus stage (it has no dead letters) but writes
+// approvals.
+const ConsoleUser = "console"
 
 // all is the subject pattern covering every value of a one-argument
 // subject function: "c981.events.>" for bus.EventsSubject.
@@ -136,9 +150,11 @@ func services() []service {
 			kv:        true,
 		},
 		{
-			stage: bus.StageRespond, comment: "incidents -> response plans",
-			publishes: []string{all(bus.ActionsSubject), bus.DLQSubject(bus.StageRespond)},
-			consumes:  []consumer{{bus.StreamIncidents, bus.ConsumerRespond}},
+			stage: bus.StageRespond, comment: "incidents -> response plans and audit chains; approvals -> approved steps; gateway requests",
+			publishes: []string{all(bus.ActionsSubject), bus.DLQSubject(bus.StageRespond), all(bus.AuditSubject), all(executor.GatewaySubject)},
+			consumes:  []consumer{{bus.StreamIncidents, bus.ConsumerRespond}, {bus.StreamApprovals, bus.ConsumerRespondApprovals}},
+			buckets:   []string{bus.KVApprovals, executor.IdempotencyBucket},
+			streams:   []string{audit.Stream},
 		},
 		{
 			stage: bus.StageStore, comment: "every stream -> ClickHouse",
@@ -149,7 +165,14 @@ func services() []service {
 				{bus.StreamIncidents, bus.ConsumerStoreIncidents},
 				{bus.StreamActions, bus.ConsumerStoreActions},
 				{bus.StreamDLQ, bus.ConsumerStoreDLQ},
+				{bus.StreamAudit, bus.ConsumerStoreAudit},
+				{bus.KVTriageStream, bus.ConsumerStoreTriage},
 			},
+		},
+		{
+			stage: ConsoleUser, comment: "console API: publishes the approvals of authenticated approvers",
+			publishes: []string{all(bus.ApprovalsSubject)},
+			buckets:   []string{bus.KVTriage}, // incident triage writes (compare-and-set)
 		},
 	}
 }
@@ -191,6 +214,30 @@ func Users(o Options) []User {
 				jsAck+c.stream+"."+c.durable+".>",
 			)
 		}
+		for _, st := range svc.streams {
+			u.Publish = append(u.Publish,
+				jsAPI+"STREAM.CREATE."+st,
+				jsAPI+"STREAM.UPDATE."+st,
+				jsAPI+"STREAM.INFO."+st,
+				jsAPI+"STREAM.MSG.GET."+st,
+			)
+		}
+		for _, b := range svc.buckets {
+			kvStream := "KV_" + b
+			u.Publish = append(u.Publish,
+				jsAPI+"INFO",
+				jsAPI+"STREAM.CREATE."+kvStream,
+				jsAPI+"STREAM.UPDATE."+kvStream,
+				jsAPI+"STREAM.INFO."+kvStream,
+				jsAPI+"STREAM.MSG.GET."+kvStream,
+				jsAPI+"DIRECT.GET."+kvStream,
+				jsAPI+"DIRECT.GET."+kvStream+".>",
+				// Listing keys is a short-lived ordered consumer (a watch).
+				jsAPI+"CONSUMER.CREATE."+kvStream+".>",
+				"$JS.FC."+kvStream+".>",
+				"$KV."+b+".>",
+			)
+		}
 		if svc.kv {
 			kvStream := "KV_" + bucket
 			u.Publish = append(u.Publish,
@@ -204,6 +251,7 @@ func Users(o Options) []User {
 				"$KV."+bucket+".>",
 			)
 		}
+		u.Publish = dedupe(u.Publish)
 		u.Subscribe = []string{"_INBOX.>"}
 		users = append(users, u)
 	}
@@ -211,6 +259,11 @@ func Users(o Options) []User {
 	prov := User{Name: ProvisionUser, Comment: "creates and updates the C-981 streams (c981 nats-provision); no data, no delete or purge",
 		Publish: []string{jsAPI + "INFO", jsAPI + "STREAM.NAMES", jsAPI + "STREAM.LIST"}, Subscribe: []string{"_INBOX.>"}}
 	for _, s := range streamNames() {
+		prov.Publish = append(prov.Publish, jsAPI+"STREAM.CREATE."+s, jsAPI+"STREAM.UPDATE."+s, jsAPI+"STREAM.INFO."+s)
+	}
+	// The contract's KV buckets (bus.EnsureBuckets) are streams KV_<bucket>.
+	for _, b := range bus.BucketConfigs(bus.DefaultStreamOptions()) {
+		s := "KV_" + b.Bucket
 		prov.Publish = append(prov.Publish, jsAPI+"STREAM.CREATE."+s, jsAPI+"STREAM.UPDATE."+s, jsAPI+"STREAM.INFO."+s)
 	}
 	users = append(users, prov)
@@ -335,6 +388,17 @@ func writeUser(b *bytes.Buffer, ind string, u User) {
 	fmt.Fprintf(b, "%s    subscribe: { allow: %s }\n", ind, list(u.Subscribe))
 	fmt.Fprintf(b, "%s  }\n", ind)
 	fmt.Fprintf(b, "%s}\n", ind)
+}
+
+// dedupe drops repeated entries, keeping the first of each.
+func dedupe(ss []string) []string {
+	var out []string
+	for _, v := range ss {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func list(ss []string) string {

@@ -103,7 +103,7 @@ func Default() Config {
 		},
 		Enrich:    enrich.Config{Sites: []string{"deploy/demo/site.yaml"}},
 		Correlate: correlate.Config{RulesDir: "rules"},
-		Respond:   respond.Config{PlaybooksDir: "playbooks", Sites: []string{"deploy/demo/site.yaml"}},
+		Respond:   respond.Config{PlaybooksDir: "playbooks", Sites: []string{"deploy/demo/site.yaml"}, Audit: true},
 		Console:   console.Config{Addr: "127.0.0.1:8981", Sites: []string{"deploy/demo/site.yaml"}},
 	}
 }

@@ -102,6 +102,9 @@ func (p *AllInOne) Run(ctx context.Context) error {
 	if err := bus.EnsureStreams(ctx, js, cfg.Streams); err != nil {
 		return err
 	}
+	if err := bus.EnsureBuckets(ctx, js, cfg.Streams); err != nil {
+		return err
+	}
 
 	// Storage: a configured ClickHouse or a local child server.
 	cfg.ResolveClickHouse()

@@ -23,9 +23,11 @@ import (
 const (
 	// MaxHeaderBytes bounds the request line plus headers.
 	MaxHeaderBytes = 32 << 10
-	// MaxBodyBytes bounds a request body (the API is read-only; bodies are
-	// not used).
-	MaxBodyBytes = 1 << 10
+	// MaxBodyBytes bounds a request body: the JSON bodies of the write
+	// routes (PATCH /api/incidents/{id}, its notes and isms, approvals) are
+	// at most 64 KiB; larger requests are answered 413 before any handler
+	// runs. The read routes take no body.
+	MaxBodyBytes = 64 << 10
 	// shutdownGrace is how long in-flight requests may finish at shutdown.
 	shutdownGrace = 5 * time.Second
 	// healthTimeout bounds the ClickHouse ping of /healthz.
@@ -60,6 +62,7 @@ type Service struct {
 	auth    Authenticator
 	limits  *limiters
 	js      jetstream.JetStream
+	streams *streamHub
 	sites   map[string]*siteView
 	siteIDs []string
 
@@ -94,6 +97,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("console: %w", err)
 	}
 	s := &Service{cfg: cfg, db: db, log: deps.Logger.With("stage", "console"), metrics: m, ready: make(chan struct{}), limits: newLimiters(cfg.RateLimit), js: deps.JS}
+	if s.streams, err = newStreamHub(deps.JS, deps.Registry, s.log); err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
 	switch {
 	case cfg.Auth == AuthExternal:
 		if deps.Authenticator == nil {
@@ -141,10 +147,15 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil
 	})
 	mux := http.NewServeMux()
+	paths := map[string]bool{} // a path served with several methods gets one 405 fallback
 	for _, rt := range s.routes() {
 		mux.Handle(rt.method+" "+rt.path, s.authorize(rt))
-		mux.HandleFunc(rt.path, methodNotAllowed)
+		if !paths[rt.path] {
+			paths[rt.path] = true
+			mux.HandleFunc(rt.path, methodNotAllowed)
+		}
 	}
+	s.registerUI(mux)
 	mux.HandleFunc("/", notFound)
 	tel := &telemetry.Server{Registry: deps.Registry, Health: health, Logger: s.log, Mux: mux}
 	s.handler = s.instrument(tel.Handler())
@@ -203,6 +214,7 @@ func (s *Service) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		TLSConfig:         tlsConf,
 	}
+	srv.RegisterOnShutdown(s.streams.shutdown)
 	s.mu.Lock()
 	s.addr = ln.Addr().String()
 	s.mu.Unlock()

@@ -207,28 +207,6 @@ func (s *Service) listIncidents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ListResponse{Incidents: list, NextCursor: next})
 }
 
-func (s *Service) getIncident(w http.ResponseWriter, r *http.Request) {
-	if r.URL.RawQuery != "" {
-		s.fail(w, r, query.InvalidParams{{Param: "query", Reason: "this route takes no query parameters"}})
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
-	defer cancel()
-	d, err := s.db.GetIncident(ctx, r.PathValue("id"))
-	if err == nil {
-		// Another site's incident is answered like an unknown one, so its
-		// existence is not disclosed.
-		if id, _ := IdentityFrom(r.Context()); !id.CanSee(d.Incident.Site) {
-			err = query.ErrNotFound
-		}
-	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, d)
-}
-
 // fail answers err as a problem: 400 for invalid input, 404 for an unknown
 // incident, 504 when the query timed out, 500 otherwise (logged).
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -32,8 +32,15 @@ var readRoles = Roles
 func (s *Service) routes() []route {
 	return []route{
 		{http.MethodGet, "/api/incidents", readRoles, s.listIncidents},
-		{http.MethodGet, "/api/incidents/{id}", readRoles, s.getIncident},
+		{http.MethodGet, "/api/incidents/{id}", readRoles, s.getIncidentDetail},
+		{http.MethodPatch, "/api/incidents/{id}", triageRoles, s.patchIncident},
+		{http.MethodPost, "/api/incidents/{id}/notes", triageRoles, s.addNote},
+		{http.MethodPatch, "/api/incidents/{id}/isms", ismsRoles, s.patchISMS},
 		{http.MethodGet, "/api/incidents/{id}/plans", readRoles, s.getPlans},
+		{http.MethodGet, "/api/incidents/{id}/alerts", readRoles, s.incidentAlerts},
+		{http.MethodGet, "/api/alerts", readRoles, s.listAlerts},
+		{http.MethodPost, "/api/incidents/{id}/plans/{plan}/steps/{step}/approvals", approvalRoles, s.postApproval},
+		{http.MethodGet, "/api/approvals", readRoles, s.listApprovals},
 		{http.MethodGet, "/api/events", readRoles, s.searchEvents},
 		{http.MethodGet, "/api/stats/events", readRoles, s.countEvents},
 		{http.MethodGet, "/api/stats/talkers", readRoles, s.topTalkers},
@@ -44,6 +51,10 @@ func (s *Service) routes() []route {
 		{http.MethodGet, "/api/sites/{site}/assets", readRoles, s.siteList("assets")},
 		{http.MethodGet, "/api/sites/{site}/windows", readRoles, s.siteList("windows")},
 		{http.MethodGet, "/api/openapi.json", readRoles, serveOpenAPI},
+		{http.MethodGet, "/api/stream", readRoles, s.stream},
+		{http.MethodGet, "/api/incidents/{id}/report", reportRoles, s.getReport},
+		{http.MethodGet, "/api/reports/nis2", reportRoles, s.nis2Report},
+		{http.MethodGet, "/api/reports/summary", reportRoles, s.summaryReport},
 	}
 }
 

@@ -327,8 +327,8 @@ func TestClickHouseOpenSecrets(t *testing.T) {
 		ca := newCA(t)
 		c, k := ca.issue(t, "console", x509.ExtKeyUsageClientAuth)
 		_, err := console.ClickHouseConfig{Addr: console.Addrs{addr}, TLS: console.ClickHouseTLSConfig{Enabled: true,
-			CertFile: writeModeFile(t, dir, "c.pem", c, 0o644), KeyFile: writeModeFile(t, dir, "k.pem", k, 0o640)}}.Open()
-		if err == nil || !strings.Contains(err.Error(), "clickhouse.tls.key_file: secret file") || !strings.Contains(err.Error(), "mode 0640") {
+			CertFile: writeModeFile(t, dir, "c.pem", c, 0o644), KeyFile: writeModeFile(t, dir, "k.pem", k, 0o644)}}.Open()
+		if err == nil || !strings.Contains(err.Error(), "clickhouse.tls.key_file: secret file") || !strings.Contains(err.Error(), "mode 0644") {
 			t.Fatalf("Open = %v", err)
 		}
 	})

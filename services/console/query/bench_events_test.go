@@ -3,13 +3,17 @@ package query_test
 import (
 	"context"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/c981/c981/services/console/internal/fixture"
 	"github.com/c981/c981/services/console/query"
+	"github.com/c981/c981/services/shared/chtest"
 	"github.com/c981/c981/services/shared/event"
 )
 
@@ -27,15 +31,56 @@ func benchEventCount(b *testing.B) int {
 	return n
 }
 
-// BenchmarkEventQueries loads C981_BENCH_EVENTS synthetic events spread
-// evenly over the 30 days before now and measures the console's event queries on them, reporting
-// the p50 and p95 latency of each (ms) besides ns/op. Run it with
-// -benchtime=50x or so: each iteration is one query.
-func BenchmarkEventQueries(b *testing.B) {
-	n := benchEventCount(b)
-	conn := fixture.Open(b)
+// benchDataset returns a connection to a database holding n synthetic
+// events spread evenly over the span before the returned end time, loading
+// them when needed. With C981_BENCH_DB=NAME the database NAME is a cache
+// kept across runs: it is reused when it holds exactly n events from the
+// current migrations (loading 10 million events takes minutes), else it is
+// dropped and loaded again; without it a fresh database is loaded and
+// dropped at the end.
+func benchDataset(b *testing.B, n int, span time.Duration) (driver.Conn, time.Time) {
 	ctx := context.Background()
-	span := 30 * 24 * time.Hour
+	name := os.Getenv("C981_BENCH_DB")
+	var conn driver.Conn
+	if name == "" {
+		conn = fixture.Open(b)
+	} else {
+		if !benchDBName.MatchString(name) {
+			b.Fatalf("C981_BENCH_DB=%q: want letters, digits and underscores", name)
+		}
+		addr := chtest.Addr(b)
+		admin, err := chtest.Open(addr, "default")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() { _ = admin.Close() }()
+		if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+name); err != nil {
+			b.Fatal(err)
+		}
+		if conn, err = chtest.Open(addr, name); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = conn.Close() })
+		var have uint64
+		var end time.Time
+		// The cache is valid when it has every table of the current
+		// migrations (the text index included) and exactly n events.
+		err = conn.QueryRow(ctx, "SELECT count(), max(time) FROM events WHERE (SELECT count() FROM event_tokens) > 0").Scan(&have, &end)
+		if err == nil && have == uint64(n) {
+			b.Logf("reusing %d events in database %s", n, name)
+			return conn, end.Add(time.Second)
+		}
+		b.Logf("loading %d events into database %s (found %d, %v)", n, name, have, err)
+		if err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name); err != nil {
+			b.Fatal(err)
+		}
+		if err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+			b.Fatal(err)
+		}
+		if err := fixture.Migrate(ctx, conn); err != nil {
+			b.Fatal(err)
+		}
+	}
 	start := time.Now()
 	first := start.Add(-span)
 	const chunk = 50_000
@@ -50,6 +95,20 @@ func BenchmarkEventQueries(b *testing.B) {
 		}
 	}
 	b.Logf("loaded %d events in %s", n, time.Since(start).Round(time.Millisecond))
+	return conn, start
+}
+
+var benchDBName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// BenchmarkEventQueries loads C981_BENCH_EVENTS synthetic events spread
+// evenly over the 30 days before now (or reuses them, see benchDataset)
+// and measures the console's event queries on them, reporting the p50 and
+// p95 latency of each (ms) besides ns/op. Run it with -benchtime=50x or
+// so: each iteration is one query.
+func BenchmarkEventQueries(b *testing.B) {
+	n := benchEventCount(b)
+	ctx := context.Background()
+	conn, start := benchDataset(b, n, 30*24*time.Hour)
 	db, err := query.New(conn, query.Options{})
 	if err != nil {
 		b.Fatal(err)

@@ -36,6 +36,11 @@ type IncidentDetail struct {
 	Plans []event.Plan `json:"plans"`
 	// PlansTruncated is true when more plan steps exist than were returned.
 	PlansTruncated bool `json:"plans_truncated"`
+	// Triage is the people-owned state of the incident (status, assignee,
+	// notes, ISMS record, change history); version 0 and status new when
+	// nobody has triaged it. Incident.Status is the triage status once
+	// triaged.
+	Triage event.Triage `json:"triage"`
 }
 
 // maxStepRows caps the action rows (plan steps) read for one incident.
@@ -105,6 +110,12 @@ func (db *DB) GetIncident(ctx context.Context, id string) (IncidentDetail, error
 	d.MissingEventIDs = missing(ids, d.Events)
 	if d.Plans, d.PlansTruncated, err = db.plans(ctx, inc.Site, id); err != nil {
 		return IncidentDetail{}, err
+	}
+	if d.Triage, err = db.GetTriage(ctx, inc.Site, id); err != nil {
+		return IncidentDetail{}, err
+	}
+	if d.Triage.Version > 0 {
+		d.Incident.Status = d.Triage.Status
 	}
 	return d, nil
 }

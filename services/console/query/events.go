@@ -162,7 +162,12 @@ var searchWindows = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hou
 // The page is found in two steps: first the sort keys (time, id) of the
 // matching events, searched in widening time windows back from the page's
 // upper bound (the cursor, Until or now) until a window holds a full page
-// or reaches Since; then the full rows of just those events.
+// or reaches Since; then the full rows of just those events. When the
+// first window does not fill the page, a Text search resolves the text's
+// anchored words (textAnchors) through the event_tokens index to the hours
+// that can hold a match and scans only those hours in the wider windows,
+// so a rare text is found without reading every stored raw line; the
+// substring condition still decides every match.
 func (db *DB) SearchEvents(ctx context.Context, f EventFilter) ([]event.Event, string, error) {
 	if err := f.Validate(); err != nil {
 		return nil, "", err
@@ -216,6 +221,7 @@ func (db *DB) SearchEvents(ctx context.Context, f EventFilter) ([]event.Event, s
 	if f.Text != "" {
 		add(evTextCond, f.Text, f.Text)
 	}
+	ctx = withDeadline(ctx)
 	if f.After != "" {
 		c, err := DecodeEventCursor(f.After)
 		if err != nil {
@@ -224,10 +230,29 @@ func (db *DB) SearchEvents(ctx context.Context, f EventFilter) ([]event.Event, s
 		add(evKeyset, c.TimeMs/1000, c.TimeMs, c.TimeMs, c.ID)
 		upper = time.UnixMilli(c.TimeMs)
 	}
-	ctx = withDeadline(ctx)
 
 	var keys []eventKey
+	// A text search consults the text index only when the first window
+	// did not fill the page: a common text is found there at once.
+	indexed := f.Text == ""
 	for i := 0; i <= len(searchWindows); i++ {
+		if i > 0 && !indexed {
+			indexed = true
+			ranges, ok, err := db.textRanges(ctx, f)
+			if err != nil {
+				return nil, "", err
+			}
+			if ok && len(ranges) == 0 {
+				break // no stored event has the text's words
+			}
+			if ok {
+				cond, rargs := rangesCond(ranges)
+				add(cond, rargs...)
+				if end := time.Unix(ranges[len(ranges)-1].to, 0); end.Before(upper) {
+					upper = end // no match is newer: the windows start there
+				}
+			}
+		}
 		wconds, wargs := conds, args
 		last := i == len(searchWindows)
 		if !last {
@@ -261,6 +286,189 @@ func (db *DB) SearchEvents(ctx context.Context, f EventFilter) ([]event.Event, s
 		return nil, "", err
 	}
 	return out, next, nil
+}
+
+// The text-search index (table event_tokens, migration 0005): one row per
+// (token, site, hour) in which a token occurs in an event's raw line or
+// message. Tokens are the maximal runs of ASCII letters and digits,
+// lowercased, cut to maxTokenLen bytes; every other byte separates them.
+const (
+	maxTokenLen = 64
+	// maxAnchors bounds the index lookups of one search (the longest
+	// anchors are used: usually the rarest).
+	maxAnchors = 3
+	// maxTextRanges bounds the hour ranges a search restricts itself to;
+	// a text whose words occur in more scattered hours is common enough
+	// for the widening time windows alone.
+	maxTextRanges = 64
+	// minPrefixLen is the shortest prefix anchor worth a lookup: a
+	// shorter one ("1") spans a large part of the index.
+	minPrefixLen = 3
+	tokHoursSQL  = `SELECT hour FROM event_tokens WHERE `
+)
+
+// anchor is a word of a search text that every matching event must hold as
+// a token (exact) or as the start of a token (prefix).
+type anchor struct {
+	token  string
+	prefix bool
+}
+
+func isTokenByte(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+// isSeparator reports whether c separates tokens both in the index and in
+// a case-insensitive match: ASCII that is not a letter or a digit. A
+// non-ASCII byte also separates index tokens, but Unicode case folding
+// might match it to an ASCII letter, so it does not anchor a word.
+func isSeparator(c byte) bool { return c < 0x80 && !isTokenByte(c) }
+
+// textAnchors returns the words of a search text that the index can
+// resolve without changing the substring semantics of EventFilter.Text: a
+// word preceded by a separator within the text starts a token of every
+// event containing the text; if a separator also follows it, it is the
+// whole token. The first word (it may continue a longer token to its left),
+// a word after a non-ASCII character and a prefix shorter than
+// minPrefixLen are not anchors.
+func textAnchors(text string) []anchor {
+	q := []byte(text)
+	for i, c := range q {
+		if c >= 'A' && c <= 'Z' {
+			q[i] = c + 'a' - 'A' // ASCII only, as the index's lower()
+		}
+	}
+	var out []anchor
+	for i := 0; i < len(q); {
+		if !isTokenByte(q[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(q) && isTokenByte(q[j]) {
+			j++
+		}
+		if i > 0 && isSeparator(q[i-1]) {
+			// Followed by a separator: the whole token; by the end of
+			// the text or a non-ASCII byte: the start of one.
+			a := anchor{token: string(q[i:j]), prefix: j == len(q) || !isSeparator(q[j])}
+			if len(a.token) > maxTokenLen {
+				a = anchor{token: a.token[:maxTokenLen], prefix: true}
+			}
+			if (!a.prefix || len(a.token) >= minPrefixLen) && !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+		i = j
+	}
+	slices.SortStableFunc(out, func(a, b anchor) int { return len(b.token) - len(a.token) })
+	return out[:min(len(out), maxAnchors)]
+}
+
+// hourRange is [from, to) in Unix seconds.
+type hourRange struct{ from, to int64 }
+
+// textRanges resolves f.Text's anchors through event_tokens to the hour
+// ranges that can hold a match (in f's sites and time bounds). ok is false
+// when the index cannot narrow the search: no anchor, or hours scattered
+// over more than maxTextRanges ranges.
+func (db *DB) textRanges(ctx context.Context, f EventFilter) (ranges []hourRange, ok bool, err error) {
+	anchors := textAnchors(f.Text)
+	if len(anchors) == 0 {
+		return nil, false, nil
+	}
+	// One lookup for all anchors: the hours in which every anchor occurs
+	// (in some event of the hour; the substring condition decides later).
+	var match, which []string
+	var margs []any
+	for _, a := range anchors {
+		if a.prefix {
+			// Tokens are [a-z0-9]: the last byte plus one is still ASCII.
+			hi := a.token[:len(a.token)-1] + string(a.token[len(a.token)-1]+1)
+			match = append(match, `(token >= ? AND token < ?)`)
+			margs = append(margs, a.token, hi)
+		} else {
+			match = append(match, `token = ?`)
+			margs = append(margs, a.token)
+		}
+		which = append(which, `max(`+match[len(match)-1]+`) = 1`)
+	}
+	conds := []string{"(" + strings.Join(match, " OR ") + ")"}
+	args := slices.Clone(margs)
+	if f.Site != "" {
+		conds, args = append(conds, `site = ?`), append(args, f.Site)
+	}
+	if f.Sites != nil {
+		conds, args = append(conds, `has(?, site)`), append(args, f.Sites)
+	}
+	if !f.Since.IsZero() {
+		conds, args = append(conds, `hour > toDateTime(?)`), append(args, f.Since.Unix()-3600)
+	}
+	if !f.Until.IsZero() {
+		conds, args = append(conds, `hour <= toDateTime(?)`), append(args, f.Until.Unix())
+	}
+	sql := tokHoursSQL + strings.Join(conds, " AND ") + ` GROUP BY hour`
+	if len(anchors) > 1 {
+		// Every anchor matches a token of the hour (one token may match
+		// several anchors).
+		sql += ` HAVING ` + strings.Join(which, " AND ")
+		args = append(args, margs...)
+	}
+	hours, err := db.tokenHours(ctx, sql, args)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(hours) == 0 {
+		return nil, true, nil
+	}
+	sorted := make([]int64, 0, len(hours))
+	for h := range hours {
+		sorted = append(sorted, h)
+	}
+	slices.Sort(sorted)
+	for _, h := range sorted {
+		if n := len(ranges); n > 0 && ranges[n-1].to >= h {
+			ranges[n-1].to = max(ranges[n-1].to, h+3600)
+			continue
+		}
+		ranges = append(ranges, hourRange{h, h + 3600})
+	}
+	if len(ranges) > maxTextRanges {
+		return nil, false, nil
+	}
+	return ranges, true, nil
+}
+
+// tokenHours runs one event_tokens lookup and returns the hours (Unix
+// seconds) it lists.
+func (db *DB) tokenHours(ctx context.Context, sql string, args []any) (map[int64]bool, error) {
+	rows, err := db.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search events: text index: %w", err)
+	}
+	defer rows.Close()
+	hours := map[int64]bool{}
+	for rows.Next() {
+		var h time.Time
+		if err := rows.Scan(&h); err != nil {
+			return nil, fmt.Errorf("search events: text index: scan: %w", err)
+		}
+		hours[h.Unix()] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search events: text index: %w", err)
+	}
+	return hours, nil
+}
+
+// rangesCond restricts the event time to ranges; ClickHouse prunes day
+// partitions and primary-key ranges with it.
+func rangesCond(ranges []hourRange) (string, []any) {
+	parts := make([]string, len(ranges))
+	args := make([]any, 0, 2*len(ranges))
+	for i, r := range ranges {
+		parts[i] = `(time >= toDateTime(?) AND time < toDateTime(?))`
+		args = append(args, r.from, r.to)
+	}
+	return "(" + strings.Join(parts, " OR ") + ")", args
 }
 
 // eventKey is the sort key of one event of a page.

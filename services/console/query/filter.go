@@ -60,7 +60,8 @@ type Filter struct {
 	// scope); an empty non-nil list matches nothing.
 	Sites []string
 	// Status restricts to incidents whose current status is one of these
-	// (event.Status* values).
+	// (event.Status* values): the triage status (incident_triage) once the
+	// incident was triaged, the correlator's before.
 	Status []string
 	// Severity is the minimum current severity (event.Sev* values).
 	Severity string

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,12 +32,19 @@ type IncidentSummary struct {
 	Zones       []string       `json:"zones"`
 	Target      event.Endpoint `json:"target"`
 	MaintActive bool           `json:"maint_active"`
+	// Triage is the people-owned state: its version (0 = never triaged),
+	// status and assignee. Status above is the same effective status.
+	Triage TriageSummary `json:"triage"`
 }
 
 // latestIncidentSQL selects the current (highest version) state of each
 // incident. The l_ aliases keep the aggregates apart from the column names,
 // which ClickHouse would otherwise resolve to the aggregate inside argMax.
-const latestIncidentSQL = `SELECT
+const latestIncidentSQL = latestIncidentSelect + `
+FROM incidents`
+
+// latestIncidentSelect is the select list of latestIncidentSQL.
+const latestIncidentSelect = `SELECT
 	id,
 	max(version) AS l_version,
 	argMax(site, version) AS l_site,
@@ -67,15 +75,14 @@ const latestIncidentSQL = `SELECT
 	argMax(target_safety, version) AS l_target_safety,
 	argMax(maint_active, version) AS l_maint_active,
 	toInt64(l_first_seen) * 1000 + l_first_seen_ms AS l_first_ms,
-	toInt64(l_last_seen) * 1000 + l_last_seen_ms AS l_last_ms
-FROM incidents`
+	toInt64(l_last_seen) * 1000 + l_last_seen_ms AS l_last_ms`
 
 // HAVING conditions of ListIncidents, one per filter; each binds the
 // arguments listed beside it.
 const (
 	siteCond     = `site = ?`                                                                                                                                                                       // site
 	sitesCond    = `has(?, site)`                                                                                                                                                                   // []string sites
-	statusCond   = `has(?, toString(l_status))`                                                                                                                                                     // []string statuses
+	statusCond   = `has(?, e_status)`                                                                                                                                                               // []string statuses
 	severityCond = `toInt8(l_severity) >= ?`                                                                                                                                                        // int8 rank
 	sinceCond    = `l_last_ms >= ?`                                                                                                                                                                 // int64 ms
 	untilCond    = `l_first_ms < ?`                                                                                                                                                                 // int64 ms
@@ -99,8 +106,11 @@ func (db *DB) ListIncidents(ctx context.Context, f Filter) ([]IncidentSummary, s
 	if f.Sites != nil && len(f.Sites) == 0 {
 		return []IncidentSummary{}, "", nil
 	}
+	// The current incident versions (filtered on everything but the
+	// status) are joined with the current triage of each (triage.go); the
+	// status filter then applies to the effective status.
 	var sql strings.Builder
-	sql.WriteString(latestIncidentSQL)
+	sql.WriteString("SELECT " + listColumns + " FROM (" + latestIncidentSelect + ",\n\ttoString(id) AS j_id\nFROM incidents")
 	var args []any
 	var where []string
 	if f.Site != "" {
@@ -111,15 +121,13 @@ func (db *DB) ListIncidents(ctx context.Context, f Filter) ([]IncidentSummary, s
 		where = append(where, sitesCond)
 		args = append(args, f.Sites)
 	}
+	siteWhere, siteArgs := "", slices.Clone(args)
 	if len(where) > 0 {
-		sql.WriteString(" WHERE " + strings.Join(where, " AND "))
+		siteWhere = " WHERE " + strings.Join(where, " AND ")
+		sql.WriteString(siteWhere)
 	}
 	sql.WriteString(" GROUP BY id")
 	var having []string
-	if len(f.Status) > 0 {
-		having = append(having, statusCond)
-		args = append(args, f.Status)
-	}
 	if f.Severity != "" {
 		having = append(having, severityCond)
 		args = append(args, int8(event.SeverityRank(f.Severity)))
@@ -148,6 +156,12 @@ func (db *DB) ListIncidents(ctx context.Context, f Filter) ([]IncidentSummary, s
 		sql.WriteString(" HAVING ")
 		sql.WriteString(strings.Join(having, " AND "))
 	}
+	sql.WriteString(") ANY LEFT JOIN (" + latestTriageSQL + siteWhere + " GROUP BY incident_id) USING j_id")
+	args = append(args, siteArgs...)
+	if len(f.Status) > 0 {
+		sql.WriteString(" WHERE " + statusCond)
+		args = append(args, f.Status)
+	}
 	sql.WriteString(listOrder)
 	args = append(args, limit+1) // one more to know whether a next page exists
 
@@ -169,12 +183,14 @@ func (db *DB) ListIncidents(ctx context.Context, f Filter) ([]IncidentSummary, s
 			tSLT                                     uint8
 			tSafety                                  bool
 			firstAll, lastAll                        int64
+			triageVersion                            uint64
+			assignee                                 string
 		)
 		if err := rows.Scan(&s.ID, &s.Version, &s.Site, &s.Key, &s.Title, &s.Severity, &s.Status,
 			&openedSec, &openedMs, &firstSec, &firstMs, &lastSec, &lastMs16, &updatedSec, &s.AlertCount,
 			&s.RuleIDs, &s.Techniques, &s.Assets, &s.Zones,
 			&tIP, &tAsset, &tRole, &tZone, &tKind, &tPurdue, &tSLT, &tCrit, &tSafety, &s.MaintActive,
-			&firstAll, &lastAll); err != nil {
+			&firstAll, &lastAll, &triageVersion, &assignee); err != nil {
 			return nil, "", fmt.Errorf("list incidents: scan: %w", err)
 		}
 		s.OpenedAt = stamp(openedSec, openedMs)
@@ -182,6 +198,7 @@ func (db *DB) ListIncidents(ctx context.Context, f Filter) ([]IncidentSummary, s
 		s.LastSeen = stamp(lastSec, lastMs16)
 		s.UpdatedAt = stamp(updatedSec, 0)
 		s.Target = endpoint(tIP, tAsset, tRole, tZone, tKind, tPurdue, tSLT, tCrit, tSafety)
+		s.Triage = TriageSummary{Version: triageVersion, Status: s.Status, Assignee: assignee}
 		s.RuleIDs, s.Techniques, s.Assets, s.Zones = nonNil(s.RuleIDs), nonNil(s.Techniques), nonNil(s.Assets), nonNil(s.Zones)
 		out = append(out, s)
 		lastMs = append(lastMs, lastAll)

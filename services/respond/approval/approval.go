@@ -10,15 +10,15 @@ import (
 	"github.com/c981/c981/services/shared/event"
 )
 
-// Verdicts an approver gives.
+// Verdicts an approver gives (event.Verdict*).
 const (
-	VerdictApprove = "approve"
-	VerdictReject  = "reject"
+	VerdictApprove = event.VerdictApprove
+	VerdictReject  = event.VerdictReject
 )
 
 // DefaultTimeout bounds the wait for a step whose playbook sets no timeout:
 // an approval request never stays open for ever.
-const DefaultTimeout = 4 * time.Hour
+const DefaultTimeout = event.DefaultApprovalTimeout
 
 // States of a request.
 const (
@@ -75,22 +75,9 @@ func RequestFor(plan event.Plan, stepID string) (Request, error) {
 	}, nil
 }
 
-// Approval is one person's verdict on one step.
-type Approval struct {
-	PlanID          string `json:"plan_id"`
-	IncidentID      string `json:"incident_id"`
-	IncidentVersion uint64 `json:"incident_version"`
-	StepID          string `json:"step_id"`
-	// Approver is the person's identity (user id), Role the role they act in.
-	Approver string `json:"approver"`
-	Role     string `json:"role"`
-	// Verdict is approve or reject.
-	Verdict string `json:"verdict"`
-	Comment string `json:"comment,omitempty"`
-	// At is when it was given; ExpiresAt when it stops counting.
-	At        time.Time `json:"at"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
+// Approval is one person's verdict on one step: the shared bus record
+// event.Approval (published by the console on c981.approvals.<site>).
+type Approval = event.Approval
 
 // Check reports why a does not count for r, or nil: it must bind to the
 // same plan, incident, version and step, name a person and one of the

@@ -21,6 +21,12 @@ const (
 	KindDecision = "decision"
 	KindAction   = "action"
 	KindApproval = "approval"
+	// KindRenotify records that a request still waiting for approval (or
+	// timed out) was notified again.
+	KindRenotify = "renotify"
+	// KindRequest records a change of an approval request's state that no
+	// person caused: timed out, superseded by a newer plan.
+	KindRequest = "request"
 )
 
 // ActorRespond is the actor of the respond stage's own records.
@@ -233,10 +239,55 @@ func Approval(site string, a approval.Approval, st approval.Status) (Record, err
 		return Record{}, err
 	}
 	return Record{
-		ID:   event.NewID("audit", KindApproval, a.PlanID, a.StepID, a.Approver, a.Role, a.Verdict, a.At.UTC().Format(time.RFC3339Nano)),
+		ID:   event.NewID("audit", KindApproval, a.ID, a.PlanID, a.StepID, a.Approver, a.Role, a.Verdict, a.At.UTC().Format(time.RFC3339Nano)),
 		Site: site, Time: a.At.UTC(), Actor: a.Approver, ActorRole: a.Role, Kind: KindApproval,
 		What: a.Verdict + " " + a.StepID, Why: orText(a.Comment, "no comment") + "; request " + st.State + ": " + st.Reason, Result: a.Verdict,
 		IncidentID: a.IncidentID, IncidentVersion: a.IncidentVersion, PlanID: a.PlanID, StepID: a.StepID,
+		InputsHash: ih,
+	}, nil
+}
+
+// Renotify returns the unsealed record of the round-th renotification of
+// a request of plan's step, with the notify executor's outcome.
+func Renotify(plan event.Plan, stepID string, round int, state string, o executor.Outcome) (Record, error) {
+	ih, err := HashInputs(struct {
+		PlanID string `json:"plan_id"`
+		StepID string `json:"step_id"`
+		Round  int    `json:"round"`
+	}{plan.ID, stepID, round})
+	if err != nil {
+		return Record{}, err
+	}
+	actor := ActorRespond
+	if o.Executor != "" {
+		actor += "/" + o.Executor
+	}
+	return Record{
+		ID:   event.NewID("audit", KindRenotify, plan.ID, stepID, fmt.Sprint(round)),
+		Site: plan.Site, Time: o.At.UTC(), Actor: actor, Kind: KindRenotify,
+		What: fmt.Sprintf("%s/%s renotification %d (request %s)", plan.PlaybookID, stepID, round, state),
+		Why:  orText(o.Detail, "still waiting for approval"), Result: o.Status,
+		IncidentID: plan.IncidentID, IncidentVersion: plan.IncidentVersion, PlanID: plan.ID, StepID: stepID,
+		InputsHash: ih,
+	}, nil
+}
+
+// RequestState returns the unsealed record of a request of plan's step
+// changing to state (timed_out, superseded) at at, with the reason.
+func RequestState(plan event.Plan, stepID, state, reason string, at time.Time) (Record, error) {
+	ih, err := HashInputs(struct {
+		PlanID string `json:"plan_id"`
+		StepID string `json:"step_id"`
+		State  string `json:"state"`
+	}{plan.ID, stepID, state})
+	if err != nil {
+		return Record{}, err
+	}
+	return Record{
+		ID:   event.NewID("audit", KindRequest, plan.ID, stepID, state),
+		Site: plan.Site, Time: at.UTC(), Actor: ActorRespond, Kind: KindRequest,
+		What: plan.PlaybookID + "/" + stepID + " approval request " + state, Why: reason, Result: state,
+		IncidentID: plan.IncidentID, IncidentVersion: plan.IncidentVersion, PlanID: plan.ID, StepID: stepID,
 		InputsHash: ih,
 	}, nil
 }

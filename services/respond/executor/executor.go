@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -143,48 +144,84 @@ func (r *Runner) Run(ctx context.Context, plan event.Plan, c constraint.Context,
 			out = append(out, o)
 			continue
 		}
-		ex, ok := r.byAction[st.Action]
-		if !ok {
-			o.Status, o.Detail = StatusNoExecutor, "no executor configured for "+st.Action+"; a person performs it"
-			out = append(out, o)
-			continue
-		}
-		o.Executor = ex.Name()
-		job := Job{
-			Key: Key(plan.IncidentID, st.ID, plan.ID), Site: plan.Site, PlanID: plan.ID, PlaybookID: plan.PlaybookID,
-			IncidentID: plan.IncidentID, IncidentVersion: plan.IncidentVersion, Step: st, Context: c,
-			SourceIP: inc.Source.IP, TargetIP: inc.Target.IP, DryRun: r.dryRun,
-		}
-		if !r.dryRun {
-			if _, err := r.kv.Create(ctx, job.Key, []byte("started")); err != nil {
-				if errors.Is(err, jetstream.ErrKeyExists) {
-					prev, gerr := r.kv.Get(ctx, job.Key)
-					detail := "already run for this incident, step and plan"
-					if gerr == nil && string(prev.Value()) == "started" {
-						detail = "started earlier and not confirmed; not repeated - a person checks it"
-					}
-					o.Status, o.Detail = StatusDuplicate, detail
-					out = append(out, o)
-					continue
-				}
-				return out, fmt.Errorf("executor: idempotency key of %s: %w", st.ID, err)
-			}
-		}
-		res, err := ex.Execute(ctx, job)
-		switch {
-		case err != nil:
-			o.Status, o.Detail = StatusFailed, err.Error()
-		case r.dryRun:
-			o.Status, o.Detail = StatusDryRun, res.Detail
-		default:
-			o.Status, o.Detail = StatusDone, res.Detail
-		}
-		if !r.dryRun {
-			if _, perr := r.kv.Put(ctx, job.Key, []byte(o.Status+": "+o.Detail)); perr != nil {
-				return append(out, o), fmt.Errorf("executor: record %s: %w", st.ID, perr)
-			}
-		}
+		o, err := r.perform(ctx, plan, st, c, inc)
 		out = append(out, o)
+		if err != nil {
+			return out, err
+		}
 	}
 	return out, nil
+}
+
+// RunApproved performs one step of plan that needed approval and was
+// approved by the quorum (the caller, package approval, vouches for that).
+// It is idempotent like Run: the step's key is taken before the effect,
+// so a redelivered approval never performs it twice. A step that is not
+// an automatic action is for a person (StatusNotAutomatic).
+func (r *Runner) RunApproved(ctx context.Context, plan event.Plan, stepID string, c constraint.Context, inc event.Incident) (Outcome, error) {
+	i := slices.IndexFunc(plan.Steps, func(s event.Step) bool { return s.ID == stepID })
+	if i < 0 {
+		return Outcome{}, fmt.Errorf("executor: plan %s has no step %q", plan.ID, stepID)
+	}
+	st := plan.Steps[i]
+	if st.Decision != event.DecisionNeedsApproval {
+		return Outcome{}, fmt.Errorf("executor: plan %s step %s is %s, not an approved needs_approval step", plan.ID, stepID, st.Decision)
+	}
+	if !st.Automatic || st.Action == "" {
+		return Outcome{StepID: st.ID, Action: st.Action, At: r.now().UTC(), Status: StatusNotAutomatic,
+			Detail: "approved; a person performs it"}, nil
+	}
+	return r.perform(ctx, plan, st, c, inc)
+}
+
+// Notifier returns the executor of notify steps, or nil when none is
+// configured (the respond stage renotifies open approval requests with it).
+func (r *Runner) Notifier() Executor { return r.byAction[constraint.ActNotify] }
+
+// DryRun reports whether every job of the runner is a dry run.
+func (r *Runner) DryRun() bool { return r.dryRun }
+
+// perform runs one step with its idempotency key.
+func (r *Runner) perform(ctx context.Context, plan event.Plan, st event.Step, c constraint.Context, inc event.Incident) (Outcome, error) {
+	o := Outcome{StepID: st.ID, Action: st.Action, At: r.now().UTC()}
+	ex, ok := r.byAction[st.Action]
+	if !ok {
+		o.Status, o.Detail = StatusNoExecutor, "no executor configured for "+st.Action+"; a person performs it"
+		return o, nil
+	}
+	o.Executor = ex.Name()
+	job := Job{
+		Key: Key(plan.IncidentID, st.ID, plan.ID), Site: plan.Site, PlanID: plan.ID, PlaybookID: plan.PlaybookID,
+		IncidentID: plan.IncidentID, IncidentVersion: plan.IncidentVersion, Step: st, Context: c,
+		SourceIP: inc.Source.IP, TargetIP: inc.Target.IP, DryRun: r.dryRun,
+	}
+	if !r.dryRun {
+		if _, err := r.kv.Create(ctx, job.Key, []byte("started")); err != nil {
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				prev, gerr := r.kv.Get(ctx, job.Key)
+				detail := "already run for this incident, step and plan"
+				if gerr == nil && string(prev.Value()) == "started" {
+					detail = "started earlier and not confirmed; not repeated - a person checks it"
+				}
+				o.Status, o.Detail = StatusDuplicate, detail
+				return o, nil
+			}
+			return o, fmt.Errorf("executor: idempotency key of %s: %w", st.ID, err)
+		}
+	}
+	res, err := ex.Execute(ctx, job)
+	switch {
+	case err != nil:
+		o.Status, o.Detail = StatusFailed, err.Error()
+	case r.dryRun:
+		o.Status, o.Detail = StatusDryRun, res.Detail
+	default:
+		o.Status, o.Detail = StatusDone, res.Detail
+	}
+	if !r.dryRun {
+		if _, perr := r.kv.Put(ctx, job.Key, []byte(o.Status+": "+o.Detail)); perr != nil {
+			return o, fmt.Errorf("executor: record %s: %w", st.ID, perr)
+		}
+	}
+	return o, nil
 }

@@ -236,6 +236,9 @@ func Parse(name string, data []byte) ([]*Playbook, error) {
 	var doc struct {
 		Playbooks []*Playbook `yaml:"playbooks"`
 	}
+	// config.DecodeYAML also turns a YAML parser panic into an error (an
+	// empty tag, "playbooks: ! ", found by FuzzParse; kept in
+	// testdata/fuzz/FuzzParse).
 	if err := config.DecodeYAML(name, data, &doc); err != nil {
 		return nil, err
 	}

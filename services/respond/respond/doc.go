@@ -20,4 +20,24 @@
 // JetStream KV bucket, so a redelivery never runs a step twice. The input
 // message is acknowledged only after plans, audit records and executions
 // are durable.
+//
+// # Approvals
+//
+// Before a plan is published, every step that needs approval gets a
+// Request in the bus.KVApprovals bucket (key RequestKey: incident, plan,
+// step), and the open requests of older versions of the incident are
+// closed as superseded. The console publishes people's verdicts
+// (event.Approval, approver and role from the authenticated caller) on
+// c981.approvals.<site>; the durable consumer respond-approvals adds each
+// to its request once (by id, with compare-and-set on the key's revision),
+// re-validates and evaluates them with package approval (binding to plan,
+// incident version and step, expiry, distinct people covering every role,
+// quorum, deadline), audits every verdict, and when the request becomes
+// approved runs the step once through Runner.RunApproved (the step's
+// idempotency key and the outcome recorded in the request make a
+// redelivered approval find it already run). A rejection, a timeout or a
+// superseded plan does nothing to the process. Renotify (every
+// Config.Renotify) notifies the pending and timed-out requests again
+// through the notify executor, dry run respected, and audits each
+// notification; it stops for approved, rejected and superseded requests.
 package respond

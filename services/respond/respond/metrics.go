@@ -14,6 +14,9 @@ type metrics struct {
 	poison     prometheus.Counter
 	evalErrors prometheus.Counter
 	executed   *prometheus.CounterVec
+	approvals  *prometheus.CounterVec
+	requests   *prometheus.CounterVec
+	renotified *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -42,8 +45,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "c981_respond_step_executions_total",
 			Help: "Plan steps handed to the executors, by outcome (done, dry_run, duplicate, failed, no_executor, not_automatic).",
 		}, []string{"status"}),
+		approvals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_respond_approvals_total",
+			Help: "Approvals and rejections received, by result (counted, ignored = recorded but not valid for the request, invalid and unknown_request = dead-lettered, undecodable).",
+		}, []string{"result"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_respond_approval_requests_total",
+			Help: "Approval request state changes, by new state (approved, rejected, timed_out, superseded).",
+		}, []string{"state"}),
+		renotified: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_respond_renotifications_total",
+			Help: "Renotifications of open approval requests, by outcome (done, dry_run, failed, no_executor).",
+		}, []string{"status"}),
 	}
-	for _, c := range []prometheus.Collector{m.incidents, m.plans, m.decisions, m.poison, m.evalErrors, m.executed} {
+	for _, c := range []prometheus.Collector{m.incidents, m.plans, m.decisions, m.poison, m.evalErrors, m.executed, m.approvals, m.requests, m.renotified} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

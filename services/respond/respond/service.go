@@ -30,6 +30,7 @@ import (
 //	  ack_wait: 30s               # redelivery after this long without an ack
 //	  max_ack_pending: 256        # incident messages in flight
 //	  retry_delay: 1s             # redelivery delay after a transient error
+//	  renotify: 15m               # re-notify open approval requests this often
 type Config struct {
 	// PlaybooksDir is the directory of *.yaml playbook files.
 	PlaybooksDir string `yaml:"playbooks_dir"`
@@ -50,6 +51,9 @@ type Config struct {
 	// Execute configures the executors of allowed automatic steps; nil
 	// executes nothing (plans only).
 	Execute *ExecuteConfig `yaml:"execute"`
+	// Renotify is how often a step still waiting for approval (or timed
+	// out) is notified again (default DefaultRenotify).
+	Renotify time.Duration `yaml:"renotify"`
 }
 
 // ExecuteConfig configures the executors.
@@ -134,6 +138,9 @@ func (c Config) WithDefaults() Config {
 	if c.RetryDelay == 0 {
 		c.RetryDelay = DefaultRetryDelay
 	}
+	if c.Renotify == 0 {
+		c.Renotify = DefaultRenotify
+	}
 	return c
 }
 
@@ -143,8 +150,8 @@ func (c Config) Validate() error {
 	if c.PlaybooksDir == "" {
 		errs = append(errs, errors.New("respond: playbooks_dir is required"))
 	}
-	if c.AckWait < 0 || c.RetryDelay < 0 || c.MaxAckPending < 0 {
-		errs = append(errs, errors.New("respond: ack_wait, retry_delay and max_ack_pending must not be negative"))
+	if c.AckWait < 0 || c.RetryDelay < 0 || c.MaxAckPending < 0 || c.Renotify < 0 {
+		errs = append(errs, errors.New("respond: ack_wait, retry_delay, max_ack_pending and renotify must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -161,6 +168,10 @@ type Service struct {
 	m       *metrics
 	audit   *audit.Log       // nil unless cfg.Audit
 	runner  *executor.Runner // nil unless cfg.Execute
+	// approvals is the bus.KVApprovals bucket of approval requests.
+	approvals jetstream.KeyValue
+	// now is the clock (tests set a fake one).
+	now func() time.Time
 }
 
 // New loads the playbooks and builds the service.
@@ -198,11 +209,20 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("respond: %w", err)
 	}
 	log.Info("playbooks loaded", "dir", cfg.PlaybooksDir, "count", set.Len(), "site_models", len(models))
-	return &Service{cfg: cfg, js: deps.JS, log: log, planner: NewPlanner(set, log).WithSites(models...), m: m}, nil
+	return &Service{cfg: cfg, js: deps.JS, log: log, planner: NewPlanner(set, log).WithSites(models...), m: m,
+		now: func() time.Time { return time.Now().UTC() }}, nil
 }
 
-// open creates the audit stream and the executors' idempotency bucket.
+// open creates the audit stream, the approvals bucket and the executors'
+// idempotency bucket.
 func (s *Service) open(ctx context.Context) error {
+	if s.approvals == nil {
+		kv, err := EnsureApprovalsBucket(ctx, s.js)
+		if err != nil {
+			return err
+		}
+		s.approvals = kv
+	}
 	if s.cfg.Audit && s.audit == nil {
 		l, err := audit.OpenLog(ctx, s.js)
 		if err != nil {
@@ -223,9 +243,11 @@ func (s *Service) open(ctx context.Context) error {
 // Planner returns the service's planner.
 func (s *Service) Planner() *Planner { return s.planner }
 
-// Run consumes C981_INCIDENTS with the durable respond consumer until ctx
-// ends, then returns nil. Each message is acknowledged only after its plans
-// (and the dead letters of its bad incidents) are stored by JetStream.
+// Run consumes C981_INCIDENTS with the durable respond consumer and
+// C981_APPROVALS with respond-approvals, and renotifies open approval
+// requests every Config.Renotify, until ctx ends, then returns nil. Each
+// message is acknowledged only after its effects (plans, approval
+// requests, audit records, executions, dead letters) are durable.
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.open(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -241,14 +263,64 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("respond: consumer %s: %w", bus.ConsumerRespond, err)
 	}
-	return bus.Consume(ctx, s.js, cons, s.handle, bus.ConsumeOptions{
-		Stage:      bus.StageRespond,
-		Logger:     s.log,
-		RetryDelay: s.cfg.RetryDelay,
-		OnPoison: func(jetstream.Msg, error) {
-			s.m.poison.Inc()
-		},
-	})
+	acons, err := s.js.CreateOrUpdateConsumer(ctx, bus.StreamApprovals,
+		bus.ConsumerConfig(bus.ConsumerRespondApprovals, s.cfg.MaxAckPending, s.cfg.AckWait))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("respond: consumer %s: %w", bus.ConsumerRespondApprovals, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() {
+		errc <- bus.Consume(ctx, s.js, cons, s.handle, bus.ConsumeOptions{
+			Stage:      bus.StageRespond,
+			Logger:     s.log,
+			RetryDelay: s.cfg.RetryDelay,
+			OnPoison: func(jetstream.Msg, error) {
+				s.m.poison.Inc()
+			},
+		})
+	}()
+	go func() {
+		errc <- bus.Consume(ctx, s.js, acons, s.handleApprovals, bus.ConsumeOptions{
+			Stage:      bus.StageRespond,
+			Logger:     s.log.With("consumer", bus.ConsumerRespondApprovals),
+			RetryDelay: s.cfg.RetryDelay,
+			OnPoison: func(jetstream.Msg, error) {
+				s.m.poison.Inc()
+			},
+		})
+	}()
+	go func() { errc <- s.renotifyLoop(ctx) }()
+	var first error
+	for range 3 {
+		if err := <-errc; err != nil && first == nil {
+			first = fmt.Errorf("respond: %w", err)
+			cancel()
+		}
+	}
+	return first
+}
+
+// renotifyLoop runs Renotify every Config.Renotify until ctx ends; a
+// failed round is logged and retried at the next tick.
+func (s *Service) renotifyLoop(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.Renotify)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		n, err := s.Renotify(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("renotify approval requests", "sent", n, "err", err)
+		}
+	}
 }
 
 // siteBatch holds the plans for one site in one input message.
@@ -266,7 +338,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err := event.Unmarshal(msg.Data(), &incs); err != nil {
 		return bus.Poison(fmt.Errorf("decode incidents: %w", err))
 	}
-	now := time.Now().UTC()
+	now := s.now()
 	var (
 		dls     []event.DeadLetter
 		batches []siteBatch
@@ -304,6 +376,14 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		return fmt.Errorf("dead-letter invalid incidents: %w", err)
 	}
 	for _, b := range batches {
+		// The approval requests exist before anyone can see the plans.
+		superseded, err := s.openRequests(ctx, b, now)
+		if err != nil {
+			return err
+		}
+		if err := s.appendAudit(ctx, b.site, superseded); err != nil {
+			return err
+		}
 		suffix := "plans"
 		if len(batches) > 1 {
 			suffix = "plans." + bus.Token(b.site)

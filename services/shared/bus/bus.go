@@ -158,12 +158,19 @@ type ConsumeOptions struct {
 	// OnPoison is called for each poison message before it is terminated
 	// (for metrics); optional.
 	OnPoison func(msg jetstream.Msg, err error)
+	// OnFinal is called for each message whose handler failed on its final
+	// delivery (the consumer's MaxDeliver), before it is dead-lettered and
+	// terminated (for metrics); optional.
+	OnFinal func(msg jetstream.Msg, err error)
 }
 
 // Consume reads the consumer's messages one at a time and calls h for each,
 // until ctx ends. A message is acknowledged only after h returns nil. A
 // poison message is dead-lettered with the reason and terminated; any other
-// error naks it with a delay so it is redelivered.
+// error naks it with a delay so it is redelivered, except on the message's
+// final delivery (NumDelivered reached the consumer's MaxDeliver): then it
+// is dead-lettered with the reason of that last failure and terminated, so
+// a message that fails forever does not block the stream.
 func Consume(ctx context.Context, js jetstream.JetStream, cons jetstream.Consumer, h Handler, o ConsumeOptions) error {
 	log := o.Logger
 	if log == nil {
@@ -171,6 +178,10 @@ func Consume(ctx context.Context, js jetstream.JetStream, cons jetstream.Consume
 	}
 	if o.RetryDelay <= 0 {
 		o.RetryDelay = time.Second
+	}
+	maxDeliver := 0
+	if info := cons.CachedInfo(); info != nil && info.Config.MaxDeliver > 0 {
+		maxDeliver = info.Config.MaxDeliver
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(64))
 	if err != nil {
@@ -198,6 +209,13 @@ func Consume(ctx context.Context, js jetstream.JetStream, cons jetstream.Consume
 			if o.OnPoison != nil {
 				o.OnPoison(msg, herr)
 			}
+			if _, final := finalDelivery(msg, maxDeliver); final {
+				// A nak would not bring it back: retry the dead letter.
+				if !deadLetterFinal(ctx, js, o, log, msg, herr) {
+					return nil
+				}
+				continue
+			}
 			if err := deadLetterMsg(ctx, js, o.Stage, msg, herr); err != nil {
 				log.Error("dead-letter poison message; will retry", "stage", o.Stage, "err", err)
 				_ = msg.NakWithDelay(o.RetryDelay)
@@ -212,10 +230,62 @@ func Consume(ctx context.Context, js jetstream.JetStream, cons jetstream.Consume
 				_ = msg.Nak()
 				return nil
 			}
+			if n, final := finalDelivery(msg, maxDeliver); final {
+				cause := fmt.Errorf("failed on delivery %d of at most %d: %w", n, maxDeliver, herr)
+				if o.OnFinal != nil {
+					o.OnFinal(msg, cause)
+				}
+				if !deadLetterFinal(ctx, js, o, log, msg, cause) {
+					return nil
+				}
+				continue
+			}
 			log.Warn("handler failed; message will be redelivered", "stage", o.Stage, "subject", msg.Subject(), "err", herr)
 			_ = msg.NakWithDelay(o.RetryDelay)
 		}
 	}
+}
+
+// finalDelivery reports whether msg is on its last delivery under
+// maxDeliver (0 = unlimited), and its delivery count.
+func finalDelivery(msg jetstream.Msg, maxDeliver int) (uint64, bool) {
+	if maxDeliver <= 0 {
+		return 0, false
+	}
+	md, err := msg.Metadata()
+	if err != nil {
+		return 0, false
+	}
+	return md.NumDelivered, md.NumDelivered >= uint64(maxDeliver)
+}
+
+// deadLetterFinal dead-letters a message that failed on its final delivery
+// and terminates it. JetStream will not redeliver it, so the dead-letter
+// publish is retried (the message kept leased with InProgress) until it
+// succeeds or ctx ends; it returns false when ctx ended first.
+func deadLetterFinal(ctx context.Context, js jetstream.JetStream, o ConsumeOptions, log *slog.Logger, msg jetstream.Msg, cause error) bool {
+	for {
+		err := deadLetterMsg(ctx, js, o.Stage, msg, cause)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			log.Error("dead-letter of a message on its final delivery interrupted by shutdown", "stage", o.Stage, "subject", msg.Subject(), "err", err, "cause", cause)
+			return false
+		}
+		log.Error("dead-letter message on its final delivery; retrying", "stage", o.Stage, "err", err)
+		_ = msg.InProgress()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(o.RetryDelay):
+		}
+	}
+	log.Warn("message failed on its final delivery; dead-lettered", "stage", o.Stage, "subject", msg.Subject(), "err", cause)
+	if err := msg.Term(); err != nil {
+		log.Warn("term", "stage", o.Stage, "err", err)
+	}
+	return true
 }
 
 func deadLetterMsg(ctx context.Context, js jetstream.JetStream, stage string, msg jetstream.Msg, cause error) error {

@@ -108,14 +108,27 @@ type StreamOptions struct {
 	Replicas int `yaml:"replicas"`
 	// MaxAge bounds how long messages are kept (replay horizon).
 	MaxAge time.Duration `yaml:"max_age"`
-	// MaxBytes bounds each stream; when full, publishers get an error
-	// (DiscardNew) rather than old unprocessed data being dropped. 0 = no limit.
+	// MaxBytes bounds each stream but C981_RAW (see RawMaxBytes); when
+	// full, publishers get an error (DiscardNew) rather than old unprocessed
+	// data being dropped. 0 = no limit.
 	MaxBytes int64 `yaml:"max_bytes"`
 	// MaxMsgSize bounds one message (one batch).
 	MaxMsgSize int32 `yaml:"max_msg_size"`
 	// Duplicates is the Nats-Msg-Id deduplication window.
 	Duplicates time.Duration `yaml:"duplicates"`
+	// RawMaxBytes bounds the raw stream (C981_RAW) instead of MaxBytes:
+	// the backlog JetStream holds while enrich is down or slow, after which
+	// ingest is refused (DiscardNew) and pushes back on its senders. 0 means
+	// DefaultRawMaxBytes; -1 means no limit. JetStream reserves this much
+	// file storage when the stream is created.
+	RawMaxBytes int64 `yaml:"raw_max_bytes"`
 }
+
+// DefaultRawMaxBytes is the default size limit of the raw stream: 8 GiB,
+// about 10 million parsed events (~820 bytes each, MessagePack): an enrich
+// outage of 100 s at the 100,000 events/s target or 17 minutes at 10,000
+// events/s before ingest pushes back (see docs/RELIABILITY.md).
+const DefaultRawMaxBytes int64 = 8 << 30
 
 // DefaultStreamOptions are the settings used when none are configured.
 func DefaultStreamOptions() StreamOptions {
@@ -125,12 +138,18 @@ func DefaultStreamOptions() StreamOptions {
 		MaxBytes:   0,
 		MaxMsgSize: 8 << 20,
 		Duplicates: 2 * time.Minute,
+		// RawMaxBytes is left 0 (DefaultRawMaxBytes) so that a config
+		// file that omits it gets the default.
 	}
 }
 
 // StreamConfigs returns the configuration of every C-981 stream.
 func StreamConfigs(o StreamOptions) []jetstream.StreamConfig {
 	mk := func(name, desc string, subjects ...string) jetstream.StreamConfig {
+		maxBytes := orUnlimited(o.MaxBytes)
+		if name == StreamRaw {
+			maxBytes = rawMaxBytes(o.RawMaxBytes)
+		}
 		return jetstream.StreamConfig{
 			Name:        name,
 			Description: desc,
@@ -140,7 +159,7 @@ func StreamConfigs(o StreamOptions) []jetstream.StreamConfig {
 			Storage:     jetstream.FileStorage,
 			Replicas:    max(o.Replicas, 1),
 			MaxAge:      o.MaxAge,
-			MaxBytes:    orUnlimited(o.MaxBytes),
+			MaxBytes:    maxBytes,
 			MaxMsgSize:  o.MaxMsgSize,
 			Duplicates:  o.Duplicates,
 			DenyDelete:  true,
@@ -154,7 +173,18 @@ func StreamConfigs(o StreamOptions) []jetstream.StreamConfig {
 		mk(StreamIncidents, "C-981 incident versions, per site", "c981.incidents.>"),
 		mk(StreamActions, "C-981 response plans and action audit records, per site", "c981.actions.>"),
 		mk(StreamDLQ, "C-981 dead letters, per stage", "c981.dlq.>"),
+		mk(StreamApprovals, "C-981 approvals and rejections of plan steps, per site", "c981.approvals.>"),
 	}
+}
+
+func rawMaxBytes(n int64) int64 {
+	switch {
+	case n == 0:
+		return DefaultRawMaxBytes
+	case n < 0:
+		return -1
+	}
+	return n
 }
 
 func orUnlimited(n int64) int64 {
@@ -164,22 +194,75 @@ func orUnlimited(n int64) int64 {
 	return n
 }
 
+// DefaultMaxDeliver is the default number of deliveries of one message to
+// a durable consumer. bus.Consume dead-letters a message whose handler still
+// fails on its final delivery, so a message that fails forever ends in
+// C981_DLQ instead of blocking its consumer.
+const DefaultMaxDeliver = 10
+
+// ConsumerOption changes a ConsumerConfig default.
+type ConsumerOption func(*jetstream.ConsumerConfig)
+
+// WithMaxDeliver sets the consumer's MaxDeliver: n > 0 deliveries at most,
+// n < 0 unlimited (for a consumer that never relies on redelivery to give
+// up, such as the store, which retries in place), 0 DefaultMaxDeliver.
+func WithMaxDeliver(n int) ConsumerOption {
+	return func(c *jetstream.ConsumerConfig) {
+		switch {
+		case n == 0:
+			c.MaxDeliver = DefaultMaxDeliver
+		case n < 0:
+			c.MaxDeliver = -1
+		default:
+			c.MaxDeliver = n
+		}
+	}
+}
+
 // ConsumerConfig returns the durable pull consumer configuration used by a
 // stage. AckWait must exceed the stage's worst processing time for one
-// message; MaxAckPending bounds in-flight messages.
-func ConsumerConfig(durable string, maxAckPending int, ackWait time.Duration) jetstream.ConsumerConfig {
+// message; MaxAckPending bounds in-flight messages; MaxDeliver is
+// DefaultMaxDeliver unless an option changes it.
+func ConsumerConfig(durable string, maxAckPending int, ackWait time.Duration, opts ...ConsumerOption) jetstream.ConsumerConfig {
 	if maxAckPending <= 0 {
 		maxAckPending = 1000
 	}
 	if ackWait <= 0 {
 		ackWait = 30 * time.Second
 	}
-	return jetstream.ConsumerConfig{
+	c := jetstream.ConsumerConfig{
 		Durable:       durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       ackWait,
 		MaxAckPending: maxAckPending,
-		MaxDeliver:    -1,
+		MaxDeliver:    DefaultMaxDeliver,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
 }
+
+// StreamApprovals holds the approvals and rejections of plan steps
+// (event.Approval, one per message) on ApprovalsSubject: the console
+// publishes them for the authenticated approver, the respond stage
+// consumes them (ConsumerRespondApprovals).
+const StreamApprovals = "C981_APPROVALS"
+
+// ApprovalsSubject is the subject of the approvals of one site's plans.
+func ApprovalsSubject(site string) string { return "c981.approvals." + Token(site) }
+
+// ConsumerRespondApprovals is the respond stage's durable consumer on
+// StreamApprovals.
+const ConsumerRespondApprovals = "respond-approvals"
+
+// KVApprovals is the respond stage's JetStream KV bucket of the approval
+// requests of plan steps: per (plan, step) the approvals given so far and
+// the request's state (pending, approved, rejected, timed_out,
+// superseded). Its stream is "KV_" + KVApprovals.
+const KVApprovals = "c981_approvals"
+
+// ConsumerStoreAudit is the store's durable consumer on StreamAudit (the
+// response audit chains into ClickHouse).
+const ConsumerStoreAudit = "store-audit"

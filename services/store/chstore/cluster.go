@@ -27,6 +27,10 @@ var (
 	alterColumnRe = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+([A-Za-z_][A-Za-z0-9_]*)\s+((ADD|DROP|MODIFY|COMMENT)\s+COLUMN\b.*)$`)
 	alterOtherRe  = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+([A-Za-z_][A-Za-z0-9_]*)\s+(.*)$`)
 	uuidColumnRe  = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_]*)\s+UUID\s*$`)
+	// createMVRe: CREATE MATERIALIZED VIEW [IF NOT EXISTS] v TO t AS
+	// SELECT ... FROM src ... (one source table).
+	createMVRe     = regexp.MustCompile(`(?is)^CREATE\s+MATERIALIZED\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)\s+TO\s+([A-Za-z_][A-Za-z0-9_]*)\s+AS\s+(SELECT\b.*?\bFROM\s+)([A-Za-z_][A-Za-z0-9_]*)\b(.*)$`)
+	insertSelectRe = regexp.MustCompile(`(?is)^INSERT\s+INTO\s+[A-Za-z_][A-Za-z0-9_]*\s*(\([^()]*\))?\s*SELECT\b`)
 )
 
 // ClusterDDL translates the single-server migrations into the statements
@@ -40,7 +44,16 @@ var (
 //     that every copy or version of a row lands on the same shard and
 //     ReplacingMergeTree can collapse them;
 //   - ALTER TABLE t ADD|DROP|MODIFY|COMMENT COLUMN ... is applied to t_local
-//     and then to t; any other ALTER TABLE t to t_local only.
+//     and then to t; any other ALTER TABLE t to t_local only;
+//   - CREATE MATERIALIZED VIEW v TO t AS SELECT ... FROM src ... is created
+//     ON CLUSTER from src_local into t_local, so that every shard indexes
+//     the rows it stores;
+//   - INSERT INTO t ... SELECT ... (a backfill) is kept as it is, without ON
+//     CLUSTER: run once, it reads and writes the Distributed tables.
+//
+// A table whose ORDER BY key has no UUID column is sharded by the hash of
+// its whole ORDER BY key, so that the copies of a row that
+// ReplacingMergeTree collapses (same key) land on the same shard.
 //
 // Any other statement is an error, so a new kind of migration cannot be
 // left out of the cluster variant silently.
@@ -114,6 +127,13 @@ func clusterStatement(stmt string, cfg ClusterConfig) ([]string, error) {
 		createDist := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s\nENGINE = Distributed(%s, %s, %s, %s)", name, on, local, cfg.Cluster, cfg.Database, local, shard)
 		return []string{createLocal, createDist}, nil
 	}
+	if m := createMVRe.FindStringSubmatch(stmt); m != nil {
+		return []string{fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s%s TO %s%s AS %s%s%s%s",
+			m[2], on, m[3], LocalSuffix, m[4], m[5], LocalSuffix, m[6])}, nil
+	}
+	if insertSelectRe.MatchString(stmt) {
+		return []string{stmt}, nil
+	}
 	if a := alterColumnRe.FindStringSubmatch(stmt); a != nil {
 		return []string{
 			fmt.Sprintf("ALTER TABLE %s%s%s %s", a[1], LocalSuffix, on, a[2]),
@@ -130,7 +150,8 @@ func clusterStatement(stmt string, cfg ClusterConfig) ([]string, error) {
 	return nil, fmt.Errorf("no cluster translation for %q (extend chstore.ClusterDDL)", first)
 }
 
-// shardingKey hashes the first UUID column of the ORDER BY key.
+// shardingKey hashes the first UUID column of the ORDER BY key, or else the
+// whole key.
 func shardingKey(table, columns, rest string) (string, error) {
 	ob := orderByRe.FindStringSubmatch(rest)
 	if ob == nil {
@@ -147,7 +168,11 @@ func shardingKey(table, columns, rest string) (string, error) {
 			return "cityHash64(toString(" + k + "))", nil
 		}
 	}
-	return "", fmt.Errorf("table %s: its ORDER BY key (%s) has no UUID column to shard by", table, ob[1])
+	key := strings.TrimSpace(ob[1])
+	if key == "" {
+		return "", fmt.Errorf("table %s: its ORDER BY key is empty: nothing to shard by", table)
+	}
+	return "cityHash64(" + key + ")", nil
 }
 
 // tidy trims the statement and drops the blank lines left by stripped

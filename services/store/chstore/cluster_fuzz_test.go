@@ -14,6 +14,8 @@ func FuzzClusterDDL(f *testing.F) {
 	f.Add("ALTER TABLE events ADD COLUMN x String, ADD COLUMN y UInt8")
 	f.Add("CREATE TABLE a (s String) ENGINE = MergeTree() ORDER BY (s)")
 	f.Add("CREATE TABLE b (id UUID) ENGINE = Memory; SELECT 1")
+	f.Add("CREATE MATERIALIZED VIEW IF NOT EXISTS v TO t AS SELECT arrayJoin(extractAll(raw, '[a-z]+')) AS token FROM events GROUP BY token")
+	f.Add("INSERT INTO t (token) SELECT raw FROM events")
 	f.Fuzz(func(t *testing.T, sql string) {
 		migs, err := LoadMigrations(fstest.MapFS{"0001_x.sql": &fstest.MapFile{Data: []byte(sql)}})
 		if err != nil {

@@ -54,7 +54,7 @@ func TestClusterDDLUpToDate(t *testing.T) {
 	}
 	for _, tb := range tables {
 		local := regexp.MustCompile(`CREATE TABLE IF NOT EXISTS ` + tb + `_local ON CLUSTER c981 \(.*?\) ENGINE = Replicated[A-Za-z]*MergeTree\('/clickhouse/tables/\{shard\}/c981/` + tb + `_local', '\{replica\}'`)
-		dist := regexp.MustCompile(`CREATE TABLE IF NOT EXISTS ` + tb + ` ON CLUSTER c981 AS ` + tb + `_local\nENGINE = Distributed\(c981, c981, ` + tb + `_local, cityHash64\(toString\([a-z_]+\)\)\);`)
+		dist := regexp.MustCompile(`CREATE TABLE IF NOT EXISTS ` + tb + ` ON CLUSTER c981 AS ` + tb + `_local\nENGINE = Distributed\(c981, c981, ` + tb + `_local, cityHash64\((toString\([a-z_]+\)|[a-z_]+(, [a-z_]+)*)\)\);`)
 		s := string(want)
 		if !local.MatchString(strings.ReplaceAll(s, "\n", " ")) {
 			t.Errorf("%s: no replicated %s_local table", clusterFile, tb)
@@ -96,8 +96,20 @@ func TestClusterDDL(t *testing.T) {
 			"ALTER TABLE events DELETE WHERE site = 'x'",
 			defaultCluster,
 			[]string{"ALTER TABLE events_local ON CLUSTER c981 DELETE WHERE site = 'x';"}, ""},
-		{"unknown statement", "CREATE MATERIALIZED VIEW mv TO t AS SELECT 1", defaultCluster, nil, `no cluster translation for "CREATE MATERIALIZED VIEW`},
-		{"no uuid in key", "CREATE TABLE b (s String) ENGINE = MergeTree() ORDER BY (s)", defaultCluster, nil, "has no UUID column to shard by"},
+		{"materialized view from the local tables",
+			"CREATE MATERIALIZED VIEW IF NOT EXISTS tok_mv TO tok AS\nSELECT arrayJoin(extractAll(raw, '[a-z]+')) AS token, site FROM events\nGROUP BY token, site",
+			defaultCluster,
+			[]string{"CREATE MATERIALIZED VIEW IF NOT EXISTS tok_mv ON CLUSTER c981 TO tok_local AS SELECT arrayJoin(extractAll(raw, '[a-z]+')) AS token, site FROM events_local\nGROUP BY token, site;"}, ""},
+		{"backfill runs once through the distributed tables",
+			"INSERT INTO tok (token, site) SELECT raw, site FROM events",
+			defaultCluster,
+			[]string{"\nINSERT INTO tok (token, site) SELECT raw, site FROM events;\n"}, ""},
+		{"unknown statement", "CREATE VIEW v AS SELECT 1", defaultCluster, nil, `no cluster translation for "CREATE VIEW`},
+		{"materialized view without TO", "CREATE MATERIALIZED VIEW mv ENGINE = Memory AS SELECT 1", defaultCluster, nil, `no cluster translation for "CREATE MATERIALIZED VIEW`},
+		{"no uuid in key: the whole key",
+			"CREATE TABLE b (s String, h DateTime) ENGINE = ReplacingMergeTree() ORDER BY (s, h)",
+			defaultCluster,
+			[]string{"ENGINE = Distributed(c981, c981, b_local, cityHash64(s, h));"}, ""},
 		{"memory engine", "CREATE TABLE b (s String) ENGINE = Memory", defaultCluster, nil, "no MergeTree-family ENGINE"},
 		{"bad cluster name", "SELECT 1", ClusterConfig{Cluster: "a b", Database: "c981"}, nil, "cluster name"},
 	}

@@ -20,4 +20,9 @@
 // the schema (ClusterDDL: each table as a Replicated*MergeTree "_local"
 // table on every shard plus a Distributed table under the original name,
 // generated from the same migrations; deploy/clickhouse/cluster.sql).
+//
+// Migration 0005 adds
+// the text-search index of events, event_tokens (TableEventTokens): a
+// materialized view fills it on every insert into events, and its day
+// partitions expire with the events retention.
 package chstore

@@ -29,6 +29,11 @@ func (e *AppendError) Unwrap() error { return e.Err }
 // explicit column list, and returns once the server has accepted them (or
 // rejected the whole batch). An *AppendError names a row the driver could not
 // convert.
+//
+// Rows are appended one by one: appending typed column slices instead
+// (batch.Column(i).Append) was measured to cost ~20% more client CPU per
+// row with clickhouse-go v2.51 (the transposition allocates, and Array
+// columns are appended through reflection); see BenchmarkBatchAppend.
 func Insert(ctx context.Context, conn driver.Conn, table string, columns []string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil

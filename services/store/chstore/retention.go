@@ -50,6 +50,35 @@ func (r Retention) Validate() error {
 // Tables lists the C-981 data tables (those a Retention may name).
 var Tables = []string{TableEvents, TableAlerts, TableIncidents, TableActions, TableDeadLetters}
 
+// TableEventTokens is the text-search index of events (migration 0005,
+// filled by a materialized view on events); it is partitioned by the same
+// day and keeps the events retention.
+const TableEventTokens = "event_tokens"
+
+// derived maps a data table to the tables derived from its rows, whose day
+// partitions expire with the table's.
+var derived = map[string][]string{TableEvents: {TableEventTokens}}
+
+// Days returns the days table keeps its rows under r (0 = forever): its
+// own entry, or for a derived table the entry of the table it derives from.
+func (r Retention) Days(table string) int {
+	for src, ds := range derived {
+		if slices.Contains(ds, table) {
+			return r[src]
+		}
+	}
+	return r[table]
+}
+
+func isDerived(table string) bool {
+	for _, ds := range derived {
+		if slices.Contains(ds, table) {
+			return true
+		}
+	}
+	return false
+}
+
 func sortedKeys(m Retention) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -148,6 +177,7 @@ func Expired(ctx context.Context, conn driver.Conn, r Retention, now time.Time) 
 	for _, t := range sortedKeys(r) {
 		if r[t] > 0 {
 			tables = append(tables, t)
+			tables = append(tables, derived[t]...)
 		}
 	}
 	parts, err := Partitions(ctx, conn, tables)
@@ -156,7 +186,7 @@ func Expired(ctx context.Context, conn driver.Conn, r Retention, now time.Time) 
 	}
 	var out []Partition
 	for _, p := range parts {
-		if p.Day.Before(Cutoff(now, r[p.Table])) {
+		if p.Day.Before(Cutoff(now, r.Days(p.Table))) {
 			out = append(out, p)
 		}
 	}
@@ -167,13 +197,13 @@ func Expired(ctx context.Context, conn driver.Conn, r Retention, now time.Time) 
 // Dropping a partition that no longer exists succeeds, so a retention run
 // interrupted midway can simply run again.
 func DropPartition(ctx context.Context, conn driver.Conn, p Partition) error {
-	if !slices.Contains(Tables, p.Table) {
+	if !slices.Contains(Tables, p.Table) && !isDerived(p.Table) {
 		return fmt.Errorf("retention: refusing to drop a partition of %q, not a C-981 table", p.Table)
 	}
 	if _, err := time.Parse("20060102", p.ID); err != nil || len(p.ID) != 8 {
 		return fmt.Errorf("retention: partition id %q of %s is not a YYYYMMDD day", p.ID, p.Table)
 	}
-	// Both the table (one of Tables) and the id (eight digits) are checked
+	// Both the table (one of Tables or derived) and the id (eight digits) are checked
 	// above; neither comes from free-form input.
 	if err := conn.Exec(ctx, "ALTER TABLE "+quoteIdent(p.Table)+" DROP PARTITION ID '"+p.ID+"'"); err != nil {
 		return fmt.Errorf("retention: drop partition %s of %s: %w", p.ID, p.Table, err)

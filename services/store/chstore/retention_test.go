@@ -91,11 +91,12 @@ func TestRetention(t *testing.T) {
 	var got []string
 	for _, p := range expired {
 		got = append(got, p.Table+"/"+p.Day.Format(time.DateOnly)+"/"+p.ID)
-		if p.Rows != 10 {
+		if p.Table != TableEventTokens && p.Rows != 10 {
 			t.Errorf("%s %s: %d rows; want 10", p.Table, p.ID, p.Rows)
 		}
 	}
-	want := "dead_letters/2026-11-22/20261122 events/2026-11-22/20261122 events/2026-11-23/20261123"
+	// The text-search index of events expires with events.
+	want := "dead_letters/2026-11-22/20261122 event_tokens/2026-11-22/20261122 event_tokens/2026-11-23/20261123 events/2026-11-22/20261122 events/2026-11-23/20261123"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("expired = %s\nwant      %s", strings.Join(got, " "), want)
 	}
@@ -103,8 +104,8 @@ func TestRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dropped) != 3 {
-		t.Errorf("dropped %d partitions; want 3", len(dropped))
+	if len(dropped) != 5 {
+		t.Errorf("dropped %d partitions; want 5", len(dropped))
 	}
 	tests := []struct {
 		query string
@@ -115,6 +116,8 @@ func TestRetention(t *testing.T) {
 		{"SELECT toUInt64(min(toDate(time)) = toDate('2026-11-24')) FROM events", 1},
 		{"SELECT count() FROM dead_letters", 40},
 		{"SELECT count() FROM dead_letters WHERE toDate(time) = '2026-11-22'", 0},
+		{"SELECT count() FROM event_tokens WHERE toDate(hour) < '2026-11-24'", 0},
+		{"SELECT toUInt64(count() > 0) FROM event_tokens WHERE toDate(hour) = '2026-11-24'", 1},
 	}
 	for _, tc := range tests {
 		if got := countRows(t, conn, tc.query); got != tc.want {
@@ -153,6 +156,26 @@ func TestRetentionRefuses(t *testing.T) {
 			err := tc.run()
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v; want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRetentionDays(t *testing.T) {
+	r := Retention{TableEvents: 7, TableAlerts: 30}
+	tests := []struct {
+		table string
+		want  int
+	}{
+		{TableEvents, 7},
+		{TableEventTokens, 7},
+		{TableAlerts, 30},
+		{TableIncidents, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.table, func(t *testing.T) {
+			if got := r.Days(tc.table); got != tc.want {
+				t.Errorf("Days(%s) = %d; want %d", tc.table, got, tc.want)
 			}
 		})
 	}

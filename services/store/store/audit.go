@@ -50,7 +50,7 @@ func decodeAudit(data []byte) ([]record, error) {
 func (s *Service) awaitConsumer(ctx context.Context, t table) jetstream.Consumer {
 	b := backoff{min: s.cfg.RetryMin, max: s.cfg.RetryMax}
 	for {
-		cons, err := s.deps.JS.CreateOrUpdateConsumer(ctx, t.stream, bus.ConsumerConfig(t.durable, s.cfg.MaxAckPending, s.cfg.AckWait))
+		cons, err := s.deps.JS.CreateOrUpdateConsumer(ctx, t.stream, s.consumerConfig(t.durable))
 		if err == nil {
 			s.setHealth(t.name, nil)
 			return cons

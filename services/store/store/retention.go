@@ -43,7 +43,7 @@ func (s *Service) retainOnce(ctx context.Context, conn driver.Conn) {
 		s.m.retentionParts.WithLabelValues(p.Table).Inc()
 		s.m.retentionRows.WithLabelValues(p.Table).Add(float64(p.Rows))
 		s.log.Info("retention dropped a day partition", "table", p.Table, "day", p.Day.Format(time.DateOnly),
-			"rows", p.Rows, "bytes", p.Bytes, "keep_days", s.cfg.Retention[p.Table])
+			"rows", p.Rows, "bytes", p.Bytes, "keep_days", s.cfg.Retention.Days(p.Table))
 	}
 	if err != nil {
 		if ctx.Err() != nil {

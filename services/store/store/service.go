@@ -117,6 +117,19 @@ func (s *Service) setHealth(table string, err error) {
 	}
 }
 
+// consumerConfig is the durable consumer of one writer. Its MaxDeliver is
+// unlimited, unlike the other stages' (bus.DefaultMaxDeliver): the writer
+// never relies on redelivery to give up on a message. It dead-letters
+// undecodable messages and rows ClickHouse rejects itself, and retries a
+// transient failure in place, keeping the batch leased with InProgress; a
+// message is redelivered only after a shutdown or crash, and a delivery
+// limit would turn repeated restarts during a long ClickHouse outage into
+// silent loss (the dead letter of a final delivery would itself need
+// ClickHouse).
+func (s *Service) consumerConfig(durable string) jetstream.ConsumerConfig {
+	return bus.ConsumerConfig(durable, s.cfg.MaxAckPending, s.cfg.AckWait, bus.WithMaxDeliver(-1))
+}
+
 // Run creates the durable consumers (the audit writer's once respond has
 // created C981_AUDIT, without holding up the other writers), connects to
 // ClickHouse and applies the migrations (both retried with backoff while the server is unreachable),
@@ -131,7 +144,7 @@ func (s *Service) Run(ctx context.Context) error {
 		if t.waitStream {
 			continue // created by its writer once the stream exists
 		}
-		cons, err := s.deps.JS.CreateOrUpdateConsumer(ctx, t.stream, bus.ConsumerConfig(t.durable, s.cfg.MaxAckPending, s.cfg.AckWait))
+		cons, err := s.deps.JS.CreateOrUpdateConsumer(ctx, t.stream, s.consumerConfig(t.durable))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -183,9 +196,15 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.retains() {
 		wg.Go(func() { s.retain(ctx, conn) })
 	}
+	var triageErr error // triage bucket -> incident_triage, incident_changes (triage.go)
+	wg.Go(func() {
+		if triageErr = s.runTriage(ctx, conn); triageErr != nil {
+			cancel(triageErr)
+		}
+	})
 	s.log.Info("store running", "tables", len(tabs), "batch_rows", s.cfg.BatchRows, "batch_wait", s.cfg.BatchWait)
 	wg.Wait()
-	return errors.Join(errs...)
+	return errors.Join(append(errs, triageErr)...)
 }
 
 // open connects to ClickHouse, retrying with backoff until it answers; it
