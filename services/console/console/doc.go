@@ -9,8 +9,7 @@
 // stage; without a bus the write routes answer 503.
 //
 // Routes (Go 1.22 ServeMux patterns; the OpenAPI 3 description is
-// openapi.json, served at /api/openapi.json and kept identical to
-// schemas/openapi.json):
+// schemas/openapi.json, embedded and served at /api/openapi.json):
 //
 //	GET   /api/incidents               list incidents with their triage (site,
 //	                                   status, severity, since, until, q,

@@ -1,16 +1,15 @@
 package console
 
 import (
-	_ "embed"
 	"net/http"
 	"strconv"
+
+	"github.com/c981/c981/schemas"
 )
 
 // OpenAPI is the OpenAPI 3 description of the console API, served at
-// /api/openapi.json (a copy is kept in schemas/openapi.json).
-//
-//go:embed openapi.json
-var OpenAPI []byte
+// /api/openapi.json: schemas/openapi.json, the one published copy.
+var OpenAPI = schemas.OpenAPI
 
 func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 	h := w.Header()
