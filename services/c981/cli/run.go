@@ -60,7 +60,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for _, l := range ready.Listeners {
 		fmt.Fprintf(stdout, "  syslog %-4s        %s (%s)\n", l.Proto, l.Addr, l.Name)
 	}
-	fmt.Fprintf(stdout, "  console            %s/api/incidents\n", ready.ConsoleURL)
+	fmt.Fprintf(stdout, "  console            %s/ (web UI), %s/api/incidents (API)\n", ready.ConsoleURL, ready.ConsoleURL)
 	fmt.Fprintf(stdout, "  health, metrics    %s/healthz %s/metrics\n", ready.TelemetryURL, ready.TelemetryURL)
 	fmt.Fprintf(stdout, "  NATS JetStream     %s\n", ready.NATSURL)
 	fmt.Fprintf(stdout, "  ClickHouse         %s (database %s)\n", ready.ClickHouseAddr, cfg.ClickHouse.Database)
@@ -100,7 +100,7 @@ func runDemo(ctx context.Context, stdout io.Writer, file string, ready pipeline.
 			if l2, err := fetchIncidents(ctx, ready.ConsoleURL); err == nil {
 				list = l2
 			}
-			fmt.Fprintf(stdout, "demo: %d incidents in ClickHouse — open %s/api/incidents\n", len(list), ready.ConsoleURL)
+			fmt.Fprintf(stdout, "demo: %d incidents in ClickHouse — open %s/ (web UI)\n", len(list), ready.ConsoleURL)
 			for _, inc := range list {
 				fmt.Fprintf(stdout, "  %-8s %-40s %s (%v)\n", inc.Severity, inc.Key, inc.Title, inc.RuleIDs)
 			}
