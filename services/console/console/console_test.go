@@ -100,6 +100,8 @@ func TestAPI(t *testing.T) {
 		{name: "list-until", path: "/api/incidents?until=2026-11-26T09:00:00Z"},
 		{name: "list-window", path: "/api/incidents?since=2026-11-26T10:00:00%2B01:00&until=2026-11-26T10:30:00Z"},
 		{name: "list-text-asset", path: "/api/incidents?q=SIS-01"},
+		{name: "list-zone", path: "/api/incidents?zone=demo-plant%2Fsafety"},
+		{name: "list-assignee-nobody", path: "/api/incidents?assignee=alice"},
 		{name: "list-text-technique", path: "/api/incidents?q=t0848"},
 		{name: "list-text-quote", path: "/api/incidents?q=%27%29%20OR%201%3D1%20--"},
 		{name: "list-combined", path: "/api/incidents?site=demo-plant&status=new,investigating&severity=medium&q=plc"},
@@ -184,7 +186,7 @@ func TestAPI(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 		body := rec.Body.String()
 		for _, want := range []string{
-			`c981_console_http_requests_total{code="200",route="GET /api/incidents"} 17`,
+			`c981_console_http_requests_total{code="200",route="GET /api/incidents"} 19`,
 			`c981_console_http_requests_total{code="400",route="GET /api/incidents"} 11`,
 			`c981_console_http_requests_total{code="404",route="GET /api/incidents/{id}"} 1`,
 			`c981_console_http_requests_total{code="405",route="/api/incidents"} 1`,

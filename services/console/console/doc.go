@@ -11,9 +11,9 @@
 // Routes (Go 1.22 ServeMux patterns; the OpenAPI 3 description is
 // schemas/openapi.json, embedded and served at /api/openapi.json):
 //
-//	GET   /api/incidents               list incidents with their triage (site,
-//	                                   status, severity, since, until, q,
-//	                                   limit, cursor)
+//	GET   /api/incidents               list incidents with risk and triage
+//	                                   (site, status, severity, since, until,
+//	                                   q, zone, assignee, limit, cursor)
 //	GET   /api/incidents/{id}          one incident with alerts, events, plans
 //	                                   and triage; ETag = triage version
 //	PATCH /api/incidents/{id}          status and assignee (version or

@@ -109,7 +109,7 @@ func (s *Service) instrument(next http.Handler) http.Handler {
 	})
 }
 
-var listParams = []string{"site", "status", "severity", "since", "until", "q", "limit", "cursor"}
+var listParams = []string{"site", "status", "severity", "since", "until", "q", "zone", "assignee", "limit", "cursor"}
 
 // parseFilter reads the list parameters; it reports unknown, repeated and
 // malformed parameters, then the filter's own validation.
@@ -153,6 +153,8 @@ func parseFilter(rawQuery string) (query.Filter, error) {
 		}
 	}
 	f.Text = values.Get("q")
+	f.Zone = values.Get("zone")
+	f.Assignee = values.Get("assignee")
 	if v := values.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > query.MaxLimit {

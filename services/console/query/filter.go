@@ -71,6 +71,10 @@ type Filter struct {
 	// Text matches, case-insensitively, a substring of the title, key, id,
 	// target asset or IP, affected assets or zones, rule ids or techniques.
 	Text string
+	// Zone restricts to incidents affecting this zone id.
+	Zone string
+	// Assignee restricts to incidents assigned to this user.
+	Assignee string
 	// Limit is the page size: 0 means DefaultLimit, at most MaxLimit.
 	Limit int
 	// After is the opaque cursor returned with the previous page.
@@ -103,6 +107,11 @@ func (f Filter) Validate() error {
 	}
 	if len(f.Text) > MaxTextLen || !utf8.ValidString(f.Text) {
 		bad = append(bad, ParamError{"q", fmt.Sprintf("must be valid UTF-8 of at most %d bytes", MaxTextLen)})
+	}
+	for _, p := range []struct{ name, v string }{{"zone", f.Zone}, {"assignee", f.Assignee}} {
+		if len(p.v) > MaxTextLen || !utf8.ValidString(p.v) {
+			bad = append(bad, ParamError{p.name, fmt.Sprintf("must be valid UTF-8 of at most %d bytes", MaxTextLen)})
+		}
 	}
 	if f.Limit < 0 || f.Limit > MaxLimit {
 		bad = append(bad, ParamError{"limit", fmt.Sprintf("must be between 1 and %d", MaxLimit)})

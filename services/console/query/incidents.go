@@ -32,6 +32,8 @@ type IncidentSummary struct {
 	Zones       []string       `json:"zones"`
 	Target      event.Endpoint `json:"target"`
 	MaintActive bool           `json:"maint_active"`
+	// Risk (0-100) combines severity with the target's zone context.
+	Risk uint8 `json:"risk"`
 	// Triage is the people-owned state: its version (0 = never triaged),
 	// status and assignee. Status above is the same effective status.
 	Triage TriageSummary `json:"triage"`
@@ -74,6 +76,7 @@ const latestIncidentSelect = `SELECT
 	argMax(target_criticality, version) AS l_target_criticality,
 	argMax(target_safety, version) AS l_target_safety,
 	argMax(maint_active, version) AS l_maint_active,
+	argMax(risk, version) AS l_risk,
 	toInt64(l_first_seen) * 1000 + l_first_seen_ms AS l_first_ms,
 	toInt64(l_last_seen) * 1000 + l_last_seen_ms AS l_last_ms`
 
@@ -87,6 +90,8 @@ const (
 	sinceCond    = `l_last_ms >= ?`                                                                                                                                                                 // int64 ms
 	untilCond    = `l_first_ms < ?`                                                                                                                                                                 // int64 ms
 	keysetCond   = `(l_last_ms < ? OR (l_last_ms = ? AND id > toUUID(?)))`                                                                                                                          // ms, ms, id
+	zoneCond     = `has(l_zones, ?)`                                                                                                                                                                // zone id
+	assigneeCond = `t_assignee = ?`                                                                                                                                                                 // user
 	textCond     = `arrayExists(x -> positionCaseInsensitiveUTF8(x, ?) > 0, arrayConcat([l_title, l_key, toString(id), l_target_asset, l_target_ip], l_assets, l_zones, l_rule_ids, l_techniques))` // text
 	listOrder    = ` ORDER BY l_last_ms DESC, id ASC LIMIT ?`
 )
@@ -144,6 +149,10 @@ func (db *DB) ListIncidents(ctx context.Context, f Filter) ([]IncidentSummary, s
 		having = append(having, textCond)
 		args = append(args, f.Text)
 	}
+	if f.Zone != "" {
+		having = append(having, zoneCond)
+		args = append(args, f.Zone)
+	}
 	if f.After != "" {
 		c, err := DecodeCursor(f.After)
 		if err != nil {
@@ -158,9 +167,17 @@ func (db *DB) ListIncidents(ctx context.Context, f Filter) ([]IncidentSummary, s
 	}
 	sql.WriteString(") ANY LEFT JOIN (" + latestTriageSQL + siteWhere + " GROUP BY incident_id) USING j_id")
 	args = append(args, siteArgs...)
+	var outer []string
 	if len(f.Status) > 0 {
-		sql.WriteString(" WHERE " + statusCond)
+		outer = append(outer, statusCond)
 		args = append(args, f.Status)
+	}
+	if f.Assignee != "" {
+		outer = append(outer, assigneeCond)
+		args = append(args, f.Assignee)
+	}
+	if len(outer) > 0 {
+		sql.WriteString(" WHERE " + strings.Join(outer, " AND "))
 	}
 	sql.WriteString(listOrder)
 	args = append(args, limit+1) // one more to know whether a next page exists
@@ -189,7 +206,7 @@ func (db *DB) ListIncidents(ctx context.Context, f Filter) ([]IncidentSummary, s
 		if err := rows.Scan(&s.ID, &s.Version, &s.Site, &s.Key, &s.Title, &s.Severity, &s.Status,
 			&openedSec, &openedMs, &firstSec, &firstMs, &lastSec, &lastMs16, &updatedSec, &s.AlertCount,
 			&s.RuleIDs, &s.Techniques, &s.Assets, &s.Zones,
-			&tIP, &tAsset, &tRole, &tZone, &tKind, &tPurdue, &tSLT, &tCrit, &tSafety, &s.MaintActive,
+			&tIP, &tAsset, &tRole, &tZone, &tKind, &tPurdue, &tSLT, &tCrit, &tSafety, &s.MaintActive, &s.Risk,
 			&firstAll, &lastAll, &triageVersion, &assignee); err != nil {
 			return nil, "", fmt.Errorf("list incidents: scan: %w", err)
 		}

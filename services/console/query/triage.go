@@ -31,7 +31,7 @@ const listColumns = `id, l_version, l_site, l_key, l_title, l_severity,
 	l_opened_at, l_opened_at_ms, l_first_seen, l_first_seen_ms, l_last_seen, l_last_seen_ms, l_updated_at, l_alert_count,
 	l_rule_ids, l_techniques, l_assets, l_zones,
 	l_target_ip, l_target_asset, l_target_role, l_target_zone, l_target_zone_kind, l_target_purdue, l_target_sl_t,
-	l_target_criticality, l_target_safety, l_maint_active, l_first_ms, l_last_ms,
+	l_target_criticality, l_target_safety, l_maint_active, l_risk, l_first_ms, l_last_ms,
 	t_version, t_assignee`
 
 // latestTriageSQL selects the current triage (highest version) of each

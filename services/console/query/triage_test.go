@@ -87,6 +87,9 @@ func TestTriageJoin(t *testing.T) {
 		{"correlator status ignored once triaged", query.Filter{Status: []string{event.StatusInvestigating, event.StatusAcknowledged}}, nil, []string{fixture.IncidentSIS, fixture.IncidentLate}},
 		{"closed", query.Filter{Status: []string{event.StatusClosed}, Site: fixture.Site}, []string{fixture.IncidentLate}, []string{fixture.IncidentSIS}},
 		{"other site scope", query.Filter{Status: []string{event.StatusContained}, Sites: []string{"other-plant"}}, nil, []string{fixture.IncidentSIS}},
+		{"assignee", query.Filter{Assignee: "bob"}, []string{fixture.IncidentSIS}, []string{fixture.IncidentLate}},
+		{"assignee and status", query.Filter{Assignee: "carol", Status: []string{event.StatusClosed}}, []string{fixture.IncidentLate}, []string{fixture.IncidentSIS}},
+		{"nobody's", query.Filter{Assignee: "dave"}, nil, []string{fixture.IncidentSIS, fixture.IncidentLate}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			list, _, err := db.ListIncidents(ctx, tc.f)

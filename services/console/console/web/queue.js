@@ -8,7 +8,7 @@ const STATUSES = ['new', 'acknowledged', 'investigating', 'contained', 'resolved
 const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'];
 
 // Filters survive navigation to an incident and back.
-const state = {site: '', status: '', severity: '', q: ''};
+const state = {site: '', status: '', severity: '', zone: '', assignee: '', q: ''};
 
 // triageOf returns the {version, status, assignee} of a list row.
 export function triageOf(inc) {
@@ -21,8 +21,10 @@ export async function queuePage(view) {
   const siteSel = h('select', {id: 'f-site', name: 'site'}, h('option', {value: ''}, 'all sites'), sites.map((s) => h('option', {value: s.id}, s.id)));
   const statusSel = h('select', {id: 'f-status', name: 'status'}, h('option', {value: ''}, 'any status'), h('option', {value: 'new,acknowledged,investigating,contained'}, 'open'), STATUSES.map((s) => h('option', {value: s}, s)));
   const sevSel = h('select', {id: 'f-severity', name: 'severity'}, h('option', {value: ''}, 'any severity'), SEVERITIES.map((s) => h('option', {value: s}, `≥ ${s}`)));
+  const zone = h('input', {id: 'f-zone', name: 'zone', type: 'search', placeholder: 'zone id', size: 16});
+  const assignee = h('input', {id: 'f-assignee', name: 'assignee', type: 'search', placeholder: 'assignee', size: 12});
   const text = h('input', {id: 'f-q', name: 'q', type: 'search', placeholder: 'search (press /)', size: 28});
-  siteSel.value = state.site; statusSel.value = state.status; sevSel.value = state.severity; text.value = state.q;
+  siteSel.value = state.site; statusSel.value = state.status; sevSel.value = state.severity; zone.value = state.zone; assignee.value = state.assignee; text.value = state.q;
   const tbody = h('tbody', {id: 'queue-rows'});
   const more = h('button', {type: 'button', id: 'more', hidden: true}, 'Load more');
   const count = h('span', {class: 'muted', id: 'queue-count'});
@@ -31,7 +33,7 @@ export async function queuePage(view) {
   let next = '';
 
   const form = h('form', {class: 'filters', id: 'filters', onsubmit: (e) => { e.preventDefault(); load(); }},
-    siteSel, statusSel, sevSel, text, h('button', {type: 'submit'}, 'Filter'), count);
+    siteSel, statusSel, sevSel, zone, assignee, text, h('button', {type: 'submit'}, 'Filter'), count);
   for (const el of [siteSel, statusSel, sevSel]) el.addEventListener('change', () => load());
 
   replace(view,
@@ -45,8 +47,9 @@ export async function queuePage(view) {
 
   function query() {
     const p = new URLSearchParams();
-    state.site = siteSel.value; state.status = statusSel.value; state.severity = sevSel.value; state.q = text.value.trim();
-    for (const k of ['site', 'status', 'severity', 'q']) if (state[k]) p.set(k, state[k]);
+    state.site = siteSel.value; state.status = statusSel.value; state.severity = sevSel.value;
+    state.zone = zone.value.trim(); state.assignee = assignee.value.trim(); state.q = text.value.trim();
+    for (const k of ['site', 'status', 'severity', 'zone', 'assignee', 'q']) if (state[k]) p.set(k, state[k]);
     return p;
   }
 
