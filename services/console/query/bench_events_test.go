@@ -132,6 +132,7 @@ func BenchmarkEventQueries(b *testing.B) {
 		{"search/user-operation", search(db, query.EventFilter{Site: fixture.Site, User: "engineer", Operation: "program_download"})},
 		{"search/text-recent", search(db, query.EventFilter{Site: fixture.Site, Text: "OP=PROGRAM_DOWNLOAD"})},
 		{"search/text-rare", search(db, query.EventFilter{Site: fixture.Site, Text: "SEQ=4242"})},
+		{"search/text-rare-word", search(db, query.EventFilter{Site: fixture.Site, Text: "4242"})},
 		{"search/text-one-day", search(db, query.EventFilter{Site: fixture.Site, Text: "SEQ=4242", Since: day, Until: day.Add(24 * time.Hour)})},
 		{"counts/one-day", func() (int, error) {
 			c, err := db.CountEvents(ctx, query.StatsFilter{Site: fixture.Site, Since: day, Until: day.Add(24 * time.Hour), Limit: query.MaxLimit})

@@ -308,11 +308,17 @@ const (
 )
 
 // anchor is a word of a search text that every matching event must hold as
-// a token (exact) or as the start of a token (prefix).
+// a token (exact), as the start of a token (prefix) or anywhere inside a
+// token (infix).
 type anchor struct {
 	token  string
 	prefix bool
+	infix  bool
 }
+
+// minInfixLen is the shortest infix anchor worth a lookup (an infix lookup
+// reads the whole token column of the searched sites and hours).
+const minInfixLen = 4
 
 func isTokenByte(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
@@ -359,6 +365,19 @@ func textAnchors(text string) []anchor {
 		}
 		i = j
 	}
+	if len(out) == 0 {
+		// No word is preceded by a separator (a single word, or a text
+		// that starts with its only long word): the leading word lies
+		// inside some token of every matching event. Longer than
+		// maxTokenLen it may lie beyond a token's indexed prefix.
+		j := 0
+		for j < len(q) && isTokenByte(q[j]) {
+			j++
+		}
+		if j >= minInfixLen && j <= maxTokenLen && (j == len(q) || q[j] < 0x80) {
+			out = append(out, anchor{token: string(q[:j]), infix: true})
+		}
+	}
 	slices.SortStableFunc(out, func(a, b anchor) int { return len(b.token) - len(a.token) })
 	return out[:min(len(out), maxAnchors)]
 }
@@ -380,7 +399,13 @@ func (db *DB) textRanges(ctx context.Context, f EventFilter) (ranges []hourRange
 	var match, which []string
 	var margs []any
 	for _, a := range anchors {
-		if a.prefix {
+		if a.infix {
+			// A token of maxTokenLen bytes may be the cut prefix of a
+			// longer one that holds the word further on: its hours are
+			// candidates too.
+			match = append(match, `(position(token, ?) > 0 OR length(token) = ?)`)
+			margs = append(margs, a.token, maxTokenLen)
+		} else if a.prefix {
 			// Tokens are [a-z0-9]: the last byte plus one is still ASCII.
 			hi := a.token[:len(a.token)-1] + string(a.token[len(a.token)-1]+1)
 			match = append(match, `(token >= ? AND token < ?)`)

@@ -18,17 +18,21 @@ func TestTextAnchors(t *testing.T) {
 		text string
 		want []anchor
 	}{
-		{"modbus", nil}, // one word: it may be inside a longer token
-		{"SEQ=4242", []anchor{{"4242", true}}},
-		{"OP=PROGRAM_DOWNLOAD", []anchor{{"download", true}, {"program", false}}},
-		{"=abc ", []anchor{{"abc", false}}},
-		{"é4242", nil},                        // after a non-ASCII byte
-		{"x=4242é", []anchor{{"4242", true}}}, // before one: a prefix
-		{"\u212Aabc=1", nil},                  // Kelvin sign: not folded to k; "1" is too short a prefix
-		{"\u212Aabc=123", []anchor{{"123", true}}},
-		{"a " + x70, []anchor{{x70[:64], true}}}, // longer than the index keeps
-		{"a bb ccc dddd eeeee bb", []anchor{{"eeeee", false}, {"dddd", false}, {"ccc", false}}},
-		{"' OR 1=1 --", []anchor{{"or", false}, {"1", false}}},
+		{"modbus", []anchor{{token: "modbus", infix: true}}},       // one word: somewhere inside a token
+		{"Modbus write", []anchor{{token: "write", prefix: true}}}, // a later word anchors better
+		{"abc", nil}, // too short for an infix lookup
+		{"plc101-x", []anchor{{token: "plc101", infix: true}}}, // "x" is too short a prefix
+		{x70, nil}, // may lie beyond the indexed 64 bytes
+		{"SEQ=4242", []anchor{{token: "4242", prefix: true}}},
+		{"OP=PROGRAM_DOWNLOAD", []anchor{{token: "download", prefix: true}, {token: "program"}}},
+		{"=abc ", []anchor{{token: "abc"}}},
+		{"é4242", nil},                                       // after a non-ASCII byte
+		{"x=4242é", []anchor{{token: "4242", prefix: true}}}, // before one: a prefix
+		{"\u212Aabc=1", nil},                                 // Kelvin sign: not folded to k; "1" is too short a prefix
+		{"\u212Aabc=123", []anchor{{token: "123", prefix: true}}},
+		{"a " + x70, []anchor{{token: x70[:64], prefix: true}}}, // longer than the index keeps
+		{"a bb ccc dddd eeeee bb", []anchor{{token: "eeeee"}, {token: "dddd"}, {token: "ccc"}}},
+		{"' OR 1=1 --", []anchor{{token: "or"}, {token: "1"}}},
 		{"", nil},
 	}
 	for _, tc := range tests {
@@ -69,6 +73,11 @@ func TestTextSearchIndex(t *testing.T) {
 		msg := raw
 		if i%50 == 0 {
 			raw, msg = "<134>header only", "rare-word-in-message Zebra42 seq="+fmt.Sprint(i)
+		}
+		if i == 123 {
+			// A token longer than the index keeps (64 bytes), with a
+			// word only beyond its indexed prefix.
+			raw, msg = "blob="+strings.Repeat("q", 66)+"longtailword", ""
 		}
 		ts := base.Add(time.Duration(i) * 97 * time.Minute) // ~27 days, many hours
 		evs = append(evs, event.Event{
@@ -118,7 +127,9 @@ func TestTextSearchIndex(t *testing.T) {
 		{"after a non-ASCII letter", EventFilter{Site: fixture.Site, Text: "rld seq=714"}, true},
 		{"nowhere", EventFilter{Site: fixture.Site, Text: "op=nosuchop"}, true},
 		{"common words: windows only", EventFilter{Site: fixture.Site, Text: "action=allow op=read", Limit: 500}, false},
-		{"single word: substring scan", EventFilter{Site: fixture.Site, Text: "ebra4"}, false},
+		{"single word inside tokens: infix lookup", EventFilter{Site: fixture.Site, Text: "ebra4"}, true},
+		{"single short word: substring scan", EventFilter{Site: fixture.Site, Text: "bra"}, false},
+		{"single word beyond a long token's indexed prefix", EventFilter{Site: fixture.Site, Text: "tailword"}, true},
 		{"time bounded", EventFilter{Site: fixture.Site, Text: "by xseq=1", Since: base.Add(24 * time.Hour), Until: base.Add(10 * 24 * time.Hour)}, true},
 	}
 	for _, tc := range tests {
