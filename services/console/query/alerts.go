@@ -2,10 +2,8 @@ package query
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -80,29 +78,15 @@ type AlertCursor struct {
 const alertCursorPrefix = "a1."
 
 // Encode returns the opaque, URL-safe text form of c.
-func (c AlertCursor) Encode() string {
-	return alertCursorPrefix + base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.TimeMs, 10)+"|"+c.ID))
-}
+func (c AlertCursor) Encode() string { return encodeKeyset(alertCursorPrefix, c.TimeMs, c.ID) }
 
 // DecodeAlertCursor parses a cursor produced by AlertCursor.Encode.
 func DecodeAlertCursor(s string) (AlertCursor, error) {
-	errBad := errors.New("not a cursor returned by this API")
-	if !strings.HasPrefix(s, alertCursorPrefix) || len(s) > 128 {
-		return AlertCursor{}, errBad
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(s[len(alertCursorPrefix):])
-	if err != nil {
-		return AlertCursor{}, errBad
-	}
-	ms, id, ok := strings.Cut(string(raw), "|")
+	ms, id, ok := decodeKeyset(alertCursorPrefix, s)
 	if !ok {
-		return AlertCursor{}, errBad
+		return AlertCursor{}, errors.New("not a cursor returned by this API")
 	}
-	n, err := strconv.ParseInt(ms, 10, 64)
-	if err != nil || n < 0 || !ValidID(id) {
-		return AlertCursor{}, errBad
-	}
-	return AlertCursor{TimeMs: n, ID: id}, nil
+	return AlertCursor{TimeMs: ms, ID: id}, nil
 }
 
 // alertColumns are the alert columns scanAlert reads, in order.

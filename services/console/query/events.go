@@ -2,11 +2,9 @@ package query
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -84,29 +82,15 @@ type EventCursor struct {
 const eventCursorPrefix = "e1."
 
 // Encode returns the opaque, URL-safe text form of c.
-func (c EventCursor) Encode() string {
-	return eventCursorPrefix + base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.TimeMs, 10)+"|"+c.ID))
-}
+func (c EventCursor) Encode() string { return encodeKeyset(eventCursorPrefix, c.TimeMs, c.ID) }
 
 // DecodeEventCursor parses a cursor produced by EventCursor.Encode.
 func DecodeEventCursor(s string) (EventCursor, error) {
-	errBad := errors.New("not an event cursor returned by this API")
-	if !strings.HasPrefix(s, eventCursorPrefix) || len(s) > 128 {
-		return EventCursor{}, errBad
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(s[len(eventCursorPrefix):])
-	if err != nil {
-		return EventCursor{}, errBad
-	}
-	ms, id, ok := strings.Cut(string(raw), "|")
+	ms, id, ok := decodeKeyset(eventCursorPrefix, s)
 	if !ok {
-		return EventCursor{}, errBad
+		return EventCursor{}, errors.New("not an event cursor returned by this API")
 	}
-	n, err := strconv.ParseInt(ms, 10, 64)
-	if err != nil || n < 0 || !ValidID(id) {
-		return EventCursor{}, errBad
-	}
-	return EventCursor{TimeMs: n, ID: id}, nil
+	return EventCursor{TimeMs: ms, ID: id}, nil
 }
 
 // eventSelect lists the event columns scanEvent reads.

@@ -138,29 +138,44 @@ type Cursor struct {
 const cursorPrefix = "i1."
 
 // Encode returns the opaque, URL-safe text form of c.
-func (c Cursor) Encode() string {
-	raw := strconv.FormatInt(c.LastSeenMs, 10) + "|" + c.ID
-	return cursorPrefix + base64.RawURLEncoding.EncodeToString([]byte(raw))
-}
+func (c Cursor) Encode() string { return encodeKeyset(cursorPrefix, c.LastSeenMs, c.ID) }
 
 // DecodeCursor parses a cursor produced by Cursor.Encode.
 func DecodeCursor(s string) (Cursor, error) {
-	if !strings.HasPrefix(s, cursorPrefix) || len(s) > 128 {
-		return Cursor{}, errors.New("not a cursor returned by this API")
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(s[len(cursorPrefix):])
-	if err != nil {
-		return Cursor{}, errors.New("not a cursor returned by this API")
-	}
-	ms, id, ok := strings.Cut(string(raw), "|")
+	ms, id, ok := decodeKeyset(cursorPrefix, s)
 	if !ok {
 		return Cursor{}, errors.New("not a cursor returned by this API")
 	}
-	n, err := strconv.ParseInt(ms, 10, 64)
-	if err != nil || n < 0 || !ValidID(id) {
-		return Cursor{}, errors.New("not a cursor returned by this API")
+	return Cursor{LastSeenMs: ms, ID: id}, nil
+}
+
+// encodeKeyset is the text form of every keyset cursor of this package:
+// prefix (which names the list and the format version), then the
+// URL-safe base64 of "<milliseconds>|<id>".
+func encodeKeyset(prefix string, ms int64, id string) string {
+	return prefix + base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(ms, 10)+"|"+id))
+}
+
+// decodeKeyset parses encodeKeyset's form with the given prefix; ok is
+// false for anything else (another list's cursor, a tampered one, an id
+// that is not a UUID).
+func decodeKeyset(prefix, s string) (ms int64, id string, ok bool) {
+	if !strings.HasPrefix(s, prefix) || len(s) > 128 {
+		return 0, "", false
 	}
-	return Cursor{LastSeenMs: n, ID: id}, nil
+	raw, err := base64.RawURLEncoding.DecodeString(s[len(prefix):])
+	if err != nil {
+		return 0, "", false
+	}
+	msText, id, found := strings.Cut(string(raw), "|")
+	if !found {
+		return 0, "", false
+	}
+	ms, err = strconv.ParseInt(msText, 10, 64)
+	if err != nil || ms < 0 || !ValidID(id) {
+		return 0, "", false
+	}
+	return ms, id, true
 }
 
 // ValidID reports whether s is a UUID in canonical lowercase text form
