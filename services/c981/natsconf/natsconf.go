@@ -186,6 +186,27 @@ func streamNames() []string {
 	return names
 }
 
+// kvPublish is what a service publishes to use the KV bucket b: create or
+// update it (CreateOrUpdateKeyValue reads the account's JetStream limits
+// first), get and put keys, and with watch list keys (a short-lived
+// ordered consumer).
+func kvPublish(b string, watch bool) []string {
+	kvStream := "KV_" + b
+	p := []string{
+		jsAPI + "INFO",
+		jsAPI + "STREAM.CREATE." + kvStream,
+		jsAPI + "STREAM.UPDATE." + kvStream,
+		jsAPI + "STREAM.INFO." + kvStream,
+		jsAPI + "STREAM.MSG.GET." + kvStream,
+		jsAPI + "DIRECT.GET." + kvStream,
+		jsAPI + "DIRECT.GET." + kvStream + ".>",
+	}
+	if watch {
+		p = append(p, jsAPI+"CONSUMER.CREATE."+kvStream+".>", "$JS.FC."+kvStream+".>")
+	}
+	return append(p, "$KV."+b+".>")
+}
+
 // Users returns every generated user: the runtime services in pipeline
 // order, the provisioning user, then one leaf user per site.
 func Users(o Options) []User {
@@ -223,33 +244,10 @@ func Users(o Options) []User {
 			)
 		}
 		for _, b := range svc.buckets {
-			kvStream := "KV_" + b
-			u.Publish = append(u.Publish,
-				jsAPI+"INFO",
-				jsAPI+"STREAM.CREATE."+kvStream,
-				jsAPI+"STREAM.UPDATE."+kvStream,
-				jsAPI+"STREAM.INFO."+kvStream,
-				jsAPI+"STREAM.MSG.GET."+kvStream,
-				jsAPI+"DIRECT.GET."+kvStream,
-				jsAPI+"DIRECT.GET."+kvStream+".>",
-				// Listing keys is a short-lived ordered consumer (a watch).
-				jsAPI+"CONSUMER.CREATE."+kvStream+".>",
-				"$JS.FC."+kvStream+".>",
-				"$KV."+b+".>",
-			)
+			u.Publish = append(u.Publish, kvPublish(b, true)...)
 		}
 		if svc.kv {
-			kvStream := "KV_" + bucket
-			u.Publish = append(u.Publish,
-				jsAPI+"INFO", // CreateOrUpdateKeyValue reads the account's JetStream limits first
-				jsAPI+"STREAM.CREATE."+kvStream,
-				jsAPI+"STREAM.UPDATE."+kvStream,
-				jsAPI+"STREAM.INFO."+kvStream,
-				jsAPI+"STREAM.MSG.GET."+kvStream,
-				jsAPI+"DIRECT.GET."+kvStream,
-				jsAPI+"DIRECT.GET."+kvStream+".>",
-				"$KV."+bucket+".>",
-			)
+			u.Publish = append(u.Publish, kvPublish(bucket, false)...)
 		}
 		u.Publish = dedupe(u.Publish)
 		u.Subscribe = []string{"_INBOX.>"}
