@@ -131,13 +131,21 @@ func TestBackpressureWhenJetStreamRefuses(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("TCP sender still blocked after the stream accepts again")
 	}
+	h.expectEachSeqOnce(ctx, n)
+}
+
+// expectEachSeqOnce reads the raw stream of the TCP listener and fails
+// unless each sequence number 0..n-1 (the records' seq field) arrived
+// exactly once.
+func (h *harness) expectEachSeqOnce(ctx context.Context, n int) {
+	t := h.t
+	t.Helper()
 	cons, err := h.env.JS.OrderedConsumer(ctx, bus.StreamRaw, jetstream.OrderedConsumerConfig{FilterSubjects: []string{bus.RawSubject("demo-plant", "syslog-tcp")}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := make([]int, n)
-	total := 0
-	for total < n {
+	for total := 0; total < n; {
 		msg, err := cons.Next(jetstream.FetchMaxWait(30 * time.Second))
 		if err != nil {
 			t.Fatalf("after %d of %d events: %v", total, n, err)

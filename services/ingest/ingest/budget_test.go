@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/c981/c981/services/ingest/syslog"
@@ -217,34 +216,7 @@ func TestBackpressureByteBudget(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("TCP sender still blocked after the stream accepts again")
 	}
-	cons, err := h.env.JS.OrderedConsumer(ctx, bus.StreamRaw, jetstream.OrderedConsumerConfig{FilterSubjects: []string{bus.RawSubject("demo-plant", "syslog-tcp")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := make([]int, n)
-	for total := 0; total < n; {
-		msg, err := cons.Next(jetstream.FetchMaxWait(30 * time.Second))
-		if err != nil {
-			t.Fatalf("after %d of %d events: %v", total, n, err)
-		}
-		var evs []event.Event
-		if err := event.Unmarshal(msg.Data(), &evs); err != nil {
-			t.Fatal(err)
-		}
-		for _, ev := range evs {
-			var seq int
-			if _, err := fmt.Sscan(ev.Fields["seq"], &seq); err != nil || seq < 0 || seq >= n {
-				t.Fatalf("event without a valid seq: %q", ev.Raw)
-			}
-			seen[seq]++
-			total++
-		}
-	}
-	for i, c := range seen {
-		if c != 1 {
-			t.Fatalf("seq %d arrived %d times", i, c)
-		}
-	}
+	h.expectEachSeqOnce(ctx, n)
 	// Everything published: the whole reservation is released.
 	deadline = time.Now().Add(5 * time.Second)
 	for h.svc.budget.inUse() != 0 {
