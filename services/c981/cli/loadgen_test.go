@@ -61,6 +61,8 @@ func TestLoadgenUsage(t *testing.T) {
 		{"no count or duration", []string{"loadgen", "--addr", "127.0.0.1:1"}, 2},
 		{"bad proto", []string{"loadgen", "--addr", "127.0.0.1:1", "--count", "1", "--proto", "sctp"}, 1},
 		{"bad format", []string{"loadgen", "--addr", "127.0.0.1:1", "--count", "1", "--format", "xml"}, 1},
+		{"http without token", []string{"loadgen", "--addr", "127.0.0.1:1", "--count", "1", "--proto", "http"}, 1},
+		{"loadgen-ingest with arguments", []string{"loadgen-ingest", "extra"}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,7 +1,10 @@
 // Package loadgen is C-981's syslog load generator (c981 loadgen): it sends
-// RFC 5424, RFC 3164 or CEF-in-syslog records over UDP, TCP or TLS at a
-// target rate and tags every record with a run id and a sequence number, so
-// that the receiving side can prove that nothing was lost or duplicated.
+// RFC 5424, RFC 3164 or CEF-in-syslog records over UDP, TCP or TLS, or in
+// batches over HTTP (POST /v1/events with an Idempotency-Key, each batch
+// retried by HTTPSender until ingest acknowledges it), at a target rate and
+// tags every record with a run id and a sequence number, so that the
+// receiving side can prove that nothing was lost or duplicated: VerifyRaw
+// checks it on the raw stream (C981_RAW), package verify in ClickHouse.
 //
 // Every record carries run, seq and sent (Unix nanoseconds):
 //
@@ -11,4 +14,8 @@
 //
 // Line builds one record, Seq reads run and seq back from a raw record of
 // any of these formats, and Run drives a connection.
+//
+// The two-process TCP load measurement of ingest (c981 loadgen-ingest on
+// one side, c981 loadgen --verify-raw on the other) is scripted in
+// testdata/tcp-load.sh.
 package loadgen

@@ -13,9 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/c981/c981/services/ingest/ingest"
-	"github.com/c981/c981/services/shared/bus"
 	"github.com/c981/c981/services/shared/bustest"
-	"github.com/c981/c981/services/shared/event"
 )
 
 // ingestHarness runs the real ingest service with one TCP listener on a
@@ -24,8 +22,12 @@ type ingestHarness struct {
 	env  *bustest.Env
 	svc  *ingest.Service
 	reg  *prometheus.Registry
-	addr string
+	addr string // syslog over TCP
+	http string // POST /v1/events
 }
+
+// testToken is the bearer token of the harness's HTTP listener.
+const testToken = "load-test-token-0123456789"
 
 func startIngest(tb testing.TB, workers int) *ingestHarness {
 	tb.Helper()
@@ -36,6 +38,7 @@ func startIngest(tb testing.TB, workers int) *ingestHarness {
 		PublishWorkers: workers,
 		Listeners: []ingest.ListenerConfig{
 			{Name: "syslog-tcp", Proto: ingest.ProtoTCP, Addr: "127.0.0.1:0", Site: "load-plant"},
+			{Name: "sensor-http", Proto: ingest.ProtoHTTP, Addr: "127.0.0.1:0", Site: "load-plant", HTTP: &ingest.HTTPConfig{Tokens: []string{testToken}}},
 		},
 	}, ingest.Deps{JS: env.JS, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg})
 	if err != nil {
@@ -55,7 +58,7 @@ func startIngest(tb testing.TB, workers int) *ingestHarness {
 			tb.Errorf("ingest Run: %v", err)
 		}
 	})
-	return &ingestHarness{env: env, svc: svc, reg: reg, addr: svc.Addrs()["syslog-tcp"]}
+	return &ingestHarness{env: env, svc: svc, reg: reg, addr: svc.Addrs()["syslog-tcp"], http: svc.Addrs()["sensor-http"]}
 }
 
 // published sums c981_ingest_published_events_total.
@@ -112,66 +115,19 @@ func (h *ingestHarness) waitPublished(tb testing.TB, n uint64, timeout time.Dura
 	}
 }
 
-// verifySeqs reads C981_RAW from the start and checks that every
-// sequence number first..last of run arrived exactly once and nothing else
+// verifySeqs checks with VerifyRaw that every sequence number
+// first..last of run reached C981_RAW exactly once and nothing else
 // arrived.
 func verifySeqs(tb testing.TB, js jetstream.JetStream, run string, first, last uint64) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	stream, err := js.Stream(ctx, bus.StreamRaw)
+	rep, err := VerifyRaw(ctx, js, run, first, last, 30*time.Second)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	want := last - first + 1
-	seen := make([]uint8, want)
-	var total, dup, foreign uint64
-	lastProgress := time.Now()
-	for total < want {
-		batch, err := cons.Fetch(50, jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		got := 0
-		for msg := range batch.Messages() {
-			got++
-			var evs []event.Event
-			if err := event.Unmarshal(msg.Data(), &evs); err != nil {
-				tb.Fatalf("decode %s: %v", msg.Subject(), err)
-			}
-			for _, ev := range evs {
-				total++
-				r, seq, ok := Seq([]byte(ev.Raw))
-				if !ok || r != run || seq < first || seq > last {
-					foreign++
-					continue
-				}
-				if seen[seq-first]++; seen[seq-first] > 1 {
-					dup++
-				}
-			}
-		}
-		if batch.Error() != nil {
-			tb.Fatal(batch.Error())
-		}
-		if got > 0 {
-			lastProgress = time.Now()
-		} else if time.Since(lastProgress) > 30*time.Second {
-			break // nothing more arrives: report what is missing
-		}
-	}
-	var missing uint64
-	for _, s := range seen {
-		if s == 0 {
-			missing++
-		}
-	}
-	if missing > 0 || dup > 0 || foreign > 0 || total != want {
-		tb.Fatalf("run %s: %d events for %d sequence numbers: %d missing, %d duplicated, %d foreign", run, total, want, missing, dup, foreign)
+	if !rep.OK() || rep.Other > 0 || rep.Undecodable > 0 {
+		tb.Fatal(rep)
 	}
 }
 

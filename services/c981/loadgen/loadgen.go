@@ -17,6 +17,10 @@ const (
 	ProtoUDP = "udp"
 	ProtoTCP = "tcp"
 	ProtoTLS = "tls"
+	// ProtoHTTP posts batches of records (text/plain, one per line) to an
+	// ingest HTTP listener's /v1/events with a bearer token and an
+	// Idempotency-Key, retrying each batch until it is acknowledged.
+	ProtoHTTP = "http"
 )
 
 // Framing of stream transports (RFC 6587).
@@ -29,7 +33,7 @@ const (
 type Config struct {
 	// Addr is the receiver's host:port.
 	Addr string
-	// Proto is udp, tcp or tls.
+	// Proto is udp, tcp, tls or http.
 	Proto string
 	// Format is rfc5424, rfc3164, cef or mix.
 	Format string
@@ -47,8 +51,14 @@ type Config struct {
 	RunID string
 	// FirstSeq is the sequence number of the first record; default 1.
 	FirstSeq uint64
-	// TLS is the client configuration of proto tls.
+	// TLS is the client configuration of proto tls (and of http, for an
+	// https URL).
 	TLS *tls.Config
+	// Token is the bearer token of proto http; required for it.
+	Token string
+	// Batch is the number of records per request of proto http; default
+	// DefaultHTTPBatch.
+	Batch int
 	// Progress, when set, receives a progress line every ProgressEvery
 	// (default 1 s).
 	Progress      io.Writer
@@ -85,8 +95,12 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Addr == "":
 		return errors.New("loadgen: addr is required")
-	case c.Proto != ProtoUDP && c.Proto != ProtoTCP && c.Proto != ProtoTLS:
-		return fmt.Errorf("loadgen: proto %q must be udp, tcp or tls", c.Proto)
+	case c.Proto != ProtoUDP && c.Proto != ProtoTCP && c.Proto != ProtoTLS && c.Proto != ProtoHTTP:
+		return fmt.Errorf("loadgen: proto %q must be udp, tcp, tls or http", c.Proto)
+	case c.Proto == ProtoHTTP && c.Token == "":
+		return errors.New("loadgen: proto http needs a bearer token")
+	case c.Batch < 0:
+		return errors.New("loadgen: batch must not be negative")
 	case !ValidFormat(c.Format):
 		return fmt.Errorf("loadgen: format %q must be rfc5424, rfc3164, cef or mix", c.Format)
 	case c.Framing != "" && c.Framing != FramingNewline && c.Framing != FramingOctet:
@@ -126,6 +140,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		if cfg.Proto == ProtoTLS {
 			cfg.Framing = FramingOctet
 		}
+	}
+	if cfg.Proto == ProtoHTTP {
+		return runHTTP(ctx, cfg)
 	}
 	d := net.Dialer{Timeout: 10 * time.Second}
 	var conn net.Conn

@@ -53,7 +53,7 @@ func BenchmarkIngestPublish(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		for i, line := range lines {
-			l.handle(line, "127.0.0.1:50000", "tcp 127.0.0.1:50000 line "+fmt.Sprint(i), true)
+			l.handle(line, "127.0.0.1:50000", where{proto: "tcp ", addr: "127.0.0.1:50000", unit: " line ", n: i + 1}, true)
 		}
 		target += int64(len(lines))
 		for pub() < target {

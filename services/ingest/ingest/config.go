@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"regexp"
@@ -43,6 +44,9 @@ const (
 	DefaultNATSSubject     = "c981.sensor.>"
 	DefaultNATSQueue       = "c981-ingest"
 	DefaultNATSMaxSources  = 1024
+	// DefaultMaxConnsPerPeer is the default max_conns_per_peer of tcp, tls
+	// and http listeners.
+	DefaultMaxConnsPerPeer = 64
 )
 
 // Config configures the ingest service.
@@ -63,7 +67,8 @@ const (
 //	  publish_workers: 1
 //	  listeners:
 //	    - {name: syslog-udp, proto: udp, addr: "0.0.0.0:5514", site: demo-plant, timezone: Europe/Berlin}
-//	    - {name: syslog-tcp, proto: tcp, addr: "0.0.0.0:5514", site: demo-plant, format: auto}
+//	    - {name: syslog-tcp, proto: tcp, addr: "0.0.0.0:5514", site: demo-plant, format: auto,
+//	       rate_limit: {events_per_second: 20000, burst: 40000}, max_conns_per_peer: 64}
 //	    - name: syslog-tls
 //	      proto: tls
 //	      addr: "0.0.0.0:6514"
@@ -161,6 +166,16 @@ type ListenerConfig struct {
 	// others). A nats listener has no addr: it subscribes on the
 	// connection of Deps.JS.
 	NATS *NATSConfig `yaml:"nats"`
+	// RateLimit limits the records per second of each sender of this
+	// listener (token bucket per peer IP; per bearer token and peer IP for
+	// http): see RateLimitConfig. Default none. Not allowed for nats.
+	RateLimit *RateLimitConfig `yaml:"rate_limit"`
+	// MaxConnsPerPeer is the maximum number of concurrent connections from
+	// one peer IP to a tcp, tls or http listener (further ones are closed
+	// at once and counted in
+	// c981_ingest_tcp_connections_rejected_per_peer_total), so that one
+	// sender cannot take all of MaxConns; default 64.
+	MaxConnsPerPeer int `yaml:"max_conns_per_peer"`
 }
 
 // NATSConfig configures the input for sensors that publish directly to
@@ -294,6 +309,12 @@ func (c *Config) ApplyDefaults() {
 		if l.Format == "" {
 			l.Format = syslog.FormatAuto
 		}
+		if l.Proto == ProtoTCP || l.Proto == ProtoTLS || l.Proto == ProtoHTTP {
+			setDefault(&l.MaxConnsPerPeer, DefaultMaxConnsPerPeer)
+		}
+		if rl := l.RateLimit; rl != nil && rl.Burst == 0 {
+			rl.Burst = max(1, int(math.Ceil(rl.EventsPerSecond)))
+		}
 		if l.Timezone == "" {
 			l.Timezone = "UTC"
 		}
@@ -400,6 +421,7 @@ func (c *Config) Validate() error {
 		if l.Site == "" {
 			bad(p+".site", "must not be empty")
 		}
+		validateLimits(l, p, bad)
 		if !l.Format.Valid() {
 			bad(p+".format", "%q is not a known format", l.Format)
 		}
@@ -464,5 +486,29 @@ func validateHTTP(h *HTTPConfig, p string, bad func(path, format string, args ..
 	}
 	if h.RetryAfter <= 0 {
 		bad(p+".retry_after", "must be positive")
+	}
+}
+
+func validateLimits(l ListenerConfig, p string, bad func(path, format string, args ...any)) {
+	if rl := l.RateLimit; rl != nil {
+		if l.Proto == ProtoNATS {
+			bad(p+".rate_limit", "not allowed with proto nats (the sensors publish through the NATS server's own limits)")
+		}
+		if !(rl.EventsPerSecond > 0) || math.IsInf(rl.EventsPerSecond, 0) {
+			bad(p+".rate_limit.events_per_second", "must be positive")
+		}
+		if rl.Burst <= 0 {
+			bad(p+".rate_limit.burst", "must be positive")
+		}
+	}
+	switch l.Proto {
+	case ProtoTCP, ProtoTLS, ProtoHTTP:
+		if l.MaxConnsPerPeer <= 0 {
+			bad(p+".max_conns_per_peer", "must be positive")
+		}
+	default:
+		if l.MaxConnsPerPeer != 0 {
+			bad(p+".max_conns_per_peer", "only allowed with proto tcp, tls or http")
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,36 @@ func TestConfigYAML(t *testing.T) {
 	}
 	if l := cfg.Listeners[1]; l.Format != syslog.FormatRFC3164 || l.Timezone != "UTC" || l.Proto != ProtoTCP {
 		t.Errorf("listener 1 %+v", l)
+	}
+}
+
+// TestConfigRateLimitYAML decodes the limits of a listener and checks
+// their defaults.
+func TestConfigRateLimitYAML(t *testing.T) {
+	data := []byte(`listeners:
+  - {name: a, proto: tcp, addr: "127.0.0.1:0", site: s, rate_limit: {events_per_second: 1500}}
+  - {name: b, proto: udp, addr: "127.0.0.1:0", site: s, rate_limit: {events_per_second: 10, burst: 50}}
+  - {name: c, proto: tls, addr: "127.0.0.1:0", site: s, max_conns_per_peer: 4, tls: {cert_file: a, key_file: b}}
+`)
+	var cfg Config
+	if err := config.DecodeYAML("limits.yaml", data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	got := []string{}
+	for _, l := range cfg.Listeners {
+		rl := "none"
+		if l.RateLimit != nil {
+			rl = fmt.Sprintf("%g/s burst %d", l.RateLimit.EventsPerSecond, l.RateLimit.Burst)
+		}
+		got = append(got, fmt.Sprintf("%s: %s, %d conns per peer", l.Name, rl, l.MaxConnsPerPeer))
+	}
+	want := []string{"a: 1500/s burst 1500, 64 conns per peer", "b: 10/s burst 50, 0 conns per peer", "c: none, 4 conns per peer"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -113,6 +144,20 @@ func TestConfigValidate(t *testing.T) {
 		{"no site", func(c *Config) { c.Listeners[1].Site = "" }, []string{"listeners[1].site: must not be empty"}},
 		{"bad format", func(c *Config) { c.Listeners[1].Format = "syslog9" }, []string{`listeners[1].format: "syslog9"`}},
 		{"bad timezone", func(c *Config) { c.Listeners[1].Timezone = "Mars/Olympus" }, []string{`listeners[1].timezone: "Mars/Olympus"`}},
+		{"rate limit defaults the burst to one second", func(c *Config) {
+			c.Listeners[0].RateLimit = &RateLimitConfig{EventsPerSecond: 0.5}
+			c.Listeners[1].RateLimit = &RateLimitConfig{EventsPerSecond: 2500}
+		}, nil},
+		{"rate limit problems", func(c *Config) {
+			c.Listeners[0].RateLimit = &RateLimitConfig{EventsPerSecond: -1}
+			c.Listeners[1].RateLimit = &RateLimitConfig{EventsPerSecond: 10, Burst: -5}
+		}, []string{"listeners[0].rate_limit.events_per_second: must be positive", "listeners[1].rate_limit.burst: must be positive"}},
+		{"rate limit on nats", func(c *Config) {
+			c.Listeners[0].Proto, c.Listeners[0].Addr = "nats", ""
+			c.Listeners[0].RateLimit = &RateLimitConfig{EventsPerSecond: 10}
+		}, []string{"listeners[0].rate_limit: not allowed with proto nats"}},
+		{"max conns per peer on udp", func(c *Config) { c.Listeners[0].MaxConnsPerPeer = 3 }, []string{"listeners[0].max_conns_per_peer: only allowed with proto tcp, tls or http"}},
+		{"negative max conns per peer", func(c *Config) { c.Listeners[1].MaxConnsPerPeer = -1 }, []string{"listeners[1].max_conns_per_peer: must be positive"}},
 		{"all problems reported", func(c *Config) { c.Listeners[0].Proto = "x"; c.Listeners[1].Site = "" }, []string{"listeners[0].proto", "listeners[1].site"}},
 	}
 	for _, tt := range tests {

@@ -24,9 +24,17 @@
 //     to a site and source (TLSConfig.Identities). Certificate and client CA
 //     files are reloaded when they change, without a restart. Plaintext on
 //     this port is dead-lettered as plaintext_on_tls_port.
-//   - http: POST /v1/events with a bearer token: one JSON document or NDJSON;
-//     413 above MaxBodyBytes; 429 with Retry-After when the queue has no room
-//     for the whole request (nothing is queued, the sensor retries).
+//   - http: POST /v1/events with a bearer token: one JSON document, NDJSON, or
+//     with Content-Type text/plain one record of any format per line; 413
+//     above MaxBodyBytes; 429 with Retry-After when the memory budget has no
+//     room for the whole request (nothing is published, the sensor
+//     retries). The handler publishes the request's events itself and
+//     answers 202 only once JetStream acknowledged them (503 with
+//     Retry-After when it does not in time). With an Idempotency-Key header
+//     the event ids derive from (site, listener, key, record index), so a
+//     retried request publishes the same messages and ids, deduplicated by
+//     JetStream and the store: no loss and no duplicate even when ingest is
+//     killed between the acknowledgement and its answer.
 //   - nats: a core NATS queue subscription on c981.sensor.<site>.<source>
 //     for sensors that publish directly. Core NATS rather than a JetStream
 //     stream: the records become durable once, on C981_RAW, instead of being
@@ -58,6 +66,18 @@
 // publish with the same message id until it succeeds, so a slow, full or
 // unreachable stream slows ingest down instead of losing events, and a
 // retried batch is deduplicated by JetStream.
+//
+// Per-sender limits (ListenerConfig.RateLimit, MaxConnsPerPeer): a token
+// bucket per peer IP (per bearer token and peer IP for http) and a bound
+// on the concurrent connections of one peer IP, so that one noisy or
+// misconfigured sender cannot starve its neighbours. Over its rate a TCP
+// or TLS sender is simply not read until its tokens are due (backpressure,
+// nothing lost), a UDP record is dropped and counted
+// (c981_ingest_dropped_total{reason="rate_limited"}), an HTTP request is
+// answered 429 with Retry-After; all are counted per listener in
+// c981_ingest_rate_limited_total{listener,action}. A connection over
+// max_conns_per_peer is closed at once and counted in
+// c981_ingest_tcp_connections_rejected_per_peer_total.
 //
 // On shutdown the listeners stop, every queued record is published, and Run
 // returns; publishing after shutdown is bounded by Config.ShutdownTimeout.

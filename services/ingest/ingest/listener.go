@@ -3,7 +3,10 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -46,9 +49,10 @@ type listener struct {
 	// they are incremented for every record).
 	received, parsed prometheus.Counter
 
-	boot string        // Run's start time, part of every record id
-	seq  atomic.Uint64 // records received, for ids
-	addr string        // bound address
+	boot   string        // Run's start time, part of every record id
+	idBase [8]byte       // hash of node, listener and boot: the first half of every record id
+	seq    atomic.Uint64 // records received, for ids
+	addr   string        // bound address
 
 	tcp   net.Listener   // tcp, tls and http
 	udp   []*net.UDPConn // udp: one socket, or one per reader with UDPReusePort
@@ -57,9 +61,15 @@ type listener struct {
 	nats  *natsInput                  // nats
 	drops atomic.Pointer[[]*udpDrops] // udp: the kernel's drop counters of the sockets
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
+	// limit is the per-sender token bucket (nil: no rate_limit).
+	limit *peerLimiter
+	// done is closed by close: readers waiting for a token give up.
+	done chan struct{}
+
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	perPeer map[string]int // open connections per peer IP
+	closed  bool
 }
 
 func newRoute(l *listener, site, source string, cfg Config) (*route, error) {
@@ -84,7 +94,8 @@ func newRoute(l *listener, site, source string, cfg Config) (*route, error) {
 }
 
 func newListener(s *Service, lc ListenerConfig) (*listener, error) {
-	l := &listener{cfg: lc, s: s, received: s.m.received.WithLabelValues(lc.Name), parsed: s.m.parsed.WithLabelValues(lc.Name)}
+	l := &listener{cfg: lc, s: s, received: s.m.received.WithLabelValues(lc.Name), parsed: s.m.parsed.WithLabelValues(lc.Name),
+		limit: newPeerLimiter(lc.RateLimit), done: make(chan struct{})}
 	def, err := newRoute(l, lc.Site, lc.Name, s.cfg)
 	if err != nil {
 		return nil, err
@@ -119,6 +130,8 @@ func newListener(s *Service, lc ListenerConfig) (*listener, error) {
 
 func (l *listener) bind(boot string) error {
 	l.boot = boot
+	h := sha256.Sum256([]byte(l.s.cfg.NodeID + "\x00" + l.cfg.Name + "\x00" + boot))
+	copy(l.idBase[:], h[:8])
 	switch l.cfg.Proto {
 	case ProtoTCP, ProtoTLS, ProtoHTTP:
 		ln, err := net.Listen("tcp", l.cfg.Addr)
@@ -128,6 +141,7 @@ func (l *listener) bind(boot string) error {
 		l.tcp = ln
 		l.addr = ln.Addr().String()
 		l.conns = map[net.Conn]struct{}{}
+		l.perPeer = map[string]int{}
 	case ProtoUDP:
 		return l.bindUDP()
 	case ProtoNATS:
@@ -150,6 +164,9 @@ func (l *listener) close() {
 			_ = srv.Close()
 		}
 	}()
+	if !l.closed {
+		close(l.done)
+	}
 	l.closed = true
 	if l.tcp != nil {
 		_ = l.tcp.Close()
@@ -194,14 +211,52 @@ func (l *listener) serve(ctx context.Context) {
 	}
 }
 
-// nextID returns the deterministic id of the next received record.
+// where is the position of a record for its dead letter, e.g. "tcp
+// 10.0.0.5:40112 line 7". It is formatted only when the record is
+// dead-lettered: building the string for every record cost about as much
+// as framing it.
+type where struct {
+	proto string // "udp ", "tcp ", "tls ", "nats "
+	addr  string // the peer address, or the NATS subject
+	unit  string // " line ", " frame ", or "" without an index
+	n     int
+}
+
+// String formats the position.
+func (w where) String() string {
+	if w.unit == "" {
+		return w.proto + w.addr
+	}
+	return w.proto + w.addr + w.unit + strconv.Itoa(w.n)
+}
+
+// nextID returns the deterministic id of the next received record: a
+// UUID (version 8, RFC 9562 custom layout) of 64 bits of the hash of
+// (node id, listener, boot) followed by the record's sequence number, so
+// ids are unique per ingest instance and run and cost no hash per record
+// (hashing every record's id cost as much as framing it).
 func (l *listener) nextID() string {
-	return event.NewID(l.s.cfg.NodeID, l.cfg.Name, l.boot, strconv.FormatUint(l.seq.Add(1), 10))
+	var b [16]byte
+	copy(b[:8], l.idBase[:])
+	binary.BigEndian.PutUint64(b[8:], l.seq.Add(1))
+	b[6] = (b[6] & 0x0f) | 0x80 // version 8
+	b[8] = (b[8] & 0x3f) | 0x80 // RFC 9562 variant: the 2^62 records of a run stay distinct
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], b[10:16])
+	return string(out[:])
 }
 
 // handle parses one record of the listener's own route and queues the
 // event or its dead letter; it reports whether the record was parsed.
-func (l *listener) handle(raw []byte, peer, pos string, block bool) bool {
+func (l *listener) handle(raw []byte, peer string, pos where, block bool) bool {
 	return l.handleRoute(l.def, "", raw, peer, pos, block)
 }
 
@@ -209,13 +264,13 @@ func (l *listener) handle(raw []byte, peer, pos string, block bool) bool {
 // stamps identity and queues the event or its dead letter. It reports
 // whether the record was parsed (a UDP record may still be dropped when
 // the queue is full, which is counted).
-func (l *listener) handleRoute(r *route, identity string, raw []byte, peer, pos string, block bool) bool {
+func (l *listener) handleRoute(r *route, identity string, raw []byte, peer string, pos where, block bool) bool {
 	l.received.Inc()
 	id := l.nextID()
 	now := time.Now().UTC()
-	ev, err := r.parser.Parse(raw, id, peer, now)
+	ev, err := parseRecycled(r.parser, raw, id, peer, now)
 	if err != nil {
-		l.reject(r, id, now, raw, pos, string(syslog.ReasonOf(err)), err.Error(), block)
+		l.reject(r, id, now, raw, pos.String(), string(syslog.ReasonOf(err)), err.Error(), block)
 		return false
 	}
 	ev.PeerIdentity = identity
@@ -310,22 +365,64 @@ func (l *listener) serveUDP(conn *net.UDPConn) {
 		}
 		l.s.m.udpDatagrams.WithLabelValues(name).Inc()
 		peer := addr.String()
-		pos := "udp " + peer
+		pos := where{proto: "udp ", addr: peer}
+		var b *bucket
+		if l.limit != nil {
+			b = l.limit.get(addr.Addr().Unmap().String(), time.Now())
+		}
 		// RFC 5426: one message per datagram, but senders that batch
 		// newline-separated records are accepted too.
 		data := bytes.TrimRight(buf[:n], "\r\n")
 		if bytes.IndexByte(data, '\n') < 0 {
-			if len(data) > 0 {
+			if len(data) > 0 && l.admitUDP(b) {
 				l.handle(data, peer, pos, false)
 			}
 			continue
 		}
 		for i, line := range bytes.Split(data, []byte{'\n'}) {
 			line = bytes.TrimSuffix(line, []byte{'\r'})
-			if len(line) > 0 {
-				l.handle(line, peer, pos+" line "+strconv.Itoa(i+1), false)
+			if len(line) > 0 && l.admitUDP(b) {
+				l.handle(line, peer, where{proto: "udp ", addr: peer, unit: " line ", n: i + 1}, false)
 			}
 		}
+	}
+}
+
+// admitUDP takes a token of the sender's bucket b (nil: no limit); a
+// record over the limit is received, dropped and counted.
+func (l *listener) admitUDP(b *bucket) bool {
+	if b == nil {
+		return true
+	}
+	if ok, _ := l.limit.allow(b, 1, time.Now()); ok {
+		return true
+	}
+	l.received.Inc()
+	l.s.m.rateLimited.WithLabelValues(l.cfg.Name, rateDropped).Inc()
+	l.s.m.dropped.WithLabelValues(l.cfg.Name, dropRateLimit).Inc()
+	return false
+}
+
+// waitToken takes a token of the sender's bucket b (nil: no limit) and,
+// over the limit, waits until it is due: the reader stops reading, which
+// pushes back on the sender. It returns false when the listener closed
+// meanwhile.
+func (l *listener) waitToken(b *bucket, delayed prometheus.Counter) bool {
+	if b == nil {
+		return true
+	}
+	wait := l.limit.reserve(b, time.Now())
+	if wait <= 0 {
+		return true
+	}
+	delayed.Inc()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-l.done:
+		return false
 	}
 }
 
@@ -380,6 +477,14 @@ func (l *listener) track(conn net.Conn) bool {
 		l.s.log.Warn("tcp connection rejected: max_conns reached", "listener", l.cfg.Name, "peer", conn.RemoteAddr().String(), "max_conns", l.s.cfg.MaxConns)
 		return false
 	}
+	ip := peerIP(conn.RemoteAddr().String())
+	if l.perPeer[ip] >= l.cfg.MaxConnsPerPeer {
+		_ = conn.Close()
+		l.s.m.peerRejected.WithLabelValues(l.cfg.Name).Inc()
+		l.s.log.Warn("tcp connection rejected: max_conns_per_peer reached", "listener", l.cfg.Name, "peer", conn.RemoteAddr().String(), "max_conns_per_peer", l.cfg.MaxConnsPerPeer)
+		return false
+	}
+	l.perPeer[ip]++
 	l.conns[conn] = struct{}{}
 	l.s.m.tcpConns.WithLabelValues(l.cfg.Name).Inc()
 	return true
@@ -389,7 +494,14 @@ func (l *listener) untrack(conn net.Conn) {
 	_ = conn.Close()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if _, ok := l.conns[conn]; !ok {
+		return
+	}
 	delete(l.conns, conn)
+	ip := peerIP(conn.RemoteAddr().String())
+	if l.perPeer[ip]--; l.perPeer[ip] <= 0 {
+		delete(l.perPeer, ip)
+	}
 	l.s.m.tcpConns.WithLabelValues(l.cfg.Name).Dec()
 }
 
@@ -446,22 +558,32 @@ func (l *listener) serveConn(conn net.Conn, r *route, identity, proto string) {
 		FrameTimeout: l.s.cfg.FrameTimeout,
 		RejectTLS:    l.certs == nil,
 	})
-	position := func() string {
+	var b *bucket
+	if l.limit != nil {
+		b = l.limit.get(peerIP(peer), time.Now())
+	}
+	delayed := l.s.m.rateLimited.WithLabelValues(l.cfg.Name, rateDelayed)
+	position := func() where {
 		unit := " line "
 		if fr.Mode() == framing.ModeOctetCounting {
 			unit = " frame "
 		}
-		return proto + peer + unit + strconv.Itoa(fr.Records())
+		return where{proto: proto, addr: peer, unit: unit, n: fr.Records()}
 	}
 	for {
 		rec, err := fr.Next()
 		if err == nil {
+			// The record is in the reader's buffer: handle it after the
+			// wait, before reading on.
+			if !l.waitToken(b, delayed) {
+				return
+			}
 			l.handleRoute(r, identity, rec, peer, position(), true)
 			continue
 		}
 		var fe *framing.FrameError
 		if errors.As(err, &fe) {
-			l.rejectTransport(r, fe.Head, position(), string(fe.Reason), fe.Detail)
+			l.rejectTransport(r, fe.Head, position().String(), string(fe.Reason), fe.Detail)
 			if !fe.Fatal {
 				continue
 			}

@@ -8,9 +8,10 @@ import (
 
 // Reasons of c981_ingest_dropped_total.
 const (
-	dropQueueFull = "queue_full" // a UDP record found the queue full
-	dropShutdown  = "shutdown"   // ShutdownTimeout passed before it was published
-	dropTooLarge  = "too_large"  // one event larger than the bus accepts (dead-lettered)
+	dropQueueFull = "queue_full"   // a UDP record found the queue full
+	dropShutdown  = "shutdown"     // ShutdownTimeout passed before it was published
+	dropTooLarge  = "too_large"    // one event larger than the bus accepts (dead-lettered)
+	dropRateLimit = "rate_limited" // a UDP record over its sender's rate_limit
 )
 
 type metrics struct {
@@ -33,6 +34,9 @@ type metrics struct {
 	tlsHandshakeErrors *prometheus.CounterVec // listener, reason (not dead-lettered: client went away)
 	httpRequests       *prometheus.CounterVec // listener, code
 	throttled          *prometheus.CounterVec // listener
+	rateLimited        *prometheus.CounterVec // listener, action
+	peerRejected       *prometheus.CounterVec // listener
+	httpReplayed       *prometheus.CounterVec // listener
 }
 
 // kernelDrops exports each UDP listener's kernel drop counter
@@ -67,6 +71,15 @@ func (k kernelDrops) Collect(ch chan<- prometheus.Metric) {
 
 func newMetrics(reg prometheus.Registerer, queueLen, queueBytes func() float64, extra ...prometheus.Collector) (*metrics, error) {
 	m := &metrics{
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_ingest_rate_limited_total", Help: "Records over their sender's rate_limit, per listener and action: delayed (tcp, tls: reading paused), dropped (udp), refused (http: documents answered 429).",
+		}, []string{"listener", "action"}),
+		peerRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_ingest_tcp_connections_rejected_per_peer_total", Help: "TCP connections closed at once because their peer IP had max_conns_per_peer connections open.",
+		}, []string{"listener"}),
+		httpReplayed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_ingest_http_idempotent_requests_total", Help: "HTTP requests with an Idempotency-Key, per listener (a retried one publishes the same ids and message ids, which JetStream deduplicates).",
+		}, []string{"listener"}),
 		parsed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "c981_ingest_parsed_total", Help: "Records parsed into events, per listener.",
 		}, []string{"listener"}),
@@ -130,6 +143,7 @@ func newMetrics(reg prometheus.Registerer, queueLen, queueBytes func() float64, 
 		m.received, m.udpDatagrams, m.tcpConns, m.tcpConnsTotal, m.tcpRejected, m.malformed,
 		m.dropped, m.published, m.batches, m.publishErrors, m.deadLetters, m.publishSeconds, queue, m.queueBytes,
 		m.parsed, m.certReloads, m.tlsHandshakeErrors, m.httpRequests, m.throttled,
+		m.rateLimited, m.peerRejected, m.httpReplayed,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register ingest metrics: %w", err)

@@ -3,7 +3,6 @@ package ingest
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -95,15 +94,14 @@ func (l *listener) handleNATS(msg *nats.Msg) {
 		return
 	}
 	r := l.routeFor(msg.Subject)
-	pos := "nats " + msg.Subject
 	for i, rec := range recs {
 		rec = bytes.TrimSuffix(rec, []byte{'\r'})
 		if len(rec) == 0 {
 			continue
 		}
-		p := pos
+		p := where{proto: "nats ", addr: msg.Subject}
 		if len(recs) > 1 {
-			p += " line " + strconv.Itoa(i+1)
+			p.unit, p.n = " line ", i+1
 		}
 		l.handleRoute(r, "", rec, "", p, request)
 	}

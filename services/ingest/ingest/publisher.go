@@ -97,9 +97,12 @@ func (p *publisher) eventSlice(n int) []event.Event {
 	}
 }
 
-// recycle clears a published batch's events (so that they can be
-// collected) and keeps the slice for a next batch, unless enough are kept.
+// recycle gives a published (or lost) batch's Fields maps back to the
+// parsers (see recycleFields), clears its events (so that what they
+// reference can be collected) and keeps the slice for a next batch, unless
+// enough are kept.
 func (p *publisher) recycle(evs []event.Event) {
+	recycleFields(evs)
 	clear(evs)
 	select {
 	case p.free <- evs[:0]:

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/c981/c981/services/shared/event"
 )
@@ -34,16 +35,19 @@ func (p *Parser) parseCEF(s string, ev *event.Event, fields map[string]string, a
 	if !ok {
 		return newError(ReasonBadCEF, FormatCEF, nil, "CEF severity %q is not 0-10 or Low/Medium/High/Very-High", hdr[6])
 	}
-	if err := cefExtension(rest, fields, as); err != nil {
+	// Valid UTF-8 as a whole (the usual case) is valid in every part cut
+	// at ASCII delimiters, unescaped or not: no value needs clean then.
+	valid := utf8.ValidString(s)
+	if err := cefExtension(rest, valid, fields, as); err != nil {
 		return err
 	}
 	fv := fieldView{fields, as}
-	ev.Vendor, ev.Product = clean(hdr[1]), clean(hdr[2])
-	ev.SignatureID, ev.Signature = clean(hdr[4]), clean(hdr[5])
+	ev.Vendor, ev.Product = cleanUnless(valid, hdr[1]), cleanUnless(valid, hdr[2])
+	ev.SignatureID, ev.Signature = cleanUnless(valid, hdr[4]), cleanUnless(valid, hdr[5])
 	if hdr[3] != "" {
-		setField(fields, as, "cef.device_version", clean(hdr[3]))
+		setField(fields, as, "cef.device_version", cleanUnless(valid, hdr[3]))
 	}
-	setField(fields, as, "cef.severity", clean(hdr[6]))
+	setField(fields, as, "cef.severity", cleanUnless(valid, hdr[6]))
 	if sev >= 0 {
 		ev.Severity = sev
 	}
@@ -65,6 +69,9 @@ func (p *Parser) parseCEF(s string, ev *event.Event, fields map[string]string, a
 
 // unescapedPipe returns the index of the first '|' not escaped by '\'.
 func unescapedPipe(s string) int {
+	if p := strings.IndexByte(s, '|'); p < 0 || strings.IndexByte(s[:p], '\\') < 0 {
+		return p // no backslash before the first '|'
+	}
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '\\':
@@ -90,42 +97,23 @@ func unescapeHeader(s string) string {
 	return b.String()
 }
 
-// cefExtension parses the extension into fields.
-func cefExtension(s string, fields map[string]string, as *aliasState) error {
+// cefExtension parses the extension into fields; valid says that s is
+// valid UTF-8 (its values need no clean).
+func cefExtension(s string, valid bool, fields map[string]string, as *aliasState) error {
 	s = strings.TrimLeft(s, " ")
 	if s == "" {
 		return nil
 	}
-	type pair struct{ key, val string }
-	var buf [32]pair
-	pairs := buf[:0]
-	keyStart, keyEnd := cefKeyAt(s, 0)
-	if keyStart != 0 {
+	var buf [32]cefPair
+	pairs, ok := cefPairs(s, buf[:0])
+	if !ok {
 		return newError(ReasonBadCEF, FormatCEF, nil, "CEF extension does not start with key=value")
-	}
-	for keyStart >= 0 {
-		valStart := keyEnd + 1
-		nextStart, nextEnd := -1, -1
-		for i := valStart; i < len(s); i++ {
-			if s[i] == ' ' {
-				if ks, ke := cefKeyAt(s, i+1); ks >= 0 {
-					nextStart, nextEnd = ks, ke
-					break
-				}
-			}
-		}
-		valEnd := len(s)
-		if nextStart >= 0 {
-			valEnd = nextStart
-		}
-		pairs = append(pairs, pair{s[keyStart:keyEnd], strings.TrimRight(s[valStart:valEnd], " ")})
-		keyStart, keyEnd = nextStart, nextEnd
 	}
 	for _, kv := range pairs {
 		if len(fields) >= MaxFields {
 			break
 		}
-		v := clean(unescapeCEFValue(kv.val))
+		v := cleanUnless(valid, unescapeCEFValue(kv.val))
 		if v != "" {
 			setField(fields, as, kv.key, v)
 		}
@@ -146,15 +134,55 @@ func cefExtension(s string, fields map[string]string, as *aliasState) error {
 	return nil
 }
 
+// cefPair is one key=value of a CEF extension, the value still escaped.
+type cefPair struct{ key, val string }
+
+// cefPairs splits an extension (without leading spaces) into pairs,
+// appended to pairs: a value runs to the last space before the next key,
+// which is a run of key characters after a space and before '='. It
+// jumps from '=' to '=' and looks back over the key, so value text costs
+// no per-byte work. ok is false when s does not start with key=value.
+func cefPairs(s string, pairs []cefPair) ([]cefPair, bool) {
+	keyStart, keyEnd := cefKeyAt(s, 0)
+	if keyStart != 0 {
+		return pairs, false
+	}
+	for keyStart >= 0 {
+		valStart := keyEnd + 1
+		nextStart, nextEnd := -1, -1
+		for e := valStart; e < len(s); e++ {
+			eq := strings.IndexByte(s[e:], '=')
+			if eq < 0 {
+				break
+			}
+			e += eq
+			k := e
+			for k > valStart && cefKeyChars[s[k-1]] {
+				k--
+			}
+			if k < e && k > valStart && s[k-1] == ' ' {
+				nextStart, nextEnd = k, e
+				break
+			}
+		}
+		valEnd := len(s)
+		if nextStart >= 0 {
+			valEnd = nextStart
+		}
+		for valEnd > valStart && s[valEnd-1] == ' ' {
+			valEnd--
+		}
+		pairs = append(pairs, cefPair{s[keyStart:keyEnd], s[valStart:valEnd]})
+		keyStart, keyEnd = nextStart, nextEnd
+	}
+	return pairs, true
+}
+
 // cefKeyAt returns the bounds of a key at i followed by an unescaped '=',
 // or -1, -1. Keys are letters, digits, '_', '.', '-', '[' and ']'.
 func cefKeyAt(s string, i int) (int, int) {
 	j := i
-	for j < len(s) {
-		c := s[j]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-' || c == '[' || c == ']') {
-			break
-		}
+	for j < len(s) && cefKeyChars[s[j]] {
 		j++
 	}
 	if j == i || j >= len(s) || s[j] != '=' {
@@ -162,6 +190,14 @@ func cefKeyAt(s string, i int) (int, int) {
 	}
 	return i, j
 }
+
+// cefKeyChars marks the bytes of a CEF extension key.
+var cefKeyChars = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-' || c == '[' || c == ']'
+	}
+	return t
+}()
 
 func unescapeCEFValue(s string) string {
 	if strings.IndexByte(s, '\\') < 0 {

@@ -106,10 +106,8 @@ func (p *Parser) fast3164(r record, host, app, procID, msg *string, ts *time.Tim
 	}
 	s = s[2:]
 	// MSG: one or more visible characters.
-	for i := 0; i < len(s); i++ {
-		if invisible[s[i]] {
-			return false
-		}
+	if !visible(s) {
+		return false
 	}
 	// The machine reports "-" as absent.
 	*host, *app, *procID = nilDash(*host), nilDash(*app), nilDash(*procID)
@@ -126,6 +124,34 @@ var invisible = func() (t [256]bool) {
 	t[0x7f] = true
 	return t
 }()
+
+// visible reports whether s has no invisible byte. It tests eight bytes
+// at a time for a control character or DEL (a tab, which is allowed,
+// makes it look at that group byte by byte).
+func visible(s string) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		c := s[i : i+8]
+		x := uint64(c[0]) | uint64(c[1])<<8 | uint64(c[2])<<16 | uint64(c[3])<<24 |
+			uint64(c[4])<<32 | uint64(c[5])<<40 | uint64(c[6])<<48 | uint64(c[7])<<56
+		del := x ^ (lo * 0x7f)
+		if ((x-lo*0x20)&^x|(del-lo)&^del)&hi == 0 {
+			continue
+		}
+		for j := range 8 {
+			if invisible[c[j]] {
+				return false
+			}
+		}
+	}
+	for ; i < len(s); i++ {
+		if invisible[s[i]] {
+			return false
+		}
+	}
+	return true
+}
 
 // months maps the month abbreviations of Stamp timestamps.
 var months = map[string]time.Month{

@@ -31,7 +31,7 @@ func fast5424(r record, ev *event.Event, fields map[string]string, as *aliasStat
 	maxLen := [5]int{64, 255, 48, 128, 32}
 	for i := range hdr {
 		n := 0
-		for n < len(s) && s[n] > ' ' && s[n] < 0x7f {
+		for n < len(s) && printASCII[s[n]] {
 			n++
 		}
 		if n == 0 || n > maxLen[i] || n == len(s) || s[n] != ' ' {
@@ -107,7 +107,7 @@ func fast5424(r record, ev *event.Event, fields map[string]string, as *aliasStat
 		if len(fields) >= MaxFields {
 			break
 		}
-		v := clean(p.value)
+		v := p.value // valid UTF-8: scanSD checked it
 		if distinct {
 			fields[k] = v
 			as.add(k, v)
@@ -170,6 +170,12 @@ func scanSD(s string, params []sdParam) ([]sdParam, string, bool) {
 			end := -1
 			escaped := false
 			for i := 0; i < len(s); i++ {
+				for i < len(s) && !sdValueSpecial[s[i]] {
+					i++
+				}
+				if i == len(s) {
+					break
+				}
 				c := s[i]
 				if c == '\\' {
 					if i+1 >= len(s) || s[i+1] != '"' && s[i+1] != '\\' && s[i+1] != ']' {
@@ -220,11 +226,7 @@ func scanSD(s string, params []sdParam) ([]sdParam, string, bool) {
 // printable US-ASCII characters except '=', ' ', ']' and '"'), 0 if none.
 func sdName(s string) int {
 	n := 0
-	for n < len(s) && n <= 32 {
-		c := s[n]
-		if c <= ' ' || c >= 0x7f || c == '=' || c == ']' || c == '"' {
-			break
-		}
+	for n < len(s) && n <= 32 && sdNameChars[s[n]] {
 		n++
 	}
 	if n > 32 {
@@ -232,6 +234,28 @@ func sdName(s string) int {
 	}
 	return n
 }
+
+// printASCII marks the printable US-ASCII bytes other than space.
+var printASCII = func() (t [256]bool) {
+	for c := '!'; c < 0x7f; c++ {
+		t[c] = true
+	}
+	return t
+}()
+
+// sdNameChars marks the bytes of an SD-NAME: printASCII except '=', ']'
+// and '"'.
+var sdNameChars = func() (t [256]bool) {
+	t = printASCII
+	t['='], t[']'], t['"'] = false, false, false
+	return t
+}()
+
+// sdValueSpecial marks the bytes a PARAM-VALUE scan stops at.
+var sdValueSpecial = func() (t [256]bool) {
+	t['\\'], t[']'], t['"'] = true, true, true
+	return t
+}()
 
 func unescapeSD(v string) string {
 	b := make([]byte, 0, len(v))

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/c981/c981/services/shared/event"
 )
@@ -17,30 +18,38 @@ import (
 // end) or runs to the next space or tab. Empty values are skipped, and the
 // first occurrence of a key wins (structured data params, added before, win
 // over body pairs).
+//
+// It jumps from '=' to '=': a key is the run of key characters that ends
+// at an '=', so no other position can start one.
 func extractPairs(s string, fields map[string]string, as *aliasState) {
 	i := 0
 	for i < len(s) && len(fields) < MaxFields {
-		if i > 0 && !isSep(s[i-1]) || !isKeyStart(s[i]) {
-			i++
+		eq := strings.IndexByte(s[i:], '=')
+		if eq < 0 {
+			return
+		}
+		eq += i
+		k := eq
+		for k > i && isKeyChar(s[k-1]) {
+			k--
+		}
+		if k == eq || !isKeyStart(s[k]) || k > 0 && !isSep(s[k-1]) {
+			i = eq + 1
 			continue
 		}
-		j := i + 1
-		for j < len(s) && isKeyChar(s[j]) {
-			j++
-		}
-		if j >= len(s) || s[j] != '=' {
-			i = j
-			continue
-		}
-		key := s[i:j]
-		j++ // '='
+		key := s[k:eq]
+		j := eq + 1
 		var val string
 		if j < len(s) && s[j] == '"' {
 			val, j = quoted(s, j+1)
 		} else {
-			k := j
-			for k < len(s) && s[k] != ' ' && s[k] != '\t' {
-				k++
+			// The value ends at the next space or tab.
+			k := len(s)
+			if sp := strings.IndexByte(s[j:], ' '); sp >= 0 {
+				k = j + sp
+			}
+			if tab := strings.IndexByte(s[j:k], '\t'); tab >= 0 {
+				k = j + tab
 			}
 			e := k
 			for e > j && (s[e-1] == ',' || s[e-1] == ';') {
@@ -95,8 +104,24 @@ func isKeyStart(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
 }
 
-func isKeyChar(c byte) bool {
-	return isKeyStart(c) || c >= '0' && c <= '9' || c == '-' || c == '.'
+func isKeyChar(c byte) bool { return keyChars[c] }
+
+// keyChars marks the bytes of a key: letters, digits, '_', '-' and '.'.
+var keyChars = func() (t [256]bool) {
+	for c := range 256 {
+		b := byte(c)
+		t[c] = isKeyStart(b) || b >= '0' && b <= '9' || b == '-' || b == '.'
+	}
+	return t
+}()
+
+// trimSpace is strings.TrimSpace without its work for the usual value
+// that starts and ends with a visible ASCII character.
+func trimSpace(v string) string {
+	if v == "" || v[0] > ' ' && v[0] < utf8.RuneSelf && v[len(v)-1] > ' ' && v[len(v)-1] < utf8.RuneSelf {
+		return v
+	}
+	return strings.TrimSpace(v)
 }
 
 // Event fields that well-known keys map onto.
@@ -246,7 +271,7 @@ func (f fieldView) lookup(k string) (string, bool) {
 func (f fieldView) first(keys []string, norm func(string) (string, bool)) string {
 	for _, k := range keys {
 		if v, ok := f.lookup(k); ok {
-			if n, ok := norm(strings.TrimSpace(v)); ok {
+			if n, ok := norm(trimSpace(v)); ok {
 				return n
 			}
 		}
@@ -292,7 +317,7 @@ func (as *aliasState) consider(k, v string) {
 	if !ok || as.found[a.field] != "" && as.pref[a.field] <= a.pref {
 		return
 	}
-	if n, ok := normalizers[a.field](strings.TrimSpace(v)); ok {
+	if n, ok := normalizers[a.field](trimSpace(v)); ok {
 		as.found[a.field], as.pref[a.field] = n, a.pref
 	}
 }
@@ -375,8 +400,17 @@ var knownLower = func() map[string]string {
 	return m
 }()
 
-// lowerKnown lower-cases v without allocating for the knownLower values.
+// lowerKnown lower-cases v without allocating for the knownLower values
+// and without a lookup for an ASCII value that has no upper case.
 func lowerKnown(v string) string {
+	lowerASCII := true
+	for i := 0; i < len(v) && lowerASCII; i++ {
+		c := v[i]
+		lowerASCII = c < utf8.RuneSelf && (c < 'A' || c > 'Z')
+	}
+	if lowerASCII {
+		return v
+	}
 	if l, ok := knownLower[v]; ok {
 		return l
 	}
@@ -384,6 +418,9 @@ func lowerKnown(v string) string {
 }
 
 func parseIP(v string) (string, bool) {
+	if canonicalIPv4(v) {
+		return v, true
+	}
 	a, err := netip.ParseAddr(v)
 	if err != nil {
 		return "", false
@@ -392,6 +429,35 @@ func parseIP(v string) (string, bool) {
 		return v, true // ParseAddr accepts only the canonical dotted form
 	}
 	return a.Unmap().String(), true
+}
+
+// canonicalIPv4 reports whether v is a dotted-quad IPv4 address as
+// netip.ParseAddr accepts it (four decimal fields 0-255 without leading
+// zeros), without its general parsing; false sends v to ParseAddr.
+func canonicalIPv4(v string) bool {
+	if len(v) < 7 || len(v) > 15 {
+		return false
+	}
+	dots, n, digits := 0, 0, 0
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '.' {
+			if digits == 0 || dots == 3 {
+				return false
+			}
+			dots, n, digits = dots+1, 0, 0
+			continue
+		}
+		c -= '0'
+		if c > 9 || digits > 0 && n == 0 { // not a digit, or a leading zero
+			return false
+		}
+		n, digits = n*10+int(c), digits+1
+		if n > 255 {
+			return false
+		}
+	}
+	return dots == 3 && digits > 0
 }
 
 func parsePort(v string) (string, bool) {

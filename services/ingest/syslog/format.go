@@ -46,29 +46,30 @@ func (f Format) Valid() bool {
 // "LEEF:<digit>") in the first 256 bytes of a syslog body, at the start or
 // after a space. It returns the format and the offset of the header, or ""
 // and -1.
+//
+// It looks at the colons only (few in a syslog header): the first colon
+// that ends a valid marker gives the earliest one, since a LEEF marker
+// cannot start before a CEF marker whose colon comes first.
 func payloadMarker(body string) (Format, int) {
 	head := body[:min(len(body), 256)]
-	best, at := Format(""), -1
-	for _, m := range [...]struct {
-		prefix string
-		f      Format
-	}{{"CEF:", FormatCEF}, {"LEEF:", FormatLEEF}} {
-		for off := 0; off < len(head); {
-			i := strings.Index(head[off:], m.prefix)
-			if i < 0 {
-				break
-			}
-			i += off
-			if (i == 0 || head[i-1] == ' ') && len(body) > i+len(m.prefix) && isDigit(body[i+len(m.prefix)]) {
-				if at < 0 || i < at {
-					best, at = m.f, i
-				}
-				break
-			}
-			off = i + 1
+	for off := 0; off < len(head); {
+		c := strings.IndexByte(head[off:], ':')
+		if c < 0 {
+			break
+		}
+		c += off
+		off = c + 1
+		if c+1 >= len(body) || !isDigit(body[c+1]) {
+			continue
+		}
+		if c >= 3 && head[c-3:c] == "CEF" && (c == 3 || head[c-4] == ' ') {
+			return FormatCEF, c - 3
+		}
+		if c >= 4 && head[c-4:c] == "LEEF" && (c == 4 || head[c-5] == ' ') {
+			return FormatLEEF, c - 4
 		}
 	}
-	return best, at
+	return "", -1
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

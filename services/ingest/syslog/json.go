@@ -2,6 +2,7 @@ package syslog
 
 import (
 	"errors"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -20,7 +21,7 @@ const maxJSONDepth = 32
 type jsonFlattener struct {
 	data string
 	pos  int
-	key  []byte
+	key  keyBuf
 	// fields receives the leaves (at most MaxFields), tracked in track (a
 	// value, not a pointer: the recursive methods would make a pointer
 	// escape to the heap).
@@ -47,7 +48,6 @@ func flattenJSON(data string, fields map[string]string, as *aliasState) error {
 }
 
 func (f *jsonFlattener) run() error {
-	f.key = make([]byte, 0, 64)
 	f.skipSpace()
 	if f.pos >= len(f.data) || f.data[f.pos] != '{' {
 		return errors.New("record is not a JSON object")
@@ -89,11 +89,13 @@ func (f *jsonFlattener) value(depth int) error {
 		if depth >= maxJSONDepth {
 			return f.errorf("JSON nested deeper than " + strconv.Itoa(maxJSONDepth))
 		}
+		f.nest()
 		return f.object(depth + 1)
 	case c == '[':
 		if depth >= maxJSONDepth {
 			return f.errorf("JSON nested deeper than " + strconv.Itoa(maxJSONDepth))
 		}
+		f.nest()
 		return f.array(depth + 1)
 	case c == '"':
 		s, err := f.str()
@@ -114,6 +116,14 @@ func (f *jsonFlattener) value(depth int) error {
 	return f.errorf("unexpected character " + strconv.QuoteRune(rune(f.data[f.pos])))
 }
 
+// nest starts the key of a nested object or array: a top-level key is
+// copied to the key buffer only here, its leaves use topKey.
+func (f *jsonFlattener) nest() {
+	if f.topKey != "" {
+		f.key.add(f.topKey)
+	}
+}
+
 func (f *jsonFlattener) emit(v string) {
 	if len(f.fields) >= MaxFields {
 		return
@@ -121,10 +131,11 @@ func (f *jsonFlattener) emit(v string) {
 	switch {
 	case f.topKey != "":
 		setField(f.fields, &f.track, f.topKey, v)
-	case len(f.key) > 0:
-		k, ok := jsonKeys[string(f.key)] // no allocation for the lookup
+	case f.key.n > 0:
+		key := f.key.bytes()
+		k, ok := jsonKeys[string(key)] // no allocation for the lookup
 		if !ok {
-			k = string(f.key)
+			k = string(key)
 		}
 		setField(f.fields, &f.track, k, v)
 	}
@@ -167,41 +178,82 @@ func (f *jsonFlattener) literal(lit string, emit bool) error {
 }
 
 func (f *jsonFlattener) number() error {
-	start := f.pos
 	d := f.data
-	if d[f.pos] == '-' {
-		f.pos++
+	start, i := f.pos, f.pos
+	if d[i] == '-' {
+		i++
 	}
-	digits := func() int {
-		n := 0
-		for f.pos < len(d) && d[f.pos] >= '0' && d[f.pos] <= '9' {
-			f.pos++
-			n++
-		}
-		return n
-	}
-	if f.pos < len(d) && d[f.pos] == '0' {
-		f.pos++
-	} else if digits() == 0 {
+	if i < len(d) && d[i] == '0' {
+		i++
+	} else if j := skipDigits(d, i); j > i {
+		i = j
+	} else {
+		f.pos = j
 		return f.errorf("invalid number")
 	}
-	if f.pos < len(d) && d[f.pos] == '.' {
-		f.pos++
-		if digits() == 0 {
+	if i < len(d) && d[i] == '.' {
+		j := skipDigits(d, i+1)
+		if j == i+1 {
+			f.pos = j
 			return f.errorf("invalid number")
 		}
+		i = j
 	}
-	if f.pos < len(d) && (d[f.pos] == 'e' || d[f.pos] == 'E') {
-		f.pos++
-		if f.pos < len(d) && (d[f.pos] == '+' || d[f.pos] == '-') {
-			f.pos++
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
 		}
-		if digits() == 0 {
+		j := skipDigits(d, i)
+		if j == i {
+			f.pos = j
 			return f.errorf("invalid number")
 		}
+		i = j
 	}
-	f.emit(d[start:f.pos])
+	f.pos = i
+	f.emit(d[start:i])
 	return nil
+}
+
+// skipDigits returns the index of the first non-digit of d at or after i.
+func skipDigits(d string, i int) int {
+	for i < len(d) && isDigit(d[i]) {
+		i++
+	}
+	return i
+}
+
+// jsonPlain marks the bytes a JSON string scan can skip: printable ASCII
+// other than '"' and '\\'.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// plainJSONRun returns the index of the first byte of d at or after i
+// that a JSON string scan must look at ('"', '\\', a control character,
+// a non-ASCII byte), or len(d). It tests eight bytes at a time: in each
+// mask below the lowest set bit marks the first such byte exactly.
+func plainJSONRun(d string, i int) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(d); i += 8 {
+		c := d[i : i+8] // one bounds check; the compiler makes one load
+		x := uint64(c[0]) | uint64(c[1])<<8 | uint64(c[2])<<16 | uint64(c[3])<<24 |
+			uint64(c[4])<<32 | uint64(c[5])<<40 | uint64(c[6])<<48 | uint64(c[7])<<56
+		q := x ^ (lo * '"')
+		b := x ^ (lo * '\\')
+		m := ((q - lo) &^ q) | ((b - lo) &^ b) | ((x - lo*0x20) &^ x) | x
+		if m &= hi; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for i < len(d) && jsonPlain[d[i]] {
+		i++
+	}
+	return i
 }
 
 // str parses a string at pos (on the opening quote) and returns it
@@ -210,20 +262,32 @@ func (f *jsonFlattener) str() (string, error) {
 	d := f.data
 	f.pos++ // opening quote
 	start := f.pos
-	// Fast path: no escapes, valid UTF-8.
+	// Fast path: no escapes; an ASCII string needs no UTF-8 check. The
+	// table skips the plain bytes with one test each.
+	ascii := true
 	for i := f.pos; i < len(d); i++ {
+		i = plainJSONRun(d, i)
+		if i == len(d) {
+			break
+		}
 		c := d[i]
+		if c >= utf8.RuneSelf {
+			ascii = false
+			continue
+		}
 		if c == '"' {
 			f.pos = i + 1
+			if ascii {
+				return d[start:i], nil
+			}
 			return clean(d[start:i]), nil
 		}
 		if c == '\\' {
 			break
 		}
-		if c < 0x20 {
-			f.pos = i
-			return "", f.errorf("control character in string")
-		}
+		// A control character.
+		f.pos = i
+		return "", f.errorf("control character in string")
 	}
 	var b []byte
 	for f.pos < len(d) {
@@ -312,7 +376,7 @@ func (f *jsonFlattener) hex4() (rune, bool) {
 func (f *jsonFlattener) object(depth int) error {
 	f.pos++ // '{'
 	f.topKey = ""
-	base := len(f.key)
+	base := f.key.n
 	f.skipSpace()
 	if f.pos < len(f.data) && f.data[f.pos] == '}' {
 		f.pos++
@@ -332,20 +396,21 @@ func (f *jsonFlattener) object(depth int) error {
 			return f.errorf("expected ':' after object key")
 		}
 		f.pos++
-		f.key = f.key[:base]
-		if base > 0 {
-			f.key = append(f.key, '.')
-		}
-		f.key = append(f.key, k...)
+		f.key.n = base
 		if depth == 1 {
-			f.topKey = k
+			f.topKey = k // copied to key only if the value nests (nest)
+		} else {
+			if base > 0 {
+				f.key.add(".")
+			}
+			f.key.add(k)
 		}
 		err = f.value(depth)
 		f.topKey = ""
 		if err != nil {
 			return err
 		}
-		f.key = f.key[:base]
+		f.key.n = base
 		f.skipSpace()
 		if f.pos >= len(f.data) {
 			return f.errorf("unterminated object")
@@ -365,22 +430,23 @@ func (f *jsonFlattener) object(depth int) error {
 func (f *jsonFlattener) array(depth int) error {
 	f.pos++ // '['
 	f.topKey = ""
-	base := len(f.key)
+	base := f.key.n
 	f.skipSpace()
 	if f.pos < len(f.data) && f.data[f.pos] == ']' {
 		f.pos++
 		return nil
 	}
 	for i := 0; ; i++ {
-		f.key = f.key[:base]
+		f.key.n = base
 		if base > 0 {
-			f.key = append(f.key, '.')
+			f.key.add(".")
 		}
-		f.key = strconv.AppendInt(f.key, int64(i), 10)
+		var digits [20]byte
+		f.key.addBytes(strconv.AppendInt(digits[:0], int64(i), 10))
 		if err := f.value(depth); err != nil {
 			return err
 		}
-		f.key = f.key[:base]
+		f.key.n = base
 		f.skipSpace()
 		if f.pos >= len(f.data) {
 			return f.errorf("unterminated array")
@@ -395,4 +461,48 @@ func (f *jsonFlattener) array(depth int) error {
 			return f.errorf("expected ',' or ']' in array")
 		}
 	}
+}
+
+// keyBuf holds the flattened key being built: in an inline array while
+// it fits, else in a heap slice. (A slice field of the flattener would
+// always be on the heap: the leaves it stores in the map make everything
+// the flattener points to escape; an array inside it does not.)
+type keyBuf struct {
+	arr [128]byte
+	n   int
+	big []byte // non-nil once a key outgrew arr; then it holds the key
+}
+
+// bytes returns the key.
+func (k *keyBuf) bytes() []byte {
+	if k.big != nil {
+		return k.big[:k.n]
+	}
+	return k.arr[:k.n]
+}
+
+// add appends s to the key.
+func (k *keyBuf) add(s string) {
+	if k.big == nil && k.n+len(s) <= len(k.arr) {
+		k.n += copy(k.arr[k.n:], s)
+		return
+	}
+	if k.big == nil {
+		k.big = append(make([]byte, 0, 2*(k.n+len(s))), k.arr[:k.n]...)
+	}
+	k.big = append(k.big[:k.n], s...)
+	k.n = len(k.big)
+}
+
+// addBytes appends b to the key.
+func (k *keyBuf) addBytes(b []byte) {
+	if k.big == nil && k.n+len(b) <= len(k.arr) {
+		k.n += copy(k.arr[k.n:], b)
+		return
+	}
+	if k.big == nil {
+		k.big = append(make([]byte, 0, 2*(k.n+len(b))), k.arr[:k.n]...)
+	}
+	k.big = append(k.big[:k.n], b...)
+	k.n = len(k.big)
 }

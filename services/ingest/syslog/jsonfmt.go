@@ -65,25 +65,15 @@ func fastEVETime(s string) (time.Time, bool) {
 	if len(s) < 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
 		return time.Time{}, false
 	}
-	num := func(i, n int) (int, bool) {
-		v := 0
-		for _, c := range []byte(s[i : i+n]) {
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			v = v*10 + int(c-'0')
-		}
-		return v, true
-	}
-	var f [6]int
-	for i, at := range [...]struct{ i, n int }{{0, 4}, {5, 2}, {8, 2}, {11, 2}, {14, 2}, {17, 2}} {
-		v, ok := num(at.i, at.n)
-		if !ok {
+	// Digits at 0-3, 5-6, 8-9, 11-12, 14-15, 17-18.
+	for i := range 19 {
+		if i != 4 && i != 7 && i != 10 && i != 13 && i != 16 && !isDigit(s[i]) {
 			return time.Time{}, false
 		}
-		f[i] = v
 	}
-	y, mo, d, hh, mm, ss := f[0], time.Month(f[1]), f[2], f[3], f[4], f[5]
+	two := func(i int) int { return int(s[i]-'0')*10 + int(s[i+1]-'0') }
+	y, mo, d := two(0)*100+two(2), time.Month(two(5)), two(8)
+	hh, mm, ss := two(11), two(14), two(17)
 	if mo < 1 || mo > 12 || d < 1 || d > daysIn(mo, y) || hh > 23 || mm > 59 || ss > 59 {
 		return time.Time{}, false
 	}
@@ -97,7 +87,9 @@ func fastEVETime(s string) (time.Time, bool) {
 		if digits < 1 || digits > 9 {
 			return time.Time{}, false
 		}
-		ns, _ = num(i+1, digits)
+		for k := i + 1; k < j; k++ {
+			ns = ns*10 + int(s[k]-'0')
+		}
 		for k := digits; k < 9; k++ {
 			ns *= 10
 		}
@@ -106,9 +98,11 @@ func fastEVETime(s string) (time.Time, bool) {
 	if len(s) != i+5 || s[i] != '+' && s[i] != '-' {
 		return time.Time{}, false
 	}
-	oh, ok1 := num(i+1, 2)
-	om, ok2 := num(i+3, 2)
-	if !ok1 || !ok2 || oh > 24 || om > 60 {
+	if !isDigit(s[i+1]) || !isDigit(s[i+2]) || !isDigit(s[i+3]) || !isDigit(s[i+4]) {
+		return time.Time{}, false
+	}
+	oh, om := two(i+1), two(i+3)
+	if oh > 24 || om > 60 {
 		return time.Time{}, false
 	}
 	off := time.Duration(oh)*time.Hour + time.Duration(om)*time.Minute

@@ -3,6 +3,7 @@ package syslog
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/c981/c981/services/shared/event"
 )
@@ -42,14 +43,17 @@ func (p *Parser) parseLEEF(s string, ev *event.Event, fields map[string]string, 
 	default:
 		return newError(ReasonBadLEEF, FormatLEEF, nil, "unknown LEEF version %q", hdr[0])
 	}
-	if err := leefAttributes(rest, delim, fields, as); err != nil {
+	// Valid UTF-8 as a whole (the usual case) is valid in every part cut
+	// at an ASCII delimiter: no value needs clean then.
+	valid := utf8.ValidString(s)
+	if err := leefAttributes(rest, delim, valid && delim < utf8.RuneSelf, fields, as); err != nil {
 		return err
 	}
 	fv := fieldView{fields, as}
-	ev.Vendor, ev.Product = clean(hdr[1]), clean(hdr[2])
-	ev.SignatureID = clean(hdr[4])
+	ev.Vendor, ev.Product = cleanUnless(valid, hdr[1]), cleanUnless(valid, hdr[2])
+	ev.SignatureID = cleanUnless(valid, hdr[4])
 	if hdr[3] != "" {
-		setField(fields, as, "leef.product_version", clean(hdr[3]))
+		setField(fields, as, "leef.product_version", cleanUnless(valid, hdr[3]))
 	}
 	ev.Signature = fv.first([]string{"name", "eventName", "msg"}, keep)
 	if ev.Signature == "" {
@@ -103,8 +107,9 @@ func leefDelimiter(s string) (byte, bool) {
 	return byte(n), true
 }
 
-// leefAttributes splits attributes by delim into fields.
-func leefAttributes(s string, delim byte, fields map[string]string, as *aliasState) error {
+// leefAttributes splits attributes by delim into fields; valid says that
+// every attribute is valid UTF-8 (needs no clean).
+func leefAttributes(s string, delim byte, valid bool, fields map[string]string, as *aliasState) error {
 	s = strings.TrimRight(s, " \t")
 	if s == "" {
 		return nil
@@ -125,14 +130,14 @@ func leefAttributes(s string, delim byte, fields map[string]string, as *aliasSta
 				}
 				return newError(ReasonBadLEEF, FormatLEEF, nil, "LEEF attribute %q is not key=value", part)
 			}
-			setField(fields, as, lastKey, fields[lastKey]+string(delim)+clean(part))
+			setField(fields, as, lastKey, fields[lastKey]+string(delim)+cleanUnless(valid, part))
 			continue
 		}
 		if len(fields) >= MaxFields {
 			break
 		}
 		key := strings.TrimSpace(part[:eq])
-		setField(fields, as, key, clean(part[eq+1:]))
+		setField(fields, as, key, cleanUnless(valid, part[eq+1:]))
 		lastKey = key
 	}
 	return nil

@@ -172,12 +172,11 @@ func normalizeOp(v string) string {
 // snake lower-cases s and writes spaces, dashes and colons as '_'; it
 // returns s itself when nothing changes.
 func snake(s string) string {
-	clean := true
-	for i := 0; i < len(s) && clean; i++ {
-		c := s[i]
-		clean = !(c >= 'A' && c <= 'Z' || c == ' ' || c == '-' || c == ':')
+	i := 0
+	for i < len(s) && !snakeBytes[s[i]] {
+		i++
 	}
-	if clean {
+	if i == len(s) {
 		return s
 	}
 	b := []byte(s)
@@ -191,6 +190,15 @@ func snake(s string) string {
 	}
 	return string(b)
 }
+
+// snakeBytes marks the bytes snake changes.
+var snakeBytes = func() (t [256]bool) {
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	t[' '], t['-'], t[':'] = true, true, true
+	return t
+}()
 
 // opPhrases classify free-text event names of OT sensors (CEF/LEEF names,
 // Nozomi type ids, FortiGate OT application names). They are checked in

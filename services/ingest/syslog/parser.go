@@ -88,44 +88,73 @@ func NewParser(opts Options) *Parser {
 // event (ID, Peer, ReceivedAt); raw is not retained. A rejected record
 // returns a *ParseError whose Reason says why.
 func (p *Parser) Parse(raw []byte, id string, peer string, receivedAt time.Time) (event.Event, error) {
+	var ev event.Event
+	if err := p.ParseInto(&ev, raw, id, peer, receivedAt); err != nil {
+		return event.Event{}, err
+	}
+	return ev, nil
+}
+
+// ParseInto parses one record into *ev, which it first resets to the
+// zero Event, keeping only the storage of ev.Fields (emptied) for reuse:
+// a caller that recycles its events' maps (the ingest batcher does, once
+// a batch is published) saves the map allocation, which costs more than
+// the parsing. Nothing of the previous contents of *ev survives: the
+// result is the event Parse returns (with nil Fields when the record has
+// none). A rejected record returns a *ParseError and leaves *ev reset
+// (with the emptied map, if any). raw is not retained.
+func (p *Parser) ParseInto(ev *event.Event, raw []byte, id string, peer string, receivedAt time.Time) error {
+	fields := ev.Fields
+	clear(fields)
+	*ev = event.Event{}
+	err := p.parseInto(ev, fields, raw, id, peer, receivedAt)
+	if err != nil {
+		// Reset again, keeping the (emptied) map for the next record.
+		clear(fields)
+		*ev = event.Event{Fields: fields}
+	}
+	return err
+}
+
+// parseInto parses raw into the zeroed *ev; fields is an empty map to
+// fill, nil to allocate one.
+func (p *Parser) parseInto(ev *event.Event, fields map[string]string, raw []byte, id string, peer string, receivedAt time.Time) error {
 	format := p.opts.Format
 	if !format.Valid() || format == "" {
 		format = FormatAuto
 	}
 	if len(raw) > p.maxBytes {
-		return event.Event{}, newError(ReasonTooLong, format, nil, "record is %d bytes, maximum is %d", len(raw), p.maxBytes)
+		return newError(ReasonTooLong, format, nil, "record is %d bytes, maximum is %d", len(raw), p.maxBytes)
 	}
 	rec := bytes.TrimRight(raw, "\r\n\x00")
 	if len(bytes.TrimSpace(rec)) == 0 {
-		return event.Event{}, newError(ReasonEmpty, format, nil, "record is empty")
+		return newError(ReasonEmpty, format, nil, "record is empty")
 	}
 	if i := bytes.IndexByte(rec, 0); i >= 0 {
-		return event.Event{}, newError(ReasonNUL, format, nil, "NUL byte at offset %d", i)
+		return newError(ReasonNUL, format, nil, "NUL byte at offset %d", i)
 	}
 	pri, priLen, err := scanPRI(rec)
 	if err != nil {
 		if pe, ok := err.(*ParseError); ok {
 			pe.Format = format
 		}
-		return event.Event{}, err
+		return err
 	}
 	body := rec[priLen:]
 	if priLen > 0 && len(bytes.TrimSpace(body)) == 0 {
-		return event.Event{}, newError(ReasonTruncated, format, nil, "nothing after PRI")
+		return newError(ReasonTruncated, format, nil, "nothing after PRI")
 	}
 	receivedAt = receivedAt.UTC()
-	ev := event.Event{
-		ID:         id,
-		ReceivedAt: receivedAt,
-		Time:       receivedAt,
-		Site:       p.opts.Site,
-		Source:     p.opts.Source,
-		Transport:  p.opts.Transport,
-		Peer:       peer,
-		Facility:   -1,
-		Severity:   -1,
-		Raw:        string(raw),
-	}
+	ev.ID = id
+	ev.ReceivedAt = receivedAt
+	ev.Time = receivedAt
+	ev.Site = p.opts.Site
+	ev.Source = p.opts.Source
+	ev.Transport = p.opts.Transport
+	ev.Peer = peer
+	ev.Facility = -1
+	ev.Severity = -1
+	ev.Raw = string(raw)
 	if priLen > 0 {
 		ev.Facility = pri / 8
 		ev.Severity = pri % 8
@@ -134,12 +163,15 @@ func (p *Parser) Parse(raw []byte, id string, peer string, receivedAt time.Time)
 	// its memory instead of being copied.
 	var as aliasState
 	r := record{raw: ev.Raw[:len(rec)], priLen: priLen}
-	fields := make(map[string]string, fieldsHint(r))
-	format, err = p.dispatch(format, r, &ev, fields, &as)
+	if fields == nil {
+		fields = make(map[string]string, fieldsHint(r))
+	}
+	format, err = p.dispatch(format, r, ev, fields, &as)
 	if err != nil {
-		return event.Event{}, err
+		return err
 	}
 	ev.Format = string(format)
+	ev.Fields = nil
 	if len(fields) > 0 {
 		ev.Fields = fields
 	}
@@ -147,8 +179,8 @@ func (p *Parser) Parse(raw []byte, id string, peer string, receivedAt time.Time)
 	// so the tracked mapping is complete (mapFields still checks the
 	// count).
 	as.valid = !p.noAliasTracking
-	mapFields(&ev, &as)
-	return ev, nil
+	mapFields(ev, &as)
+	return nil
 }
 
 // fieldsHint estimates how many Fields a record yields, so that the map is
@@ -432,21 +464,30 @@ func (p *Parser) stampTime(t time.Time) time.Time {
 	if t.Year() != 0 {
 		return t.UTC()
 	}
+	// One date computation each for t and now (their Year, Month and
+	// Day methods would each compute the date again).
+	_, mo, d := t.Date()
+	hh, mi, ss := t.Clock()
+	ns := t.Nanosecond()
 	now := p.now().In(p.loc)
+	ny, nm, nd := now.Date()
 	limit := now.Add(24 * time.Hour)
 	// Next year is within a day of now only on December 31.
-	first := now.Year()
-	if now.Month() == time.December && now.Day() == 31 {
+	first := ny
+	if nm == time.December && nd == 31 {
 		first++
 	}
-	for y := first; y >= now.Year()-8; y-- {
-		c := time.Date(y, t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), p.loc)
-		if c.Day() != t.Day() || c.After(limit) {
-			continue // Feb 29 in a common year, or too far in the future
+	for y := first; y >= ny-8; y-- {
+		if d > daysIn(mo, y) {
+			continue // Feb 29 in a common year
+		}
+		c := time.Date(y, mo, d, hh, mi, ss, ns, p.loc)
+		if c.Day() != d || c.After(limit) {
+			continue // moved to another day by a time zone change, or too far in the future
 		}
 		return c.UTC()
 	}
-	return time.Date(now.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), p.loc).UTC()
+	return time.Date(ny, mo, d, hh, mi, ss, ns, p.loc).UTC()
 }
 
 // sdFields adds structured data params as "sdid.param" and, when not
@@ -480,6 +521,15 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// cleanUnless returns s when valid (the caller knows s is valid UTF-8),
+// else clean(s).
+func cleanUnless(valid bool, s string) string {
+	if valid {
+		return s
+	}
+	return clean(s)
 }
 
 // clean makes s valid UTF-8, replacing each run of invalid bytes with U+FFFD.

@@ -1,0 +1,126 @@
+package syslog
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/c981/c981/services/shared/event"
+)
+
+// recycleCase is one record of the recycling tests with its parser.
+type recycleCase struct {
+	name string
+	raw  []byte
+	p    *Parser
+}
+
+// recycleCases returns every golden input and bench line, each with the
+// parser of its golden case.
+func recycleCases(t *testing.T) []recycleCase {
+	t.Helper()
+	var cs []recycleCase
+	for _, tc := range parseCases {
+		raw, err := os.ReadFile(filepath.Join("testdata", "parse", tc.name+".input"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, recycleCase{tc.name, raw, testParser(t, tc.format, tc.now)})
+	}
+	for _, l := range benchLines {
+		cs = append(cs, recycleCase{"bench_" + l.name, l.raw, testParser(t, FormatAuto, defaultNow)})
+	}
+	return cs
+}
+
+// TestParseIntoRecycled parses every record (B) into an event that
+// already holds the result of every other record (A) and checks that
+// nothing of A leaks into B: the result equals a fresh Parse of B, field
+// by field, including the error. It also checks that A's Fields map was
+// reused when B has fields, which is the point of ParseInto.
+func TestParseIntoRecycled(t *testing.T) {
+	cases := recycleCases(t)
+	for _, b := range cases {
+		t.Run(b.name, func(t *testing.T) {
+			want, wantErr := b.p.Parse(b.raw, "id-b", "127.0.0.1:40001", receivedAt)
+			for _, a := range cases {
+				var ev event.Event
+				errA := a.p.ParseInto(&ev, a.raw, "id-a", "127.0.0.1:40000", receivedAt)
+				mapA := ev.Fields
+				if errA != nil && len(ev.Fields) != 0 {
+					t.Fatalf("A=%s: rejected record left %d fields", a.name, len(ev.Fields))
+				}
+				err := b.p.ParseInto(&ev, b.raw, "id-b", "127.0.0.1:40001", receivedAt)
+				if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+					t.Fatalf("A=%s: error %v, fresh Parse gives %v", a.name, err, wantErr)
+				}
+				if err != nil {
+					if ev.Raw != "" || ev.ID != "" || len(ev.Fields) != 0 || len(ev.Techniques) != 0 {
+						t.Fatalf("A=%s: rejected record left a non-empty event %+v", a.name, ev)
+					}
+					continue
+				}
+				if !reflect.DeepEqual(ev, want) {
+					t.Fatalf("A=%s: recycled event differs from a fresh parse\ngot:  %+v\nwant: %+v", a.name, ev, want)
+				}
+				if mapA != nil && len(want.Fields) > 0 && reflect.ValueOf(ev.Fields).UnsafePointer() != reflect.ValueOf(mapA).UnsafePointer() {
+					t.Fatalf("A=%s: the Fields map was not reused", a.name)
+				}
+			}
+		})
+	}
+}
+
+// TestParseIntoZeroEvent checks that ParseInto into a zero Event gives
+// exactly what Parse gives (Parse is a wrapper; this guards the reset).
+func TestParseIntoZeroEvent(t *testing.T) {
+	for _, c := range recycleCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			want, wantErr := c.p.Parse(c.raw, "id", "peer", receivedAt)
+			var ev event.Event
+			err := c.p.ParseInto(&ev, c.raw, "id", "peer", receivedAt)
+			if (err == nil) != (wantErr == nil) {
+				t.Fatalf("error %v, Parse gives %v", err, wantErr)
+			}
+			if err == nil && !reflect.DeepEqual(ev, want) {
+				t.Fatalf("ParseInto differs from Parse\ngot:  %+v\nwant: %+v", ev, want)
+			}
+		})
+	}
+}
+
+// FuzzParseInto parses a into an event, then b into the same event, and
+// checks the result against a fresh Parse of b: whatever a was, nothing
+// of it may survive.
+func FuzzParseInto(f *testing.F) {
+	var seeds [][]byte
+	for _, l := range benchLines {
+		seeds = append(seeds, l.raw)
+	}
+	for _, s := range []string{"", "<13>Nov 26 10:00:01 h a: x=1", `{"a":{"b":[1,2]}}`, "CEF:0|v|p|1|s|n|5|a=1"} {
+		seeds = append(seeds, []byte(s))
+	}
+	for _, a := range seeds {
+		for _, b := range seeds {
+			f.Add(a, b)
+		}
+	}
+	parsers := fuzzParsers(f, FormatAuto, FormatRFC5424, FormatRFC3164, FormatCEF, FormatLEEF, FormatEVE, FormatZeek, FormatJSON, FormatKV)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		for _, p := range parsers {
+			want, wantErr := p.Parse(b, "id-b", "peer-b", now)
+			var ev event.Event
+			_ = p.ParseInto(&ev, a, "id-a", "peer-a", now)
+			err := p.ParseInto(&ev, b, "id-b", "peer-b", now)
+			if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+				t.Fatalf("format %s: error %v after a recycled event, fresh Parse gives %v", p.opts.Format, err, wantErr)
+			}
+			if err == nil && !reflect.DeepEqual(ev, want) {
+				t.Fatalf("format %s: recycled event differs from a fresh parse\ngot:  %+v\nwant: %+v", p.opts.Format, ev, want)
+			}
+		}
+	})
+}
