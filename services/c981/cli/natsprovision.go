@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/c981/c981/services/c981/natsconf"
 	"github.com/c981/c981/services/shared/bus"
 )
 
@@ -25,8 +28,14 @@ func natsProvisionCmd(ctx context.Context, args []string, _ io.Reader, stdout, s
 	var c common
 	c.register(fs)
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up when the streams cannot be created within this time")
+	sitesFlag := fs.String("sites", "", "comma-separated sites whose leaf node's JetStream domain (site-<site>) central's C981_RAW and C981_DLQ source (store-and-forward; run at central only)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	sites, err := parseSites(*sitesFlag)
+	if err != nil {
+		fmt.Fprintf(stderr, "c981 nats-provision: --sites: %v\n", err)
+		return errUsage
 	}
 	cfg, err := c.load()
 	if err != nil {
@@ -47,7 +56,7 @@ func natsProvisionCmd(ctx context.Context, args []string, _ io.Reader, stdout, s
 	backoff := 250 * time.Millisecond
 	for {
 		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
-		err = bus.EnsureStreams(actx, js, cfg.Streams)
+		err = ensureStreams(actx, js, cfg.Streams, sites)
 		if err == nil {
 			err = bus.EnsureBuckets(actx, js, cfg.Streams)
 		}
@@ -66,10 +75,50 @@ func natsProvisionCmd(ctx context.Context, args []string, _ io.Reader, stdout, s
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
-	for _, sc := range bus.StreamConfigs(cfg.Streams) {
+	for _, sc := range natsconf.WithSiteSources(bus.StreamConfigs(cfg.Streams), sites) {
 		fmt.Fprintf(stdout, "stream %-15s subjects %v replicas %d max_age %s\n", sc.Name, sc.Subjects, sc.Replicas, sc.MaxAge)
+		for _, src := range sc.Sources {
+			fmt.Fprintf(stdout, "  source %s %s filter %s deliver %s\n", src.External.APIPrefix, src.Name, src.FilterSubject, src.External.DeliverPrefix)
+		}
 	}
 	return nil
+}
+
+// ensureStreams creates or updates every C-981 stream; with sites, central's
+// C981_RAW and C981_DLQ also source the same streams of each site's
+// JetStream domain (natsconf.WithSiteSources), replacing the sources the
+// streams had. Without sites the existing sources are kept, as they are by
+// every stage that runs bus.EnsureStreams at start.
+func ensureStreams(ctx context.Context, js jetstream.JetStream, o bus.StreamOptions, sites []string) error {
+	if len(sites) == 0 {
+		return bus.EnsureStreams(ctx, js, o)
+	}
+	for _, cfg := range natsconf.WithSiteSources(bus.StreamConfigs(o), sites) {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}
+
+// parseSites splits the --sites list; every site must be a subject token
+// (the name used in c981.raw.<site>.> and the domain site-<site>).
+func parseSites(list string) ([]string, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, nil
+	}
+	var sites []string
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		switch {
+		case s == "":
+			return nil, fmt.Errorf("empty site name in %q", list)
+		case bus.Token(s) != s:
+			return nil, fmt.Errorf("site %q is not a subject token (no dots, wildcards, spaces or control characters)", s)
+		}
+		sites = append(sites, s)
+	}
+	return sites, nil
 }
 
 // redactURL returns a (comma-separated) NATS URL list with every password

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -52,6 +53,57 @@ func TestNATSProvision(t *testing.T) {
 	}
 }
 
+// TestNATSProvisionSites provisions central for two store-and-forward
+// sites: C981_RAW and C981_DLQ source each site's JetStream domain with the
+// site's subjects; the other streams source nothing. (The sourcing itself
+// across a leaf connection is tested in natsconf, TestSiteStoreAndForward.)
+func TestNATSProvisionSites(t *testing.T) {
+	s, err := natsserver.Start(natsserver.Config{Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	code, out, errs := run(t, "", "nats-provision", "--nats", s.ClientURL(), "--sites", "plant-b, plant-a")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	nc, js, err := bus.Connect(s.ClientURL(), t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	want := map[string][]string{
+		bus.StreamRaw: {"$JS.site-plant-a.API C981_RAW c981.raw.plant-a.> c981.deliver.plant-a", "$JS.site-plant-b.API C981_RAW c981.raw.plant-b.> c981.deliver.plant-b"},
+		bus.StreamDLQ: {"$JS.site-plant-a.API C981_DLQ c981.dlq.ingest c981.deliver.plant-a", "$JS.site-plant-b.API C981_DLQ c981.dlq.ingest c981.deliver.plant-b"},
+	}
+	for _, sc := range bus.StreamConfigs(bus.DefaultStreamOptions()) {
+		st, err := js.Stream(context.Background(), sc.Name)
+		if err != nil {
+			t.Fatalf("stream %s not created: %v", sc.Name, err)
+		}
+		info, err := st.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, src := range info.Config.Sources {
+			if src.External == nil {
+				t.Fatalf("%s: source %s is not external", sc.Name, src.Name)
+			}
+			got = append(got, strings.Join([]string{src.External.APIPrefix, src.Name, src.FilterSubject, src.External.DeliverPrefix}, " "))
+		}
+		if strings.Join(got, "\n") != strings.Join(want[sc.Name], "\n") {
+			t.Errorf("%s sources:\n%s\nwant:\n%s", sc.Name, strings.Join(got, "\n"), strings.Join(want[sc.Name], "\n"))
+		}
+		if !slices.Equal(info.Config.Subjects, sc.Subjects) {
+			t.Errorf("%s subjects %v, want %v", sc.Name, info.Config.Subjects, sc.Subjects)
+		}
+	}
+	if !strings.Contains(out, "source $JS.site-plant-a.API C981_RAW filter c981.raw.plant-a.>") {
+		t.Errorf("output does not list the sources:\n%s", out)
+	}
+}
+
 func TestNATSProvisionErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -62,6 +114,8 @@ func TestNATSProvisionErrors(t *testing.T) {
 		{"no url", []string{"nats-provision"}, 1, "--nats"},
 		{"unreachable, password redacted", []string{"nats-provision", "--nats", "nats://u:secret-pw@127.0.0.1:1", "--timeout", "300ms"}, 1, "u:xxxxx@127.0.0.1:1"},
 		{"bad flag", []string{"nats-provision", "--nope"}, 2, ""},
+		{"empty site", []string{"nats-provision", "--nats", "nats://127.0.0.1:1", "--sites", "a,,b"}, 2, "empty site name"},
+		{"site not a token", []string{"nats-provision", "--nats", "nats://127.0.0.1:1", "--sites", "plant.a"}, 2, `site "plant.a" is not a subject token`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -136,14 +136,15 @@ func TestClusterKillNodeLosesNothing(t *testing.T) {
 		t.Fatal("the dead node still leads the stream")
 	}
 
-	st, err := js.Stream(ctx, bus.StreamRaw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var info *jetstream.StreamInfo
+	retry(t, ctx, "info of "+bus.StreamRaw, func(ctx context.Context) error {
+		st, err := js.Stream(ctx, bus.StreamRaw)
+		if err != nil {
+			return err
+		}
+		info, err = st.Info(ctx)
+		return err
+	})
 	if info.Config.Replicas != 3 {
 		t.Fatalf("stream R%d, want R3", info.Config.Replicas)
 	}
@@ -151,10 +152,11 @@ func TestClusterKillNodeLosesNothing(t *testing.T) {
 		t.Fatalf("stream holds %d batches, seq %d..%d; want %d, 1..%d", info.State.Msgs, info.State.FirstSeq, info.State.LastSeq, batches, batches)
 	}
 	// Read every sequence back: each batch id once, every event there.
-	cons, err := js.CreateOrUpdateConsumer(ctx, bus.StreamRaw, bus.ConsumerConfig("count", batches, time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
+	var cons jetstream.Consumer
+	retry(t, ctx, "counting consumer", func(ctx context.Context) (err error) {
+		cons, err = js.CreateOrUpdateConsumer(ctx, bus.StreamRaw, bus.ConsumerConfig("count", batches, time.Minute))
+		return err
+	})
 	seen := map[string]bool{}
 	events := 0
 	for len(seen) < batches {
@@ -188,17 +190,37 @@ func TestClusterKillNodeLosesNothing(t *testing.T) {
 	}
 }
 
+// retry runs f with a 10 s context until it succeeds or ctx ends: a
+// JetStream API request sent while a stream elects a new leader is not
+// answered and would otherwise wait for the whole test's context.
+func retry(t *testing.T, ctx context.Context, what string, f func(context.Context) error) {
+	t.Helper()
+	for {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := f(actx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
 // streamLeader returns the server that leads stream.
 func streamLeader(t *testing.T, ctx context.Context, js jetstream.JetStream, srvs []*server.Server, stream string) *server.Server {
 	t.Helper()
-	st, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var info *jetstream.StreamInfo
+	retry(t, ctx, "info of "+stream, func(ctx context.Context) error {
+		st, err := js.Stream(ctx, stream)
+		if err != nil {
+			return err
+		}
+		info, err = st.Info(ctx)
+		return err
+	})
 	if info.Cluster == nil {
 		t.Fatalf("%s has no cluster info", stream)
 	}
@@ -272,10 +294,12 @@ func TestClusterEnrichStageAcrossNodeLoss(t *testing.T) {
 			t.Fatalf("batch %d: %v", i, err)
 		}
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, bus.StreamEvents, bus.ConsumerConfig("count", 1000, time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The stream has just lost its leader.
+	var cons jetstream.Consumer
+	retry(t, ctx, "counting consumer", func(ctx context.Context) (err error) {
+		cons, err = js.CreateOrUpdateConsumer(ctx, bus.StreamEvents, bus.ConsumerConfig("count", 1000, time.Minute))
+		return err
+	})
 	got := map[string]int{}
 	for len(got) < len(want) && ctx.Err() == nil {
 		msgs, err := cons.Fetch(100, jetstream.FetchMaxWait(5*time.Second))

@@ -122,15 +122,26 @@ func TestDeployedNATSConfigs(t *testing.T) {
 			t.Error("leaf connections are not mutual TLS")
 		}
 	})
-	t.Run("site-leaf.conf", func(t *testing.T) {
-		opts := load(t, "site-leaf.conf")
-		if len(opts.LeafNode.Remotes) != 1 || len(opts.LeafNode.Remotes[0].URLs) != 3 || opts.LeafNode.Remotes[0].TLSConfig == nil {
-			t.Fatalf("want one TLS remote with the three hub URLs, got %+v", opts.LeafNode.Remotes)
-		}
-		if opts.JetStream {
-			t.Error("the site leaf runs no JetStream of its own")
-		}
-	})
+	for _, site := range o.Sites {
+		name := natsconf.SiteLeafFile(site)
+		t.Run(name, func(t *testing.T) {
+			opts := load(t, name)
+			if len(opts.LeafNode.Remotes) != 1 || len(opts.LeafNode.Remotes[0].URLs) != 3 || opts.LeafNode.Remotes[0].TLSConfig == nil {
+				t.Fatalf("want one TLS remote with the three hub URLs, got %+v", opts.LeafNode.Remotes)
+			}
+			// Store-and-forward: the site's own JetStream domain, the one
+			// central's sources name, with room for the raw buffer.
+			if !opts.JetStream || opts.JetStreamDomain != natsconf.SiteDomain(site) {
+				t.Errorf("JetStream %v in domain %q, want domain %q", opts.JetStream, opts.JetStreamDomain, natsconf.SiteDomain(site))
+			}
+			if opts.JetStreamMaxStore < bus.DefaultRawMaxBytes {
+				t.Errorf("max_file_store %d is below the raw buffer (%d)", opts.JetStreamMaxStore, bus.DefaultRawMaxBytes)
+			}
+			if opts.Host != "127.0.0.1" {
+				t.Errorf("the site leaf listens on %s, want loopback only", opts.Host)
+			}
+		})
+	}
 }
 
 // TestEnvExamplesNameEveryPassword keeps the secret templates in step with

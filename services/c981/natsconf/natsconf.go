@@ -3,10 +3,13 @@ package natsconf
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/c981/c981/services/correlate/correlate"
 	"github.com/c981/c981/services/respond/audit"
@@ -66,11 +69,87 @@ type User struct {
 	// Leaf marks a site's leaf-node user. nats-server applies no subject
 	// permissions to leaf users: the user is bound to its own site account
 	// (Account) whose imports from the C981 account are exactly Publish
-	// (service imports, so JetStream PubAcks come back) and Subscribe
-	// (stream imports).
+	// (service imports, so JetStream PubAcks come back; none today: central
+	// sources the site's streams instead) and Subscribe (stream imports),
+	// and whose exports to C981 are exactly Serves and Delivers.
 	Leaf bool
 	// Account is the account a leaf user is bound to (SiteAccount).
 	Account string
+	// Serves lists the subjects a leaf user's site account exports to the
+	// C981 account as services (requests from central into the site: the
+	// consumer-create API of the site's JetStream domain for stream
+	// sourcing, flow-control replies, and the site's action gateway). C981
+	// imports each one.
+	Serves []string
+	// Delivers lists the subjects a leaf user's site account exports to
+	// the C981 account as streams: the deliver prefix of the site streams
+	// the hub sources (SiteDeliverPrefix).
+	Delivers []string
+}
+
+// SiteDomain is the JetStream domain of a site's leaf node: its store
+// buffers the site's events while the link to central is down.
+func SiteDomain(site string) string { return "site-" + bus.Token(site) }
+
+// SiteAPIPrefix is the JetStream API prefix of a site's domain as seen from
+// central (the StreamSource.External.APIPrefix of its sources).
+func SiteAPIPrefix(site string) string { return "$JS." + SiteDomain(site) + ".API" }
+
+// SiteDeliverPrefix is the subject prefix the site's JetStream delivers
+// sourced messages to (StreamSource.External.DeliverPrefix); it crosses the
+// leaf connection into the C981 account and nowhere else.
+func SiteDeliverPrefix(site string) string { return "c981.deliver." + bus.Token(site) }
+
+// SiteSourced names the contract streams a site's leaf node holds in its
+// own domain and that central's stream of the same name sources from, each
+// with the subjects of that site it takes: raw events of the site only (a
+// site cannot send another site's events: the filter is central's), and
+// the ingest dead letters of the site's listeners.
+func SiteSourced(site string) map[string]string {
+	return map[string]string{
+		bus.StreamRaw: siteRaw(site),
+		bus.StreamDLQ: bus.DLQSubject(bus.StageIngest),
+	}
+}
+
+// SiteSources returns the stream sources central's stream adds for the
+// sites: for every site that holds stream (SiteSourced), the same-named
+// stream in the site's JetStream domain, filtered to the site's subjects.
+// The hub creates the sourcing consumer at the site through the leaf
+// connection, with flow control and heartbeats; it resumes after a link
+// outage from the last sequence it stored, so every message arrives once
+// and in the site's order. Sorted by site.
+func SiteSources(stream string, sites []string) []*jetstream.StreamSource {
+	var out []*jetstream.StreamSource
+	for _, site := range sortedSites(sites) {
+		filter, ok := SiteSourced(site)[stream]
+		if !ok {
+			continue
+		}
+		out = append(out, &jetstream.StreamSource{
+			Name:          stream,
+			FilterSubject: filter,
+			External:      &jetstream.ExternalStream{APIPrefix: SiteAPIPrefix(site), DeliverPrefix: SiteDeliverPrefix(site)},
+		})
+	}
+	return out
+}
+
+// WithSiteSources returns cfgs with SiteSources added to each stream the
+// sites hold (C981_RAW and C981_DLQ): what `c981 nats-provision --sites`
+// creates at central.
+func WithSiteSources(cfgs []jetstream.StreamConfig, sites []string) []jetstream.StreamConfig {
+	out := slices.Clone(cfgs)
+	for i := range out {
+		out[i].Sources = append(slices.Clone(out[i].Sources), SiteSources(out[i].Name, sites)...)
+	}
+	return out
+}
+
+func sortedSites(sites []string) []string {
+	s := slices.Clone(sites)
+	slices.Sort(s)
+	return slices.Compact(s)
 }
 
 // SiteAccount is the NATS account of a site's leaf node.
@@ -94,7 +173,12 @@ func ServiceUser(stage string) string { return "c981-" + stage }
 func SiteUser(site string) string { return "site-" + bus.Token(site) }
 
 // consumer is one durable pull consumer a service owns.
-type consumer struct{ stream, durable string }
+type consumer struct {
+	stream, durable string
+	// reset: the service resets its durable to the first unacknowledged
+	// message on start (the correlator, to resume in stream order at once).
+	reset bool
+}
 
 // service is what one runtime stage does on the bus, taken from the
 // contract (docs/ARCHITECTURE.md, "The bus contract").
@@ -141,18 +225,19 @@ func services() []service {
 		{
 			stage: bus.StageEnrich, comment: "raw events -> enriched events",
 			publishes: []string{all(bus.EventsSubject), bus.DLQSubject(bus.StageEnrich)},
-			consumes:  []consumer{{bus.StreamRaw, bus.ConsumerEnrich}},
+			consumes:  []consumer{{stream: bus.StreamRaw, durable: bus.ConsumerEnrich}},
 		},
 		{
 			stage: bus.StageCorrelate, comment: "enriched events -> alerts and incidents; incident state in its KV bucket",
 			publishes: []string{all(bus.AlertsSubject), all(bus.IncidentsSubject), bus.DLQSubject(bus.StageCorrelate)},
-			consumes:  []consumer{{bus.StreamEvents, bus.ConsumerCorrelate}},
+			consumes:  []consumer{{stream: bus.StreamEvents, durable: bus.ConsumerCorrelate, reset: true}},
 			kv:        true,
+			buckets:   []string{correlate.DefaultStateBucket}, // rule state checkpoints, read back with a watch
 		},
 		{
 			stage: bus.StageRespond, comment: "incidents -> response plans and audit chains; approvals -> approved steps; gateway requests",
 			publishes: []string{all(bus.ActionsSubject), bus.DLQSubject(bus.StageRespond), all(bus.AuditSubject), all(executor.GatewaySubject)},
-			consumes:  []consumer{{bus.StreamIncidents, bus.ConsumerRespond}, {bus.StreamApprovals, bus.ConsumerRespondApprovals}},
+			consumes:  []consumer{{stream: bus.StreamIncidents, durable: bus.ConsumerRespond}, {stream: bus.StreamApprovals, durable: bus.ConsumerRespondApprovals}},
 			buckets:   []string{bus.KVApprovals, executor.IdempotencyBucket},
 			streams:   []string{audit.Stream},
 		},
@@ -160,13 +245,13 @@ func services() []service {
 			stage: bus.StageStore, comment: "every stream -> ClickHouse",
 			publishes: []string{bus.DLQSubject(bus.StageStore)},
 			consumes: []consumer{
-				{bus.StreamEvents, bus.ConsumerStoreEvents},
-				{bus.StreamAlerts, bus.ConsumerStoreAlerts},
-				{bus.StreamIncidents, bus.ConsumerStoreIncidents},
-				{bus.StreamActions, bus.ConsumerStoreActions},
-				{bus.StreamDLQ, bus.ConsumerStoreDLQ},
-				{bus.StreamAudit, bus.ConsumerStoreAudit},
-				{bus.KVTriageStream, bus.ConsumerStoreTriage},
+				{stream: bus.StreamEvents, durable: bus.ConsumerStoreEvents},
+				{stream: bus.StreamAlerts, durable: bus.ConsumerStoreAlerts},
+				{stream: bus.StreamIncidents, durable: bus.ConsumerStoreIncidents},
+				{stream: bus.StreamActions, durable: bus.ConsumerStoreActions},
+				{stream: bus.StreamDLQ, durable: bus.ConsumerStoreDLQ},
+				{stream: bus.StreamAudit, durable: bus.ConsumerStoreAudit},
+				{stream: bus.KVTriageStream, durable: bus.ConsumerStoreTriage},
 			},
 		},
 		{
@@ -234,6 +319,9 @@ func Users(o Options) []User {
 				jsAPI+"CONSUMER.MSG.NEXT."+c.stream+"."+c.durable,
 				jsAck+c.stream+"."+c.durable+".>",
 			)
+			if c.reset {
+				u.Publish = append(u.Publish, jsAPI+"CONSUMER.RESET."+c.stream+"."+c.durable)
+			}
 		}
 		for _, st := range svc.streams {
 			u.Publish = append(u.Publish,
@@ -266,21 +354,31 @@ func Users(o Options) []User {
 	}
 	users = append(users, prov)
 
-	sites := slices.Clone(o.Sites)
-	slices.Sort(sites)
-	sites = slices.Compact(sites)
-	for _, site := range sites {
-		users = append(users, User{
+	for _, site := range sortedSites(o.Sites) {
+		u := User{
 			Name:    SiteUser(site),
-			Comment: "leaf node of site " + site + ": sends only its raw events and ingest dead letters, receives only its actions",
+			Comment: "leaf node of site " + site + ": central sources its raw events and ingest dead letters from the site's JetStream domain; it receives only its actions and its gateway requests",
 			Leaf:    true,
 			Account: SiteAccount(site),
-			// Sent to central as JetStream publishes (service imports:
-			// the PubAck comes back to the site's own inbox).
-			Publish: []string{siteRaw(site), bus.DLQSubject(bus.StageIngest)},
 			// Its actions, for the site-local gateway.
 			Subscribe: []string{bus.ActionsSubject(site)},
-		})
+			// Nothing is published from the site into central: central
+			// pulls (sources) the site's streams, so a site's events
+			// flow plant -> central only through its own buffer.
+			Delivers: []string{SiteDeliverPrefix(site) + ".>"},
+		}
+		streams := slices.Sorted(maps.Keys(SiteSourced(site)))
+		for _, st := range streams {
+			u.Serves = append(u.Serves, SiteAPIPrefix(site)+".CONSUMER.CREATE."+st+".>")
+		}
+		// Flow-control replies of the sourcing consumers: the v1 subject
+		// names the site's stream, the v2 subject (server feature flag
+		// js_ack_fc_v2) the site's domain.
+		for _, st := range streams {
+			u.Serves = append(u.Serves, "$JS.FC."+st+".>")
+		}
+		u.Serves = append(u.Serves, "$JS.FC."+SiteDomain(site)+".>", executor.GatewaySubject(site))
+		users = append(users, u)
 	}
 	return users
 }
@@ -333,6 +431,28 @@ func Generate(o Options) []byte {
 		}
 		b.WriteString("    ]\n")
 	}
+	// What central takes from each site: the sourcing of its streams and
+	// its gateway.
+	var imports []string
+	for _, u := range users {
+		if !u.Leaf {
+			continue
+		}
+		for _, s := range u.Serves {
+			imports = append(imports, fmt.Sprintf("{service: {account: %s, subject: %s}}", u.Account, strconv.Quote(s)))
+		}
+		for _, s := range u.Delivers {
+			imports = append(imports, fmt.Sprintf("{stream: {account: %s, subject: %s}}", u.Account, strconv.Quote(s)))
+		}
+	}
+	if len(imports) > 0 {
+		b.WriteString("    # what central takes from each site account: its JetStream domain's sourcing consumers and its gateway\n")
+		b.WriteString("    imports: [\n")
+		for _, im := range imports {
+			fmt.Fprintf(&b, "      %s\n", im)
+		}
+		b.WriteString("    ]\n")
+	}
 	b.WriteString("  }\n")
 	for _, u := range users {
 		if !u.Leaf {
@@ -346,7 +466,18 @@ func Generate(o Options) []byte {
 		for _, s := range u.Subscribe {
 			fmt.Fprintf(&b, "      {stream: {account: %s, subject: %s}}\n", Account, strconv.Quote(s))
 		}
-		b.WriteString("    ]\n  }\n")
+		b.WriteString("    ]\n")
+		if len(u.Serves)+len(u.Delivers) > 0 {
+			b.WriteString("    exports: [\n")
+			for _, s := range u.Serves {
+				fmt.Fprintf(&b, "      {service: %s, accounts: [%s]}\n", strconv.Quote(s), Account)
+			}
+			for _, s := range u.Delivers {
+				fmt.Fprintf(&b, "      {stream: %s, accounts: [%s]}\n", strconv.Quote(s), Account)
+			}
+			b.WriteString("    ]\n")
+		}
+		b.WriteString("  }\n")
 	}
 	b.WriteString("}\n")
 	return b.Bytes()
@@ -405,4 +536,53 @@ func list(ss []string) string {
 		q[i] = strconv.Quote(s)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// DefaultSiteStore is the JetStream file store of a site's leaf node
+// (max_file_store): 16 GiB, room for the site's C981_RAW buffer
+// (streams.raw_max_bytes, 8 GiB by default: about 10 million events of
+// ~820 bytes) plus its ingest dead letters. See docs/OPERATIONS.md, "Site
+// store-and-forward", for sizing it to a longest outage.
+const DefaultSiteStore int64 = 16 << 30
+
+// SiteLeafFile is the committed name of a site's generated leaf node
+// configuration under deploy/nats.
+func SiteLeafFile(site string) string { return "site-leaf-" + bus.Token(site) + ".conf" }
+
+// GenerateSiteLeaf returns the NATS configuration of a site's leaf node
+// (deploy/nats/site-leaf-<site>.conf): a JetStream domain of its own
+// (SiteDomain) whose streams buffer the site's events while the link to
+// central is down, and one outbound TLS leaf connection to the hub as the
+// site's leaf user. storeBytes is its max_file_store (0 = DefaultSiteStore).
+func GenerateSiteLeaf(site string, storeBytes int64) []byte {
+	if storeBytes <= 0 {
+		storeBytes = DefaultSiteStore
+	}
+	u := User{Name: SiteUser(site)}
+	var b bytes.Buffer
+	b.WriteString("# GENERATED by services/c981/natsconf from the bus contract (services/shared/bus).\n")
+	b.WriteString("# Do not edit: run `cd services/c981 && go test ./natsconf/ -update`.\n")
+	fmt.Fprintf(&b, "# NATS leaf node of site %s (plant). Local syslog ingest and the site-local action gateway\n", site)
+	b.WriteString("# connect to it on loopback. Its own JetStream domain holds the contract streams, so ingest\n")
+	b.WriteString("# publishes are acknowledged at the site and buffered while the link to central is down;\n")
+	fmt.Fprintf(&b, "# central's C981_RAW and C981_DLQ source them (c981 nats-provision --sites %s) over one\n", site)
+	b.WriteString("# outbound TLS leaf connection (no inbound port at the plant). C981_HUB_LEAF_URL_n are\n")
+	fmt.Fprintf(&b, "# tls://%s:$%s@hub-n:7422 (from the site's secret store, like its client certificate).\n", u.Name, u.PasswordVar())
+	b.WriteString("server_name: $NATS_SERVER_NAME\n")
+	b.WriteString("listen: 127.0.0.1:4222\n\n")
+	b.WriteString("max_payload: 8MB\n\n")
+	b.WriteString("jetstream {\n")
+	fmt.Fprintf(&b, "  domain: %s\n", SiteDomain(site))
+	b.WriteString("  store_dir: /data/jetstream\n")
+	fmt.Fprintf(&b, "  max_file_store: %d   # %.1f GiB: streams.raw_max_bytes of the site's C981_RAW plus its dead letters\n", storeBytes, float64(storeBytes)/(1<<30))
+	b.WriteString("  max_memory_store: 64MB\n")
+	b.WriteString("}\n\n")
+	b.WriteString("leafnodes {\n  remotes: [\n    {\n")
+	b.WriteString("      urls: [$C981_HUB_LEAF_URL_1, $C981_HUB_LEAF_URL_2, $C981_HUB_LEAF_URL_3]\n")
+	b.WriteString("      tls {\n")
+	b.WriteString("        cert_file: /etc/nats/tls/tls.crt\n")
+	b.WriteString("        key_file: /etc/nats/tls/tls.key\n")
+	b.WriteString("        ca_file: /etc/nats/tls/ca.crt\n")
+	b.WriteString("      }\n    }\n  ]\n}\n")
+	return b.Bytes()
 }

@@ -47,16 +47,41 @@ func deployOptions(t *testing.T) natsconf.Options {
 }
 
 // TestCommittedFilesAreGenerated proves deploy/nats/{accounts,leafnodes}.conf
-// equal what the generator makes from the bus contract today.
+// and each site's site-leaf-<site>.conf equal what the generator makes from
+// the bus contract today, and that no stale site leaf file is left.
 func TestCommittedFilesAreGenerated(t *testing.T) {
 	o := deployOptions(t)
-	for _, tc := range []struct {
+	type file struct {
 		file string
 		gen  []byte
-	}{
+	}
+	files := []file{
 		{"deploy/nats/accounts.conf", natsconf.Generate(o)},
 		{"deploy/nats/leafnodes.conf", natsconf.GenerateLeaf(o)},
-	} {
+	}
+	for _, site := range o.Sites {
+		f := file{"deploy/nats/" + natsconf.SiteLeafFile(site), natsconf.GenerateSiteLeaf(site, 0)}
+		if !slices.ContainsFunc(files, func(g file) bool { return g.file == f.file }) {
+			files = append(files, f)
+		}
+	}
+	committed, err := filepath.Glob(filepath.Join(repo, "deploy/nats/site-leaf*.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range committed {
+		name := "deploy/nats/" + filepath.Base(c)
+		if !slices.ContainsFunc(files, func(g file) bool { return g.file == name }) {
+			if *update {
+				if err := os.Remove(c); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			t.Errorf("%s is not generated for any site: run `go test ./natsconf/ -update`", name)
+		}
+	}
+	for _, tc := range files {
 		t.Run(filepath.Base(tc.file), func(t *testing.T) {
 			path := filepath.Join(repo, tc.file)
 			if *update {
@@ -79,7 +104,7 @@ func TestUsersNeverDeleteOrPurge(t *testing.T) {
 	catchAll := map[string]bool{">": true, "$JS.API.>": true, "$JS.>": true, "c981.>": true, "$KV.>": true}
 	for _, u := range natsconf.Users(natsconf.Options{Sites: []string{"a", "b"}}) {
 		t.Run(u.Name, func(t *testing.T) {
-			for _, s := range append(slices.Clone(u.Publish), u.Subscribe...) {
+			for _, s := range slices.Concat(u.Publish, u.Subscribe, u.Serves, u.Delivers) {
 				if strings.Contains(s, "DELETE") || strings.Contains(s, "PURGE") || catchAll[s] {
 					t.Errorf("%s is allowed %q", u.Name, s)
 				}

@@ -62,9 +62,22 @@ func Redact(urls string) string {
 	return strings.Join(parts, ",")
 }
 
-// EnsureStreams creates or updates every C-981 stream.
+// EnsureStreams creates or updates every C-981 stream. The sources of an
+// existing stream are kept: they are provisioned topology (central's
+// C981_RAW sourcing each site's JetStream domain, see `c981 nats-provision
+// --sites`), not stage settings, so a stage starting alone never cuts a
+// site off.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
 	for _, cfg := range StreamConfigs(o) {
+		if cfg.Sources == nil {
+			s, err := js.Stream(ctx, cfg.Name)
+			switch {
+			case err == nil:
+				cfg.Sources = s.CachedInfo().Config.Sources
+			case !errors.Is(err, jetstream.ErrStreamNotFound):
+				return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+			}
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
 		}

@@ -159,3 +159,54 @@ func TestConsumeAckPoisonRetry(t *testing.T) {
 		t.Fatalf("dead letter = %+v", dls)
 	}
 }
+
+// TestEnsureStreamsKeepsSources checks that a stage starting alone (which
+// runs EnsureStreams) keeps the sources provisioned on a stream, such as
+// central's C981_RAW sourcing a site's JetStream domain.
+func TestEnsureStreamsKeepsSources(t *testing.T) {
+	env := bustest.Start(t)
+	ctx := context.Background()
+	if _, err := env.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "UPSTREAM", Subjects: []string{"upstream.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	cfgs := bus.StreamConfigs(bus.DefaultStreamOptions())
+	var raw jetstream.StreamConfig
+	for _, c := range cfgs {
+		if c.Name == bus.StreamRaw {
+			raw = c
+		}
+	}
+	raw.Sources = []*jetstream.StreamSource{{Name: "UPSTREAM"}}
+	if _, err := env.JS.UpdateStream(ctx, raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.EnsureStreams(ctx, env.JS, bus.DefaultStreamOptions()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := env.JS.Stream(ctx, bus.StreamRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := st.CachedInfo().Config.Sources
+	if len(src) != 1 || src[0].Name != "UPSTREAM" {
+		t.Fatalf("sources after EnsureStreams: %+v, want UPSTREAM kept", src)
+	}
+	// The source still delivers after the update.
+	if _, err := env.JS.Publish(ctx, "upstream.x", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := st.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Msgs == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("C981_RAW holds %d messages, want the sourced one", info.State.Msgs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
