@@ -253,7 +253,13 @@ func (s *StateStore) Save(ctx context.Context, e *Engine) error {
 	if cp.Empty() {
 		return nil
 	}
-	if err := s.write(ctx, cp); err != nil {
+	// Keys first, watermarks after them: a stored watermark never runs
+	// ahead of the key state a replay relies on.
+	err := s.write(ctx, Checkpoint{Keys: cp.Keys, Deleted: cp.Deleted})
+	if err == nil {
+		err = s.write(ctx, Checkpoint{Sites: cp.Sites})
+	}
+	if err != nil {
 		s.pending = &cp
 		return err
 	}

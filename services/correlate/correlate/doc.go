@@ -22,15 +22,21 @@
 // retry of the last message reuses its evaluation (Engine.ProcessAt).
 // State is restored only into rules whose Fingerprint is unchanged.
 //
-// Order: replay detection and the stateful rules themselves assume
-// the messages are applied in stream order. The consumer therefore allows
-// one unacknowledged message (Config.MaxAckPending, default 1): a message
-// redelivered after a crash, a lost acknowledgement or a transient failure
-// is applied before any later one, so a restarted or redelivered
-// correlator raises exactly the alerts and incidents of an uninterrupted
-// run (the fault matrix in services/c981/faults checks this end to end).
-// A message left unacknowledged by a killed correlator is redelivered
-// after AckWait, which bounds the stall of a restart.
+// Order: replay detection and the stateful rules themselves assume the
+// messages are applied in stream order. The Service pipelines messages
+// (Config.MaxAckPending in flight, default 64) and still applies them in
+// stream order: an apply stage decodes and evaluates message n+1 while a
+// commit stage waits for the PubAcks of message n's alerts and incident
+// versions (published asynchronously with message ids derived from the
+// input), writes its checkpoint (keys, then watermarks) and acknowledges
+// it, in order. A delivery out of the consumer's sequence or a failed
+// message restarts the pipeline from the checkpoint; a redelivery of a
+// message already applied is acknowledged, not applied again. On start,
+// messages a predecessor left unacknowledged are not awaited for AckWait:
+// the consumer is reset to the first of them (ResetConsumerToSequence), so
+// a restarted correlator raises exactly the alerts and incidents of an
+// uninterrupted run, at once (the fault matrix in services/c981/faults
+// checks this end to end).
 //
 // Incidents: alerts of one site with the same incident key belong to one
 // incident while each arrives within the incident window (event time) of

@@ -307,9 +307,29 @@ func (e *Engine) tryAssign(ctx context.Context, site, key string, items []pendin
 		}
 	}
 	created := 0
+	// An incident holds up to MaxAlerts alert ids and every alert of the
+	// batch is looked up in it: past a few ids the lookups use a set of
+	// the current incident's ids (with about one alert per event, a
+	// linear search per alert was a third of the correlator's CPU).
+	var ids map[string]struct{}
+	var idsOf *Entry
+	applied := func(en *Entry, id string) bool {
+		if len(en.Incident.AlertIDs) < 32 {
+			return slices.Contains(en.Incident.AlertIDs, id)
+		}
+		if idsOf != en {
+			ids = make(map[string]struct{}, len(en.Incident.AlertIDs)+len(items))
+			for _, x := range en.Incident.AlertIDs {
+				ids[x] = struct{}{}
+			}
+			idsOf = en
+		}
+		_, ok := ids[id]
+		return ok
+	}
 	for _, it := range items {
 		a := it.alert
-		if curp != nil && slices.Contains(curp.Incident.AlertIDs, a.ID) {
+		if curp != nil && applied(curp, a.ID) {
 			a.IncidentID = curp.Incident.ID
 			touch(curp)
 			continue
@@ -349,6 +369,9 @@ func (e *Engine) tryAssign(ctx context.Context, site, key string, items []pendin
 			changed[curp.Incident.ID] = true
 		}
 		mergeAlert(&curp.Incident, a, it.ev, it.title)
+		if idsOf == curp {
+			ids[a.ID] = struct{}{}
+		}
 		a.IncidentID = curp.Incident.ID
 		touch(curp)
 	}
@@ -565,4 +588,14 @@ func (e *Engine) Rules() *rule.Set {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.rules
+}
+
+// resetState drops the window, sequence, absence and watermark state (and
+// the memo of the last batch), so that a checkpoint can be loaded again
+// (StateStore.Load). The rules and the incident store stay.
+func (e *Engine) resetState() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.win = newWindows(e.rules, e.win.lateness, e.win.maxKeys, e.metrics)
+	e.memo.seq, e.memo.alerts, e.memo.owners = 0, nil, nil
 }

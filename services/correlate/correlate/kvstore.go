@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tinylib/msgp/msgp"
 
 	"github.com/c981/c981/services/shared/event"
 )
@@ -31,7 +32,8 @@ type KVConfig struct {
 // incident of a site and key lives under "cur.<hash of site and key>" and is
 // written with a revision check; closed incidents live under "inc.<id>"
 // and never change once written, so rewriting them on a retry is harmless.
-// Values are JSON Entry documents.
+// Values are Entry records in MessagePack (see encodeEntry); JSON Entry
+// documents written by earlier versions are still read.
 type KVStore struct {
 	kv jetstream.KeyValue
 }
@@ -75,8 +77,8 @@ func (s *KVStore) Current(ctx context.Context, site, key string) (Entry, uint64,
 	if err != nil {
 		return Entry{}, 0, fmt.Errorf("get current incident %s/%s: %w", site, key, err)
 	}
-	var e Entry
-	if err := json.Unmarshal(kve.Value(), &e); err != nil {
+	e, err := decodeEntry(kve.Value())
+	if err != nil {
 		return Entry{}, 0, fmt.Errorf("decode current incident %s/%s (%s rev %d): %w", site, key, k, kve.Revision(), err)
 	}
 	return e, kve.Revision(), nil
@@ -91,8 +93,8 @@ func (s *KVStore) Previous(ctx context.Context, id string) (Entry, error) {
 	if err != nil {
 		return Entry{}, fmt.Errorf("get closed incident %s: %w", id, err)
 	}
-	var e Entry
-	if err := json.Unmarshal(kve.Value(), &e); err != nil {
+	e, err := decodeEntry(kve.Value())
+	if err != nil {
 		return Entry{}, fmt.Errorf("decode closed incident %s: %w", id, err)
 	}
 	return e, nil
@@ -101,7 +103,7 @@ func (s *KVStore) Previous(ctx context.Context, id string) (Entry, error) {
 // Put implements IncidentStore.
 func (s *KVStore) Put(ctx context.Context, cur Entry, rev uint64, closed []Entry) (uint64, error) {
 	for _, c := range closed {
-		data, err := json.Marshal(c)
+		data, err := encodeEntry(&c)
 		if err != nil {
 			return 0, fmt.Errorf("encode closed incident %s: %w", c.Incident.ID, err)
 		}
@@ -109,7 +111,7 @@ func (s *KVStore) Put(ctx context.Context, cur Entry, rev uint64, closed []Entry
 			return 0, fmt.Errorf("put closed incident %s: %w", c.Incident.ID, err)
 		}
 	}
-	data, err := json.Marshal(cur)
+	data, err := encodeEntry(&cur)
 	if err != nil {
 		return 0, fmt.Errorf("encode incident %s: %w", cur.Incident.ID, err)
 	}
@@ -130,3 +132,61 @@ func (s *KVStore) Put(ctx context.Context, cur Entry, rev uint64, closed []Entry
 }
 
 var _ IncidentStore = (*KVStore)(nil)
+
+// entryMsgpack starts an Entry encoded by encodeEntry. 0xc1 is the one
+// byte MessagePack never uses, and a JSON document starts with '{'.
+const entryMsgpack = 0xc1
+
+// encodeEntry encodes an Entry as entryMsgpack followed by the incident in
+// the bus codec (event.Incident's generated MessagePack), Prev as a string
+// and ClosedLastSeen as Unix nanoseconds (0: none). Encoding an incident
+// with its up to MaxAlerts alert ids on every update was the costliest
+// part of an incident write in JSON.
+func encodeEntry(e *Entry) ([]byte, error) {
+	b := make([]byte, 0, 1+e.Incident.Msgsize()+msgp.StringPrefixSize+len(e.Prev)+msgp.Int64Size)
+	b = append(b, entryMsgpack)
+	b, err := e.Incident.MarshalMsg(b)
+	if err != nil {
+		return nil, err
+	}
+	b = msgp.AppendString(b, e.Prev)
+	var closed int64
+	if !e.ClosedLastSeen.IsZero() {
+		closed = e.ClosedLastSeen.UnixNano()
+	}
+	return msgp.AppendInt64(b, closed), nil
+}
+
+// decodeEntry decodes a value written by encodeEntry, or a JSON Entry
+// document (earlier versions).
+func decodeEntry(data []byte) (Entry, error) {
+	var e Entry
+	if len(data) == 0 || data[0] != entryMsgpack {
+		err := json.Unmarshal(data, &e)
+		return e, err
+	}
+	// The generated decoder allocates what an array header announces:
+	// walk the value first, so a damaged header is an error, not a
+	// gigabyte allocation.
+	if _, err := msgp.Skip(data[1:]); err != nil {
+		return Entry{}, fmt.Errorf("incident: %w", err)
+	}
+	rest, err := e.Incident.UnmarshalMsg(data[1:])
+	if err != nil {
+		return Entry{}, fmt.Errorf("incident: %w", err)
+	}
+	if e.Prev, rest, err = msgp.ReadStringBytes(rest); err != nil {
+		return Entry{}, fmt.Errorf("prev: %w", err)
+	}
+	closed, rest, err := msgp.ReadInt64Bytes(rest)
+	if err != nil {
+		return Entry{}, fmt.Errorf("closed_last_seen: %w", err)
+	}
+	if len(rest) != 0 {
+		return Entry{}, fmt.Errorf("%d trailing bytes", len(rest))
+	}
+	if closed != 0 {
+		e.ClosedLastSeen = time.Unix(0, closed).UTC()
+	}
+	return e, nil
+}

@@ -43,6 +43,14 @@ type Metrics struct {
 	// Duration observes the processing time of one bus message, from
 	// decoding to the acknowledgement of the published results.
 	Duration prometheus.Histogram
+	// Restarts counts pipeline restarts from the checkpoint, by reason
+	// (resume: at start after a predecessor left messages unacknowledged;
+	// error: after a failed message; gap: a delivery the service did not
+	// see).
+	Restarts *prometheus.CounterVec
+	// Replayed counts redelivered messages skipped because the service had
+	// already applied them.
+	Replayed prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -96,6 +104,15 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Time to process one bus message of events, including publishing its alerts and incidents.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		Restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_correlate_pipeline_restarts_total", Help: "Restarts of the message pipeline from the checkpoint (consumer reset to the first unacknowledged message), by reason.",
+		}, []string{"reason"}),
+		Replayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_correlate_redeliveries_skipped_total", Help: "Redelivered messages skipped because they were already applied (acknowledged once their first delivery's effects are durable).",
+		}),
+	}
+	for _, r := range []string{restartResume, restartError, restartGap} {
+		m.Restarts.WithLabelValues(r)
 	}
 	m.IncidentVersions.WithLabelValues(changeCreated)
 	m.IncidentVersions.WithLabelValues(changeUpdated)
@@ -107,7 +124,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.Events, m.InvalidEvents, m.PoisonMessages, m.RuleMatches, m.RuleErrors,
-		m.Alerts, m.IncidentVersions, m.StoreConflicts, m.IncidentCache, m.LateEvents, m.LiveKeys, m.Evictions, m.Suppressed, m.Reloads, m.Duration} {
+		m.Alerts, m.IncidentVersions, m.StoreConflicts, m.IncidentCache, m.LateEvents, m.LiveKeys, m.Evictions, m.Suppressed, m.Reloads, m.Duration, m.Restarts, m.Replayed} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register correlate metrics: %w", err)
 		}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/c981/c981/services/correlate/rule"
@@ -37,7 +38,7 @@ import (
 //	  partitions: {count: 1, index: 0}
 //	  reload_interval: 10s
 //	  ack_wait: 30s
-//	  max_ack_pending: 1
+//	  max_ack_pending: 64
 //	  retry_delay: 1s
 type Config struct {
 	// RulesDir holds the *.yaml rule files.
@@ -72,18 +73,20 @@ type Config struct {
 	// changes; changed rules are reloaded keeping the state of unchanged
 	// stateful rules (default 10s; negative disables reloading).
 	ReloadInterval time.Duration `yaml:"reload_interval"`
-	// AckWait is the consumer's acknowledgement deadline (default 30s).
+	// AckWait is the consumer's acknowledgement deadline (default 30s). It
+	// no longer bounds the stall of a restart (the consumer is reset to the
+	// first unacknowledged message at start); it must exceed the time a
+	// message waits in the pipeline (MaxAckPending messages).
 	AckWait time.Duration `yaml:"ack_wait"`
-	// MaxAckPending bounds unacknowledged messages (default 1). With 1 the
-	// server delivers the next message only after the previous one was
-	// acknowledged, and a message that is redelivered (after a crash, a
-	// lost acknowledgement or a transient failure) comes back before any
-	// later one: windows and sequences see the events in stream order in
-	// every run, so a restart or a redelivery raises exactly the alerts of
-	// an uninterrupted run. More than 1 pipelines deliveries but gives that
-	// up: after a redelivery stateful rules may see events in another
-	// order (and replay detection skips an older message applied after a
-	// newer one), so their alerts may differ from an uninterrupted run.
+	// MaxAckPending bounds the messages in the pipeline: delivered, being
+	// applied or waiting for their outputs and checkpoint to be durable
+	// (default 64). Any value keeps the determinism of stream order: the
+	// service applies deliveries in order, skips a redelivered message it
+	// already applied, and after a crash or a failed message resets the
+	// consumer to the first message whose effects are not durable, so a
+	// restart or a retry raises exactly the alerts of an uninterrupted run.
+	// 1 makes every message wait for the previous one's acknowledgement
+	// (no pipelining).
 	MaxAckPending int `yaml:"max_ack_pending"`
 	// RetryDelay is the redelivery delay after a transient failure (default 1s).
 	RetryDelay time.Duration `yaml:"retry_delay"`
@@ -132,6 +135,9 @@ func (p PartitionConfig) suffix(s string) string {
 	return s + ".p" + strconv.Itoa(p.Index)
 }
 
+// DefaultMaxAckPending is the default of Config.MaxAckPending.
+const DefaultMaxAckPending = 64
+
 // DefaultConfig returns the defaults applied to zero Config fields.
 func DefaultConfig() Config {
 	return Config{
@@ -146,7 +152,7 @@ func DefaultConfig() Config {
 		MaxKeys:              DefaultMaxKeys,
 		ReloadInterval:       10 * time.Second,
 		AckWait:              30 * time.Second,
-		MaxAckPending:        1,
+		MaxAckPending:        DefaultMaxAckPending,
 		RetryDelay:           time.Second,
 	}
 }
@@ -250,6 +256,9 @@ func (c Config) Validate() error {
 	if c.AckWait <= 0 || c.MaxAckPending <= 0 || c.RetryDelay <= 0 {
 		errs = append(errs, errors.New("ack_wait, max_ack_pending and retry_delay must be positive"))
 	}
+	if c.MaxAckPending > 10000 {
+		errs = append(errs, fmt.Errorf("max_ack_pending %d must be at most 10000", c.MaxAckPending))
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("correlate config: %w", errors.Join(errs...))
 	}
@@ -268,6 +277,8 @@ type Service struct {
 	log     *slog.Logger
 	rules   atomic.Pointer[rule.Set]
 	metrics *Metrics
+	// evbuf is the apply stage's decoding buffer (see decode).
+	evbuf []event.Event
 }
 
 // New loads the rules and prepares the service; Run starts it.
@@ -378,81 +389,146 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("correlate: consumer %s: %w", name, err)
 	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("correlate: consumer %s: %w", name, err)
+	}
+	maxDeliver := info.Config.MaxDeliver
+	// Everything up to the ack floor is durable. Messages a predecessor
+	// left unacknowledged would come back only after AckWait and after
+	// later ones: the consumer is reset to the first of them instead.
+	applied, expect := info.AckFloor.Stream, info.Delivered.Consumer+1
+	reason := ""
+	if info.NumAckPending > 0 {
+		reason = restartResume
+	}
 	go s.watchRules(ctx, engine)
 	s.log.Info("correlator running", "rules", len(s.Rules().Enabled()), "incident_window", s.cfg.IncidentWindow,
-		"bucket", s.cfg.Store.Bucket, "state_bucket", s.cfg.State.Bucket, "restored_keys", restored)
-	return bus.Consume(ctx, s.js, cons, func(ctx context.Context, msg jetstream.Msg) error {
-		return s.handle(ctx, engine, state, msg)
-	}, bus.ConsumeOptions{
-		Stage:      bus.StageCorrelate,
-		Logger:     s.log,
-		RetryDelay: s.cfg.RetryDelay,
-		OnPoison:   func(jetstream.Msg, error) { s.metrics.PoisonMessages.Inc() },
-	})
+		"bucket", s.cfg.Store.Bucket, "state_bucket", s.cfg.State.Bucket, "restored_keys", restored,
+		"ack_floor", applied, "unacknowledged", info.NumAckPending, "max_ack_pending", s.cfg.MaxAckPending)
+	attempts := map[uint64]int{}
+	for {
+		if reason != "" {
+			if err := s.reset(ctx, name, applied+1, reason); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				// At start a refused reset (a NATS user without the
+				// permission, a server before 2.14) is a setup error:
+				// consuming without it would apply later messages first.
+				if reason == restartResume {
+					return fmt.Errorf("correlate: %w", err)
+				}
+				s.log.Error("reset consumer; retrying", "consumer", name, "err", err)
+				if !sleep(ctx, s.cfg.RetryDelay) {
+					return nil
+				}
+				continue
+			}
+			expect = 1
+		}
+		committed, perr := s.runPipeline(ctx, cons, engine, state, applied, expect)
+		applied = max(applied, committed)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if perr == nil { // the iterator closed under a live service
+			perr = &pipelineError{reason: restartError, err: errors.New("the consumer's message iterator closed")}
+		}
+		reason = perr.reason
+		if perr.msg != nil {
+			if s.finalAttempt(ctx, attempts, maxDeliver, perr) {
+				applied = perr.seq
+			}
+		} else {
+			s.log.Warn("restarting the pipeline from the checkpoint", "reason", perr.reason, "err", perr)
+		}
+		if !sleep(ctx, s.cfg.RetryDelay) {
+			return nil
+		}
+		// The engine may hold the state of messages after the last one
+		// committed: start again from the checkpoint.
+		for {
+			engine.resetState()
+			if _, err := state.Load(ctx, engine, s.cfg.Partitions.Owns); err == nil {
+				break
+			} else if ctx.Err() != nil {
+				return nil
+			} else {
+				s.log.Error("reload the checkpoint; retrying", "err", err)
+			}
+			if !sleep(ctx, s.cfg.RetryDelay) {
+				return nil
+			}
+		}
+	}
 }
 
-// handle processes one message of enriched events. It returns nil only
-// after every output (dead letters, alerts, incident versions) was
-// acknowledged by JetStream and the window state it changed was
-// checkpointed: outputs first, so that a restart from the checkpoint never
-// misses an alert; the message's stream sequence makes its replay
-// idempotent (see Engine.ProcessAt).
-func (s *Service) handle(ctx context.Context, engine *Engine, state *StateStore, msg jetstream.Msg) error {
-	start := time.Now()
-	evs, err := event.UnmarshalEvents(msg.Data())
-	if err != nil {
-		return bus.Poison(fmt.Errorf("decode events: %w", err))
+// reset makes the consumer deliver again from stream sequence seq, at once
+// and in order: the messages after the last durable one that are pending
+// (delivered to a predecessor, or to this process before a failure).
+func (s *Service) reset(ctx context.Context, name string, seq uint64, reason string) error {
+	if _, err := s.js.ResetConsumerToSequence(ctx, bus.StreamEvents, name, seq); err != nil {
+		return fmt.Errorf("reset consumer %s to sequence %d (the correlator's NATS user needs $JS.API.CONSUMER.RESET.%s.%s): %w",
+			name, seq, bus.StreamEvents, name, err)
 	}
-	valid := make([]event.Event, 0, len(evs))
-	var dls []event.DeadLetter
-	pos := position(msg)
-	for i := range evs {
-		if !s.cfg.Partitions.Owns(evs[i].Site) {
-			continue // another replica's site
-		}
-		if err := ValidateEvent(&evs[i]); err != nil {
-			s.metrics.InvalidEvents.Inc()
-			dls = append(dls, deadLetter(&evs[i], pos, i, err))
-			continue
-		}
-		valid = append(valid, evs[i])
-	}
-	if err := bus.DeadLetter(ctx, s.js, bus.StageCorrelate, dls); err != nil {
-		return fmt.Errorf("dead-letter invalid events: %w", err)
-	}
-	var seq uint64
-	if md, err := msg.Metadata(); err == nil {
-		seq = md.Sequence.Stream
-	}
-	alerts, incidents, err := engine.ProcessAt(ctx, seq, valid)
-	if err != nil {
-		return err
-	}
-	if err := publishBySite(ctx, s.js, msg, s.cfg.Partitions.suffix("alerts"), bus.AlertsSubject, alerts, func(a event.Alert) string { return a.Site }); err != nil {
-		return err
-	}
-	if err := publishBySite(ctx, s.js, msg, s.cfg.Partitions.suffix("incidents"), bus.IncidentsSubject, incidents, func(i event.Incident) string { return i.Site }); err != nil {
-		return err
-	}
-	if err := state.Save(ctx, engine); err != nil {
-		return err
-	}
-	s.metrics.Duration.Observe(time.Since(start).Seconds())
-	if len(alerts) > 0 {
-		s.log.Debug("correlated", "events", len(valid), "alerts", len(alerts), "incidents", len(incidents), "position", pos)
-	}
+	s.metrics.Restarts.WithLabelValues(reason).Inc()
+	s.log.Info("consumer reset to the first unacknowledged message", "consumer", name, "seq", seq, "reason", reason)
 	return nil
 }
 
-// publishBySite publishes records grouped by site, one batch per site, with
-// message ids derived from the input message so a redelivery is
-// deduplicated. A message normally holds one site; extra sites get the
-// site appended to the id suffix.
-func publishBySite[T any](ctx context.Context, js jetstream.JetStream, in jetstream.Msg, suffix string,
-	subject func(string) string, recs []T, site func(T) string,
-) error {
+// finalAttempt counts a failure of the message perr names; on the
+// consumer's MaxDeliver-th consecutive failure the message is dead-lettered
+// with the reason and terminated, and finalAttempt reports true: the
+// pipeline then resumes after it, so a message that always fails does not
+// block the stream.
+func (s *Service) finalAttempt(ctx context.Context, attempts map[uint64]int, maxDeliver int, perr *pipelineError) bool {
+	for seq := range attempts {
+		if seq != perr.seq {
+			delete(attempts, seq)
+		}
+	}
+	attempts[perr.seq]++
+	n := attempts[perr.seq]
+	if maxDeliver <= 0 || n < maxDeliver {
+		s.log.Warn("message failed; the pipeline restarts from it", "seq", perr.seq, "attempt", n, "err", perr.err)
+		return false
+	}
+	cause := fmt.Errorf("failed on attempt %d of at most %d: %w", n, maxDeliver, perr.err)
+	if err := deadLetterMessage(ctx, s.js, perr.msg, cause); err != nil {
+		s.log.Error("dead-letter a message that failed on its final attempt; will retry", "seq", perr.seq, "err", err)
+		return false
+	}
+	if err := perr.msg.Term(); err != nil {
+		s.log.Warn("term", "seq", perr.seq, "err", err)
+	}
+	delete(attempts, perr.seq)
+	s.log.Error("message failed on its final attempt; dead-lettered", "seq", perr.seq, "err", cause)
+	return true
+}
+
+// sleep waits d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// publishBySite starts publishing records grouped by site, one batch per
+// site, with message ids derived from the input message so that a replay
+// is deduplicated, and appends the publications' futures to futures. A
+// message normally holds one site; extra sites get the site appended to
+// the id suffix.
+func publishBySite[T any](js jetstream.JetStream, in jetstream.Msg, suffix string,
+	subject func(string) string, recs []T, site func(T) string, futures []jetstream.PubAckFuture,
+) ([]jetstream.PubAckFuture, error) {
 	if len(recs) == 0 {
-		return nil
+		return futures, nil
 	}
 	var order []string
 	bySite := map[string][]T{}
@@ -468,11 +544,20 @@ func publishBySite[T any](ctx context.Context, js jetstream.JetStream, in jetstr
 		if i > 0 {
 			id = bus.MsgID(in, suffix+"."+bus.Token(st))
 		}
-		if err := bus.PublishRecords(ctx, js, subject(st), id, bySite[st]); err != nil {
-			return fmt.Errorf("publish %s: %w", suffix, err)
+		data, err := event.Marshal(bySite[st])
+		if err != nil {
+			return futures, fmt.Errorf("publish %s: %w", suffix, err)
 		}
+		msg := &nats.Msg{Subject: subject(st), Data: data, Header: nats.Header{}}
+		msg.Header.Set(bus.HeaderEncoding, event.Encoding)
+		msg.Header.Set(bus.HeaderCount, strconv.Itoa(len(bySite[st])))
+		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(id))
+		if err != nil {
+			return futures, fmt.Errorf("publish %s %s: %w", suffix, id, err)
+		}
+		futures = append(futures, f)
 	}
-	return nil
+	return futures, nil
 }
 
 // position names a message in errors and dead letters.

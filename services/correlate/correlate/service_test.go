@@ -260,7 +260,7 @@ ack_wait: 1m
 		IncidentCache: DefaultIncidentCache, StoreConcurrency: 8,
 		State:           StateConfig{Bucket: "C981_TEST_STATE", Replicas: 1, TTL: 7 * 24 * time.Hour},
 		AllowedLateness: 30 * time.Second, MaxKeys: DefaultMaxKeys, Partitions: PartitionConfig{Count: 1}, ReloadInterval: 10 * time.Second,
-		AckWait: time.Minute, MaxAckPending: 1, RetryDelay: time.Second}
+		AckWait: time.Minute, MaxAckPending: DefaultMaxAckPending, RetryDelay: time.Second}
 	if cfg != want {
 		t.Fatalf("config = %+v, want %+v", cfg, want)
 	}

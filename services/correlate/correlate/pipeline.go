@@ -1,0 +1,319 @@
+package correlate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tinylib/msgp/msgp"
+
+	"github.com/c981/c981/services/shared/bus"
+	"github.com/c981/c981/services/shared/event"
+)
+
+// Restart reasons (Metrics.Restarts).
+const (
+	restartResume = "resume"
+	restartError  = "error"
+	restartGap    = "gap"
+)
+
+// durableTimeout bounds the wait for the acknowledgements of one message's
+// outputs and checkpoint records; a message that exceeds it restarts the
+// pipeline from the checkpoint.
+const durableTimeout = 30 * time.Second
+
+// item is one input message on its way from the apply stage to the commit
+// stage.
+type item struct {
+	msg   jetstream.Msg
+	seq   uint64
+	start time.Time
+	// futures are the PubAcks of the message's alerts and incident
+	// versions.
+	futures []jetstream.PubAckFuture
+	// cp is the window, sequence and watermark state the message changed.
+	cp Checkpoint
+	// term marks a poison message, dead-lettered: it is terminated.
+	term bool
+	// skip marks a redelivered copy of a message already applied: it is
+	// acknowledged once everything before it is durable.
+	skip bool
+	// err is why applying the message failed: the messages before it are
+	// committed, then the pipeline restarts from it.
+	err error
+}
+
+// pipelineError is why a pipeline run ended: a failed message (msg, seq)
+// or a delivery the service did not see (gap).
+type pipelineError struct {
+	reason string
+	seq    uint64
+	msg    jetstream.Msg
+	err    error
+}
+
+func (e *pipelineError) Error() string {
+	if e.seq != 0 {
+		return fmt.Sprintf("message %d: %v", e.seq, e.err)
+	}
+	return e.err.Error()
+}
+
+// runPipeline consumes messages until ctx ends or a message fails. Two
+// stages run concurrently: apply (this goroutine) decodes each message,
+// evaluates the rules, writes incidents and starts the publications of
+// alerts and incident versions without waiting for them; commit (in stream
+// order) waits for those PubAcks, writes the message's checkpoint (keys,
+// then watermarks) and acknowledges it. So rule evaluation of message n+1
+// overlaps the round trips that make message n durable, and the effects
+// still become durable in stream order. applied is the last message whose
+// effects are durable (the consumer's ack floor or the last commit);
+// expect is the consumer sequence of the next delivery (0: unknown). It
+// returns the last message committed.
+func (s *Service) runPipeline(ctx context.Context, cons jetstream.Consumer, engine *Engine, state *StateStore, applied, expect uint64) (uint64, *pipelineError) {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	it, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.MaxAckPending))
+	if err != nil {
+		return applied, &pipelineError{reason: restartError, err: fmt.Errorf("consume: %w", err)}
+	}
+	stop := context.AfterFunc(pctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+
+	commits := make(chan *item, s.cfg.MaxAckPending)
+	type result struct {
+		committed uint64
+		err       *pipelineError
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, perr := s.commit(pctx, state, commits, applied)
+		if perr != nil {
+			cancel() // stops the apply stage
+		}
+		done <- result{c, perr}
+	}()
+	aerr := s.apply(pctx, it, engine, commits, applied, expect)
+	close(commits)
+	r := <-done
+	if r.err != nil {
+		return r.committed, r.err
+	}
+	return r.committed, aerr
+}
+
+// apply is the first stage of runPipeline: it reads the deliveries in
+// order and hands each message, prepared, to the commit stage. A message
+// at or below applied is a redelivery of one already applied: it is passed
+// on to be acknowledged, not applied again. A delivery out of the
+// consumer's sequence means a message went elsewhere (a predecessor's
+// pending pull): the run ends so that the pipeline restarts from the
+// checkpoint.
+func (s *Service) apply(ctx context.Context, it jetstream.MessagesContext, engine *Engine, commits chan<- *item, applied, expect uint64) *pipelineError {
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			s.log.Warn("consumer next", "err", err)
+			if !sleep(ctx, 50*time.Millisecond) {
+				return nil
+			}
+			continue
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return &pipelineError{reason: restartError, err: fmt.Errorf("message without JetStream metadata on %s: %w", msg.Subject(), err)}
+		}
+		if expect != 0 && md.Sequence.Consumer != expect {
+			return &pipelineError{reason: restartGap, err: fmt.Errorf("delivery %d (stream sequence %d) where %d was expected: a delivery went elsewhere",
+				md.Sequence.Consumer, md.Sequence.Stream, expect)}
+		}
+		expect = md.Sequence.Consumer + 1
+		var next *item
+		if md.Sequence.Stream <= applied {
+			s.metrics.Replayed.Inc()
+			next = &item{msg: msg, seq: md.Sequence.Stream, skip: true}
+		} else {
+			applied = md.Sequence.Stream
+			next = s.prepare(ctx, engine, msg, md.Sequence.Stream)
+		}
+		failed := next.err != nil // next belongs to the commit stage once sent
+		select {
+		case commits <- next:
+		case <-ctx.Done():
+			return nil
+		}
+		if failed {
+			return nil // the commit stage reports it after committing the earlier messages
+		}
+	}
+}
+
+// commit is the second stage of runPipeline: for each message in order it
+// waits until the message's outputs are stored, writes its checkpoint and
+// acknowledges it. It returns the last message committed and, when a
+// message failed, why.
+func (s *Service) commit(ctx context.Context, state *StateStore, commits <-chan *item, committed uint64) (uint64, *pipelineError) {
+	for it := range commits {
+		err := it.err
+		if err == nil {
+			err = s.durable(ctx, state, it)
+		}
+		if err != nil {
+			return committed, &pipelineError{reason: restartError, seq: it.seq, msg: it.msg, err: err}
+		}
+		ack := it.msg.Ack
+		if it.term {
+			ack = it.msg.Term
+		}
+		if err := ack(); err != nil {
+			// The effects are durable: a redelivery is skipped as applied.
+			s.log.Warn("ack", "seq", it.seq, "err", err)
+		}
+		if !it.skip {
+			committed = it.seq
+			s.metrics.Duration.Observe(time.Since(it.start).Seconds())
+		}
+	}
+	return committed, nil
+}
+
+// durable waits for the PubAcks of a message's outputs, then writes its
+// checkpoint: the changed keys first and the watermarks after them, so a
+// stored watermark never runs ahead of the key state a replay relies on.
+func (s *Service) durable(ctx context.Context, state *StateStore, it *item) error {
+	ctx, cancel := context.WithTimeout(ctx, durableTimeout)
+	defer cancel()
+	for _, f := range it.futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("publish %s: %w", f.Msg().Subject, err)
+		case <-ctx.Done():
+			return fmt.Errorf("publish %s: %w", f.Msg().Subject, ctx.Err())
+		}
+	}
+	if len(it.cp.Keys) > 0 || len(it.cp.Deleted) > 0 {
+		if err := state.write(ctx, Checkpoint{Keys: it.cp.Keys, Deleted: it.cp.Deleted}); err != nil {
+			return err
+		}
+	}
+	if len(it.cp.Sites) > 0 {
+		if err := state.write(ctx, Checkpoint{Sites: it.cp.Sites}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare applies one message of enriched events to the engine and starts
+// publishing its outputs: dead letters of invalid events (waited for: they
+// are rare), alerts and incident versions (asynchronous, with message ids
+// derived from the input message, so a replay is deduplicated). An
+// undecodable message is dead-lettered and marked for termination.
+func (s *Service) prepare(ctx context.Context, engine *Engine, msg jetstream.Msg, seq uint64) *item {
+	it := &item{msg: msg, seq: seq, start: time.Now()}
+	evs, err := s.decode(msg.Data())
+	if err != nil {
+		s.metrics.PoisonMessages.Inc()
+		cause := fmt.Errorf("decode events: %w", err)
+		if err := deadLetterMessage(ctx, s.js, msg, cause); err != nil {
+			it.err = fmt.Errorf("dead-letter poison message: %w", err)
+			return it
+		}
+		s.log.Warn("poison message dead-lettered", "subject", msg.Subject(), "seq", seq, "err", cause)
+		it.term = true
+		return it
+	}
+	var dls []event.DeadLetter
+	pos := position(msg)
+	n := 0
+	for i := range evs {
+		if !s.cfg.Partitions.Owns(evs[i].Site) {
+			continue // another replica's site
+		}
+		if err := ValidateEvent(&evs[i]); err != nil {
+			s.metrics.InvalidEvents.Inc()
+			dls = append(dls, deadLetter(&evs[i], pos, i, err))
+			continue
+		}
+		if n != i {
+			evs[n] = evs[i]
+		}
+		n++
+	}
+	valid := evs[:n]
+	if err := bus.DeadLetter(ctx, s.js, bus.StageCorrelate, dls); err != nil {
+		it.err = fmt.Errorf("dead-letter invalid events: %w", err)
+		return it
+	}
+	alerts, incidents, err := engine.ProcessAt(ctx, seq, valid)
+	if err != nil {
+		it.err = err
+		return it
+	}
+	it.futures, err = publishBySite(s.js, msg, s.cfg.Partitions.suffix("alerts"), bus.AlertsSubject, alerts, func(a event.Alert) string { return a.Site }, it.futures)
+	if err == nil {
+		it.futures, err = publishBySite(s.js, msg, s.cfg.Partitions.suffix("incidents"), bus.IncidentsSubject, incidents, func(i event.Incident) string { return i.Site }, it.futures)
+	}
+	if err != nil {
+		it.err = err
+		return it
+	}
+	it.cp = engine.TakeCheckpoint()
+	if len(alerts) > 0 {
+		s.log.Debug("correlated", "events", len(valid), "alerts", len(alerts), "incidents", len(incidents), "position", pos)
+	}
+	return it
+}
+
+// deadLetterMessage dead-letters a whole input message with its reason,
+// with the id bus.Consume gives a poison message (so either path's dead
+// letter of one message is stored once).
+func deadLetterMessage(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, cause error) error {
+	pos := position(msg)
+	return bus.DeadLetter(ctx, js, bus.StageCorrelate, []event.DeadLetter{{
+		ID:       event.NewID("dlq-msg", bus.StageCorrelate, pos),
+		Time:     time.Now().UTC(),
+		Stage:    bus.StageCorrelate,
+		Reason:   cause.Error(),
+		Payload:  string(msg.Data()),
+		Position: pos,
+	}})
+}
+
+// decode decodes a message of events into the apply stage's reusable
+// buffer: a message of 1000 events is about 1 MB of Event structs, and
+// allocating it for every message made the garbage collector run several
+// times as often. The events are only used while their message is
+// applied: alerts, incidents and checkpoints copy what they keep (the
+// engine's memo of the last batch points into the buffer, but the
+// pipeline never applies a sequence twice without resetting the engine).
+func (s *Service) decode(data []byte) ([]event.Event, error) {
+	// The generated decoder allocates what an array header announces (up
+	// to 4G events or strings): walk the message first, so that a damaged
+	// or hostile header is a poison message, not an out-of-memory crash.
+	if rest, err := msgp.Skip(data); err != nil {
+		return nil, fmt.Errorf("decode batch: %w", err)
+	} else if len(rest) != 0 {
+		return nil, fmt.Errorf("decode batch: %d trailing bytes", len(rest))
+	}
+	// Fields absent from the next message must be zero, not left over.
+	clear(s.evbuf)
+	b := event.EventBatch(s.evbuf[:0])
+	rest, err := b.UnmarshalMsg(data)
+	s.evbuf = b // what a failed decode wrote is cleared next time too
+	if err != nil {
+		return nil, fmt.Errorf("decode batch: %w", err)
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("decode batch: %d trailing bytes", len(rest))
+	}
+	return b, nil
+}
