@@ -13,10 +13,11 @@ import (
 //	sites: [deploy/demo/site.yaml]   # site model files or directories of them
 //	reload_interval: 5s              # poll the files for changes; -1s: never
 //	new_pair_capacity: 131072        # endpoint pairs remembered per site for new_pair
-//	max_ack_pending: 1000
+//	max_ack_pending: 16              # raw batches per ordered window
+//	workers: 2                       # goroutines decoding and encoding a window
 //	ack_wait: 30s
 //	retry_delay: 1s
-//	max_batch_bytes: 1048576
+//	max_batch_bytes: 4194304
 type Config struct {
 	// Sites are the site model files to load, or directories whose *.yaml
 	// and *.yml files are loaded (see package site).
@@ -30,8 +31,14 @@ type Config struct {
 	// the first flow between two endpoints (see zone.Pairs); about 100 bytes
 	// per pair.
 	NewPairCapacity int `yaml:"new_pair_capacity"`
-	// MaxAckPending bounds the raw batches in flight.
+	// MaxAckPending bounds the raw batches in flight: the stage processes
+	// windows of up to this many messages in stream order and acknowledges
+	// a window before it takes the next, so after a crash its redeliveries
+	// come before any later message (output order = input order).
 	MaxAckPending int `yaml:"max_ack_pending"`
+	// Workers is the number of goroutines that decode and encode the
+	// batches of a window (enrichment itself runs in stream order).
+	Workers int `yaml:"workers"`
 	// AckWait is how long the server waits for an acknowledgement before it
 	// redelivers a raw batch.
 	AckWait time.Duration `yaml:"ack_wait"`
@@ -44,10 +51,16 @@ type Config struct {
 
 // Defaults for unset Config fields.
 const (
-	DefaultMaxAckPending = 1000
-	DefaultAckWait       = 30 * time.Second
-	DefaultRetryDelay    = time.Second
-	DefaultMaxBatchBytes = 1 << 20
+	DefaultMaxAckPending = 16
+	// DefaultWorkers is the default Workers.
+	DefaultWorkers    = 2
+	DefaultAckWait    = 30 * time.Second
+	DefaultRetryDelay = time.Second
+	// DefaultMaxBatchBytes is 4 MiB, half the 8 MiB message limit of the
+	// streams and servers: a raw batch of ingest's 1 MiB is about 1.4 MiB
+	// enriched, and splitting it costs a second encoding and twice the
+	// messages downstream.
+	DefaultMaxBatchBytes = 4 << 20
 	// DefaultReloadInterval is the default ReloadInterval.
 	DefaultReloadInterval = 5 * time.Second
 	// DefaultNewPairCapacity is the default NewPairCapacity.
@@ -58,6 +71,9 @@ const (
 func (c Config) WithDefaults() Config {
 	if c.MaxAckPending == 0 {
 		c.MaxAckPending = DefaultMaxAckPending
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
 	}
 	if c.AckWait == 0 {
 		c.AckWait = DefaultAckWait
@@ -90,6 +106,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAckPending < 1 {
 		errs = append(errs, fmt.Errorf("max_ack_pending: must be positive, got %d", c.MaxAckPending))
+	}
+	if c.Workers < 1 || c.Workers > 64 {
+		errs = append(errs, fmt.Errorf("workers: must be 1..64, got %d", c.Workers))
 	}
 	if c.AckWait < time.Second {
 		errs = append(errs, fmt.Errorf("ack_wait: must be at least 1s, got %s", c.AckWait))

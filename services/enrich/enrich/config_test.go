@@ -10,12 +10,12 @@ import (
 
 func TestConfigYAML(t *testing.T) {
 	var c Config
-	data := []byte("sites: [a.yaml, b.yaml]\nmax_ack_pending: 50\nack_wait: 45s\nretry_delay: 250ms\nmax_batch_bytes: 65536\n")
+	data := []byte("sites: [a.yaml, b.yaml]\nmax_ack_pending: 50\nack_wait: 45s\nretry_delay: 250ms\nmax_batch_bytes: 65536\nworkers: 3\n")
 	if err := config.DecodeYAML("enrich.yaml", data, &c); err != nil {
 		t.Fatal(err)
 	}
 	want := Config{Sites: []string{"a.yaml", "b.yaml"}, MaxAckPending: 50, AckWait: 45 * time.Second, RetryDelay: 250 * time.Millisecond, MaxBatchBytes: 65536}
-	if strings.Join(c.Sites, ",") != "a.yaml,b.yaml" || c.MaxAckPending != want.MaxAckPending || c.AckWait != want.AckWait || c.RetryDelay != want.RetryDelay || c.MaxBatchBytes != want.MaxBatchBytes {
+	if strings.Join(c.Sites, ",") != "a.yaml,b.yaml" || c.MaxAckPending != want.MaxAckPending || c.AckWait != want.AckWait || c.RetryDelay != want.RetryDelay || c.MaxBatchBytes != want.MaxBatchBytes || c.Workers != 3 {
 		t.Errorf("decoded %+v, want %+v", c, want)
 	}
 	if err := config.DecodeYAML("enrich.yaml", []byte("site: [a.yaml]\n"), &c); err == nil || !strings.HasPrefix(err.Error(), "enrich.yaml:1:1: ") {
@@ -38,6 +38,8 @@ func TestConfigValidate(t *testing.T) {
 		{"tiny batches", Config{Sites: []string{"s"}, MaxBatchBytes: 10}, "max_batch_bytes: must be at least 1024, got 10"},
 		{"reload disabled", Config{Sites: []string{"s"}, ReloadInterval: -1}, ""},
 		{"reload too often", Config{Sites: []string{"s"}, ReloadInterval: time.Millisecond}, "reload_interval: must be at least 100ms (or negative to disable), got 1ms"},
+		{"no workers", Config{Sites: []string{"s"}, Workers: -1}, "workers: must be 1..64, got -1"},
+		{"too many workers", Config{Sites: []string{"s"}, Workers: 65}, "workers: must be 1..64, got 65"},
 		{"pair memory too small", Config{Sites: []string{"s"}, NewPairCapacity: 1}, "new_pair_capacity: must be at least 2, got 1"},
 	}
 	for _, tt := range tests {
@@ -55,7 +57,7 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 	d := Config{}.WithDefaults()
-	if d.ReloadInterval != DefaultReloadInterval || d.NewPairCapacity != DefaultNewPairCapacity {
+	if d.ReloadInterval != DefaultReloadInterval || d.NewPairCapacity != DefaultNewPairCapacity || d.Workers != DefaultWorkers {
 		t.Errorf("WithDefaults = %+v", d)
 	}
 	if d.MaxAckPending != DefaultMaxAckPending || d.AckWait != DefaultAckWait || d.RetryDelay != DefaultRetryDelay || d.MaxBatchBytes != DefaultMaxBatchBytes {

@@ -190,8 +190,9 @@ func (s *Service) watch(ctx context.Context) {
 }
 
 // Run creates (or updates) the durable consumer on C981_RAW and enriches
-// batches until ctx ends; it then returns nil. Meanwhile it reloads the site
-// models on SIGHUP and when their files change (see Config.ReloadInterval).
+// batches in stream order (see consume) until ctx ends; it then returns
+// nil. Meanwhile it reloads the site models on SIGHUP and when their files
+// change (see Config.ReloadInterval).
 // It returns an error only when the consumer cannot be set up before ctx
 // ends.
 func (s *Service) Run(ctx context.Context) error {
@@ -213,14 +214,9 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	s.log.Info("enrich running", "sites", s.Sites().Sites(), "consumer", bus.ConsumerEnrich)
-	err = bus.Consume(ctx, s.js, cons, s.Handle, bus.ConsumeOptions{
-		Stage:      bus.StageEnrich,
-		Logger:     s.log,
-		RetryDelay: s.cfg.RetryDelay,
-		OnPoison:   func(jetstream.Msg, error) { s.m.poison.Inc() },
-	})
-	if err != nil {
+	s.log.Info("enrich running", "sites", s.Sites().Sites(), "consumer", bus.ConsumerEnrich,
+		"window", s.cfg.MaxAckPending, "workers", s.cfg.Workers)
+	if err := s.consume(ctx, cons); err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
 	return nil
@@ -251,10 +247,12 @@ func (s *Service) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	}
 }
 
-// Handle enriches one raw batch message and publishes the result; it is the
-// bus.Handler of the stage. A batch that cannot be decoded is poison; a
-// failed publish is returned for redelivery (the output ids are
-// deterministic, so parts already published are deduplicated).
+// Handle enriches one raw batch message and publishes the result: a
+// bus.Handler for running the stage's work one message at a time (Run
+// processes windows of messages instead, see consume). A batch that cannot
+// be decoded is poison; a failed publish is returned for redelivery (the
+// output ids are deterministic, so parts already published are
+// deduplicated).
 func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) error {
 	start := time.Now()
 	if enc := msg.Headers().Get(bus.HeaderEncoding); enc != "" && enc != event.Encoding {
@@ -302,11 +300,21 @@ func (s *Service) enrich(data []byte) ([]siteGroup, batchStats, error) {
 	if err != nil {
 		return nil, st, err
 	}
+	st = s.enrichEvents(s.set.Load(), evs)
+	return groupBySite(evs), st, nil
+}
+
+// enrichEvents enriches evs in place with set, marks their new pairs (in
+// order: the pair memory depends on the order of the flows) and returns
+// the batch's counts.
+func (s *Service) enrichEvents(set *zone.Set, evs []event.Event) batchStats {
+	var st batchStats
 	st.events = len(evs)
-	set := s.set.Load()
+	found := make([]bool, len(evs))
+	set.EnrichBatch(evs, found)
 	for i := range evs {
 		ev := &evs[i]
-		if set.Enrich(ev) {
+		if found[i] {
 			s.pairs.Mark(ev)
 		} else {
 			// No model, no assets: and no pair memory, which stays
@@ -316,7 +324,7 @@ func (s *Service) enrich(data []byte) ([]siteGroup, batchStats, error) {
 		}
 		st.count(ev)
 	}
-	return groupBySite(evs), st, nil
+	return st
 }
 
 type batchStats struct {

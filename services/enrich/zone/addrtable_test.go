@@ -3,7 +3,6 @@ package zone
 import (
 	"math/rand/v2"
 	"net/netip"
-	"strconv"
 	"testing"
 )
 
@@ -17,14 +16,14 @@ func TestV4Table(t *testing.T) {
 			if i%5 == 0 {
 				a = uint32(i) // dense addresses collide in low bits
 			}
-			tab.put(a, i, i%3 == 0, strconv.Itoa(i), "")
+			tab.put(a, i, i%3 == 0, nameRef{off: uint32(i), idLen: uint16(i % 7)})
 			want[a] = i
 		}
 		if tab.n != len(want) {
 			t.Fatalf("n=%d: table holds %d addresses, want %d", n, tab.n, len(want))
 		}
 		for a, i := range want {
-			if s := tab.get(a); s == nil || s.class() != i || (s.cls&slotMW != 0) != (i%3 == 0) || s.id != strconv.Itoa(i) || s.addr != a {
+			if s := tab.get(a); s == nil || s.class() != i || (s.cls&slotMW != 0) != (i%3 == 0) || s.name != (nameRef{off: uint32(i), idLen: uint16(i % 7)}) || s.addr != a {
 				t.Fatalf("n=%d: get(%#x) = %+v; want asset %d", n, a, s, i)
 			}
 		}

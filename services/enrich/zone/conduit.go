@@ -57,9 +57,10 @@ func (ix *Index) check(src, dst *event.Endpoint, sr, dr ref, c *Conn) event.Flow
 	// Hot path: the first flow from si to di that allows the communication.
 	// Flows of the other direction cannot, so skipping them finds the same
 	// flow as the walk below.
-	for _, d := range ix.dir[int(si)*ix.nzones+int(di)] {
-		if v := ix.evalFlow(d.cd.c, d.cf, src, dst, sr, dr, c); v.stage == stageAllowed {
-			return event.Flow{CrossZone: true, Allowed: true, Conduit: d.cd.c.ID, FlowID: d.cf.f.ID}
+	ds := ix.dir[int(si)*ix.nzones+int(di)]
+	for i := range ds {
+		if d := &ds[i]; ix.allows(d, src, dst, sr, dr, c) {
+			return event.Flow{CrossZone: true, Allowed: true, Conduit: d.conduit, FlowID: d.id}
 		}
 	}
 	// No flow allows it: find the reason.
@@ -160,6 +161,38 @@ func (ix *Index) evalFlow(cd *site.Conduit, cf *cflow, src, dst *event.Endpoint,
 	}
 	v.stage = stageAllowed
 	return v
+}
+
+// allows reports whether the flow d (whose zones match) allows the
+// communication: evalFlow's stageAllowed, decided from d's own copy of the
+// flow. An operation that requires a maintenance window is left to
+// evalFlow. TestAllowsAgrees checks it against evalFlow.
+func (ix *Index) allows(d *dflow, src, dst *event.Endpoint, sr, dr ref, c *Conn) bool {
+	if !d.anySrc && !(src.Known && (d.srcRoles&sr.role != 0 || slices.Contains(d.srcAssets, src.AssetID))) {
+		return false
+	}
+	if !d.anyDst && !(dst.Known && (d.dstRoles&dr.role != 0 || slices.Contains(d.dstAssets, dst.AssetID))) {
+		return false
+	}
+	if c.Proto != "" && c.Proto != d.transport && !strings.EqualFold(c.Proto, d.transport) {
+		return false
+	}
+	if len(d.ports) > 0 && !slices.Contains(d.ports, c.Port) {
+		return false
+	}
+	if d.protocol != "" && c.AppProto != "" && c.AppProto != d.protocol && !strings.EqualFold(d.protocol, c.AppProto) {
+		return false
+	}
+	if c.Operation == "" {
+		return true
+	}
+	if len(d.allow) > 0 && !slices.Contains(d.allow, c.Operation) {
+		return false
+	}
+	if len(d.requireMW) > 0 && slices.Contains(d.requireMW, c.Operation) {
+		return ix.evalFlow(d.cd.c, d.cf, src, dst, sr, dr, c).stage == stageAllowed
+	}
+	return true
 }
 
 // endMatches reports whether ep is selected by fe (its zone already matched):

@@ -23,30 +23,61 @@ import (
 // event time (ev.Time, or ev.ReceivedAt when the event has none), for the work
 // of the source asset and ev.User.
 func (ix *Index) Enrich(ev *event.Event) {
-	host := ""
+	sr, dr := ix.resolveEnds(&ev.Src, &ev.Dst, ev.SrcIP, ev.SrcMAC, srcHost(ev), ev.DstIP, ev.DstMAC)
+	ix.flow(ev, sr, dr)
+	ix.finish(ev, sr, dr)
+}
+
+// srcHost is the host name by which the source of ev is resolved: ev.Host
+// for an event with neither address, else "".
+func srcHost(ev *event.Event) string {
 	if ev.SrcIP == "" && ev.DstIP == "" {
-		host = ev.Host
+		return ev.Host
 	}
-	sr, dr := ix.resolveEnds(&ev.Src, &ev.Dst, ev.SrcIP, ev.SrcMAC, host, ev.DstIP, ev.DstMAC)
-	at := eventTime(ev)
+	return ""
+}
+
+// flow sets ev.Flow to the conduit verdict of ev's resolved endpoints (sr
+// and dr are their refs), or to no verdict when ev lacks an address.
+func (ix *Index) flow(ev *event.Event, sr, dr ref) {
+	if ev.SrcIP == "" || ev.DstIP == "" {
+		ev.Flow = event.Flow{}
+		return
+	}
+	c := Conn{
+		Proto:     ev.Proto,
+		Port:      ev.DstPort,
+		AppProto:  ev.AppProto,
+		Operation: ev.Operation,
+		Time:      eventTime(ev),
+		User:      ev.User,
+	}
+	// The allowed verdicts of check, written in place.
+	if si, di := sr.zone, dr.zone; si >= 0 && di >= 0 {
+		if si == di {
+			ev.Flow = event.Flow{Allowed: true}
+			return
+		}
+		ds := ix.dir[int(si)*ix.nzones+int(di)]
+		for i := range ds {
+			if d := &ds[i]; ix.allows(d, &ev.Src, &ev.Dst, sr, dr, &c) {
+				ev.Flow = event.Flow{CrossZone: true, Allowed: true, Conduit: d.conduit, FlowID: d.id}
+				return
+			}
+		}
+	}
+	ev.Flow = ix.check(&ev.Src, &ev.Dst, sr, dr, &c)
+}
+
+// finish completes the enrichment of ev after its endpoints and flow:
+// Maint, the derived flow fields and ModelVersion.
+func (ix *Index) finish(ev *event.Event, sr, dr ref) {
 	target, tr := &ev.Dst, dr
-	if !HasZone(ev.Dst) && host != "" {
+	if !HasZone(ev.Dst) && srcHost(ev) != "" {
 		target, tr = &ev.Src, sr
 	}
-	w, _ := ix.openWindow(&ev.Src, target, tr, ev.User, at, ev.Operation)
+	w, _ := ix.openWindow(&ev.Src, target, tr, ev.User, eventTime(ev), ev.Operation)
 	ev.Maint = maint(w)
-	if ev.SrcIP != "" && ev.DstIP != "" {
-		ev.Flow = ix.check(&ev.Src, &ev.Dst, sr, dr, &Conn{
-			Proto:     ev.Proto,
-			Port:      ev.DstPort,
-			AppProto:  ev.AppProto,
-			Operation: ev.Operation,
-			Time:      at,
-			User:      ev.User,
-		})
-	} else {
-		ev.Flow = event.Flow{}
-	}
 	ev.Flow.SafetyInvolved = ev.Src.Safety || ev.Dst.Safety
 	if HasZone(ev.Src) && HasZone(ev.Dst) {
 		ev.Flow.PurdueDelta = ev.Src.Purdue - ev.Dst.Purdue

@@ -36,10 +36,13 @@ type Index struct {
 	classes []class                    // asset contexts, see class
 	assets  []assetEntry               // in model order
 	byIPv4  v4Table                    // IPv4 (and IPv4-mapped) addresses
+	names   string                     // id and name arena of byIPv4 (nameRef)
+	long    [][2]string                // ids and names too long for the arena
 	byIP    map[netip.Addr]*assetEntry // IPv6 addresses
-	byID    map[string]*assetEntry
-	byMAC   map[[6]byte]*assetEntry
-	byHost  map[string]*assetEntry // lower-case host name
+	keys    keyHash
+	byID    posIndex               // asset id
+	byMAC   posIndex               // hardware address
+	byHost  posIndex               // lower-case host name
 	conds   map[uint64][]*cconduit // by zonePair of the zone indexes
 	nzones  int
 	// dir lists, at si*nzones+di, the flows from zone index si to zone
@@ -59,13 +62,21 @@ type zoneEntry struct {
 	ep   event.Endpoint // context of an uninventoried address in the zone
 }
 
-// assetEntry is an asset of the index: its model entry, its context class
-// and its name (the id when the model gives none).
+// assetEntry is an asset of the index: its model entry and its context
+// class.
 type assetEntry struct {
 	asset *site.Asset
 	cls   int32 // index in Index.classes
-	name  string
-	mw    bool // maintenance windows name the asset in their scope
+	mw    bool  // maintenance windows name the asset in their scope
+}
+
+// assetName is the name of an asset: its name, or its id when the model
+// gives none.
+func assetName(a *site.Asset) string {
+	if a.Name == "" {
+		return a.ID
+	}
+	return a.Name
 }
 
 // class is the endpoint context that the assets with the same zone, role,
@@ -94,7 +105,7 @@ func (ix *Index) fill(ep *event.Endpoint, ae *assetEntry) ref {
 	*ep = c.ep
 	ep.IP = ip
 	ep.AssetID = ae.asset.ID
-	ep.AssetName = ae.name
+	ep.AssetName = assetName(ae.asset)
 	r := c.ref
 	r.noAssetMW = !ae.mw
 	return r
@@ -124,9 +135,7 @@ func New(m *site.Model) (*Index, error) {
 		assets:  make([]assetEntry, len(m.Assets)),
 		byIPv4:  newV4Table(len(m.Assets)),
 		byIP:    map[netip.Addr]*assetEntry{},
-		byID:    make(map[string]*assetEntry, len(m.Assets)),
-		byMAC:   map[[6]byte]*assetEntry{},
-		byHost:  make(map[string]*assetEntry, len(m.Assets)),
+		keys:    newKeyHash(),
 		conds:   make(map[uint64][]*cconduit, len(m.Conduits)),
 		windows: make(map[string]*window, len(m.MaintenanceWindows)),
 		mwByAs:  map[string][]*window{},
@@ -169,6 +178,17 @@ func New(m *site.Model) (*Index, error) {
 		}
 	}
 	classes := map[classKey]int32{}
+	arena := newNameArena(m.Assets)
+	nmac, nhost := 0, 0
+	for i := range m.Assets {
+		a := &m.Assets[i]
+		nmac += len(a.MACs)
+		nhost += len(a.Hostnames)
+		if a.Hostname != "" {
+			nhost++
+		}
+	}
+	ix.byID, ix.byMAC, ix.byHost = newPosIndex(len(m.Assets)), newPosIndex(nmac), newPosIndex(nhost)
 	for i := range m.Assets {
 		a := &m.Assets[i]
 		var ze *zoneEntry
@@ -180,10 +200,6 @@ func New(m *site.Model) (*Index, error) {
 		}
 		ep := ze.ep
 		ep.Known = true
-		name := a.Name
-		if name == "" {
-			name = a.ID
-		}
 		ep.Role = a.Role
 		if a.PurdueLevel != nil {
 			ep.Purdue = *a.PurdueLevel
@@ -200,27 +216,32 @@ func New(m *site.Model) (*Index, error) {
 			ix.classes = append(ix.classes, class{ref: ref{zone: ze.idx, role: roleBit(a.Role)}, ep: ep})
 		}
 		mw := len(ix.mwByAs[a.ID]) > 0
-		ix.assets[i] = assetEntry{asset: a, cls: cls, name: name, mw: mw}
+		ix.assets[i] = assetEntry{asset: a, cls: cls, mw: mw}
 		ae := &ix.assets[i]
-		ix.byID[a.ID] = ae
+		ix.byID.put(ix.keys.str(a.ID), i, func(p int) bool { return m.Assets[p].ID == a.ID })
+		var nr nameRef
+		named := false
 		for _, s := range a.IPs {
 			ip := netip.MustParseAddr(s).Unmap()
 			if ip.Is4() {
-				ix.byIPv4.put(v4(ip), int(cls), mw, a.ID, name)
+				if !named {
+					nr, named = arena.add(a.ID, a.Name), true
+				}
+				ix.byIPv4.put(v4(ip), int(cls), mw, nr)
 			} else {
 				ix.byIP[ip] = ae
 			}
 		}
 		for _, s := range a.MACs {
 			if mac, ok := parseMAC(s); ok {
-				ix.byMAC[mac] = ae
+				ix.byMAC.put(ix.keys.mac(mac), i, func(p int) bool { return hasMAC(&m.Assets[p], mac) })
 			}
 		}
 		if a.Hostname != "" {
-			ix.byHost[strings.ToLower(a.Hostname)] = ae
+			ix.putHost(i, a.Hostname)
 		}
 		for _, h := range a.Hostnames {
-			ix.byHost[strings.ToLower(h)] = ae
+			ix.putHost(i, h)
 		}
 	}
 	for i := range m.Conduits {
@@ -234,6 +255,7 @@ func New(m *site.Model) (*Index, error) {
 		k := zonePair(ix.zones[c.Between[0]].idx, ix.zones[c.Between[1]].idx)
 		ix.conds[k] = append(ix.conds[k], cc)
 	}
+	ix.names, ix.long = arena.done()
 	ix.nzones = len(m.Zones)
 	ix.dir = make([][]dflow, ix.nzones*ix.nzones)
 	for i := range m.Conduits {
@@ -246,17 +268,45 @@ func New(m *site.Model) (*Index, error) {
 			for j := range cd.flows {
 				cf := &cd.flows[j]
 				k := int(cf.src)*ix.nzones + int(cf.dst)
-				ix.dir[k] = append(ix.dir[k], dflow{cd: cd, cf: cf})
+				ix.dir[k] = append(ix.dir[k], newDflow(cd, cf))
 			}
 		}
 	}
 	return ix, nil
 }
 
-// dflow is a flow of a conduit, an entry of Index.dir.
+// dflow is a flow of a conduit, an entry of Index.dir, with what the
+// allowed verdict needs of it copied in, so that the hot path reads one
+// small record per candidate flow instead of following pointers into the
+// model (see allows).
 type dflow struct {
 	cd *cconduit
 	cf *cflow
+	// anySrc and anyDst: the flow end names no roles or assets.
+	anySrc, anyDst     bool
+	srcRoles, dstRoles uint64
+	srcAssets          []string
+	dstAssets          []string
+	transport          string
+	ports              []int
+	protocol           string
+	allow              []string // allowed operations; empty allows any
+	requireMW          []string // operations that need a maintenance window
+	conduit, id        string
+}
+
+func newDflow(cd *cconduit, cf *cflow) dflow {
+	f := cf.f
+	return dflow{
+		cd: cd, cf: cf,
+		anySrc:   len(f.Src.Roles) == 0 && len(f.Src.Assets) == 0,
+		anyDst:   len(f.Dst.Roles) == 0 && len(f.Dst.Assets) == 0,
+		srcRoles: cf.srcRoles, dstRoles: cf.dstRoles,
+		srcAssets: f.Src.Assets, dstAssets: f.Dst.Assets,
+		transport: f.Transport, ports: f.Ports, protocol: f.Protocol,
+		allow: f.Operations.Allow, requireMW: f.Operations.RequireMaintenanceWindow,
+		conduit: cd.c.ID, id: f.ID,
+	}
 }
 
 // cconduit is a conduit with its flows' zones resolved to zone indexes.
@@ -333,7 +383,8 @@ func (ix *Index) assetAt(ip netip.Addr) (*assetEntry, bool) {
 		if s == nil {
 			return nil, false
 		}
-		return ix.byID[s.id], true
+		id, _ := ix.slotNames(s.name)
+		return ix.assetByID(id)
 	}
 	ae, ok := ix.byIP[ip]
 	return ae, ok
@@ -360,7 +411,7 @@ func (ix *Index) ZoneByIP(ip netip.Addr) (*site.Zone, bool) {
 // AssetEndpoint returns the endpoint context of the asset with the given id
 // (IP left empty).
 func (ix *Index) AssetEndpoint(id string) (event.Endpoint, bool) {
-	ae, ok := ix.byID[id]
+	ae, ok := ix.assetByID(id)
 	if !ok {
 		return event.Endpoint{}, false
 	}
@@ -427,7 +478,7 @@ func (ix *Index) resolve(ep *event.Endpoint, ip, mac, host string) ref {
 	}
 	if mac != "" {
 		if hw, ok := parseMAC(mac); ok {
-			if ae, ok := ix.byMAC[hw]; ok {
+			if ae, ok := ix.assetByMAC(hw); ok {
 				ep.IP = ip
 				return ix.fill(ep, ae)
 			}
@@ -455,8 +506,7 @@ func (ix *Index) fromSlot(ep *event.Endpoint, ip string, s *v4Slot) ref {
 	c := &ix.classes[s.class()]
 	*ep = c.ep
 	ep.IP = ip
-	ep.AssetID = s.id
-	ep.AssetName = s.name
+	ep.AssetID, ep.AssetName = ix.slotNames(s.name)
 	r := c.ref
 	r.noAssetMW = s.cls&slotMW == 0
 	return r
@@ -479,16 +529,79 @@ func (ix *Index) resolveEnds(src, dst *event.Endpoint, srcIP, srcMAC, srcHost, d
 }
 
 func (ix *Index) assetByHost(host string) (*assetEntry, bool) {
-	if ae, ok := ix.byHost[host]; ok {
-		return ae, true
-	}
+	key := host
 	for i := 0; i < len(host); i++ {
 		if c := host[i]; 'A' <= c && c <= 'Z' {
-			ae, ok := ix.byHost[strings.ToLower(host)]
-			return ae, ok
+			key = strings.ToLower(host)
+			break
 		}
 	}
-	return nil, false
+	return ix.at(ix.byHost.get(ix.keys.str(key), func(p int) bool { return hasHost(&ix.model.Assets[p], key) }))
+}
+
+// putHost indexes the host name h of the asset at position pos.
+func (ix *Index) putHost(pos int, h string) {
+	key := strings.ToLower(h)
+	ix.byHost.put(ix.keys.str(key), pos, func(p int) bool { return hasHost(&ix.model.Assets[p], key) })
+}
+
+// assetByID returns the asset with the given id.
+func (ix *Index) assetByID(id string) (*assetEntry, bool) {
+	return ix.at(ix.byID.get(ix.keys.str(id), func(p int) bool { return ix.model.Assets[p].ID == id }))
+}
+
+// assetByMAC returns the asset with the hardware address hw.
+func (ix *Index) assetByMAC(hw [6]byte) (*assetEntry, bool) {
+	return ix.at(ix.byMAC.get(ix.keys.mac(hw), func(p int) bool { return hasMAC(&ix.model.Assets[p], hw) }))
+}
+
+// at returns the asset at position pos, false when pos is -1.
+func (ix *Index) at(pos int) (*assetEntry, bool) {
+	if pos < 0 {
+		return nil, false
+	}
+	return &ix.assets[pos], true
+}
+
+// hasMAC reports whether one of a's MACs is hw.
+func hasMAC(a *site.Asset, hw [6]byte) bool {
+	for _, s := range a.MACs {
+		if m, ok := parseMAC(s); ok && m == hw {
+			return true
+		}
+	}
+	return false
+}
+
+// hasHost reports whether a has the host name key, compared in lower case
+// (the model's host names are ASCII; key is lower case).
+func hasHost(a *site.Asset, key string) bool {
+	if a.Hostname != "" && lowerEqual(a.Hostname, key) {
+		return true
+	}
+	for _, h := range a.Hostnames {
+		if lowerEqual(h, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// lowerEqual reports whether strings.ToLower(s) == key for an ASCII s.
+func lowerEqual(s, key string) bool {
+	if len(s) != len(key) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != key[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // AssetByMAC returns the asset that owns the hardware address mac (colon or
@@ -498,7 +611,7 @@ func (ix *Index) AssetByMAC(mac string) (*site.Asset, bool) {
 	if !ok {
 		return nil, false
 	}
-	ae, ok := ix.byMAC[hw]
+	ae, ok := ix.assetByMAC(hw)
 	if !ok {
 		return nil, false
 	}

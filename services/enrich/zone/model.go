@@ -41,7 +41,7 @@ func (ix *Index) Zone(id string) (*site.Zone, bool) {
 // Asset returns the asset with the given id; its Response field holds the
 // response constraints (forbidden actions, required approvers).
 func (ix *Index) Asset(id string) (*site.Asset, bool) {
-	ae, ok := ix.byID[id]
+	ae, ok := ix.assetByID(id)
 	if !ok {
 		return nil, false
 	}
@@ -50,7 +50,7 @@ func (ix *Index) Asset(id string) (*site.Asset, bool) {
 
 // Response returns the response constraints of the asset with the given id.
 func (ix *Index) Response(assetID string) (site.ResponseConstraints, bool) {
-	ae, ok := ix.byID[assetID]
+	ae, ok := ix.assetByID(assetID)
 	if !ok {
 		return site.ResponseConstraints{}, false
 	}

@@ -42,6 +42,9 @@ func decoderSeeds(tb testing.TB) map[string][]byte {
 			seeds[p] = b
 		}
 	}
+	for _, c := range splitAssetsCases {
+		seeds["splitAssets/"+c.name] = []byte(splitAssetsHead + c.assets)
+	}
 	return seeds
 }
 

@@ -54,11 +54,16 @@ func parse(name string, data []byte) (*Model, error) {
 	return &m, nil
 }
 
-// fastDecode decodes data into m with go.yaml.in/yaml/v3 and reports
+// fastDecode decodes data into m with go.yaml.in/yaml/v3 — and an asset
+// list written one flow mapping per line with splitAssets — and reports
 // whether it did; false leaves m in an undefined state.
 func fastDecode(data []byte, m *Model) bool {
 	if bytes.Contains(data, []byte("\n---")) || bytes.Contains(data, []byte("\n...")) {
 		return false // several documents: leave them to the config decoder
+	}
+	rest, assets, line, lines := splitAssets(data)
+	if lines {
+		data = rest
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -67,7 +72,29 @@ func fastDecode(data []byte, m *Model) bool {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || !plainYAML(doc.Content[0], reflect.TypeFor[Model]()) {
 		return false
 	}
-	return doc.Content[0].Decode(m) == nil
+	if doc.Content[0].Decode(m) != nil {
+		return false
+	}
+	if lines {
+		if !emptyAssetsAt(doc.Content[0], line) {
+			return false
+		}
+		m.Assets = assets
+	}
+	return true
+}
+
+// emptyAssetsAt reports whether the root mapping has the key "assets" at the
+// start of the given line with an empty flow sequence as its value: where
+// splitAssets put it.
+func emptyAssetsAt(root *yaml.Node, line int) bool {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if k.Value == "assets" {
+			return k.Line == line && k.Column == 1 && k.Style == 0 && v.Kind == yaml.SequenceNode && len(v.Content) == 0
+		}
+	}
+	return false
 }
 
 // plainYAML reports whether node decodes into a value of type t the same

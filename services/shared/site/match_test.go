@@ -1,6 +1,10 @@
 package site
 
-import "testing"
+import (
+	"bytes"
+	"net"
+	"testing"
+)
 
 // TestMatchers checks the hand-written matchers against the expressions
 // they replace on the validation hot path.
@@ -30,5 +34,31 @@ func FuzzMatchers(f *testing.F) {
 		if isName(s) != localIDRe.MatchString(s) || isName(s) != hostRe.MatchString(s) || isMAC(s) != macRe.MatchString(s) {
 			t.Fatalf("%q: isName %v isMAC %v", s, isName(s), isMAC(s))
 		}
+		if isMAC(s) {
+			checkMacKey(t, s)
+		}
 	})
+}
+
+// TestMacKey checks macKey against net.ParseMAC on MACs in every form
+// isMAC accepts.
+func TestMacKey(t *testing.T) {
+	for _, s := range []string{"00:1d:9c:c0:04:9d", "00:1D:9C:C0:04:9D", "00-1d-9c-c0-04-9d", "ff:FF:aA:09:90:0f", "00:00:00:00:00:00", "00:1d-9c:c0-04:9d"} {
+		if !isMAC(s) {
+			t.Fatalf("%q is not a MAC", s)
+		}
+		checkMacKey(t, s)
+	}
+}
+
+// checkMacKey compares macKey(s) with net.ParseMAC of the normalized s.
+func checkMacKey(t *testing.T, s string) {
+	t.Helper()
+	hw, err := net.ParseMAC(NormalizeMAC(s))
+	if err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	if k := macKey(s); !bytes.Equal(k[:], hw) {
+		t.Fatalf("macKey(%q) = %x, want %x", s, k, hw)
+	}
 }

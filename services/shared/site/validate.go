@@ -127,7 +127,9 @@ type validator struct {
 	data   []byte
 	issues []Issue
 	zones  map[string]*Zone
-	assets map[string]*Asset
+	// assets are the positions of the assets with valid, unique ids,
+	// by id.
+	assets map[string]int
 	areas  map[string]bool
 	// prefixes are the zones' valid CIDRs, parsed, in model order.
 	prefixes []zonePrefix
@@ -152,7 +154,7 @@ func (v *validator) add(path, format string, args ...any) {
 }
 
 func (m *Model) validate(file string, data []byte) error {
-	v := &validator{m: m, data: data, zones: map[string]*Zone{}, assets: make(map[string]*Asset, len(m.Assets)), areas: map[string]bool{}}
+	v := &validator{m: m, data: data, zones: map[string]*Zone{}, assets: make(map[string]int, len(m.Assets)), areas: map[string]bool{}}
 	v.site()
 	v.zoneList()
 	for i := range m.Zones {
@@ -217,6 +219,32 @@ func (v *validator) id(path, what, id string, seen map[string]int) bool {
 		return false
 	}
 	return true
+}
+
+// assetSubject is the subject of a message about the asset with this id:
+// "asset <id>", built only when a message is.
+type assetSubject string
+
+// String returns "asset <id>".
+func (s assetSubject) String() string { return "asset " + string(s) }
+
+// hasAsset reports whether an asset with a valid id has the id.
+func (v *validator) hasAsset(id string) bool {
+	_, ok := v.assets[id]
+	return ok
+}
+
+// idOK reports whether id is a valid, new "<site>/<name>" id: whether id
+// would report nothing.
+func (v *validator) idOK(id string, seen map[string]int) bool {
+	if id == "" {
+		return false
+	}
+	if site := v.m.Site.ID; site != "" && (len(id) <= len(site) || id[len(site)] != '/' || id[:len(site)] != site || !isName(id[len(site)+1:])) {
+		return false
+	}
+	_, dup := seen[id]
+	return !dup
 }
 
 func (v *validator) purdue(path, what string, p *float64) {
@@ -321,74 +349,90 @@ func (v *validator) zoneOf(ip netip.Addr) (string, bool) {
 
 func (v *validator) assetList() {
 	n := len(v.m.Assets)
-	seen := make(map[string]int, n)
-	ips := make(map[netip.Addr]string, n)
-	macs := make(map[string]string, n)
+	seen := v.assets
+	// Addresses to their assets: IPv4 ones by their 32-bit value, which
+	// hashes faster than a netip.Addr.
+	ips4 := make(map[uint32]string, n)
+	ips := map[netip.Addr]string{}
+	macs := make(map[[6]byte]string, n)
 	hosts := make(map[string]string, n)
 	for i := range v.m.Assets {
 		a := &v.m.Assets[i]
-		path := "$.assets[" + strconv.Itoa(i) + "]"
-		if !v.id(path, "asset", a.ID, seen) {
+		// A large inventory is mostly valid: the path and the subject of
+		// a message are built only for a problem.
+		path := func(sub string) string { return "$.assets[" + strconv.Itoa(i) + "]" + sub }
+		if !v.idOK(a.ID, seen) && !v.id(path(""), "asset", a.ID, seen) {
 			continue
 		}
 		seen[a.ID] = i
-		v.assets[a.ID] = a
-		what := "asset " + a.ID
+		what := assetSubject(a.ID)
 		if !slices.Contains(Roles, a.Role) {
-			v.add(path, "%s role %q must be one of %s", what, a.Role, strings.Join(Roles, ", "))
+			v.add(path(""), "%s role %q must be one of %s", what, a.Role, strings.Join(Roles, ", "))
 		}
-		v.purdue(path, what, a.PurdueLevel)
-		v.criticality(path, what, a.Criticality)
+		if a.PurdueLevel != nil {
+			v.purdue(path(""), what.String(), a.PurdueLevel)
+		}
+		if a.Criticality != "" && !slices.Contains(Criticalities, a.Criticality) {
+			v.criticality(path(""), what.String(), a.Criticality)
+		}
 		var zone *Zone
 		if a.Zone != "" {
 			zone = v.zones[a.Zone]
 			if zone == nil {
-				v.add(path+".zone", "%s names unknown zone %q", what, a.Zone)
+				v.add(path(".zone"), "%s names unknown zone %q", what, a.Zone)
 			}
 		}
 		if len(a.IPs) == 0 && a.Zone == "" {
-			v.add(path, "%s needs ips or a zone", what)
+			v.add(path(""), "%s needs ips or a zone", what)
 		}
 		for j, s := range a.IPs {
-			ipath := path + ".ips[" + strconv.Itoa(j) + "]"
+			ipath := func() string { return path(".ips[" + strconv.Itoa(j) + "]") }
 			ip, err := netip.ParseAddr(s)
 			if err != nil || ip.Zone() != "" {
-				v.add(ipath, "%s ip %q is not a valid IP address", what, s)
+				v.add(ipath(), "%s ip %q is not a valid IP address", what, s)
 				continue
 			}
 			ip = ip.Unmap()
-			if other, dup := ips[ip]; dup {
-				v.add(ipath, "%s ip %s is already assigned to asset %s", what, ip, other)
+			if ip.Is4() {
+				b := ip.As4()
+				k := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+				if other, dup := ips4[k]; dup {
+					v.add(ipath(), "%s ip %s is already assigned to asset %s", what, ip, other)
+				} else {
+					ips4[k] = a.ID
+				}
+			} else if other, dup := ips[ip]; dup {
+				v.add(ipath(), "%s ip %s is already assigned to asset %s", what, ip, other)
 			} else {
 				ips[ip] = a.ID
 			}
 			switch {
 			case zone != nil:
 				if !v.zoneContains(zone, ip) {
-					v.add(ipath, "%s ip %s is outside its zone %s (%s)", what, ip, zone.ID, strings.Join(zone.CIDRs, ", "))
+					v.add(ipath(), "%s ip %s is outside its zone %s (%s)", what, ip, zone.ID, strings.Join(zone.CIDRs, ", "))
 				}
 			case a.Zone != "":
 				// unknown zone already reported
 			default:
 				zid, ok := v.zoneOf(ip)
 				if !ok {
-					v.add(ipath, "%s ip %s is in no zone's CIDRs", what, ip)
+					v.add(ipath(), "%s ip %s is in no zone's CIDRs", what, ip)
 					continue
 				}
 				zone = v.zones[zid]
 			}
 		}
 		for j, s := range a.MACs {
-			mpath := path + ".macs[" + strconv.Itoa(j) + "]"
+			mpath := func() string { return path(".macs[" + strconv.Itoa(j) + "]") }
 			if !isMAC(s) {
-				v.add(mpath, "%s mac %q is not a MAC address like 00:1d:9c:c0:04:9d", what, s)
+				v.add(mpath(), "%s mac %q is not a MAC address like 00:1d:9c:c0:04:9d", what, s)
 				continue
 			}
-			norm := NormalizeMAC(s)
-			if other, dup := macs[norm]; dup {
-				v.add(mpath, "%s mac %s is already assigned to asset %s", what, norm, other)
+			k := macKey(s)
+			if other, dup := macs[k]; dup {
+				v.add(mpath(), "%s mac %s is already assigned to asset %s", what, NormalizeMAC(s), other)
 			} else {
-				macs[norm] = a.ID
+				macs[k] = a.ID
 			}
 		}
 		names := a.Hostnames
@@ -396,22 +440,24 @@ func (v *validator) assetList() {
 			names = append([]string{a.Hostname}, a.Hostnames...)
 		}
 		for j, h := range names {
-			hpath := path + ".hostname"
-			if a.Hostname == "" || j > 0 {
+			hpath := func() string {
+				if a.Hostname != "" && j == 0 {
+					return path(".hostname")
+				}
 				k := j
 				if a.Hostname != "" {
 					k--
 				}
-				hpath = fmt.Sprintf("%s.hostnames[%d]", path, k)
+				return path(fmt.Sprintf(".hostnames[%d]", k))
 			}
 			if !isName(h) {
-				v.add(hpath, "%s hostname %q must be letters, digits, '-', '_' and '.'", what, h)
+				v.add(hpath(), "%s hostname %q must be letters, digits, '-', '_' and '.'", what, h)
 				continue
 			}
 			norm := strings.ToLower(h)
 			if other, dup := hosts[norm]; dup {
 				if other != a.ID {
-					v.add(hpath, "%s hostname %s is already assigned to asset %s", what, h, other)
+					v.add(hpath(), "%s hostname %s is already assigned to asset %s", what, h, other)
 				}
 			} else {
 				hosts[norm] = a.ID
@@ -419,15 +465,35 @@ func (v *validator) assetList() {
 		}
 		for j, act := range a.Response.ForbiddenActions {
 			if !actionRe.MatchString(act) {
-				v.add(fmt.Sprintf("%s.response.forbidden_actions[%d]", path, j), "%s forbidden action %q must be lower-case letters, digits and '_'", what, act)
+				v.add(path(fmt.Sprintf(".response.forbidden_actions[%d]", j)), "%s forbidden action %q must be lower-case letters, digits and '_'", what, act)
 			}
 		}
 		for j, ap := range a.Response.Approvers {
 			if strings.TrimSpace(ap) == "" {
-				v.add(fmt.Sprintf("%s.response.approvers[%d]", path, j), "%s approver must not be empty", what)
+				v.add(path(fmt.Sprintf(".response.approvers[%d]", j)), "%s approver must not be empty", what)
 			}
 		}
 	}
+}
+
+// macKey returns the bytes of a MAC address matching isMAC.
+func macKey(s string) [6]byte {
+	var k [6]byte
+	for i := range k {
+		k[i] = hexVal(s[3*i])<<4 | hexVal(s[3*i+1])
+	}
+	return k
+}
+
+// hexVal returns the value of a hex digit.
+func hexVal(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // NormalizeMAC returns a MAC address in lower-case colon form
@@ -471,7 +537,7 @@ func (v *validator) conduitList() {
 			switch {
 			case e.Device == "":
 				v.add(epath, "%s enforcement device is required", what)
-			case strings.HasPrefix(e.Device, v.m.Site.ID+"/") && v.assets[e.Device] == nil:
+			case strings.HasPrefix(e.Device, v.m.Site.ID+"/") && !v.hasAsset(e.Device):
 				v.add(epath+".device", "%s enforcement device %q is not a known asset", what, e.Device)
 			}
 		}
@@ -525,12 +591,12 @@ func (v *validator) flow(path string, c *Conduit, betweenOK bool, f *Flow, idx i
 		}
 		for k, id := range side.end.Assets {
 			apath := fmt.Sprintf("%s.%s.assets[%d]", path, side.name, k)
-			a := v.assets[id]
-			if a == nil {
+			i, ok := v.assets[id]
+			if !ok {
 				v.add(apath, "%s: %s names unknown asset %q", what, side.name, id)
 				continue
 			}
-			if z := v.m.AssetZone(a); z != side.end.Zone {
+			if z := v.m.AssetZone(&v.m.Assets[i]); z != side.end.Zone {
 				v.add(apath, "%s: %s asset %s is in zone %s, not %s", what, side.name, id, z, side.end.Zone)
 			}
 		}
@@ -613,13 +679,13 @@ func (v *validator) windowList() {
 			}
 		}
 		for k, a := range w.Scope.Assets {
-			if v.assets[a] == nil {
+			if !v.hasAsset(a) {
 				v.add(fmt.Sprintf("%s.scope.assets[%d]", path, k), "%s names unknown asset %q", what, a)
 			}
 		}
 		v.operations(path+".allowed_operations", what, w.AllowedOperations)
 		for k, a := range w.AllowedSources {
-			if v.assets[a] == nil {
+			if !v.hasAsset(a) {
 				v.add(fmt.Sprintf("%s.allowed_sources[%d]", path, k), "%s allowed source %q is not a known asset", what, a)
 			}
 		}
