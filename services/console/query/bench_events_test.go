@@ -64,8 +64,8 @@ func benchDataset(b *testing.B, n int, span time.Duration) (driver.Conn, time.Ti
 		var have uint64
 		var end time.Time
 		// The cache is valid when it has every table of the current
-		// migrations (the text index included) and exactly n events.
-		err = conn.QueryRow(ctx, "SELECT count(), max(time) FROM events WHERE (SELECT count() FROM event_tokens) > 0").Scan(&have, &end)
+		// migrations (the text indexes included) and exactly n events.
+		err = conn.QueryRow(ctx, "SELECT count(), max(time) FROM events WHERE (SELECT count() FROM event_tokens) > 0 AND (SELECT count() FROM event_suffixes) > 0").Scan(&have, &end)
 		if err == nil && have == uint64(n) {
 			b.Logf("reusing %d events in database %s", n, name)
 			return conn, end.Add(time.Second)

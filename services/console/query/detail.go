@@ -46,12 +46,15 @@ type IncidentDetail struct {
 // maxStepRows caps the action rows (plan steps) read for one incident.
 const maxStepRows = 2000
 
+// incidentSQL reads the latest version of one incident (the detail view,
+// the plans view and the incident report alike).
 const incidentSQL = `SELECT
-	id, version, site, key, title, severity, status,
-	opened_at, opened_at_ms, first_seen, first_seen_ms, last_seen, last_seen_ms, updated_at,
+	id, version, site, key, title, toString(severity), toString(status),
+	toInt64(opened_at), opened_at_ms, toInt64(first_seen), first_seen_ms, toInt64(last_seen), last_seen_ms, toInt64(updated_at),
 	alert_count, alert_ids, rule_ids, techniques, assets, zones,
 	target_ip, target_asset, target_role, target_zone, target_zone_kind,
-	target_purdue, target_sl_t, target_criticality, target_safety, maint_active
+	target_purdue, target_sl_t, target_criticality, target_safety, maint_active,
+	risk, source_ip, source_asset, source_role, source_zone, source_zone_kind, source_purdue
 FROM incidents
 WHERE id = toUUID(?)
 ORDER BY version DESC
@@ -73,10 +76,13 @@ WHERE site = ? AND has(?, toString(id))
 ORDER BY time, time_ms, id
 LIMIT 1 BY id`
 
+// actionsSQL reads the plan steps of one incident with their latest
+// decisions (the detail view, the plans view and the incident report
+// alike).
 const actionsSQL = `SELECT
-	plan_id, incident_id, incident_version, site, playbook_id, playbook_title,
-	created_at, created_ms, step_index, step_id, kind, action, class, audience,
-	text, decision, reason, approvers
+	toString(plan_id), toString(incident_id), incident_version, site, playbook_id, playbook_title,
+	toInt64(created_at), created_ms, step_index, step_id, kind, action, toString(class), audience,
+	text, toString(decision), reason, approvers, automatic, quorum, timeout_s
 FROM actions
 WHERE site = ? AND incident_id = toUUID(?)
 ORDER BY incident_version, created_at, created_ms, plan_id, step_index
@@ -120,40 +126,47 @@ func (db *DB) GetIncident(ctx context.Context, id string) (IncidentDetail, error
 	return d, nil
 }
 
+// incident reads the latest version of the incident id and its alert
+// count; ErrNotFound when no incident has it.
 func (db *DB) incident(ctx context.Context, id string) (event.Incident, uint32, error) {
 	rows, err := db.conn.Query(ctx, incidentSQL, id)
 	if err != nil {
-		return event.Incident{}, 0, fmt.Errorf("get incident %s: %w", id, err)
+		return event.Incident{}, 0, fmt.Errorf("incident %s: %w", id, err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return event.Incident{}, 0, fmt.Errorf("get incident %s: %w", id, err)
+			return event.Incident{}, 0, fmt.Errorf("incident %s: %w", id, err)
 		}
-		return event.Incident{}, 0, fmt.Errorf("get incident %s: %w", id, ErrNotFound)
+		return event.Incident{}, 0, fmt.Errorf("incident %s: %w", id, ErrNotFound)
 	}
 	var (
 		inc                                      event.Incident
 		count                                    uint32
 		openedSec, firstSec, lastSec, updatedSec int64
 		openedMs, firstMs, lastMs                uint16
-		tIP, tAsset, tRole, tZone, tKind         string
-		tCrit                                    string
-		tPurdue                                  float32
-		tSLT                                     uint8
-		tSafety                                  bool
+		tIP, tAsset, tRole, tZone, tKind, tCrit  string
+		tPurdue, sPurdue                         float32
+		tSLT, tSafety, maint, risk               uint8
+		sIP, sAsset, sRole, sZone, sKind         string
 	)
 	if err := rows.Scan(&inc.ID, &inc.Version, &inc.Site, &inc.Key, &inc.Title, &inc.Severity, &inc.Status,
 		&openedSec, &openedMs, &firstSec, &firstMs, &lastSec, &lastMs, &updatedSec,
 		&count, &inc.AlertIDs, &inc.RuleIDs, &inc.Techniques, &inc.Assets, &inc.Zones,
-		&tIP, &tAsset, &tRole, &tZone, &tKind, &tPurdue, &tSLT, &tCrit, &tSafety, &inc.MaintActive); err != nil {
-		return event.Incident{}, 0, fmt.Errorf("get incident %s: scan: %w", id, err)
+		&tIP, &tAsset, &tRole, &tZone, &tKind, &tPurdue, &tSLT, &tCrit, &tSafety, &maint,
+		&risk, &sIP, &sAsset, &sRole, &sZone, &sKind, &sPurdue); err != nil {
+		return event.Incident{}, 0, fmt.Errorf("incident %s: scan: %w", id, err)
 	}
 	inc.OpenedAt = stamp(openedSec, openedMs)
 	inc.FirstSeen = stamp(firstSec, firstMs)
 	inc.LastSeen = stamp(lastSec, lastMs)
 	inc.UpdatedAt = stamp(updatedSec, 0)
-	inc.Target = endpoint(tIP, tAsset, tRole, tZone, tKind, tPurdue, tSLT, tCrit, tSafety)
+	inc.Target = endpoint(tIP, tAsset, tRole, tZone, tKind, tPurdue, tSLT, tCrit, tSafety != 0)
+	inc.Source = endpoint(sIP, sAsset, sRole, sZone, sKind, sPurdue, 0, "", false)
+	if sIP == "" && sAsset == "" {
+		inc.Source = event.Endpoint{Purdue: -1}
+	}
+	inc.MaintActive, inc.Risk = maint != 0, int(risk)
 	inc.AlertIDs, inc.RuleIDs = nonNil(inc.AlertIDs), nonNil(inc.RuleIDs)
 	return inc, count, rows.Err()
 }
@@ -252,6 +265,9 @@ func (db *DB) events(ctx context.Context, site string, ids []string) ([]event.Ev
 	return out, nil
 }
 
+// plans reads the response plans of the incident id of site, oldest first,
+// each with its steps in order (at most maxStepRows steps in all; the bool
+// is true when more exist).
 func (db *DB) plans(ctx context.Context, site, id string) ([]event.Plan, bool, error) {
 	rows, err := db.conn.Query(ctx, actionsSQL, site, id, maxStepRows+1)
 	if err != nil {
@@ -262,23 +278,23 @@ func (db *DB) plans(ctx context.Context, site, id string) ([]event.Plan, bool, e
 	index := map[string]int{}
 	n := 0
 	for rows.Next() {
-		n++
-		if n > maxStepRows {
+		if n++; n > maxStepRows {
 			return out, true, nil
 		}
 		var (
-			p          event.Plan
-			s          event.Step
-			createdSec int64
-			createdMs  uint16
-			stepIndex  uint16
+			p                  event.Plan
+			s                  event.Step
+			createdSec         int64
+			createdMs, stepIdx uint16
+			automatic, quorum  uint8
+			timeout            uint32
 		)
 		if err := rows.Scan(&p.ID, &p.IncidentID, &p.IncidentVersion, &p.Site, &p.PlaybookID, &p.PlaybookTitle,
-			&createdSec, &createdMs, &stepIndex, &s.ID, &s.Kind, &s.Action, &s.Class, &s.Audience,
-			&s.Text, &s.Decision, &s.Reason, &s.Approvers); err != nil {
+			&createdSec, &createdMs, &stepIdx, &s.ID, &s.Kind, &s.Action, &s.Class, &s.Audience,
+			&s.Text, &s.Decision, &s.Reason, &s.Approvers, &automatic, &quorum, &timeout); err != nil {
 			return nil, false, fmt.Errorf("plans of incident %s: scan: %w", id, err)
 		}
-		s.Index = int(stepIndex)
+		s.Index, s.Automatic, s.Quorum, s.TimeoutSeconds = int(stepIdx), automatic != 0, int(quorum), int(timeout)
 		if len(s.Approvers) == 0 {
 			s.Approvers = nil
 		}

@@ -1,14 +1,17 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/c981/c981/services/shared/event"
 )
 
@@ -127,8 +130,10 @@ const (
 	// matching rows.
 	evKeysSQL = `SELECT toInt64(time) * 1000 + time_ms AS t_ms, toString(id) AS sid, site FROM events`
 	evOrder   = ` ORDER BY time DESC, time_ms DESC, id DESC LIMIT 1 BY id LIMIT ?` // limit
-	// evRowsSQL then reads the full rows of the page, within its time range.
-	evRowsSQL = eventSelect + ` WHERE site = ? AND time >= toDateTime(?) AND time <= toDateTime(?) AND has(?, toString(id)) LIMIT 1 BY id` // site, sec, sec, ids
+	// evRowsSQL then reads the full rows of the page, within the hours of
+	// its events; PREWHERE reads the other columns only where an id
+	// matches (the events of a rare text are scattered over many hours).
+	evRowsSQL = eventSelect + ` PREWHERE id IN ? WHERE site = ? AND ` // ids (GroupSet), site; rangesCond follows
 )
 
 // searchWindows are the successive lower bounds SearchEvents tries, back
@@ -148,10 +153,11 @@ var searchWindows = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hou
 // upper bound (the cursor, Until or now) until a window holds a full page
 // or reaches Since; then the full rows of just those events. When the
 // first window does not fill the page, a Text search resolves the text's
-// anchored words (textAnchors) through the event_tokens index to the hours
-// that can hold a match and scans only those hours in the wider windows,
-// so a rare text is found without reading every stored raw line; the
-// substring condition still decides every match.
+// anchored words (textAnchors) through the text indexes (event_tokens,
+// event_suffixes) to the older hours that can hold a match and scans only
+// those, newest first, as many as the page needs (scanHours), so a rare
+// text is found without reading every stored raw line; the substring
+// condition still decides every match.
 func (db *DB) SearchEvents(ctx context.Context, f EventFilter) ([]event.Event, string, error) {
 	if err := f.Validate(); err != nil {
 		return nil, "", err
@@ -216,31 +222,12 @@ func (db *DB) SearchEvents(ctx context.Context, f EventFilter) ([]event.Event, s
 	}
 
 	var keys []eventKey
-	// A text search consults the text index only when the first window
-	// did not fill the page: a common text is found there at once.
-	indexed := f.Text == ""
 	for i := 0; i <= len(searchWindows); i++ {
-		if i > 0 && !indexed {
-			indexed = true
-			ranges, ok, err := db.textRanges(ctx, f)
-			if err != nil {
-				return nil, "", err
-			}
-			if ok && len(ranges) == 0 {
-				break // no stored event has the text's words
-			}
-			if ok {
-				cond, rargs := rangesCond(ranges)
-				add(cond, rargs...)
-				if end := time.Unix(ranges[len(ranges)-1].to, 0); end.Before(upper) {
-					upper = end // no match is newer: the windows start there
-				}
-			}
-		}
 		wconds, wargs := conds, args
 		last := i == len(searchWindows)
+		var low time.Time
 		if !last {
-			low := upper.Add(-searchWindows[i])
+			low = upper.Add(-searchWindows[i])
 			if !f.Since.IsZero() && !low.After(f.Since) {
 				last = true // the window covers Since: it is the last one
 			} else {
@@ -255,6 +242,23 @@ func (db *DB) SearchEvents(ctx context.Context, f EventFilter) ([]event.Event, s
 		}
 		if len(keys) > limit || last {
 			break
+		}
+		if i == 0 && f.Text != "" {
+			// The text is not common enough to fill a page within the
+			// first window: the text index lists the older hours that
+			// can hold a match, scanned newest first.
+			hours, ok, err := db.textHours(ctx, f, low.Unix())
+			if err != nil {
+				return nil, "", err
+			}
+			if ok {
+				more, err := db.scanHours(ctx, conds, args, hours, low.Unix(), limit+1-len(keys))
+				if err != nil {
+					return nil, "", err
+				}
+				keys = append(keys, more...)
+				break
+			}
 		}
 	}
 	if len(keys) == 0 {
@@ -272,23 +276,29 @@ func (db *DB) SearchEvents(ctx context.Context, f EventFilter) ([]event.Event, s
 	return out, next, nil
 }
 
-// The text-search index (table event_tokens, migration 0005): one row per
+// The text-search indexes: event_tokens (migration 0005) holds one row per
 // (token, site, hour) in which a token occurs in an event's raw line or
-// message. Tokens are the maximal runs of ASCII letters and digits,
+// message; event_suffixes (migration 0006) one row per (suffix of at least
+// minInfixLen bytes of such a token, site, hour) with the number of events
+// behind it. Tokens are the maximal runs of ASCII letters and digits,
 // lowercased, cut to maxTokenLen bytes; every other byte separates them.
 const (
 	maxTokenLen = 64
 	// maxAnchors bounds the index lookups of one search (the longest
 	// anchors are used: usually the rarest).
 	maxAnchors = 3
-	// maxTextRanges bounds the hour ranges a search restricts itself to;
-	// a text whose words occur in more scattered hours is common enough
-	// for the widening time windows alone.
-	maxTextRanges = 64
+	// maxScanRanges bounds the time ranges of one scan of candidate
+	// hours: a batch of hours scattered over more ranges is scanned as
+	// the one range that spans them.
+	maxScanRanges = 64
 	// minPrefixLen is the shortest prefix anchor worth a lookup: a
 	// shorter one ("1") spans a large part of the index.
 	minPrefixLen = 3
-	tokHoursSQL  = `SELECT hour FROM event_tokens WHERE `
+	tokHoursSQL  = `SELECT hour, toUInt64(0) FROM event_tokens WHERE `
+	// sufHoursSQL finds the hours of the tokens that contain a word: the
+	// suffixes in [word, word+1), plus the tokens cut at maxTokenLen
+	// bytes (suffix ''), which may hold it beyond their indexed prefix.
+	sufHoursSQL = `SELECT hour, sum(n) FROM event_suffixes WHERE ((suffix >= ? AND suffix < ?) OR suffix = '')`
 )
 
 // anchor is a word of a search text that every matching event must hold as
@@ -300,8 +310,8 @@ type anchor struct {
 	infix  bool
 }
 
-// minInfixLen is the shortest infix anchor worth a lookup (an infix lookup
-// reads the whole token column of the searched sites and hours).
+// minInfixLen is the shortest infix anchor: event_suffixes keeps the
+// suffixes of at least this many bytes.
 const minInfixLen = 4
 
 func isTokenByte(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
@@ -366,106 +376,167 @@ func textAnchors(text string) []anchor {
 	return out[:min(len(out), maxAnchors)]
 }
 
-// hourRange is [from, to) in Unix seconds.
-type hourRange struct{ from, to int64 }
+// candHour is an hour (Unix seconds of its start) that can hold events
+// matching a text, with an upper bound of their number (0: unknown).
+type candHour struct{ start, bound int64 }
 
-// textRanges resolves f.Text's anchors through event_tokens to the hour
-// ranges that can hold a match (in f's sites and time bounds). ok is false
-// when the index cannot narrow the search: no anchor, or hours scattered
-// over more than maxTextRanges ranges.
-func (db *DB) textRanges(ctx context.Context, f EventFilter) (ranges []hourRange, ok bool, err error) {
+// textHours resolves f.Text's anchors through the text indexes to the
+// hours that can hold a match (in f's sites and time bounds, and starting
+// before the Unix second below), newest first. ok is false when the index
+// cannot narrow the search (the text has no anchor). An infix anchor (a
+// single word) is looked up in event_suffixes, which bounds the matches of
+// every hour; prefix and exact anchors in event_tokens: the hours in which
+// all of them occur, without a bound.
+func (db *DB) textHours(ctx context.Context, f EventFilter, below int64) (hours []candHour, ok bool, err error) {
 	anchors := textAnchors(f.Text)
 	if len(anchors) == 0 {
 		return nil, false, nil
 	}
-	// One lookup for all anchors: the hours in which every anchor occurs
-	// (in some event of the hour; the substring condition decides later).
-	var match, which []string
-	var margs []any
-	for _, a := range anchors {
-		if a.infix {
-			// A token of maxTokenLen bytes may be the cut prefix of a
-			// longer one that holds the word further on: its hours are
-			// candidates too.
-			match = append(match, `(position(token, ?) > 0 OR length(token) = ?)`)
-			margs = append(margs, a.token, maxTokenLen)
-		} else if a.prefix {
-			// Tokens are [a-z0-9]: the last byte plus one is still ASCII.
-			hi := a.token[:len(a.token)-1] + string(a.token[len(a.token)-1]+1)
-			match = append(match, `(token >= ? AND token < ?)`)
-			margs = append(margs, a.token, hi)
-		} else {
-			match = append(match, `token = ?`)
-			margs = append(margs, a.token)
-		}
-		which = append(which, `max(`+match[len(match)-1]+`) = 1`)
+	next := func(w string) string {
+		// Tokens are [a-z0-9]: the last byte plus one is still ASCII.
+		return w[:len(w)-1] + string(w[len(w)-1]+1)
 	}
-	conds := []string{"(" + strings.Join(match, " OR ") + ")"}
-	args := slices.Clone(margs)
+	var (
+		sql         strings.Builder
+		args, margs []any
+		which       []string
+	)
+	if anchors[0].infix {
+		// textAnchors returns an infix anchor alone.
+		sql.WriteString(sufHoursSQL)
+		args = []any{anchors[0].token, next(anchors[0].token)}
+	} else {
+		// One lookup for all anchors: the hours in which every anchor
+		// occurs (in some event of the hour; the substring condition
+		// decides later).
+		var match []string
+		for _, a := range anchors {
+			if a.prefix {
+				match = append(match, `(token >= ? AND token < ?)`)
+				margs = append(margs, a.token, next(a.token))
+			} else {
+				match = append(match, `token = ?`)
+				margs = append(margs, a.token)
+			}
+			which = append(which, `max(`+match[len(match)-1]+`) = 1`)
+		}
+		sql.WriteString(tokHoursSQL + "(" + strings.Join(match, " OR ") + ")")
+		args = slices.Clone(margs)
+	}
 	if f.Site != "" {
-		conds, args = append(conds, `site = ?`), append(args, f.Site)
+		sql.WriteString(` AND site = ?`)
+		args = append(args, f.Site)
 	}
 	if f.Sites != nil {
-		conds, args = append(conds, `has(?, site)`), append(args, f.Sites)
+		sql.WriteString(` AND has(?, site)`)
+		args = append(args, f.Sites)
 	}
 	if !f.Since.IsZero() {
-		conds, args = append(conds, `hour > toDateTime(?)`), append(args, f.Since.Unix()-3600)
+		sql.WriteString(` AND hour > toDateTime(?)`)
+		args = append(args, f.Since.Unix()-3600)
 	}
-	if !f.Until.IsZero() {
-		conds, args = append(conds, `hour <= toDateTime(?)`), append(args, f.Until.Unix())
-	}
-	sql := tokHoursSQL + strings.Join(conds, " AND ") + ` GROUP BY hour`
-	if len(anchors) > 1 {
+	sql.WriteString(` AND hour < toDateTime(?) GROUP BY hour`)
+	args = append(args, below)
+	if len(which) > 1 {
 		// Every anchor matches a token of the hour (one token may match
 		// several anchors).
-		sql += ` HAVING ` + strings.Join(which, " AND ")
+		sql.WriteString(` HAVING ` + strings.Join(which, " AND "))
 		args = append(args, margs...)
 	}
-	hours, err := db.tokenHours(ctx, sql, args)
+	hours, err = db.tokenHours(ctx, sql.String(), args)
 	if err != nil {
 		return nil, false, err
 	}
-	if len(hours) == 0 {
-		return nil, true, nil
-	}
-	sorted := make([]int64, 0, len(hours))
-	for h := range hours {
-		sorted = append(sorted, h)
-	}
-	slices.Sort(sorted)
-	for _, h := range sorted {
-		if n := len(ranges); n > 0 && ranges[n-1].to >= h {
-			ranges[n-1].to = max(ranges[n-1].to, h+3600)
-			continue
-		}
-		ranges = append(ranges, hourRange{h, h + 3600})
-	}
-	if len(ranges) > maxTextRanges {
-		return nil, false, nil
-	}
-	return ranges, true, nil
+	slices.SortFunc(hours, func(a, b candHour) int { return cmp.Compare(b.start, a.start) })
+	return hours, true, nil
 }
 
-// tokenHours runs one event_tokens lookup and returns the hours (Unix
-// seconds) it lists.
-func (db *DB) tokenHours(ctx context.Context, sql string, args []any) (map[int64]bool, error) {
+// tokenHours runs one text index lookup and returns the hours and bounds
+// it lists.
+func (db *DB) tokenHours(ctx context.Context, sql string, args []any) ([]candHour, error) {
 	rows, err := db.conn.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search events: text index: %w", err)
 	}
 	defer rows.Close()
-	hours := map[int64]bool{}
+	var hours []candHour
 	for rows.Next() {
-		var h time.Time
-		if err := rows.Scan(&h); err != nil {
+		var (
+			h time.Time
+			n uint64
+		)
+		if err := rows.Scan(&h, &n); err != nil {
 			return nil, fmt.Errorf("search events: text index: scan: %w", err)
 		}
-		hours[h.Unix()] = true
+		hours = append(hours, candHour{start: h.Unix(), bound: int64(n)})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("search events: text index: %w", err)
 	}
 	return hours, nil
+}
+
+// scanHours finds the sort keys of up to need events matching conds in the
+// candidate hours (newest first), before the Unix second below. It scans
+// the hours in batches, newest first, and stops once the page is full: a
+// batch takes the hours whose bounds add up to the events still needed
+// (when the index bounds them), and at least as many hours as all batches
+// before it together (at least one), so the hours scanned are at most
+// twice those needed, whether a bound overestimates or is missing.
+func (db *DB) scanHours(ctx context.Context, conds []string, args []any, hours []candHour, below int64, need int) ([]eventKey, error) {
+	var out []eventKey
+	scanned := 0
+	for len(hours) > 0 && len(out) < need {
+		want := need - len(out)
+		n := batchHours(hours, scanned, want)
+		cond, rargs := rangesCond(hourRanges(hours[:n], below))
+		keys, err := db.eventKeys(ctx, append(slices.Clip(conds), cond), append(slices.Clip(args), rargs...), want)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, keys...)
+		hours, scanned = hours[n:], scanned+n
+	}
+	return out, nil
+}
+
+// batchHours returns how many of the candidate hours (newest first) the
+// next batch of scanHours takes: at least max(1, scanned), and, when the
+// index bounds the hours' matches, as many as the want events need.
+func batchHours(hours []candHour, scanned, want int) int {
+	n, sum := 0, int64(0)
+	bounded := len(hours) > 0 && hours[0].bound > 0
+	for n < len(hours) && (n < max(1, scanned) || bounded && sum < int64(want)) {
+		sum += hours[n].bound
+		n++
+	}
+	return n
+}
+
+// hourRange is [from, to) in Unix seconds.
+type hourRange struct{ from, to int64 }
+
+// hourRanges merges hours (newest first, at least one) into time ranges,
+// oldest first, the newest cut at below; more than maxScanRanges become
+// the one range that spans them.
+func hourRanges(hours []candHour, below int64) []hourRange {
+	var out []hourRange
+	for i := len(hours) - 1; i >= 0; i-- {
+		h := hours[i].start
+		if n := len(out); n > 0 && out[n-1].to >= h {
+			out[n-1].to = max(out[n-1].to, h+3600)
+			continue
+		}
+		out = append(out, hourRange{h, h + 3600})
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	if len(out) > maxScanRanges {
+		out = []hourRange{{out[0].from, out[len(out)-1].to}}
+	}
+	out[len(out)-1].to = min(out[len(out)-1].to, below)
+	return out
 }
 
 // rangesCond restricts the event time to ranges; ClickHouse prunes day
@@ -517,19 +588,24 @@ func (db *DB) eventKeys(ctx context.Context, conds []string, args []any, n int) 
 
 // eventRows reads the full rows of keys, returned in the order of keys.
 func (db *DB) eventRows(ctx context.Context, keys []eventKey) ([]event.Event, error) {
-	bySite := map[string][]string{}
+	bySite := map[string][]any{}
+	hours := map[string][]candHour{}
 	var sites []string
-	lo, hi := keys[0].ms, keys[0].ms
 	for _, k := range keys {
 		if _, ok := bySite[k.site]; !ok {
 			sites = append(sites, k.site)
 		}
 		bySite[k.site] = append(bySite[k.site], k.id)
-		lo, hi = min(lo, k.ms), max(hi, k.ms)
+		// keys are newest first: so are the hours.
+		h := time.UnixMilli(k.ms).Truncate(time.Hour).Unix()
+		if hs := hours[k.site]; len(hs) == 0 || hs[len(hs)-1].start != h {
+			hours[k.site] = append(hs, candHour{start: h})
+		}
 	}
 	found := make(map[string]event.Event, len(keys))
 	for _, s := range sites {
-		rows, err := db.conn.Query(ctx, evRowsSQL, s, lo/1000, hi/1000, bySite[s])
+		cond, rargs := rangesCond(hourRanges(hours[s], math.MaxInt64))
+		rows, err := db.conn.Query(ctx, evRowsSQL+cond+` LIMIT 1 BY id`, append([]any{clickhouse.GroupSet{Value: bySite[s]}, s}, rargs...)...)
 		if err != nil {
 			return nil, fmt.Errorf("search events: read rows: %w", err)
 		}

@@ -49,9 +49,11 @@ func TestTextAnchors(t *testing.T) {
 }
 
 // TestTextSearchIndex checks on the real server that a text search
-// narrowed by event_tokens returns exactly what the substring definition
-// of EventFilter.Text selects: events spread over many hours and two
-// sites, texts that match inside longer tokens, across case, in the
+// narrowed by the text indexes (event_tokens, event_suffixes) returns
+// exactly what the substring definition of EventFilter.Text selects (in Go
+// and by a full scan on the server): events spread over many hours and two
+// sites, texts that match inside longer tokens, near the 64-byte cut of
+// tokens, at token boundaries, across case, in the
 // message only, nowhere, and words so common that the index is not used.
 func TestTextSearchIndex(t *testing.T) {
 	conn := fixture.Open(t)
@@ -79,6 +81,19 @@ func TestTextSearchIndex(t *testing.T) {
 			// word only beyond its indexed prefix.
 			raw, msg = "blob="+strings.Repeat("q", 66)+"longtailword", ""
 		}
+		// The word zq7k at the end of a token of exactly 64 bytes,
+		// across the 64-byte cut, beyond it, at token boundaries and
+		// inside a token.
+		if w, ok := map[int]string{
+			200: "blob=" + strings.Repeat("a", 60) + "zq7k",
+			201: "blob=" + strings.Repeat("a", 62) + "zq7k",
+			202: "blob=" + strings.Repeat("a", 70) + "zq7kb",
+			203: "ZQ7K=1 at the start of a token",
+			204: "at the end of one: x.zq7K",
+			205: "inside: xZq7kx",
+		}[i]; ok {
+			raw, msg = w, "-"
+		}
 		ts := base.Add(time.Duration(i) * 97 * time.Minute) // ~27 days, many hours
 		evs = append(evs, event.Event{
 			ID: event.NewID("text", fmt.Sprint(i)), Site: site, Time: ts, ReceivedAt: ts,
@@ -91,6 +106,10 @@ func TestTextSearchIndex(t *testing.T) {
 	db, err := New(conn, Options{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	byID := map[string]event.Event{}
+	for _, e := range evs {
+		byID[e.ID] = e
 	}
 	match := func(f EventFilter) []string {
 		var sel []event.Event
@@ -116,37 +135,75 @@ func TestTextSearchIndex(t *testing.T) {
 	tests := []struct {
 		name  string
 		f     EventFilter
-		index bool // the index narrows the search to a few hour ranges
+		index bool // the text indexes list the hours that can match
+		few   bool // ... and they are few (the text is rare)
 	}{
-		{"rare number, also inside xseq", EventFilter{Site: fixture.Site, Text: "SEQ=122"}, true},
-		{"exact token in a quarter of the hours", EventFilter{Site: fixture.Site, Text: "=eng"}, false},
-		{"exact token in the middle", EventFilter{Site: fixture.Site, Text: " user=eng"}, false},
-		{"rare exact token", EventFilter{Site: fixture.Site, Text: " zebra42 "}, true},
-		{"message only, mixed case", EventFilter{Site: fixture.Site, Text: "in-message zEBRA4"}, true},
-		{"prefix of a longer token", EventFilter{Text: "seq=3034"}, true},
-		{"after a non-ASCII letter", EventFilter{Site: fixture.Site, Text: "rld seq=714"}, true},
-		{"nowhere", EventFilter{Site: fixture.Site, Text: "op=nosuchop"}, true},
-		{"common words: windows only", EventFilter{Site: fixture.Site, Text: "action=allow op=read", Limit: 500}, false},
-		{"single word inside tokens: infix lookup", EventFilter{Site: fixture.Site, Text: "ebra4"}, true},
-		{"single short word: substring scan", EventFilter{Site: fixture.Site, Text: "bra"}, false},
-		{"single word beyond a long token's indexed prefix", EventFilter{Site: fixture.Site, Text: "tailword"}, true},
-		{"time bounded", EventFilter{Site: fixture.Site, Text: "by xseq=1", Since: base.Add(24 * time.Hour), Until: base.Add(10 * 24 * time.Hour)}, true},
+		{"rare number, also inside xseq", EventFilter{Site: fixture.Site, Text: "SEQ=122"}, true, true},
+		{"exact token in a quarter of the hours", EventFilter{Site: fixture.Site, Text: "=eng"}, true, false},
+		{"exact token in the middle", EventFilter{Site: fixture.Site, Text: " user=eng", Limit: 9}, true, false},
+		{"rare exact token", EventFilter{Site: fixture.Site, Text: " zebra42 "}, true, true},
+		{"message only, mixed case", EventFilter{Site: fixture.Site, Text: "in-message zEBRA4"}, true, true},
+		{"prefix of a longer token", EventFilter{Text: "seq=3034"}, true, true},
+		{"after a non-ASCII letter", EventFilter{Site: fixture.Site, Text: "rld seq=714"}, true, true},
+		{"nowhere", EventFilter{Site: fixture.Site, Text: "op=nosuchop"}, true, true},
+		{"common words", EventFilter{Site: fixture.Site, Text: "action=allow op=read", Limit: 500}, true, false},
+		{"single word inside tokens: infix lookup", EventFilter{Site: fixture.Site, Text: "ebra4"}, true, true},
+		{"single short word: substring scan", EventFilter{Site: fixture.Site, Text: "bra"}, false, false},
+		{"single word beyond a long token's indexed prefix", EventFilter{Site: fixture.Site, Text: "tailword"}, true, true},
+		{"single word near the 64-byte cut and at token boundaries", EventFilter{Site: fixture.Site, Text: "zQ7k"}, true, true},
+		{"single word in a quarter of the hours, small pages", EventFilter{Site: fixture.Site, Text: "4242", Limit: 7}, true, false},
+		{"single word in many hours, every site", EventFilter{Text: "4242"}, true, false},
+		{"single word inside numbers", EventFilter{Text: "3424", Limit: 3}, true, false},
+		{"time bounded", EventFilter{Site: fixture.Site, Text: "by xseq=1", Since: base.Add(24 * time.Hour), Until: base.Add(10 * 24 * time.Hour)}, true, false},
+		{"single word, time bounded", EventFilter{Text: "4242", Since: base.Add(24 * time.Hour), Until: base.Add(10 * 24 * time.Hour), Limit: 4}, true, false},
 	}
+	far := base.Add(365 * 24 * time.Hour).Unix()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ranges, ok, err := db.textRanges(ctx, tc.f)
+			hours, ok, err := db.textHours(ctx, tc.f, far)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if ok != tc.index {
-				t.Errorf("index used = %v (%d ranges); want %v", ok, len(ranges), tc.index)
+				t.Errorf("index used = %v (%d hours); want %v", ok, len(hours), tc.index)
 			}
 			want := match(tc.f)
 			if len(want) == 0 && tc.name != "nowhere" {
 				t.Fatal("the test data has no match for this text")
 			}
-			if ok && len(want) > 0 && len(ranges) == 0 {
-				t.Fatal("the index found no hour for a text that matches")
+			if ok {
+				// Every hour of a match is a candidate, and its bound
+				// (if any) is at least its number of matches.
+				perHour := map[int64]int64{}
+				for _, id := range want {
+					perHour[byID[id].Time.Truncate(time.Hour).Unix()]++
+				}
+				for h, n := range perHour {
+					i := slices.IndexFunc(hours, func(c candHour) bool { return c.start == h })
+					if i < 0 {
+						t.Fatalf("the index lists %d hours but not %s, which holds %d matches", len(hours), time.Unix(h, 0).UTC(), n)
+					}
+					if b := hours[i].bound; b != 0 && b < n {
+						t.Errorf("hour %s: bound %d < %d matches", time.Unix(h, 0).UTC(), b, n)
+					}
+				}
+				if tc.few && len(hours) > 2*len(perHour)+2 {
+					t.Errorf("the index lists %d hours for a rare text that occurs in %d", len(hours), len(perHour))
+				}
+			}
+			// The exact answer twice: the substring definition in Go and
+			// a full scan on the server without the index.
+			conds, args := fullScanConds(tc.f)
+			scan, err := db.eventKeys(ctx, conds, args, 1_000_000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var scanned []string
+			for _, k := range scan {
+				scanned = append(scanned, k.id)
+			}
+			if !slices.Equal(scanned, want) {
+				t.Fatalf("full scan: %d events %v\nwant %d %v", len(scanned), scanned, len(want), want)
 			}
 			var got []string
 			f := tc.f
@@ -154,6 +211,9 @@ func TestTextSearchIndex(t *testing.T) {
 				page, next, err := db.SearchEvents(ctx, f)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if f.Limit > 0 && len(page) > f.Limit {
+					t.Fatalf("page of %d events; limit %d", len(page), f.Limit)
 				}
 				for _, e := range page {
 					got = append(got, e.ID)
@@ -168,6 +228,22 @@ func TestTextSearchIndex(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fullScanConds returns the arguments of eventKeys that select every event
+// matching f's site, time bounds and text by a scan of the events table.
+func fullScanConds(f EventFilter) ([]string, []any) {
+	conds, args := []string{evTextCond}, []any{f.Text, f.Text}
+	if f.Site != "" {
+		conds, args = append(conds, evSiteCond), append(args, f.Site)
+	}
+	if !f.Since.IsZero() {
+		conds, args = append(conds, evSinceCond), append(args, f.Since.Unix(), f.Since.UnixMilli())
+	}
+	if !f.Until.IsZero() {
+		conds, args = append(conds, evUntilCond), append(args, f.Until.Unix(), f.Until.UnixMilli())
+	}
+	return conds, args
 }
 
 // indexTokens mirrors migration 0005's tokenization of a raw line:
@@ -202,7 +278,8 @@ func indexTokens(s string) []string {
 
 // FuzzTextAnchors checks that the index never loses a match: for any text
 // and any line containing it, every anchor of the text is a token of the
-// line (or, for a prefix anchor, the start of one).
+// line (or, for a prefix anchor, the start of one; for an infix anchor,
+// inside one or possibly beyond a cut one).
 func FuzzTextAnchors(f *testing.F) {
 	for _, s := range []string{"SEQ=4242", "OP=PROGRAM_DOWNLOAD", "é4242", "x=4242é", "\u212Aabc=1", "a " + strings.Repeat("x", 70), "' OR 1=1 --"} {
 		f.Add("<134>fw: x", s, " tail")
@@ -216,7 +293,11 @@ func FuzzTextAnchors(f *testing.F) {
 			}
 			found := false
 			for _, tok := range toks {
-				if tok == a.token || a.prefix && strings.HasPrefix(tok, a.token) {
+				// An infix anchor lies inside a token (it starts one of
+				// the token's suffixes in event_suffixes) or beyond the
+				// indexed prefix of a token cut at maxTokenLen bytes.
+				infix := a.infix && (strings.Contains(tok, a.token) || len(tok) == maxTokenLen)
+				if tok == a.token || a.prefix && strings.HasPrefix(tok, a.token) || infix {
 					found = true
 					break
 				}
@@ -226,4 +307,69 @@ func FuzzTextAnchors(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestHourRanges(t *testing.T) {
+	const h = 3600
+	hours := func(starts ...int64) []candHour {
+		out := make([]candHour, len(starts))
+		for i, s := range starts {
+			out[i] = candHour{start: s * h}
+		}
+		return out
+	}
+	many := make([]int64, 0, 2*maxScanRanges)
+	for i := 2*maxScanRanges - 1; i >= 0; i-- {
+		many = append(many, int64(2*i)) // every other hour, newest first
+	}
+	tests := []struct {
+		name  string
+		hours []candHour
+		below int64
+		want  []hourRange
+	}{
+		{"none", nil, 100 * h, nil},
+		{"one hour", hours(5), 100 * h, []hourRange{{5 * h, 6 * h}}},
+		{"adjacent hours merge", hours(7, 6, 5, 2), 100 * h, []hourRange{{2 * h, 3 * h}, {5 * h, 8 * h}}},
+		{"the newest is cut at below", hours(7, 6, 2), 7*h + 1800, []hourRange{{2 * h, 3 * h}, {6 * h, 7*h + 1800}}},
+		{"too many ranges span them all", hours(many...), 1000 * h, []hourRange{{0, int64(4*maxScanRanges-1) * h}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := hourRanges(tc.hours, tc.below); !slices.Equal(got, tc.want) {
+				t.Errorf("hourRanges = %v; want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBatchHours(t *testing.T) {
+	bounded := func(bounds ...int64) []candHour {
+		out := make([]candHour, len(bounds))
+		for i, b := range bounds {
+			out[i] = candHour{start: int64(100-i) * 3600, bound: b}
+		}
+		return out
+	}
+	tests := []struct {
+		name          string
+		hours         []candHour
+		scanned, want int
+		n             int
+	}{
+		{"unbounded: one hour first", bounded(0, 0, 0, 0), 0, 51, 1},
+		{"unbounded: then as many as before", bounded(0, 0, 0, 0, 0, 0), 3, 51, 3},
+		{"bounded: the hours the page needs", bounded(3, 3, 3, 3, 3, 3), 0, 7, 3},
+		{"bounded: one hour holds them", bounded(60, 3, 3), 0, 51, 1},
+		{"bounded: at least as many as before", bounded(60, 3, 3, 3, 3), 2, 5, 2},
+		{"bounded: all when they fall short", bounded(1, 1), 0, 51, 2},
+		{"none", nil, 0, 51, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if n := batchHours(tc.hours, tc.scanned, tc.want); n != tc.n {
+				t.Errorf("batchHours = %d; want %d", n, tc.n)
+			}
+		})
+	}
 }

@@ -47,33 +47,6 @@ func (d ReportData) ReportInput() report.Input {
 	}
 }
 
-// reportIncidentSQL reads the latest version of one incident with the
-// columns the report needs beyond incidentSQL: risk and the source
-// endpoint.
-const reportIncidentSQL = `SELECT
-	id, version, site, key, title, toString(severity), toString(status),
-	toInt64(opened_at), opened_at_ms, toInt64(first_seen), first_seen_ms, toInt64(last_seen), last_seen_ms, toInt64(updated_at),
-	alert_count, alert_ids, rule_ids, techniques, assets, zones,
-	target_ip, target_asset, target_role, target_zone, target_zone_kind,
-	target_purdue, target_sl_t, target_criticality, target_safety, maint_active,
-	risk, source_ip, source_asset, source_role, source_zone, source_zone_kind, source_purdue
-FROM incidents
-WHERE id = toUUID(?)
-ORDER BY version DESC
-LIMIT 1`
-
-// reportActionsSQL reads the plan steps of one incident with the columns
-// the report needs beyond actionsSQL (automatic, quorum).
-const reportActionsSQL = `SELECT
-	toString(plan_id), toString(incident_id), incident_version, site, playbook_id, playbook_title,
-	toInt64(created_at), created_ms, step_index, step_id, kind, action, toString(class), audience,
-	text, toString(decision), reason, approvers, automatic, quorum, timeout_s
-FROM actions
-WHERE site = ? AND incident_id = toUUID(?)
-ORDER BY incident_version, created_at, created_ms, plan_id, step_index
-LIMIT 1 BY plan_id, step_index
-LIMIT ?`
-
 // reportAuditSQL reads the audit records of one incident in chain order;
 // a record stored twice (redelivery) is read once.
 const reportAuditSQL = `SELECT
@@ -99,7 +72,7 @@ func (db *DB) GetReportData(ctx context.Context, id string) (ReportData, error) 
 	var d ReportData
 	var count uint32
 	var err error
-	if d.Incident, count, err = db.reportIncident(ctx, id); err != nil {
+	if d.Incident, count, err = db.incident(ctx, id); err != nil {
 		return ReportData{}, err
 	}
 	site := d.Incident.Site
@@ -111,102 +84,13 @@ func (db *DB) GetReportData(ctx context.Context, id string) (ReportData, error) 
 	}
 	d.AlertCount = max(int(count), len(d.Alerts))
 	d.EventIDs = eventIDs(d.Alerts)
-	if d.Plans, d.PlansTruncated, err = db.reportPlans(ctx, site, id); err != nil {
+	if d.Plans, d.PlansTruncated, err = db.plans(ctx, site, id); err != nil {
 		return ReportData{}, err
 	}
 	if d.Audit, err = db.reportAudit(ctx, site, id); err != nil {
 		return ReportData{}, err
 	}
 	return d, nil
-}
-
-func (db *DB) reportIncident(ctx context.Context, id string) (event.Incident, uint32, error) {
-	rows, err := db.conn.Query(ctx, reportIncidentSQL, id)
-	if err != nil {
-		return event.Incident{}, 0, fmt.Errorf("report incident %s: %w", id, err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return event.Incident{}, 0, fmt.Errorf("report incident %s: %w", id, err)
-		}
-		return event.Incident{}, 0, fmt.Errorf("report incident %s: %w", id, ErrNotFound)
-	}
-	var (
-		inc                                      event.Incident
-		count                                    uint32
-		openedSec, firstSec, lastSec, updatedSec int64
-		openedMs, firstMs, lastMs                uint16
-		tIP, tAsset, tRole, tZone, tKind, tCrit  string
-		tPurdue, sPurdue                         float32
-		tSLT, tSafety, maint, risk               uint8
-		sIP, sAsset, sRole, sZone, sKind         string
-	)
-	if err := rows.Scan(&inc.ID, &inc.Version, &inc.Site, &inc.Key, &inc.Title, &inc.Severity, &inc.Status,
-		&openedSec, &openedMs, &firstSec, &firstMs, &lastSec, &lastMs, &updatedSec,
-		&count, &inc.AlertIDs, &inc.RuleIDs, &inc.Techniques, &inc.Assets, &inc.Zones,
-		&tIP, &tAsset, &tRole, &tZone, &tKind, &tPurdue, &tSLT, &tCrit, &tSafety, &maint,
-		&risk, &sIP, &sAsset, &sRole, &sZone, &sKind, &sPurdue); err != nil {
-		return event.Incident{}, 0, fmt.Errorf("report incident %s: scan: %w", id, err)
-	}
-	inc.OpenedAt = stamp(openedSec, openedMs)
-	inc.FirstSeen = stamp(firstSec, firstMs)
-	inc.LastSeen = stamp(lastSec, lastMs)
-	inc.UpdatedAt = stamp(updatedSec, 0)
-	inc.Target = endpoint(tIP, tAsset, tRole, tZone, tKind, tPurdue, tSLT, tCrit, tSafety != 0)
-	inc.Source = endpoint(sIP, sAsset, sRole, sZone, sKind, sPurdue, 0, "", false)
-	if sIP == "" && sAsset == "" {
-		inc.Source = event.Endpoint{Purdue: -1}
-	}
-	inc.MaintActive, inc.Risk = maint != 0, int(risk)
-	inc.AlertIDs, inc.RuleIDs = nonNil(inc.AlertIDs), nonNil(inc.RuleIDs)
-	return inc, count, rows.Err()
-}
-
-func (db *DB) reportPlans(ctx context.Context, site, id string) ([]event.Plan, bool, error) {
-	rows, err := db.conn.Query(ctx, reportActionsSQL, site, id, maxStepRows+1)
-	if err != nil {
-		return nil, false, fmt.Errorf("report plans of incident %s: %w", id, err)
-	}
-	defer rows.Close()
-	out := []event.Plan{}
-	index := map[string]int{}
-	n := 0
-	for rows.Next() {
-		if n++; n > maxStepRows {
-			return out, true, nil
-		}
-		var (
-			p                  event.Plan
-			s                  event.Step
-			createdSec         int64
-			createdMs, stepIdx uint16
-			automatic, quorum  uint8
-			timeout            uint32
-		)
-		if err := rows.Scan(&p.ID, &p.IncidentID, &p.IncidentVersion, &p.Site, &p.PlaybookID, &p.PlaybookTitle,
-			&createdSec, &createdMs, &stepIdx, &s.ID, &s.Kind, &s.Action, &s.Class, &s.Audience,
-			&s.Text, &s.Decision, &s.Reason, &s.Approvers, &automatic, &quorum, &timeout); err != nil {
-			return nil, false, fmt.Errorf("report plans of incident %s: scan: %w", id, err)
-		}
-		s.Index, s.Automatic, s.Quorum, s.TimeoutSeconds = int(stepIdx), automatic != 0, int(quorum), int(timeout)
-		if len(s.Approvers) == 0 {
-			s.Approvers = nil
-		}
-		i, ok := index[p.ID]
-		if !ok {
-			p.CreatedAt = stamp(createdSec, createdMs)
-			p.Steps = []event.Step{}
-			out = append(out, p)
-			i = len(out) - 1
-			index[p.ID] = i
-		}
-		out[i].Steps = append(out[i].Steps, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("report plans of incident %s: %w", id, err)
-	}
-	return out, false, nil
 }
 
 func (db *DB) reportAudit(ctx context.Context, site, id string) ([]report.AuditRecord, error) {

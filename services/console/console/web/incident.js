@@ -70,6 +70,7 @@ function render(view, d) {
     h('h1', {}, badge('sev', inc.severity), ' ', inc.title),
     h('dl', {class: 'facts'},
       fact('Incident', inc.id), fact('Site', inc.site), fact('Risk', `${inc.risk} / 100`),
+      fact('Source', endpointLabel(inc.source)),
       fact('Status', badge('st', effective(d))), fact('Assignee', tr.assignee || '—'),
       fact('Triage version', String(tr.version || 0)),
       fact('First / last seen', `${fmtTime(inc.first_seen)} – ${fmtTime(inc.last_seen)}`),
@@ -88,6 +89,14 @@ function render(view, d) {
 }
 
 function fact(k, v) { return [h('dt', {}, k), h('dd', {}, v)]; }
+
+// endpointLabel names an endpoint by asset (or IP) and zone; '—' when the
+// incident has no known source.
+function endpointLabel(ep) {
+  const who = ep?.asset_id || ep?.ip;
+  if (!who) return '—';
+  return ep.zone ? `${who} (${ep.zone})` : who;
+}
 
 function triageBox(d) {
   const inc = d.incident;
