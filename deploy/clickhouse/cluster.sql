@@ -340,3 +340,65 @@ SELECT
     toStartOfHour(time) AS hour
 FROM events
 GROUP BY token, site, hour;
+
+-- 0006_event_suffixes.sql
+
+CREATE TABLE IF NOT EXISTS event_suffixes_local ON CLUSTER c981 (
+    suffix String,
+    site String,
+    hour DateTime,
+    n UInt64
+) ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/c981/event_suffixes_local', '{replica}', n)
+PARTITION BY toDate(hour)
+ORDER BY (suffix, site, hour)
+SETTINGS index_granularity = 1024;
+
+CREATE TABLE IF NOT EXISTS event_suffixes ON CLUSTER c981 AS event_suffixes_local
+ENGINE = Distributed(c981, c981, event_suffixes_local, cityHash64(suffix, site, hour));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS event_suffixes_mv ON CLUSTER c981 TO event_suffixes_local AS SELECT
+    arrayJoin(arrayConcat(
+        arrayMap(i -> substring(token, i + 1), range(toUInt64(greatest(length(
+            arrayJoin(arrayDistinct(arrayMap(x -> substring(x, 1, 64), extractAll(lower(concat(raw, ' ', message)), '[a-z0-9]+')))) AS token
+        ), 3) - 3))),
+        if(length(token) = 64, [''], emptyArrayString())
+    )) AS suffix,
+    site,
+    toStartOfHour(time) AS hour,
+    count() AS n
+FROM events_local
+GROUP BY suffix, site, hour;
+
+INSERT INTO event_suffixes (suffix, site, hour, n)
+SELECT
+    arrayJoin(arrayConcat(arrayMap(i -> substring(token, i + 1), range(toUInt64(greatest(length(token), 3) - 3))), if(length(token) = 64, [''], emptyArrayString()))) AS suffix,
+    site,
+    hour,
+    n
+FROM (
+    SELECT
+        arrayJoin(arrayDistinct(arrayMap(x -> substring(x, 1, 64), extractAll(lower(concat(raw, ' ', message)), '[a-z0-9]+')))) AS token,
+        site,
+        toStartOfHour(time) AS hour,
+        count() AS n
+    FROM events
+    GROUP BY token, site, hour
+);
+
+-- 0007_stored_time.sql
+
+ALTER TABLE events_local ON CLUSTER c981 ADD COLUMN stored_ms Int64;
+
+ALTER TABLE events ON CLUSTER c981 ADD COLUMN stored_ms Int64;
+
+ALTER TABLE alerts_local ON CLUSTER c981 ADD COLUMN created_ms UInt16,
+    ADD COLUMN stored_ms Int64;
+
+ALTER TABLE alerts ON CLUSTER c981 ADD COLUMN created_ms UInt16,
+    ADD COLUMN stored_ms Int64;
+
+ALTER TABLE incidents_local ON CLUSTER c981 ADD COLUMN updated_ms UInt16,
+    ADD COLUMN stored_ms Int64;
+
+ALTER TABLE incidents ON CLUSTER c981 ADD COLUMN updated_ms UInt16,
+    ADD COLUMN stored_ms Int64;

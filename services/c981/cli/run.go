@@ -22,6 +22,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	natsListen := fs.String("nats-listen", "", "embedded NATS client address (default 127.0.0.1:4222)")
 	tcpAddr := fs.String("syslog-tcp", "", "address of the syslog TCP listener (overrides the config's tcp listener)")
 	udpAddr := fs.String("syslog-udp", "", "address of the syslog UDP listener (overrides the config's udp listener)")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060; off by default); CPU samples carry a stage label")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -46,10 +47,27 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	var prof *pipeline.PprofServer
+	if *pprofAddr != "" {
+		if prof, err = pipeline.ListenPprof(*pprofAddr); err != nil {
+			fmt.Fprintf(stderr, "c981 run: --pprof: %v\n", err)
+			return errUsage
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- p.Run(ctx) }()
+	if prof != nil {
+		profDone := make(chan struct{})
+		go func() {
+			defer close(profDone)
+			if err := prof.Run(ctx, log); err != nil {
+				log.Error("pprof endpoint stopped", "err", err)
+			}
+		}()
+		defer func() { cancel(); <-profDone }()
+	}
 	var ready pipeline.Ready
 	select {
 	case err := <-errc:
@@ -64,6 +82,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "  health, metrics    %s/healthz %s/metrics\n", ready.TelemetryURL, ready.TelemetryURL)
 	fmt.Fprintf(stdout, "  NATS JetStream     %s\n", ready.NATSURL)
 	fmt.Fprintf(stdout, "  ClickHouse         %s (database %s)\n", ready.ClickHouseAddr, cfg.ClickHouse.Database)
+	if prof != nil {
+		fmt.Fprintf(stdout, "  pprof              http://%s/debug/pprof/ (label %s=<stage>)\n", prof.Addr(), pipeline.StageLabel)
+	}
 	if *demoMode {
 		if err := runDemo(ctx, stdout, *demoFile, ready); err != nil {
 			cancel()

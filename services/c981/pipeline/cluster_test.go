@@ -20,6 +20,7 @@ import (
 	"github.com/c981/c981/services/c981/loadgen"
 	"github.com/c981/c981/services/c981/verify"
 	"github.com/c981/c981/services/correlate/correlate"
+	"github.com/c981/c981/services/respond/audit"
 	"github.com/c981/c981/services/shared/bus"
 	"github.com/c981/c981/services/shared/chtest"
 )
@@ -177,6 +178,7 @@ func runPipeline(t *testing.T, nodes int, kill bool, baseTime time.Time) cluster
 	cfg.Correlate.Store.Replicas = nodes
 	cfg.Correlate.State.Replicas = nodes
 	cfg.Respond.PlaybooksDir = repo + "/playbooks"
+	cfg.Respond.Replicas = nodes
 	cfg.Respond.Sites = cfg.Enrich.Sites
 	cfg.Store.BatchWait = 200 * time.Millisecond
 	// A message whose acknowledgement died with the node comes back after
@@ -457,7 +459,8 @@ func drained(ctx context.Context, js jetstream.JetStream) bool {
 }
 
 // checkReplicas fails for a contract stream or key-value bucket (the
-// streams, the triage bucket, the correlator's incident and state buckets)
+// streams, the triage bucket, the correlator's incident and state buckets,
+// respond's audit chains and approvals bucket)
 // that is not replicated on every node, and logs the other streams that
 // are not (created by a stage with its own settings).
 func checkReplicas(t *testing.T, ctx context.Context, js jetstream.JetStream, cfg Config, nodes int) {
@@ -475,6 +478,9 @@ func checkReplicas(t *testing.T, ctx context.Context, js jetstream.JetStream, cf
 	contract := map[string]bool{
 		"KV_" + orDefault(cfg.Correlate.Store.Bucket, correlate.DefaultBucket):      true,
 		"KV_" + orDefault(cfg.Correlate.State.Bucket, correlate.DefaultStateBucket): true,
+		// respond's own: the audit chains and the approvals bucket.
+		audit.Stream:            true,
+		"KV_" + bus.KVApprovals: true,
 	}
 	for _, c := range bus.StreamConfigs(cfg.Streams) {
 		contract[c.Name] = true

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -86,7 +87,14 @@ func (p *AllInOne) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		srv, err := natsserver.Start(natsserver.Config{Host: host, Port: port, StoreDir: dir, SyncAlways: cfg.NATS.SyncAlways})
+		// The server's goroutines (accept loop, clients, JetStream) are
+		// started from here and carry the nats-server profile label.
+		var srv *server.Server
+		err = withStage(ctx, "nats-server", func(context.Context) error {
+			var err error
+			srv, err = natsserver.Start(natsserver.Config{Host: host, Port: port, StoreDir: dir, SyncAlways: cfg.NATS.SyncAlways})
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -185,7 +193,7 @@ func (p *AllInOne) runStages(ctx context.Context, cfg Config, nc *nats.Conn, js 
 	g, gctx := errgroup.WithContext(ctx)
 	run := func(name string, f func(context.Context) error) {
 		g.Go(func() error {
-			if err := f(gctx); err != nil {
+			if err := withStage(gctx, name, f); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			return nil

@@ -108,7 +108,7 @@ func RunStage(ctx context.Context, name string, cfg Config, log *slog.Logger) er
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return runner.Run(gctx) })
+	g.Go(func() error { return withStage(gctx, name, runner.Run) })
 	g.Go(func() error {
 		srv := &telemetry.Server{Addr: cfg.MetricsAddr, Registry: reg, Health: health, Logger: log}
 		return srv.Run(gctx)

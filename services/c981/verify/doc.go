@@ -3,7 +3,7 @@
 // number and its send time (the parser keeps them as the event fields run,
 // seq and sent), so the events table alone says which sequence numbers are
 // missing, which were stored more than once, and how long each event took
-// from send to ingest receipt, to a stored part and to an alert.
+// from send and from ingest receipt to the stored event and to an alert.
 //
 // Method and resolution:
 //   - sent is Options.Expect when given, else the highest sequence number
@@ -18,18 +18,22 @@
 //     receipt (received_at/received_ms, millisecond resolution).
 //   - latency_ms is send time (the sent field, nanoseconds) to ingest
 //     receipt.
-//   - latency_stored_ms uses the modification time of the data part that
-//     holds the row (system.parts, truncated to the second, so up to 1 s
-//     early). A merge rewrites a part and moves its time later, so for a
-//     long run it overstates the latency of events in merged parts.
+//   - latency_stored_ms is send time to the event's stored time, and
+//     latency_receipt_stored_ms ingest receipt to it: the stored_ms column
+//     (migration 0007) the store's writer sets, in Unix milliseconds, just
+//     before the insert that stored the row. Events without it (stored
+//     before 0007 or by other tools) are not sampled.
 //   - latency_incident_ms is, for each alert whose event_ids include events
-//     of the run, the alert's created_at (second resolution) minus the
-//     latest send time among those events.
+//     of the run, the alert's creation (created_at + created_ms, the
+//     correlator's clock) minus the latest send time among those events;
+//     latency_receipt_incident_ms the same from the latest receipt, and
+//     latency_receipt_alert_stored_ms from the latest receipt to the
+//     alert's stored_ms.
 //   - percentiles are exact: the sample at index floor(p·n) of the sorted
 //     samples (ClickHouse quantileExact, which computes the receipt and
 //     stored latencies server-side).
 //
 // Memory stays bounded for long runs: sequence numbers are streamed from
-// ClickHouse in order, and only the send times of events named by alerts
-// are held.
+// ClickHouse in order, and only the send and receipt times of events named
+// by alerts are held.
 package verify

@@ -91,12 +91,23 @@ type Report struct {
 	LastReceived  time.Time `json:"last_received"`
 	// LatencyMS is send time to ingest receipt.
 	LatencyMS Latency `json:"latency_ms"`
-	// LatencyStoredMS is send time to the modification time of the part
-	// that holds the event (1 s resolution; a merge moves it later).
+	// LatencyStoredMS is send time to the event's stored time (stored_ms:
+	// when the store's writer sent the insert; events without one, stored
+	// before migration 0007, are not sampled).
 	LatencyStoredMS Latency `json:"latency_stored_ms"`
-	// LatencyIncidentMS is send time of an alert's latest run event to the
-	// alert's creation (1 s resolution); N is the number of such alerts.
+	// LatencyReceiptStoredMS is ingest receipt to the event's stored time.
+	LatencyReceiptStoredMS Latency `json:"latency_receipt_stored_ms"`
+	// LatencyIncidentMS is, for each alert naming events of the run, the
+	// latest send time among them to the alert's creation (ms resolution);
+	// N is the number of such alerts.
 	LatencyIncidentMS Latency `json:"latency_incident_ms"`
+	// LatencyReceiptIncidentMS is, for the same alerts, the latest receipt
+	// among the named events to the alert's creation.
+	LatencyReceiptIncidentMS Latency `json:"latency_receipt_incident_ms"`
+	// LatencyReceiptAlertStoredMS is, for the same alerts, the latest
+	// receipt among the named events to the alert's stored time (alerts
+	// without one are not sampled).
+	LatencyReceiptAlertStoredMS Latency `json:"latency_receipt_alert_stored_ms"`
 }
 
 // OK reports whether nothing was missing or duplicated.
@@ -117,14 +128,17 @@ func (r *Report) Text() string {
 	fmt.Fprintf(&b, "rate %.0f events/s between first and last receipt\n", r.Rate)
 	lat := func(name string, l Latency) {
 		if l.N == 0 {
-			fmt.Fprintf(&b, "%-26s no samples\n", name)
+			fmt.Fprintf(&b, "%-30s no samples\n", name)
 			return
 		}
-		fmt.Fprintf(&b, "%-26s p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms (n=%d)\n", name, l.P50, l.P95, l.P99, l.Max, l.N)
+		fmt.Fprintf(&b, "%-30s p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms (n=%d)\n", name, l.P50, l.P95, l.P99, l.Max, l.N)
 	}
 	lat("latency send->receipt", r.LatencyMS)
-	lat("latency send->stored part", r.LatencyStoredMS)
+	lat("latency send->stored", r.LatencyStoredMS)
 	lat("latency send->alert", r.LatencyIncidentMS)
+	lat("latency receipt->stored", r.LatencyReceiptStoredMS)
+	lat("latency receipt->alert", r.LatencyReceiptIncidentMS)
+	lat("latency receipt->alert stored", r.LatencyReceiptAlertStoredMS)
 	return b.String()
 }
 
@@ -166,11 +180,13 @@ func Verify(ctx context.Context, conn driver.Conn, opts Options) (*Report, error
 		return nil, err
 	}
 	if final > 0 {
-		inc, err := alertLatencies(ctx, conn, opts.Run, rep.FirstReceived)
+		al, err := alertLatencies(ctx, conn, opts.Run, rep.FirstReceived)
 		if err != nil {
 			return nil, err
 		}
-		rep.LatencyIncidentMS = distribution(inc)
+		rep.LatencyIncidentMS = distribution(al.sendCreated)
+		rep.LatencyReceiptIncidentMS = distribution(al.receiptCreated)
+		rep.LatencyReceiptAlertStoredMS = distribution(al.receiptStored)
 	}
 	return rep, nil
 }
@@ -179,31 +195,30 @@ func Verify(ctx context.Context, conn driver.Conn, opts Options) (*Report, error
 // latencies from one query over the run's events after FINAL, and returns
 // the number of events.
 func aggregates(ctx context.Context, conn driver.Conn, run string, rep *Report) (uint64, error) {
-	// Microseconds: receipt is stored in ms, the part time in s, sent in ns.
+	// Microseconds: receipt and stored times are in ms, sent in ns.
 	const (
-		recvUS   = "(toInt64(received_at) * 1000000 + received_ms * 1000)"
-		storedUS = "(toInt64(mtime) * 1000000)"
-		sentUS   = "intDiv(sent, 1000)"
-		hasSent  = "sent > 0"
-		hasPart  = "sent > 0 AND toInt64(mtime) > 0"
+		recvUS      = "(toInt64(received_at) * 1000000 + received_ms * 1000)"
+		storedUS    = "(stored_ms * 1000)"
+		sentUS      = "intDiv(sent, 1000)"
+		hasSent     = "sent > 0"
+		hasStored   = "sent > 0 AND stored_ms > 0"
+		storedKnown = "stored_ms > 0"
 	)
 	q := `SELECT count(), min(` + recvUS + `), max(` + recvUS + `),
   countIf(` + hasSent + `), quantilesExactIf(0.5, 0.95, 0.99)(` + recvUS + ` - ` + sentUS + `, ` + hasSent + `), maxIf(` + recvUS + ` - ` + sentUS + `, ` + hasSent + `),
-  countIf(` + hasPart + `), quantilesExactIf(0.5, 0.95, 0.99)(` + storedUS + ` - ` + sentUS + `, ` + hasPart + `), maxIf(` + storedUS + ` - ` + sentUS + `, ` + hasPart + `)
+  countIf(` + hasStored + `), quantilesExactIf(0.5, 0.95, 0.99)(` + storedUS + ` - ` + sentUS + `, ` + hasStored + `), maxIf(` + storedUS + ` - ` + sentUS + `, ` + hasStored + `),
+  countIf(` + storedKnown + `), quantilesExactIf(0.5, 0.95, 0.99)(` + storedUS + ` - ` + recvUS + `, ` + storedKnown + `), maxIf(` + storedUS + ` - ` + recvUS + `, ` + storedKnown + `)
 FROM (
-  SELECT ` + sentExpr + ` AS sent, received_at, received_ms, _part
+  SELECT ` + sentExpr + ` AS sent, received_at, received_ms, stored_ms
   FROM events FINAL WHERE ` + runExpr + ` = ?
-) ANY LEFT JOIN (
-  SELECT name AS _part, modification_time AS mtime FROM system.parts
-  WHERE database = currentDatabase() AND table = 'events' AND active
-) USING _part`
+)`
 	var (
-		n, nRecv, nStored     uint64
-		minR, maxR            int64
-		qRecv, qStored        []int64
-		maxRecvUS, maxStoreUS int64
+		n, nRecv, nStored, nRS         uint64
+		minR, maxR                     int64
+		qRecv, qStored, qRS            []int64
+		maxRecvUS, maxStoreUS, maxRSUS int64
 	)
-	if err := conn.QueryRow(ctx, q, run).Scan(&n, &minR, &maxR, &nRecv, &qRecv, &maxRecvUS, &nStored, &qStored, &maxStoreUS); err != nil {
+	if err := conn.QueryRow(ctx, q, run).Scan(&n, &minR, &maxR, &nRecv, &qRecv, &maxRecvUS, &nStored, &qStored, &maxStoreUS, &nRS, &qRS, &maxRSUS); err != nil {
 		return 0, fmt.Errorf("aggregate events of run %s: %w", run, err)
 	}
 	if n == 0 {
@@ -216,6 +231,7 @@ FROM (
 	}
 	rep.LatencyMS = fromQuantiles(nRecv, qRecv, maxRecvUS)
 	rep.LatencyStoredMS = fromQuantiles(nStored, qStored, maxStoreUS)
+	rep.LatencyReceiptStoredMS = fromQuantiles(nRS, qRS, maxRSUS)
 	return n, nil
 }
 
@@ -294,37 +310,54 @@ func (r *Report) addMissing(from, to uint64, max int) {
 	}
 }
 
+// alertSamples are the alert latencies of a run, in milliseconds.
+type alertSamples struct {
+	sendCreated, receiptCreated, receiptStored []float64
+}
+
+// eventTimes are the send and receipt times (Unix ns; 0 unknown) of an
+// event named by an alert.
+type eventTimes struct{ sent, received int64 }
+
 // alertLatencies returns, for every alert created since the run's first
 // receipt (less a minute of clock slack) that names events of the run, the
-// milliseconds from the latest send time among them to the alert's creation.
-// It holds the alerts' event ids and the send times of those events only.
-func alertLatencies(ctx context.Context, conn driver.Conn, run string, since time.Time) ([]float64, error) {
+// milliseconds from the latest send time and from the latest receipt among
+// them to the alert's creation, and from the latest receipt to the alert's
+// stored time. It holds the alerts' event ids and the times of those events
+// only.
+func alertLatencies(ctx context.Context, conn driver.Conn, run string, since time.Time) (alertSamples, error) {
 	type alert struct {
-		created time.Time
-		ids     [][16]byte
+		created, stored int64 // Unix ns; stored 0 when unknown
+		ids             [][16]byte
 	}
-	rows, err := conn.Query(ctx, "SELECT created_at, event_ids FROM alerts FINAL WHERE created_at >= ?",
+	var out alertSamples
+	rows, err := conn.Query(ctx, "SELECT created_at, created_ms, stored_ms, event_ids FROM alerts FINAL WHERE created_at >= ?",
 		since.Add(-time.Minute).Truncate(time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("read alerts: %w", err)
+		return out, fmt.Errorf("read alerts: %w", err)
 	}
 	var (
 		alerts []alert
-		sent   = map[[16]byte]int64{}
+		times  = map[[16]byte]eventTimes{}
 	)
 	for rows.Next() {
 		var (
-			a   alert
-			ids []string
+			a         alert
+			created   time.Time
+			createdMS uint16
+			storedMS  int64
+			ids       []string
 		)
-		if err := rows.Scan(&a.created, &ids); err != nil {
+		if err := rows.Scan(&created, &createdMS, &storedMS, &ids); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("read alerts: %w", err)
+			return out, fmt.Errorf("read alerts: %w", err)
 		}
+		a.created = created.UnixNano() + int64(createdMS)*int64(time.Millisecond)
+		a.stored = storedMS * int64(time.Millisecond)
 		for _, s := range ids {
 			if id, ok := parseUUID(s); ok {
 				a.ids = append(a.ids, id)
-				sent[id] = 0
+				times[id] = eventTimes{}
 			}
 		}
 		if len(a.ids) > 0 {
@@ -334,42 +367,49 @@ func alertLatencies(ctx context.Context, conn driver.Conn, run string, since tim
 	err = rows.Err()
 	rows.Close()
 	if err != nil {
-		return nil, fmt.Errorf("read alerts: %w", err)
+		return out, fmt.Errorf("read alerts: %w", err)
 	}
 	if len(alerts) == 0 {
-		return nil, nil
+		return out, nil
 	}
 
-	rows, err = conn.Query(ctx, "SELECT toString(id), "+sentExpr+" FROM events WHERE "+runExpr+" = ?", run)
+	rows, err = conn.Query(ctx, "SELECT toString(id), "+sentExpr+", toInt64(received_at) * 1000 + received_ms FROM events WHERE "+runExpr+" = ?", run)
 	if err != nil {
-		return nil, fmt.Errorf("read send times of run %s: %w", run, err)
+		return out, fmt.Errorf("read send times of run %s: %w", run, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			s  string
-			ns int64
+			s          string
+			ns, recvMS int64
 		)
-		if err := rows.Scan(&s, &ns); err != nil {
-			return nil, fmt.Errorf("read send times of run %s: %w", run, err)
+		if err := rows.Scan(&s, &ns, &recvMS); err != nil {
+			return out, fmt.Errorf("read send times of run %s: %w", run, err)
 		}
 		id, ok := parseUUID(s)
-		if _, named := sent[id]; ok && named && ns > 0 {
-			sent[id] = ns
+		if _, named := times[id]; ok && named {
+			times[id] = eventTimes{sent: max(ns, 0), received: recvMS * int64(time.Millisecond)}
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read send times of run %s: %w", run, err)
+		return out, fmt.Errorf("read send times of run %s: %w", run, err)
 	}
 
-	var out []float64
 	for _, a := range alerts {
-		var latest int64
+		var latest eventTimes
 		for _, id := range a.ids {
-			latest = max(latest, sent[id])
+			t := times[id]
+			latest.sent = max(latest.sent, t.sent)
+			latest.received = max(latest.received, t.received)
 		}
-		if latest > 0 {
-			out = append(out, ms(a.created.UnixNano()-latest))
+		if latest.sent > 0 {
+			out.sendCreated = append(out.sendCreated, ms(a.created-latest.sent))
+		}
+		if latest.received > 0 {
+			out.receiptCreated = append(out.receiptCreated, ms(a.created-latest.received))
+			if a.stored > 0 {
+				out.receiptStored = append(out.receiptStored, ms(a.stored-latest.received))
+			}
 		}
 	}
 	return out, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -46,13 +47,21 @@ func open(t testing.TB) driver.Conn {
 	return conn
 }
 
+// storedAfterMS is how long after its receipt insertEvents marks an event
+// stored (its stored_ms), unless the event's run is "unstored".
+const storedAfterMS = 250
+
 func insertEvents(t testing.TB, conn driver.Conn, evs []*event.Event) {
 	t.Helper()
 	rows := make([][]any, 0, len(evs))
+	col := slices.Index(chstore.EventColumns, chstore.StoredMSColumn)
 	for _, e := range evs {
 		r, err := chstore.EventRow(e)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if e.Fields["run"] != "unstored" {
+			r[col] = e.ReceivedAt.UnixMilli() + storedAfterMS
 		}
 		rows = append(rows, r)
 	}
@@ -87,14 +96,20 @@ func TestVerify(t *testing.T) {
 	for _, s := range []uint64{1, 2, 3, 100} {
 		all = append(all, loadEvent("stray", s, 0, 5))
 	}
+	// unstored: stored without a stored time (before migration 0007).
+	for s := uint64(1); s <= 3; s++ {
+		all = append(all, loadEvent("unstored", s, 0, 5))
+	}
 	// Neighbours that must not count: another run and an event without fields.
 	all = append(all, loadEvent("other", 5, 0, 5), &event.Event{ID: event.NewID("nofields"), Site: "plant-a", Time: base, ReceivedAt: base})
 	insertEvents(t, conn, all) // one batch: one part, so raw duplicate rows stay until FINAL
 
-	// An alert on clean's seq 9 and 10, created 2 s after seq 10 was sent
-	// (sent times are base+seq ms, so exactly 1990 ms after seq 10).
+	// An alert on clean's seq 9 and 10, created 2.007 s after base: sent
+	// times are base+seq ms and receipts 10*seq ms later, so 1997 ms after
+	// seq 10 was sent and 1897 ms after it was received; stored 50 ms after
+	// its creation.
 	a := &event.Alert{
-		ID: event.NewID("alert", "clean"), Site: "plant-a", Time: base, CreatedAt: base.Add(2 * time.Second),
+		ID: event.NewID("alert", "clean"), Site: "plant-a", Time: base, CreatedAt: base.Add(2007 * time.Millisecond),
 		RuleID: "r1", RuleTitle: "r", Severity: "high", IncidentKey: "k",
 		EventIDs: []string{all[8].ID, all[9].ID, event.NewID("unrelated")},
 	}
@@ -102,6 +117,7 @@ func TestVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	chstore.SetStoredMS([][]any{ar}, slices.Index(chstore.AlertColumns, chstore.StoredMSColumn), a.CreatedAt.Add(50*time.Millisecond))
 	if err := chstore.Insert(context.Background(), conn, chstore.TableAlerts, chstore.AlertColumns, [][]any{ar}); err != nil {
 		t.Fatal(err)
 	}
@@ -112,12 +128,16 @@ func TestVerify(t *testing.T) {
 		want Report // compared: counts, ranges, receipt latency, alert latency N/max
 	}{
 		{"clean", Options{Run: "clean"}, Report{Sent: 10, Stored: 10,
-			LatencyMS:         Latency{P50: 60, P95: 100, P99: 100, Max: 100, N: 10},
-			LatencyIncidentMS: Latency{P50: 1990, P95: 1990, P99: 1990, Max: 1990, N: 1}}},
+			LatencyMS:                   Latency{P50: 60, P95: 100, P99: 100, Max: 100, N: 10},
+			LatencyIncidentMS:           Latency{P50: 1997, P95: 1997, P99: 1997, Max: 1997, N: 1},
+			LatencyReceiptIncidentMS:    Latency{P50: 1897, P95: 1897, P99: 1897, Max: 1897, N: 1},
+			LatencyReceiptAlertStoredMS: Latency{P50: 1947, P95: 1947, P99: 1947, Max: 1947, N: 1}}},
 		{"clean expecting more", Options{Run: "clean", Expect: 12}, Report{Sent: 12, Stored: 10, Missing: 2,
-			MissingRanges:     []Range{{11, 12}},
-			LatencyMS:         Latency{P50: 60, P95: 100, P99: 100, Max: 100, N: 10},
-			LatencyIncidentMS: Latency{P50: 1990, P95: 1990, P99: 1990, Max: 1990, N: 1}}},
+			MissingRanges:               []Range{{11, 12}},
+			LatencyMS:                   Latency{P50: 60, P95: 100, P99: 100, Max: 100, N: 10},
+			LatencyIncidentMS:           Latency{P50: 1997, P95: 1997, P99: 1997, Max: 1997, N: 1},
+			LatencyReceiptIncidentMS:    Latency{P50: 1897, P95: 1897, P99: 1897, Max: 1897, N: 1},
+			LatencyReceiptAlertStoredMS: Latency{P50: 1947, P95: 1947, P99: 1947, Max: 1947, N: 1}}},
 		{"gaps", Options{Run: "gaps", Expect: 22}, Report{Sent: 22, Stored: 16, Missing: 6,
 			MissingRanges: []Range{{4, 6}, {11, 11}, {21, 22}},
 			LatencyMS:     Latency{P50: 5, P95: 5, P99: 5, Max: 5, N: 16}}},
@@ -131,6 +151,8 @@ func TestVerify(t *testing.T) {
 		{"stray from 2", Options{Run: "stray", Expect: 3, First: 2}, Report{Sent: 3, Stored: 2, Missing: 1, Unexpected: 2,
 			MissingRanges: []Range{{4, 4}},
 			LatencyMS:     Latency{P50: 5, P95: 5, P99: 5, Max: 5, N: 4}}},
+		{"unstored", Options{Run: "unstored"}, Report{Sent: 3, Stored: 3,
+			LatencyMS: Latency{P50: 5, P95: 5, P99: 5, Max: 5, N: 3}}},
 		{"unknown run", Options{Run: "nope"}, Report{}},
 		{"unknown run expected", Options{Run: "nope", Expect: 3}, Report{Sent: 3, Missing: 3, MissingRanges: []Range{{1, 3}}}},
 	}
@@ -159,11 +181,17 @@ func TestVerify(t *testing.T) {
 			check("unexpected", got.Unexpected, w.Unexpected)
 			check("latency", got.LatencyMS, w.LatencyMS)
 			check("incident latency", got.LatencyIncidentMS, w.LatencyIncidentMS)
-			// Stored latency: one sample per event; the part was written
-			// now, long after base, so it exceeds the receipt latency.
-			check("stored latency samples", got.LatencyStoredMS.N, w.LatencyMS.N)
-			if got.LatencyStoredMS.N > 0 && got.LatencyStoredMS.P50 < got.LatencyMS.Max {
-				t.Errorf("stored latency p50 %v below receipt latency max %v", got.LatencyStoredMS.P50, got.LatencyMS.Max)
+			check("receipt to alert latency", got.LatencyReceiptIncidentMS, w.LatencyReceiptIncidentMS)
+			check("receipt to alert stored latency", got.LatencyReceiptAlertStoredMS, w.LatencyReceiptAlertStoredMS)
+			// Stored latency: one sample per event with a stored time,
+			// storedAfterMS after its receipt.
+			if tc.opts.Run == "unstored" || w.LatencyMS.N == 0 {
+				check("stored latency", got.LatencyStoredMS, Latency{})
+				check("receipt to stored latency", got.LatencyReceiptStoredMS, Latency{})
+			} else {
+				l := w.LatencyMS
+				check("stored latency", got.LatencyStoredMS, Latency{P50: l.P50 + storedAfterMS, P95: l.P95 + storedAfterMS, P99: l.P99 + storedAfterMS, Max: l.Max + storedAfterMS, N: l.N})
+				check("receipt to stored latency", got.LatencyReceiptStoredMS, Latency{P50: storedAfterMS, P95: storedAfterMS, P99: storedAfterMS, Max: storedAfterMS, N: l.N})
 			}
 			if w.LatencyMS.N > 1 && w.Stored > 0 {
 				if got.Rate <= 0 {

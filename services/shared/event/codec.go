@@ -40,12 +40,9 @@ func Marshal(v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sizer, ok := m.(msgp.Sizer)
-	var buf []byte
-	if ok {
-		buf = make([]byte, 0, sizer.Msgsize())
-	}
-	out, err := m.MarshalMsg(buf)
+	// The generated MarshalMsg sizes its buffer itself (one Msgsize pass);
+	// presizing here as well would walk every record twice.
+	out, err := m.MarshalMsg(nil)
 	if err != nil {
 		return nil, fmt.Errorf("encode batch: %w", err)
 	}

@@ -21,8 +21,10 @@
 // table on every shard plus a Distributed table under the original name,
 // generated from the same migrations; deploy/clickhouse/cluster.sql).
 //
-// Migration 0005 adds
-// the text-search index of events, event_tokens (TableEventTokens): a
-// materialized view fills it on every insert into events, and its day
-// partitions expire with the events retention.
+// Migrations 0005 and 0006 add the text-search indexes of events,
+// event_tokens (TableEventTokens: whole tokens) and event_suffixes
+// (TableEventSuffixes: token suffixes per hour, for a word inside a token):
+// materialized views fill them on every insert into events, and their day
+// partitions expire with the events retention. Migration 0007 adds the
+// writer's stored time (StoredMSColumn) to events, alerts and incidents.
 package chstore

@@ -26,11 +26,16 @@ type EventRange struct {
 // DefaultReadPage is EventRange.PageSize when unset.
 const DefaultReadPage = 10_000
 
-// readEventsSQL reads EventColumns (in that order) of one page.
+// readEventsSQL reads EventColumns (in that order) of one page, except
+// StoredMSColumn, which is the store's bookkeeping and not part of the
+// event.
 var readEventsSQL = func() string {
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for i, c := range EventColumns {
+		if c == StoredMSColumn {
+			continue
+		}
 		if i > 0 {
 			b.WriteString(", ")
 		}

@@ -55,9 +55,14 @@ var Tables = []string{TableEvents, TableAlerts, TableIncidents, TableActions, Ta
 // day and keeps the events retention.
 const TableEventTokens = "event_tokens"
 
+// TableEventSuffixes is the infix text-search index of events (migration
+// 0006, filled by a materialized view on events); partitioned by the same
+// day, it keeps the events retention.
+const TableEventSuffixes = "event_suffixes"
+
 // derived maps a data table to the tables derived from its rows, whose day
 // partitions expire with the table's.
-var derived = map[string][]string{TableEvents: {TableEventTokens}}
+var derived = map[string][]string{TableEvents: {TableEventTokens, TableEventSuffixes}}
 
 // Days returns the days table keeps its rows under r (0 = forever): its
 // own entry, or for a derived table the entry of the table it derives from.

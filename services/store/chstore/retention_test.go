@@ -91,12 +91,12 @@ func TestRetention(t *testing.T) {
 	var got []string
 	for _, p := range expired {
 		got = append(got, p.Table+"/"+p.Day.Format(time.DateOnly)+"/"+p.ID)
-		if p.Table != TableEventTokens && p.Rows != 10 {
+		if p.Table != TableEventTokens && p.Table != TableEventSuffixes && p.Rows != 10 {
 			t.Errorf("%s %s: %d rows; want 10", p.Table, p.ID, p.Rows)
 		}
 	}
-	// The text-search index of events expires with events.
-	want := "dead_letters/2026-11-22/20261122 event_tokens/2026-11-22/20261122 event_tokens/2026-11-23/20261123 events/2026-11-22/20261122 events/2026-11-23/20261123"
+	// The text-search indexes of events expire with events.
+	want := "dead_letters/2026-11-22/20261122 event_suffixes/2026-11-22/20261122 event_suffixes/2026-11-23/20261123 event_tokens/2026-11-22/20261122 event_tokens/2026-11-23/20261123 events/2026-11-22/20261122 events/2026-11-23/20261123"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("expired = %s\nwant      %s", strings.Join(got, " "), want)
 	}
@@ -104,8 +104,8 @@ func TestRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dropped) != 5 {
-		t.Errorf("dropped %d partitions; want 5", len(dropped))
+	if len(dropped) != 7 {
+		t.Errorf("dropped %d partitions; want 7", len(dropped))
 	}
 	tests := []struct {
 		query string
@@ -118,6 +118,8 @@ func TestRetention(t *testing.T) {
 		{"SELECT count() FROM dead_letters WHERE toDate(time) = '2026-11-22'", 0},
 		{"SELECT count() FROM event_tokens WHERE toDate(hour) < '2026-11-24'", 0},
 		{"SELECT toUInt64(count() > 0) FROM event_tokens WHERE toDate(hour) = '2026-11-24'", 1},
+		{"SELECT count() FROM event_suffixes WHERE toDate(hour) < '2026-11-24'", 0},
+		{"SELECT toUInt64(count() > 0) FROM event_suffixes WHERE toDate(hour) = '2026-11-24'", 1},
 	}
 	for _, tc := range tests {
 		if got := countRows(t, conn, tc.query); got != tc.want {

@@ -36,6 +36,7 @@ var EventColumns = []string{
 	"flow_new_pair", "flow_purdue_delta", "flow_safety_involved", "maint_work_order",
 	"src_asset_name", "src_sl_t", "src_criticality", "dst_asset_name", "flow_id",
 	"maint_allowed_ops", "maint_allowed_sources", "maint_allowed_users",
+	StoredMSColumn,
 }
 
 // AlertColumns are the alerts columns in the order AlertRow fills them.
@@ -44,6 +45,7 @@ var AlertColumns = []string{
 	"techniques", "incident_key", "incident_id", "event_ids", "summary",
 	"src_ip", "src_asset", "src_zone", "dst_ip", "dst_asset", "dst_role", "dst_zone", "dst_safety",
 	"fields.key", "fields.value",
+	"created_ms", StoredMSColumn,
 }
 
 // IncidentColumns are the incidents columns in the order IncidentRow fills them.
@@ -54,7 +56,31 @@ var IncidentColumns = []string{
 	"target_ip", "target_asset", "target_role", "target_zone", "target_zone_kind",
 	"target_purdue", "target_sl_t", "target_criticality", "target_safety", "maint_active",
 	"risk", "source_ip", "source_asset", "source_role", "source_zone", "source_zone_kind", "source_purdue",
+	"updated_ms", StoredMSColumn,
 }
+
+// StoredMSColumn is the events, alerts and incidents column (migration
+// 0007) holding the Unix milliseconds at which the store's writer sent the
+// insert that stored the row. EventRow, AlertRow and IncidentRow fill it
+// with 0 (unknown); the writer overwrites it just before every insert
+// attempt (SetStoredMS).
+const StoredMSColumn = "stored_ms"
+
+// SetStoredMS sets column col of every row to the Unix milliseconds of t
+// (one boxed value shared by all rows: no allocation per row). col < 0
+// leaves the rows unchanged.
+func SetStoredMS(rows [][]any, col int, t time.Time) {
+	if col < 0 {
+		return
+	}
+	var v any = t.UnixMilli()
+	for _, r := range rows {
+		r[col] = v
+	}
+}
+
+// unknownStored is the stored_ms of a row not yet inserted by the writer.
+var unknownStored any = int64(0)
 
 // ActionColumns are the actions columns in the order ActionRows fills them.
 var ActionColumns = []string{
@@ -217,12 +243,6 @@ func DateTime(t time.Time) (time.Time, uint16) {
 	return t.Truncate(time.Second), uint16(t.Nanosecond() / int(time.Millisecond))
 }
 
-// dateTime is DateTime without the milliseconds.
-func dateTime(t time.Time) time.Time {
-	s, _ := DateTime(t)
-	return s
-}
-
 // NestedKV returns the keys of m sorted and the matching values: the
 // `x.key` and `x.value` arrays of a Nested(key String, value String) column.
 // A nil or empty map gives two empty (non-nil) arrays.
@@ -304,6 +324,7 @@ func EventRow(e *event.Event) ([]any, error) {
 		b8(e.Flow.NewPair), r.float32("flow_purdue_delta", e.Flow.PurdueDelta), b8(e.Flow.SafetyInvolved), &e.Maint.WorkOrder,
 		&e.Src.AssetName, r.uint8("src_sl_t", e.Src.SLT), &e.Src.Criticality, &e.Dst.AssetName, &e.Flow.FlowID,
 		strsAny(e.Maint.AllowedOps), strsAny(e.Maint.AllowedSources), strsAny(e.Maint.AllowedUsers),
+		unknownStored,
 	}
 	if err := r.err("event", e.ID); err != nil {
 		return nil, err
@@ -317,12 +338,14 @@ func AlertRow(a *event.Alert) ([]any, error) {
 	var r rowErrors
 	id := r.uuid("id", a.ID, false)
 	t, tms := DateTime(a.Time)
+	ct, cms := DateTime(a.CreatedAt)
 	keys, vals := NestedKV(a.Fields)
 	row := []any{
-		id, a.Site, t, tms, dateTime(a.CreatedAt), a.RuleID, a.RuleTitle, r.enum("severity", a.Severity, severities...),
+		id, a.Site, t, tms, ct, a.RuleID, a.RuleTitle, r.enum("severity", a.Severity, severities...),
 		strs(a.Techniques), a.IncidentKey, r.uuid("incident_id", a.IncidentID, true), strs(a.EventIDs), a.Summary,
 		a.Src.IP, a.Src.AssetID, a.Src.Zone, a.Dst.IP, a.Dst.AssetID, a.Dst.Role, a.Dst.Zone, b8(a.Dst.Safety),
 		keys, vals,
+		cms, unknownStored,
 	}
 	if err := r.err("alert", a.ID); err != nil {
 		return nil, err
@@ -337,13 +360,15 @@ func IncidentRow(in *event.Incident) ([]any, error) {
 	oa, oms := DateTime(in.OpenedAt)
 	fs, fms := DateTime(in.FirstSeen)
 	ls, lms := DateTime(in.LastSeen)
+	ut, ums := DateTime(in.UpdatedAt)
 	row := []any{
 		id, in.Version, in.Site, in.Key, in.Title, r.enum("severity", in.Severity, severities...), r.enum("status", in.Status, statuses...),
-		oa, oms, fs, fms, ls, lms, dateTime(in.UpdatedAt),
+		oa, oms, fs, fms, ls, lms, ut,
 		r.uint32("alert_count", len(in.AlertIDs)), strs(in.AlertIDs), strs(in.RuleIDs), strs(in.Techniques), strs(in.Assets), strs(in.Zones),
 		in.Target.IP, in.Target.AssetID, in.Target.Role, in.Target.Zone, in.Target.ZoneKind,
 		r.float32("target_purdue", in.Target.Purdue), r.uint8("target_sl_t", in.Target.SLT), in.Target.Criticality, b8(in.Target.Safety), b8(in.MaintActive),
 		r.uint8("risk", in.Risk), in.Source.IP, in.Source.AssetID, in.Source.Role, in.Source.Zone, in.Source.ZoneKind, r.float32("source_purdue", in.Source.Purdue),
+		ums, unknownStored,
 	}
 	if err := r.err("incident", in.ID); err != nil {
 		return nil, err

@@ -11,6 +11,9 @@
 // (insert, acknowledge) run in two goroutines, so the next batch is decoded
 // while ClickHouse ingests the current one; the gathered batch waiting for
 // the flusher is kept alive with InProgress like the one being flushed.
+// Just before each insert attempt the writer sets the rows' stored_ms
+// (chstore.StoredMSColumn: Unix milliseconds of the attempt that stored
+// them), from which `c981 verify` measures receipt → stored latency.
 //
 //   - ClickHouse down or slow: the same rows are retried with capped
 //     exponential backoff until they are accepted or the service stops; the

@@ -61,11 +61,13 @@ func TestFaultOutage(t *testing.T) {
 		}
 	}()
 
-	time.Sleep(2 * time.Second)
-	before := e.count(t, "SELECT count() FROM events FINAL")
-	if before == 0 {
-		t.Fatal("nothing stored before the outage")
-	}
+	// Until the store has started (migrations applied: seconds on a loaded
+	// machine) and stored something.
+	var before uint64
+	eventually(t, 30*time.Second, func() (bool, string) {
+		err := e.conn.QueryRow(context.Background(), "SELECT count() FROM events FINAL").Scan(&before)
+		return err == nil && before > 0, fmt.Sprintf("nothing stored before the outage (%v)", err)
+	})
 	px.setUp(false)
 	t.Logf("ClickHouse unreachable for %s after %d events stored", outage, before)
 	time.Sleep(outage)

@@ -20,6 +20,7 @@ type metrics struct {
 	batches     *prometheus.CounterVec
 	insertDur   *prometheus.HistogramVec
 	retries     *prometheus.CounterVec
+	splits      *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
 	unstorable  *prometheus.CounterVec
 	ackFailures *prometheus.CounterVec
@@ -46,6 +47,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		insertDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "c981_store_insert_duration_seconds", Help: "Duration of one successful ClickHouse batch insert.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"table"}),
+		splits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_store_insert_timeout_splits_total", Help: "Inserts that timed out and were retried as two halves (ClickHouse too slow for the block within clickhouse.read_timeout), per table.",
 		}, []string{"table"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "c981_store_insert_retries_total", Help: "Insert attempts that failed transiently and were retried.",
@@ -78,7 +82,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "c981_store_retention_runs_total", Help: "Retention runs, by result (ok, error).",
 		}, []string{"result"}),
 	}
-	for _, c := range []prometheus.Collector{m.rows, m.messages, m.batches, m.insertDur, m.retries, m.deadLetters, m.unstorable, m.ackFailures, m.unacked, m.pending, m.lag, m.retentionParts, m.retentionRows, m.retentionRuns} {
+	for _, c := range []prometheus.Collector{m.rows, m.messages, m.batches, m.insertDur, m.retries, m.splits, m.deadLetters, m.unstorable, m.ackFailures, m.unacked, m.pending, m.lag, m.retentionParts, m.retentionRows, m.retentionRuns} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

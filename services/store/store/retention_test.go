@@ -48,6 +48,10 @@ func TestRetentionRuns(t *testing.T) {
 		got := counter(m.retentionParts.WithLabelValues(chstore.TableEventTokens))
 		return got == 2, fmt.Sprintf("retention_dropped_partitions_total{event_tokens} = %v; want 2", got)
 	})
+	eventually(t, 10*time.Second, func() (bool, string) {
+		got := counter(m.retentionParts.WithLabelValues(chstore.TableEventSuffixes))
+		return got == 2, fmt.Sprintf("retention_dropped_partitions_total{event_suffixes} = %v; want 2", got)
+	})
 	if got := counter(m.retentionRows.WithLabelValues(chstore.TableEvents)); got != 40 {
 		t.Errorf("retention_dropped_rows_total{events} = %v; want 40", got)
 	}

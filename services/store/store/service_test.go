@@ -76,8 +76,11 @@ func TestStoreAllTables(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	before := time.Now().UnixMilli()
 	r := e.start(t, e.config(e.addr), nil, nil, nil)
 	e.waitDrained(t, 30*time.Second)
+	after := time.Now().UnixMilli()
+	stored := "stored_ms BETWEEN ? AND ?"
 
 	tests := []struct {
 		name  string
@@ -96,6 +99,12 @@ func TestStoreAllTables(t *testing.T) {
 		{"forbidden step", "SELECT count() FROM actions FINAL WHERE decision = 'forbidden' AND class = 'intrusive' AND step_index = 2", nil, 1},
 		{"dead letters", "SELECT count() FROM dead_letters FINAL WHERE stage = 'ingest' AND reason = 'parse: missing priority'", nil, 1},
 		{"nothing else dead-lettered", "SELECT count() FROM dead_letters FINAL", nil, 1},
+		{"events stored time", "SELECT count() FROM events FINAL WHERE " + stored, []any{before, after}, 5},
+		{"alert stored time", "SELECT count() FROM alerts FINAL WHERE " + stored, []any{before, after}, 1},
+		{"alert creation millis", "SELECT count() FROM alerts FINAL WHERE created_at = toDateTime(?) AND created_ms = ?",
+			[]any{demoAlert().CreatedAt.Unix(), demoAlert().CreatedAt.Nanosecond() / 1e6}, 1},
+		{"incident stored time", "SELECT count() FROM incidents FINAL WHERE " + stored, []any{before, after}, 1},
+		{"incident update millis", "SELECT count() FROM incidents FINAL WHERE updated_ms = ?", []any{demoIncident(2, "").UpdatedAt.Nanosecond() / 1e6}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

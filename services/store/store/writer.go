@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -397,6 +400,11 @@ func (w *writer) insertAll(ctx context.Context, tbl string, cols []string, rows 
 		if err == nil {
 			continue
 		}
+		if errors.Is(err, errSplit) {
+			mid := len(part) / 2
+			stack = append(stack, part[mid:], part[:mid])
+			continue
+		}
 		if !chstore.IsBadData(err) {
 			return nil, err
 		}
@@ -417,8 +425,27 @@ func (w *writer) insertAll(ctx context.Context, tbl string, cols []string, rows 
 	return rejected, nil
 }
 
+// minSplitRows is the smallest part a timed-out insert is split into.
+const minSplitRows = 1000
+
+// errSplit asks insertAll to retry a part as two halves.
+var errSplit = errors.New("insert timed out: retry as two halves")
+
+// isTimeout reports whether err is the client giving up waiting for the
+// server (clickhouse.read_timeout), as opposed to a refused or broken
+// connection.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
 // insertRetry inserts one part, retrying transient failures with capped
-// exponential backoff. It returns nil, a bad-data error, or ctx's error.
+// exponential backoff. It returns nil, a bad-data error, ctx's error, or
+// errSplit when the insert of a part of at least 2*minSplitRows rows timed
+// out: a server too slow for the block (starved of CPU, or busy with the
+// events' materialized views) would time out on the same rows again and
+// again, each attempt possibly stored (duplicates collapse under FINAL)
+// while the backlog grows; smaller blocks complete.
 func (w *writer) insertRetry(ctx context.Context, tbl string, cols []string, part []row) error {
 	vals := make([][]any, len(part))
 	for i := range part {
@@ -426,8 +453,12 @@ func (w *writer) insertRetry(ctx context.Context, tbl string, cols []string, par
 	}
 	m := w.svc.m
 	bo := backoff{min: w.svc.cfg.RetryMin, max: w.svc.cfg.RetryMax}
+	storedCol := slices.Index(cols, chstore.StoredMSColumn)
 	for {
 		start := time.Now()
+		// The stored time is the time of the attempt that succeeds: set
+		// again before every retry.
+		chstore.SetStoredMS(vals, storedCol, start)
 		err := chstore.Insert(ctx, w.conn, tbl, cols, vals)
 		if err == nil {
 			m.insertDur.WithLabelValues(tbl).Observe(time.Since(start).Seconds())
@@ -441,6 +472,11 @@ func (w *writer) insertRetry(ctx context.Context, tbl string, cols []string, par
 		if chstore.IsBadData(err) {
 			w.log.Warn("clickhouse rejected the rows as bad data; isolating them", "table", tbl, "rows", len(vals), "err", err)
 			return err
+		}
+		if isTimeout(err) && len(part) >= 2*minSplitRows {
+			m.splits.WithLabelValues(tbl).Inc()
+			w.log.Warn("insert timed out; retrying the rows as two smaller inserts", "table", tbl, "rows", len(vals), "err", err)
+			return errSplit
 		}
 		m.retries.WithLabelValues(tbl).Inc()
 		w.svc.setHealth(w.t.name, err)
