@@ -76,7 +76,7 @@ func auditFromStream(ctx context.Context, url, site string) ([]audit.Record, err
 		return nil, err
 	}
 	defer nc.Close()
-	log, err := audit.OpenLog(ctx, js)
+	log, err := audit.ExistingLog(ctx, js)
 	if err != nil {
 		return nil, err
 	}

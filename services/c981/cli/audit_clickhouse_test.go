@@ -28,7 +28,7 @@ func TestAuditVerifyClickHouse(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	log, err := audit.OpenLog(ctx, env.JS)
+	log, err := audit.OpenLog(ctx, env.JS, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

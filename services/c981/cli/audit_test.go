@@ -14,7 +14,7 @@ import (
 func TestAuditVerifyCommand(t *testing.T) {
 	env := bustest.Start(t)
 	ctx := context.Background()
-	log, err := audit.OpenLog(ctx, env.JS)
+	log, err := audit.OpenLog(ctx, env.JS, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

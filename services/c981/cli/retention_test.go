@@ -66,11 +66,13 @@ func TestRetentionCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("dry run: exit %d: %s", code, errOut)
 	}
-	// The events' text-search index (event_tokens, one row per token and
-	// hour: "line" in two hours a day) expires with them.
+	// The events' text-search indexes (event_tokens, one row per token and
+	// hour: "line" in two hours a day; event_suffixes, one row per suffix of
+	// at least 4 bytes and hour: "line" again) expire with them.
 	for _, want := range []string{`(?m)^events\s+2026-11-24\s+5\s`, `(?m)^events\s+2026-11-23\s+5\s`,
 		`(?m)^event_tokens\s+2026-11-24\s+2\s`, `(?m)^event_tokens\s+2026-11-23\s+2\s`,
-		`would drop 4 partitions, 14 rows \(retention events=1d, alerts=forever at 2026-11-26T10:00:00Z\)`} {
+		`(?m)^event_suffixes\s+2026-11-24\s+2\s`, `(?m)^event_suffixes\s+2026-11-23\s+2\s`,
+		`would drop 6 partitions, 18 rows \(retention events=1d, alerts=forever at 2026-11-26T10:00:00Z\)`} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("dry run output lacks %q:\n%s", want, out)
 		}
@@ -86,7 +88,7 @@ func TestRetentionCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("apply: exit %d: %s", code, errOut)
 	}
-	if !strings.Contains(out, "dropped 4 partitions, 14 rows") {
+	if !strings.Contains(out, "dropped 6 partitions, 18 rows") {
 		t.Errorf("apply output:\n%s", out)
 	}
 	if n := count(); n != 10 {

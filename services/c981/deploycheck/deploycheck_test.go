@@ -160,11 +160,13 @@ func TestDockerfile(t *testing.T) {
 func TestConfigs(t *testing.T) {
 	base := loadConfig(t, path("deploy/config/c981.yaml"))
 	cluster := loadConfig(t, path("deploy/config/c981-cluster.yaml"))
-	if cluster.Streams.Replicas != 3 || cluster.Correlate.Store.Replicas != 3 {
-		t.Errorf("cluster config: streams R%d, KV R%d; want R3", cluster.Streams.Replicas, cluster.Correlate.Store.Replicas)
+	if cluster.Streams.Replicas != 3 || cluster.Correlate.Store.Replicas != 3 || cluster.Correlate.State.Replicas != 3 || cluster.Respond.Replicas != 3 {
+		t.Errorf("cluster config: streams R%d, correlator KV R%d/R%d, respond R%d; want R3", cluster.Streams.Replicas,
+			cluster.Correlate.Store.Replicas, cluster.Correlate.State.Replicas, cluster.Respond.Replicas)
 	}
 	c := cluster
 	c.Streams.Replicas, c.Correlate.Store.Replicas = base.Streams.Replicas, base.Correlate.Store.Replicas
+	c.Correlate.State.Replicas, c.Respond.Replicas = base.Correlate.State.Replicas, base.Respond.Replicas
 	if !equalConfig(c, base) {
 		t.Error("deploy/config/c981-cluster.yaml differs from c981.yaml in more than the replica counts")
 	}

@@ -86,7 +86,7 @@ func TestLeastPrivilegeApprovals(t *testing.T) {
 			t.Fatalf("fetched %d approvals, want 1", n)
 		}
 
-		kv, err := respond.EnsureApprovalsBucket(ctx, c.js)
+		kv, err := respond.EnsureApprovalsBucket(ctx, c.js, 1)
 		if err != nil {
 			t.Fatalf("approvals bucket: %v", err)
 		}
@@ -113,7 +113,7 @@ func TestLeastPrivilegeApprovals(t *testing.T) {
 			t.Fatalf("listed %v, want [%s]", keys, key)
 		}
 
-		steps, err := executor.EnsureBucket(ctx, c.js, 0)
+		steps, err := executor.EnsureBucket(ctx, c.js, 0, 1)
 		if err != nil {
 			t.Fatalf("step keys bucket: %v", err)
 		}
@@ -121,7 +121,7 @@ func TestLeastPrivilegeApprovals(t *testing.T) {
 			t.Fatalf("step key: %v", err)
 		}
 
-		l, err := audit.OpenLog(ctx, c.js)
+		l, err := audit.OpenLog(ctx, c.js, 1)
 		if err != nil {
 			t.Fatalf("audit stream: %v", err)
 		}
@@ -199,13 +199,13 @@ func TestLeastPrivilegeApprovals(t *testing.T) {
 		for _, user := range []string{consoleUser, natsconf.ServiceUser(bus.StageCorrelate)} {
 			c := as.connect(t, user)
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			if _, err := respond.EnsureApprovalsBucket(cctx, c.js); err == nil {
+			if _, err := respond.EnsureApprovalsBucket(cctx, c.js, 1); err == nil {
 				t.Errorf("%s opened the approvals bucket", user)
 			}
 			if _, err := c.js.CreateOrUpdateConsumer(cctx, bus.StreamApprovals, bus.ConsumerConfig(bus.ConsumerRespondApprovals, 10, time.Second)); err == nil {
 				t.Errorf("%s took respond's approvals consumer", user)
 			}
-			if _, err := audit.OpenLog(cctx, c.js); err == nil {
+			if _, err := audit.OpenLog(cctx, c.js, 1); err == nil {
 				t.Errorf("%s opened the audit stream", user)
 			}
 			cancel()

@@ -131,7 +131,7 @@ func TestDecisions(t *testing.T) {
 func TestLogJetStream(t *testing.T) {
 	env := bustest.Start(t)
 	ctx := context.Background()
-	log, err := OpenLog(ctx, env.JS)
+	log, err := OpenLog(ctx, env.JS, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

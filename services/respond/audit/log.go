@@ -24,10 +24,22 @@ type Log struct {
 	stream jetstream.Stream
 }
 
+// ExistingLog opens the C981_AUDIT stream as it is, without creating or
+// changing it: for readers such as `c981 audit verify`, which must not
+// touch a cluster's settings (replicas) of the chain.
+func ExistingLog(ctx context.Context, js jetstream.JetStream) (*Log, error) {
+	st, err := js.Stream(ctx, Stream)
+	if err != nil {
+		return nil, fmt.Errorf("audit: stream %s: %w", Stream, err)
+	}
+	return &Log{js: js, stream: st}, nil
+}
+
 // OpenLog creates (or updates) the C981_AUDIT stream: file storage, no
 // age limit, no deletes or purges, a 2-minute duplicate window (records
-// have deterministic ids, so a redelivered input does not add them twice).
-func OpenLog(ctx context.Context, js jetstream.JetStream) (*Log, error) {
+// have deterministic ids, so a redelivered input does not add them twice),
+// replicas copies (3 in a cluster; 0 means 1).
+func OpenLog(ctx context.Context, js jetstream.JetStream, replicas int) (*Log, error) {
 	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        Stream,
 		Description: "C-981 response audit trail, hash-chained per site",
@@ -38,6 +50,7 @@ func OpenLog(ctx context.Context, js jetstream.JetStream) (*Log, error) {
 		DenyDelete:  true,
 		DenyPurge:   true,
 		Duplicates:  2 * time.Minute,
+		Replicas:    max(replicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("audit: stream %s: %w", Stream, err)

@@ -28,7 +28,7 @@ func (c *countExec) Execute(context.Context, Job) (Result, error) {
 func TestRunApproved(t *testing.T) {
 	env := bustest.Start(t)
 	ctx := context.Background()
-	kv, err := EnsureBucket(ctx, env.JS, time.Hour)
+	kv, err := EnsureBucket(ctx, env.JS, time.Hour, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

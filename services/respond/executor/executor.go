@@ -97,8 +97,9 @@ type Runner struct {
 const IdempotencyBucket = "C981_RESPOND_STEPS"
 
 // EnsureBucket creates (or updates) the idempotency bucket: keys live for
-// ttl (30 days when 0), longer than any incident redelivery.
-func EnsureBucket(ctx context.Context, js jetstream.JetStream, ttl time.Duration) (jetstream.KeyValue, error) {
+// ttl (30 days when 0), longer than any incident redelivery; replicas
+// copies (0 means 1).
+func EnsureBucket(ctx context.Context, js jetstream.JetStream, ttl time.Duration, replicas int) (jetstream.KeyValue, error) {
 	if ttl <= 0 {
 		ttl = 30 * 24 * time.Hour
 	}
@@ -108,6 +109,7 @@ func EnsureBucket(ctx context.Context, js jetstream.JetStream, ttl time.Duration
 		TTL:         ttl,
 		Storage:     jetstream.FileStorage,
 		History:     1,
+		Replicas:    max(replicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("executor: kv bucket %s: %w", IdempotencyBucket, err)

@@ -253,7 +253,7 @@ func TestGatewayHandle(t *testing.T) {
 func TestRunnerIdempotent(t *testing.T) {
 	env := bustest.Start(t)
 	ctx := context.Background()
-	kv, err := EnsureBucket(ctx, env.JS, time.Hour)
+	kv, err := EnsureBucket(ctx, env.JS, time.Hour, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

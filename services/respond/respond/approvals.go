@@ -98,14 +98,16 @@ func kvToken(s string) string {
 }
 
 // EnsureApprovalsBucket creates (or updates) the bus.KVApprovals bucket.
-// Requests are kept for 30 days, well past any approval timeout.
-func EnsureApprovalsBucket(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
+// Requests are kept for 30 days, well past any approval timeout; replicas
+// copies (0 means 1).
+func EnsureApprovalsBucket(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      bus.KVApprovals,
 		Description: "C-981 respond: approval requests of plan steps and the approvals given",
 		TTL:         30 * 24 * time.Hour,
 		Storage:     jetstream.FileStorage,
 		History:     1,
+		Replicas:    max(replicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kv bucket %s: %w", bus.KVApprovals, err)

@@ -115,7 +115,7 @@ func startApprovals(t *testing.T, dryRun bool) *approvalEnv {
 		t.Fatal(err)
 	}
 	svc.now = clock.now
-	kv, err := executor.EnsureBucket(ctx, env.JS, 0)
+	kv, err := executor.EnsureBucket(ctx, env.JS, 0, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func (a *approvalEnv) mustState(want string) Request {
 
 func (a *approvalEnv) chain() []audit.Record {
 	a.t.Helper()
-	l, err := audit.OpenLog(context.Background(), a.js)
+	l, err := audit.OpenLog(context.Background(), a.js, 1)
 	if err != nil {
 		a.t.Fatal(err)
 	}

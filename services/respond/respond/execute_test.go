@@ -89,7 +89,7 @@ func TestServiceExecutesAndAudits(t *testing.T) {
 	if wantHooks == 0 || wantGateway != 1 {
 		t.Fatalf("fixture: %d webhook steps, %d gateway steps", wantHooks, wantGateway)
 	}
-	log, err := audit.OpenLog(ctx, env.JS)
+	log, err := audit.OpenLog(ctx, env.JS, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

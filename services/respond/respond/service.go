@@ -31,6 +31,7 @@ import (
 //	  max_ack_pending: 256        # incident messages in flight
 //	  retry_delay: 1s             # redelivery delay after a transient error
 //	  renotify: 15m               # re-notify open approval requests this often
+//	  replicas: 1                 # copies of C981_AUDIT and respond's KV buckets (3 in a cluster)
 type Config struct {
 	// PlaybooksDir is the directory of *.yaml playbook files.
 	PlaybooksDir string `yaml:"playbooks_dir"`
@@ -54,6 +55,11 @@ type Config struct {
 	// Renotify is how often a step still waiting for approval (or timed
 	// out) is notified again (default DefaultRenotify).
 	Renotify time.Duration `yaml:"renotify"`
+	// Replicas is the number of copies respond keeps of the streams it
+	// owns: the audit chains (C981_AUDIT), the approvals bucket and the
+	// executors' idempotency bucket; 0 means 1, a cluster uses 3 like
+	// streams.replicas.
+	Replicas int `yaml:"replicas"`
 }
 
 // ExecuteConfig configures the executors.
@@ -77,7 +83,7 @@ type ExecuteConfig struct {
 }
 
 // runner builds the executor runner of the configuration.
-func (c *ExecuteConfig) runner(ctx context.Context, js jetstream.JetStream) (*executor.Runner, error) {
+func (c *ExecuteConfig) runner(ctx context.Context, js jetstream.JetStream, replicas int) (*executor.Runner, error) {
 	by := map[string]executor.Executor{}
 	if c.Notify != nil {
 		cfg := c.Notify.ResolveSecret()
@@ -113,7 +119,7 @@ func (c *ExecuteConfig) runner(ctx context.Context, js jetstream.JetStream) (*ex
 			}
 		}
 	}
-	kv, err := executor.EnsureBucket(ctx, js, 0)
+	kv, err := executor.EnsureBucket(ctx, js, 0, replicas)
 	if err != nil {
 		return nil, err
 	}
@@ -217,21 +223,21 @@ func New(cfg Config, deps Deps) (*Service, error) {
 // idempotency bucket.
 func (s *Service) open(ctx context.Context) error {
 	if s.approvals == nil {
-		kv, err := EnsureApprovalsBucket(ctx, s.js)
+		kv, err := EnsureApprovalsBucket(ctx, s.js, s.cfg.Replicas)
 		if err != nil {
 			return err
 		}
 		s.approvals = kv
 	}
 	if s.cfg.Audit && s.audit == nil {
-		l, err := audit.OpenLog(ctx, s.js)
+		l, err := audit.OpenLog(ctx, s.js, s.cfg.Replicas)
 		if err != nil {
 			return err
 		}
 		s.audit = l
 	}
 	if s.cfg.Execute != nil && s.runner == nil {
-		r, err := s.cfg.Execute.runner(ctx, s.js)
+		r, err := s.cfg.Execute.runner(ctx, s.js, s.cfg.Replicas)
 		if err != nil {
 			return fmt.Errorf("execute: %w", err)
 		}
