@@ -1,6 +1,7 @@
 package syslog
 
 import (
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -20,12 +21,24 @@ import (
 func (p *Parser) parseCEF(s string, ev *event.Event, fields map[string]string, as *aliasState) error {
 	var hdr [7]string
 	rest := s[len("CEF:"):]
+	// Without a backslash in the record (the usual case) nothing is
+	// escaped: the header splits at every '|' and no value needs
+	// unescaping.
+	esc := strings.IndexByte(rest, '\\') >= 0
 	for i := range hdr {
-		end := unescapedPipe(rest)
+		var end int
+		if esc {
+			end = unescapedPipe(rest)
+		} else {
+			end = strings.IndexByte(rest, '|')
+		}
 		if end < 0 {
 			return newError(ReasonBadCEF, FormatCEF, nil, "CEF header has %d of 8 fields", i+1)
 		}
-		hdr[i] = unescapeHeader(rest[:end])
+		hdr[i] = rest[:end]
+		if esc {
+			hdr[i] = unescapeHeader(hdr[i])
+		}
 		rest = rest[end+1:]
 	}
 	if hdr[0] != "0" && hdr[0] != "1" {
@@ -38,7 +51,7 @@ func (p *Parser) parseCEF(s string, ev *event.Event, fields map[string]string, a
 	// Valid UTF-8 as a whole (the usual case) is valid in every part cut
 	// at ASCII delimiters, unescaped or not: no value needs clean then.
 	valid := utf8.ValidString(s)
-	if err := cefExtension(rest, valid, fields, as); err != nil {
+	if err := cefExtension(rest, valid, esc, fields, as); err != nil {
 		return err
 	}
 	fv := fieldView{fields, as}
@@ -51,7 +64,7 @@ func (p *Parser) parseCEF(s string, ev *event.Event, fields map[string]string, a
 	if sev >= 0 {
 		ev.Severity = sev
 	}
-	if v := fv.get("msg"); v != "" {
+	if v := fv.hotGet(hMsg); v != "" {
 		ev.Message = v
 	} else if ev.Message == "" {
 		ev.Message = ev.Signature
@@ -60,12 +73,18 @@ func (p *Parser) parseCEF(s string, ev *event.Event, fields map[string]string, a
 		return err
 	}
 	if ev.Host == "" {
-		ev.Host = fv.first([]string{"dvchost", "dvc"}, keep)
+		ev.Host = fv.firstOf(cefHostKeys, keep)
 	}
-	ev.EventCode = fv.first([]string{"externalId", "event_code", "eventid", "event_id"}, keep)
+	ev.EventCode = fv.firstOf(cefEventCodeKeys, keep)
 	vendorOT(ev, fv)
 	return nil
 }
+
+// Keys of CEF extensions, in order of preference.
+var (
+	cefHostKeys      = newKeyList("dvchost", "dvc")
+	cefEventCodeKeys = newKeyList("externalId", "event_code", "eventid", "event_id")
+)
 
 // unescapedPipe returns the index of the first '|' not escaped by '\'.
 func unescapedPipe(s string) int {
@@ -98,8 +117,8 @@ func unescapeHeader(s string) string {
 }
 
 // cefExtension parses the extension into fields; valid says that s is
-// valid UTF-8 (its values need no clean).
-func cefExtension(s string, valid bool, fields map[string]string, as *aliasState) error {
+// valid UTF-8 (its values need no clean), esc that it may hold escapes.
+func cefExtension(s string, valid, esc bool, fields map[string]string, as *aliasState) error {
 	s = strings.TrimLeft(s, " ")
 	if s == "" {
 		return nil
@@ -109,32 +128,70 @@ func cefExtension(s string, valid bool, fields map[string]string, as *aliasState
 	if !ok {
 		return newError(ReasonBadCEF, FormatCEF, nil, "CEF extension does not start with key=value")
 	}
-	for _, kv := range pairs {
+	// With an empty map and every pair added, fields[k] is the last
+	// non-empty value of k among the pairs (kept in pairs, unescaped),
+	// so the label pairs below need no map lookups.
+	// (noView: tests compare with the lookups.)
+	fromPairs := len(fields) == 0 && (as == nil || !as.noView)
+	for i, kv := range pairs {
 		if len(fields) >= MaxFields {
+			fromPairs = false
 			break
 		}
-		v := cleanUnless(valid, unescapeCEFValue(kv.val))
+		v := kv.val
+		if esc {
+			v = unescapeCEFValue(v)
+		}
+		v = cleanUnless(valid, v)
+		pairs[i].val = v
 		if v != "" {
 			setField(fields, as, kv.key, v)
 		}
 	}
 	// Label pairs: cs1Label=Operation cs1=program_download adds
 	// operation=program_download.
+	derived := false // a label added a key (it may be a later pair's base)
 	for _, kv := range pairs {
 		if !strings.HasSuffix(kv.key, "Label") || len(fields) >= MaxFields {
 			continue
 		}
-		v, ok := fields[strings.TrimSuffix(kv.key, "Label")]
-		label := labelKey(fields[kv.key])
+		base := kv.key[:len(kv.key)-len("Label")]
+		var v, labelText string
+		var ok bool
+		if fromPairs {
+			// A label key ends in an upper-case 'L', which no derived
+			// (lower-case) key does: its value is a pair's.
+			labelText, _ = lastValue(pairs, kv.key)
+			if v, ok = lastValue(pairs, base); !ok && derived {
+				v, ok = fields[base]
+			}
+		} else {
+			v, ok = fields[base]
+			labelText = fields[kv.key]
+		}
+		label := labelKey(labelText)
 		if !ok || label == "" {
 			continue
 		}
+		n := len(fields)
 		addField(fields, as, label, v)
+		derived = derived || len(fields) > n
 	}
 	return nil
 }
 
-// cefPair is one key=value of a CEF extension, the value still escaped.
+// lastValue returns the last non-empty value of key among pairs.
+func lastValue(pairs []cefPair, key string) (string, bool) {
+	for i := len(pairs) - 1; i >= 0; i-- {
+		if pairs[i].key == key && pairs[i].val != "" {
+			return pairs[i].val, true
+		}
+	}
+	return "", false
+}
+
+// cefPair is one key=value of a CEF extension, the value as written
+// (cefExtension replaces it with the unescaped value).
 type cefPair struct{ key, val string }
 
 // cefPairs splits an extension (without leading spaces) into pairs,
@@ -151,11 +208,9 @@ func cefPairs(s string, pairs []cefPair) ([]cefPair, bool) {
 		valStart := keyEnd + 1
 		nextStart, nextEnd := -1, -1
 		for e := valStart; e < len(s); e++ {
-			eq := strings.IndexByte(s[e:], '=')
-			if eq < 0 {
+			if e = indexEq(s, e); e < 0 {
 				break
 			}
-			e += eq
 			k := e
 			for k > valStart && cefKeyChars[s[k-1]] {
 				k--
@@ -176,6 +231,37 @@ func cefPairs(s string, pairs []cefPair) ([]cefPair, bool) {
 		keyStart, keyEnd = nextStart, nextEnd
 	}
 	return pairs, true
+}
+
+// indexEq returns the index of the first '=' of s at or after i, or -1.
+// It tests the next 16 bytes eight at a time inline: the distances
+// between the '=' of key=value text are mostly too short for
+// strings.IndexByte's call and setup to pay off; longer text (a message
+// without pairs) goes to IndexByte's vector loop. In the mask the lowest
+// set bit marks the first '='.
+func indexEq(s string, i int) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for end := i + 16; i+8 <= len(s); i += 8 {
+		if i >= end {
+			if j := strings.IndexByte(s[i:], '='); j >= 0 {
+				return i + j
+			}
+			return -1
+		}
+		c := s[i : i+8] // one bounds check; the compiler makes one load
+		x := uint64(c[0]) | uint64(c[1])<<8 | uint64(c[2])<<16 | uint64(c[3])<<24 |
+			uint64(c[4])<<32 | uint64(c[5])<<40 | uint64(c[6])<<48 | uint64(c[7])<<56
+		x ^= lo * '='
+		if m := (x - lo) &^ x & hi; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] == '=' {
+			return i
+		}
+	}
+	return -1
 }
 
 // cefKeyAt returns the bounds of a key at i followed by an unescaped '=',
@@ -249,24 +335,22 @@ func labelKey(label string) string {
 	if string(b) == label {
 		return label
 	}
-	if k, ok := labelKeys[string(b)]; ok {
+	if k, ok := internLabelKey(b); ok {
 		return k // no allocation for the common labels
 	}
 	return string(b)
 }
 
-// labelKeys interns the normalized custom-field labels that the vendor
-// mapping reads (vendorOT), so that "Operation" or "MITRE Technique" cost
-// no allocation.
-var labelKeys = func() map[string]string {
-	m := map[string]string{}
-	for _, keys := range [][]string{vendorOpKeys, vendorTechniqueKeys, vendorProtoKeys, {"category", "zone", "site", "asset", "asset_name", "asset_type", "risk", "severity", "protocol_name"}} {
-		for _, k := range keys {
-			m[k] = k
-		}
+// labelKeys are the normalized custom-field labels that the vendor
+// mapping reads (vendorOT), interned by internLabelKey so that
+// "Operation" or "MITRE Technique" cost no allocation.
+func labelKeys() []string {
+	var keys []string
+	for _, l := range [][]string{vendorOpKeys, vendorTechniqueKeys, vendorProtoKeys, {"category", "zone", "site", "asset", "asset_name", "asset_type", "risk", "severity", "protocol_name"}} {
+		keys = append(keys, l...)
 	}
-	return m
-}()
+	return keys
+}
 
 // cefTimeLayouts are the CEF/LEEF date formats besides epoch milliseconds.
 var cefTimeLayouts = []string{

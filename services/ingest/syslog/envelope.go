@@ -80,8 +80,8 @@ func (p *Parser) parseStamp(raw string) (time.Time, bool) {
 		t, err := time.Parse(time.RFC3339Nano, raw)
 		return t.UTC(), err == nil
 	}
-	if t, ok := parseStampFast(raw); ok {
-		return p.stampTime(t), true
+	if f, ok := parseStampFields(raw); ok {
+		return p.stampYear(f), true
 	}
 	if len(raw) < len(time.Stamp) || len(raw) > len(time.StampNano) {
 		return time.Time{}, false

@@ -34,11 +34,11 @@ func (p *Parser) fast3164(r record, host, app, procID, msg *string, ts *time.Tim
 			}
 		}
 		stamp = s[:n]
-		t, ok := parseStampFast(stamp)
+		f, ok := parseStampFields(stamp)
 		if !ok {
 			return false
 		}
-		*ts = p.stampTime(t)
+		*ts = p.stampYear(f)
 	case len(s) >= 20 && isDigit(s[0]):
 		n := strings.IndexByte(s, ' ')
 		if n < 0 {
@@ -159,30 +159,79 @@ var months = map[string]time.Month{
 	"Jul": time.July, "Aug": time.August, "Sep": time.September, "Oct": time.October, "Nov": time.November, "Dec": time.December,
 }
 
+// monthOf returns the month of a three-letter English abbreviation, 0
+// for another string: the switch costs no hashing (months is the map).
+func monthOf(s string) time.Month {
+	switch s {
+	case "Jan":
+		return time.January
+	case "Feb":
+		return time.February
+	case "Mar":
+		return time.March
+	case "Apr":
+		return time.April
+	case "May":
+		return time.May
+	case "Jun":
+		return time.June
+	case "Jul":
+		return time.July
+	case "Aug":
+		return time.August
+	case "Sep":
+		return time.September
+	case "Oct":
+		return time.October
+	case "Nov":
+		return time.November
+	case "Dec":
+		return time.December
+	}
+	return 0
+}
+
 // parseStampFast parses "Mmm dd hh:mm:ss[.1-6 digits]" (stampShape) as
 // time.Parse(time.Stamp, s) does — year 0, UTC — without its layout
 // interpretation; false where time.Parse fails or the shape differs.
 func parseStampFast(s string) (time.Time, bool) {
-	if !stampShape(s) {
+	f, ok := parseStampFields(s)
+	if !ok {
 		return time.Time{}, false
+	}
+	return time.Date(0, f.mo, f.d, f.hh, f.mi, f.ss, f.ns, time.UTC), true
+}
+
+// stampFields are the fields of a "Mmm dd hh:mm:ss[.frac]" timestamp,
+// each within its range.
+type stampFields struct {
+	mo                time.Month
+	d, hh, mi, ss, ns int
+}
+
+// parseStampFields is parseStampFast without building the time: the
+// fields go to stampYear directly.
+func parseStampFields(s string) (stampFields, bool) {
+	if !stampShape(s) {
+		return stampFields{}, false
 	}
 	two := func(i int) int { return int(s[i]-'0')*10 + int(s[i+1]-'0') }
 	day := int(s[5] - '0')
 	if s[4] != ' ' {
 		day += int(s[4]-'0') * 10
 	}
-	m := months[s[:3]]
+	m := monthOf(s[:3])
 	if day > daysIn(m, 0) { // year 0 is a leap year, as in time.Parse
-		return time.Time{}, false
+		return stampFields{}, false
 	}
 	ns := 0
 	if len(s) > 15 {
 		if s[15] != '.' || len(s) < 17 || len(s) > 22 {
-			return time.Time{}, false
+			return stampFields{}, false
 		}
 		for i := 16; i < len(s); i++ {
 			if !isDigit(s[i]) {
-				return time.Time{}, false
+				return stampFields{}, false
 			}
 			ns = ns*10 + int(s[i]-'0')
 		}
@@ -190,7 +239,7 @@ func parseStampFast(s string) (time.Time, bool) {
 			ns *= 10
 		}
 	}
-	return time.Date(0, m, day, two(7), two(10), two(13), ns, time.UTC), true
+	return stampFields{m, day, two(7), two(10), two(13), ns}, true
 }
 
 // stampShape checks "Mmm dd hh:mm:ss" with the machine's lenient day

@@ -94,7 +94,7 @@ func FuzzFast3164(f *testing.F) {
 	})
 }
 
-// TestAliasOf checks the alias switch against the aliases table.
+// TestAliasOf checks the alias lookup against the aliases table.
 func TestAliasOf(t *testing.T) {
 	for k, want := range aliasIndex {
 		if got, ok := aliasOf(k); !ok || got != want {
@@ -135,8 +135,10 @@ func FuzzParseRFC3339(f *testing.F) {
 	})
 }
 
-// FuzzParseStamp checks parseStampFast against time.Parse(time.Stamp).
+// FuzzParseStamp checks parseStampFast against time.Parse(time.Stamp),
+// and stampYear of its fields against stampTime of the time.
 func FuzzParseStamp(f *testing.F) {
+	ps := fuzzParsers(f, FormatAuto)
 	for _, s := range []string{"Nov 26 10:00:01", "Feb 29 23:59:59.123456", "Feb 30 00:00:00", "Jan  1 00:00:00", "Jan 01 00:00:00.5",
 		"Apr 31 12:00:00", "Dec 31 23:59:59.1234567", "Nov  6 09:15:00"} {
 		f.Add(s)
@@ -153,5 +155,92 @@ func FuzzParseStamp(f *testing.F) {
 		if !got.Equal(want) || got.Location() != want.Location() {
 			t.Fatalf("%q: got %v, time.Parse %v", s, got, want)
 		}
+		fields, _ := parseStampFields(s)
+		if y, st := ps[0].stampYear(fields), ps[0].stampTime(got); !y.Equal(st) || y.Location() != st.Location() {
+			t.Fatalf("%q: stampYear %v, stampTime %v", s, y, st)
+		}
 	})
+}
+
+// TestHotOf checks the hot key lookup against the hotKeys list.
+func TestHotOf(t *testing.T) {
+	for i, k := range hotKeys {
+		if got := hotOf(k); got != i {
+			t.Errorf("hotOf(%q) = %d, want %d", k, got, i)
+		}
+	}
+	for _, k := range []string{"", "no-such-key", "alert", "alert.metadata.mitre_technique_id.1", "MSG"} {
+		if got := hotOf(k); got != -1 {
+			t.Errorf("hotOf(%q) = %d, want -1", k, got)
+		}
+	}
+}
+
+// TestInternJSONKey checks the interning switch against the jsonKeys list.
+func TestInternJSONKey(t *testing.T) {
+	for _, k := range jsonKeys {
+		if got, ok := internJSONKey([]byte(k)); !ok || got != k {
+			t.Errorf("internJSONKey(%q) = %q %v", k, got, ok)
+		}
+	}
+	for _, k := range []string{"", "alert", "alert.signaturex", "ALERT.ACTION"} {
+		if got, ok := internJSONKey([]byte(k)); ok {
+			t.Errorf("internJSONKey(%q) = %q, want none", k, got)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { internJSONKey([]byte("alert.signature")) }); n != 0 {
+		t.Errorf("internJSONKey allocates %v times", n)
+	}
+}
+
+// TestInternLabelKey checks the interning switch against labelKeys.
+func TestInternLabelKey(t *testing.T) {
+	keys := labelKeys()
+	seen := map[string]bool{}
+	for _, k := range keys {
+		seen[k] = true
+		if got, ok := internLabelKey([]byte(k)); !ok || got != k {
+			t.Errorf("internLabelKey(%q) = %q %v", k, got, ok)
+		}
+	}
+	for _, k := range []string{"", "operations", "Operation", "cs1"} {
+		if got, ok := internLabelKey([]byte(k)); ok && !seen[k] {
+			t.Errorf("internLabelKey(%q) = %q, want none", k, got)
+		}
+	}
+}
+
+// TestInternTable checks the intern tables against their maps.
+func TestInternTable(t *testing.T) {
+	for name, m := range map[string]map[string]string{"knownLower": knownLower, "opSynonyms": opSynonyms} {
+		tab := newInternTable(m)
+		for k, want := range m {
+			if got, ok := tab.get(k); !ok || got != want {
+				t.Errorf("%s: get(%q) = %q %v, want %q", name, k, got, ok, want)
+			}
+			if _, ok := tab.get(k + "x"); ok != (m[k+"x"] != "") {
+				t.Errorf("%s: get(%q) found a missing key", name, k+"x")
+			}
+		}
+		if _, ok := tab.get(""); ok {
+			t.Errorf("%s: get(\"\") found a missing key", name)
+		}
+	}
+	if got, _ := knownLowerTable.get("ENIP"); got != "enip" {
+		t.Errorf("knownLowerTable.get(ENIP) = %q", got)
+	}
+}
+
+// TestMonthOf checks the month switch against the months map.
+func TestMonthOf(t *testing.T) {
+	for name, m := range months {
+		if got := monthOf(name); got != m {
+			t.Errorf("monthOf(%q) = %v, want %v", name, got, m)
+		}
+	}
+	for _, s := range []string{"", "jan", "JAN", "Ja", "Janu"} {
+		if got := monthOf(s); got != 0 {
+			t.Errorf("monthOf(%q) = %v, want 0", s, got)
+		}
+	}
 }

@@ -169,8 +169,8 @@ var aliases = [numMapped][]string{
 // aliasRef is one alias: the field it fills and its preference (0 best).
 type aliasRef struct{ field, pref int }
 
-// aliasIndex finds the alias of a key in one map lookup (used to
-// generate and check aliasOf).
+// aliasIndex finds the alias of a key in one map lookup (used to check
+// aliasOf).
 var aliasIndex = func() map[string]aliasRef {
 	m := map[string]aliasRef{}
 	for f, keys := range aliases {
@@ -200,35 +200,85 @@ const CategoryAuthentication = "authentication"
 // Fields has; otherwise mapFields iterates Fields.
 type aliasState struct {
 	valid, broken bool
-	count         int
-	found         [numMapped]string
-	pref          [numMapped]int
+	// noView makes fieldView ask the map always (tests compare it with
+	// the Bloom filter and the hot keys).
+	noView bool
+	count  int
+	found  [numMapped]string
+	pref   [numMapped]int8
 	// keys is a Bloom filter (one hash, 128 bits) of the keys added:
 	// a lookup of a key whose bit is clear need not hash it and probe
 	// the map (see fieldView).
 	keys [2]uint64
+	// hotSet has bit i set when hotKeys[i] is in Fields, with value
+	// hotVal[hotIdx[i]]; kept equal to the map's by addHashed and
+	// setField. Only maxHotVals values fit (the state is zeroed for every
+	// record, so it stays small): hotFull says that more hot keys came,
+	// and then the map is asked.
+	hotSet  uint64
+	hotIdx  [numHot]uint8
+	hotN    uint8
+	hotFull bool
+	hotVal  [maxHotVals]string
 }
 
-// keyBit is the Bloom filter bit of key k, from its length and three of
-// its bytes (keys differ mostly there; no full hash is needed).
-func keyBit(k string) uint {
-	n := len(k)
-	if n == 0 {
-		return 0
-	}
-	x := uint32(n)*0x9E3779B1 ^ uint32(k[0])*0x85EBCA6B ^ uint32(k[n-1])*0xC2B2AE35 ^ uint32(k[n/2])*0x27D4EB2F
-	return uint(x >> 25)
-}
+// keyBit is the Bloom filter bit of key k.
+func keyBit(k string) uint { return bloomBit(keyHash(k)) }
+
+// bloomBit is the Bloom filter bit of a key with hash x.
+func bloomBit(x uint32) uint { return uint(x >> 25) }
 
 // add records a key newly added to Fields. A nil state ignores it.
 func (as *aliasState) add(k, v string) {
 	if as == nil {
 		return
 	}
+	x := keyHash(k)
+	as.addHashed(v, x, knownKey(k, x))
+}
+
+// addHashed is add of a key with hash x and known-key entry e (nil for
+// an unknown key). as is not nil.
+func (as *aliasState) addHashed(v string, x uint32, e *keyEntry) {
 	as.count++
-	b := keyBit(k)
+	b := bloomBit(x)
 	as.keys[b>>6] |= 1 << (b & 63)
-	as.consider(k, v)
+	if e != nil {
+		if e.alias.field >= 0 {
+			as.considerAlias(e.alias, v)
+		}
+		if e.hot >= 0 {
+			as.addHot(e.hot, v)
+		}
+	}
+}
+
+// maxHotVals is the number of hot key values an aliasState holds.
+const maxHotVals = 16
+
+// addHot records the value of the hot key hotKeys[h], newly added.
+func (as *aliasState) addHot(h int, v string) {
+	if as.hotN == maxHotVals {
+		as.hotFull = true
+		return
+	}
+	as.hotSet |= 1 << h
+	as.hotIdx[h] = as.hotN
+	as.hotVal[as.hotN] = v
+	as.hotN++
+}
+
+// setHot records the new value of the hot key hotKeys[h], overwritten.
+func (as *aliasState) setHot(h int, v string) {
+	if as.hotSet&(1<<h) != 0 {
+		as.hotVal[as.hotIdx[h]] = v
+	}
+}
+
+// hotVals reports whether the hot values cover every hot key in the
+// map (the tracking covers the map and no hot key was left out).
+func (f fieldView) hotVals() bool {
+	return f.tracked() && !f.as.hotFull
 }
 
 // fieldView reads Fields with the Bloom filter of the keys added so far:
@@ -240,9 +290,14 @@ type fieldView struct {
 	as *aliasState
 }
 
+// tracked reports whether the tracking covers every key of the map.
+func (f fieldView) tracked() bool {
+	return f.as != nil && !f.as.noView && f.as.count == len(f.m)
+}
+
 // absent reports whether k is certainly not in the map.
 func (f fieldView) absent(k string) bool {
-	if f.as == nil || f.as.count != len(f.m) {
+	if !f.tracked() {
 		return false
 	}
 	b := keyBit(k)
@@ -251,19 +306,104 @@ func (f fieldView) absent(k string) bool {
 
 // get returns the value of k, "" when absent.
 func (f fieldView) get(k string) string {
-	if f.absent(k) {
-		return ""
-	}
-	return f.m[k]
+	v, _ := f.lookup(k)
+	return v
 }
 
-// lookup returns the value of k and whether it is present.
+// lookup returns the value of k and whether it is present: a hot key
+// from the tracked values, a key the filter proves absent without a
+// map lookup.
 func (f fieldView) lookup(k string) (string, bool) {
-	if f.absent(k) {
-		return "", false
+	if f.tracked() {
+		if b := keyBit(k); f.as.keys[b>>6]&(1<<(b&63)) == 0 {
+			return "", false
+		}
+		if h := hotOf(k); h >= 0 && !f.as.hotFull {
+			if f.as.hotSet&(1<<h) == 0 {
+				return "", false
+			}
+			return f.as.hotVal[f.as.hotIdx[h]], true
+		}
 	}
 	v, ok := f.m[k]
 	return v, ok
+}
+
+// hot returns the value of the hot key hotKeys[h] and whether it is
+// present: without a lookup while the tracking covers the map.
+func (f fieldView) hot(h int) (string, bool) {
+	if f.hotVals() {
+		if f.as.hotSet&(1<<h) == 0 {
+			return "", false
+		}
+		return f.as.hotVal[f.as.hotIdx[h]], true
+	}
+	v, ok := f.m[hotKeys[h]]
+	return v, ok
+}
+
+// hotGet returns the value of the hot key hotKeys[h], "" when absent.
+func (f fieldView) hotGet(h int) string {
+	v, _ := f.hot(h)
+	return v
+}
+
+// keyList is a list of keys in order of preference, with the hot index
+// of each key (-1 for a key that is not hot) and the bits of its hot
+// keys: a list whose keys are all hot and absent costs one test.
+type keyList struct {
+	keys   []string
+	hot    []int
+	mask   uint64
+	allHot bool
+}
+
+// newKeyList returns the keyList of keys.
+func newKeyList(keys ...string) *keyList {
+	l := &keyList{keys: keys, allHot: true}
+	for _, k := range keys {
+		h := hotOf(k)
+		l.hot = append(l.hot, h)
+		if h < 0 {
+			l.allHot = false
+		} else {
+			l.mask |= 1 << h
+		}
+	}
+	return l
+}
+
+// absentIn reports whether no key of l is in f: certainly, without a
+// lookup (false when it cannot tell).
+func (l *keyList) absentIn(f fieldView) bool {
+	return l.allHot && f.hotVals() && f.as.hotSet&l.mask == 0
+}
+
+// getAt returns the value of l.keys[i], "" when absent.
+func (f fieldView) getAt(l *keyList, i int) string {
+	if h := l.hot[i]; h >= 0 {
+		return f.hotGet(h)
+	}
+	return f.get(l.keys[i])
+}
+
+// firstOf is first(l.keys, norm), reading hot keys without lookups.
+func (f fieldView) firstOf(l *keyList, norm func(string) (string, bool)) string {
+	if !l.allHot || !f.hotVals() {
+		return f.first(l.keys, norm)
+	}
+	set := f.as.hotSet
+	if set&l.mask == 0 {
+		return ""
+	}
+	for _, h := range l.hot {
+		if set&(1<<h) != 0 {
+			if n, ok := norm(trimSpace(f.as.hotVal[f.as.hotIdx[h]])); ok {
+				return n
+			}
+		}
+	}
+	return ""
 }
 
 // first returns the normalized value of the first key whose value
@@ -281,25 +421,48 @@ func (f fieldView) first(keys []string, norm func(string) (string, bool)) string
 
 // setField sets fields[k] = v and tracks it in as (one map operation:
 // whether k was new shows in the map's size).
+//
+// A known key (an alias or hot key) is stored as the parser's constant
+// string, not as the caller's (usually a substring of the record): one
+// pointer into the heap less for the garbage collector's write barrier,
+// and the key is hashed once for the map's tracking.
 func setField(fields map[string]string, as *aliasState, k, v string) {
+	x := keyHash(k)
+	e := knownKey(k, x)
+	if e != nil {
+		k = e.key
+	}
 	n := len(fields)
 	fields[k] = v
-	if len(fields) == n {
+	switch {
+	case as == nil:
+	case len(fields) == n:
 		as.overwritten()
-	} else {
-		as.add(k, v)
+		if e != nil && e.hot >= 0 {
+			as.setHot(e.hot, v)
+		}
+	default:
+		as.addHashed(v, x, e)
 	}
 }
 
 // addField sets fields[k] = v unless k is set, and tracks it in as.
+// Like setField it stores known keys as constants.
 func addField(fields map[string]string, as *aliasState, k, v string) {
 	if !(fieldView{fields, as}).absent(k) {
 		if _, ok := fields[k]; ok {
 			return
 		}
 	}
+	x := keyHash(k)
+	e := knownKey(k, x)
+	if e != nil {
+		k = e.key
+	}
 	fields[k] = v
-	as.add(k, v)
+	if as != nil {
+		as.addHashed(v, x, e)
+	}
 }
 
 // overwritten records that a tracked key was overwritten, which makes the
@@ -313,12 +476,18 @@ func (as *aliasState) overwritten() {
 // consider applies the alias rule to one key/value: the best-preferred
 // alias with a valid value wins, whatever the order keys come in.
 func (as *aliasState) consider(k, v string) {
-	a, ok := aliasOf(k)
-	if !ok || as.found[a.field] != "" && as.pref[a.field] <= a.pref {
+	if a, ok := aliasOf(k); ok {
+		as.considerAlias(a, v)
+	}
+}
+
+// considerAlias applies the alias rule to a value of alias a.
+func (as *aliasState) considerAlias(a aliasRef, v string) {
+	if as.found[a.field] != "" && int(as.pref[a.field]) <= a.pref {
 		return
 	}
 	if n, ok := normalizers[a.field](trimSpace(v)); ok {
-		as.found[a.field], as.pref[a.field] = n, a.pref
+		as.found[a.field], as.pref[a.field] = n, int8(a.pref)
 	}
 }
 
@@ -400,6 +569,9 @@ var knownLower = func() map[string]string {
 	return m
 }()
 
+// knownLowerTable is knownLower as an internTable.
+var knownLowerTable = newInternTable(knownLower)
+
 // lowerKnown lower-cases v without allocating for the knownLower values
 // and without a lookup for an ASCII value that has no upper case.
 func lowerKnown(v string) string {
@@ -411,7 +583,7 @@ func lowerKnown(v string) string {
 	if lowerASCII {
 		return v
 	}
-	if l, ok := knownLower[v]; ok {
+	if l, ok := knownLowerTable.get(v); ok {
 		return l
 	}
 	return strings.ToLower(v)

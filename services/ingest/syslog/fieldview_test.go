@@ -106,3 +106,86 @@ func TestFastEVETimeAccepts(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldViewHot checks the hot key values against the map: after
+// setField overwrites, addField keeps the first value, and keyList reads
+// equal first over the same keys, tracked or not.
+func TestFieldViewHot(t *testing.T) {
+	tests := []struct {
+		name  string
+		build func(m map[string]string, as *aliasState)
+	}{
+		{"setField overwrites", func(m map[string]string, as *aliasState) {
+			setField(m, as, "msg", "first")
+			setField(m, as, "msg", "second")
+			setField(m, as, "cat", "Authentication")
+			setField(m, as, "technique", "T0843")
+		}},
+		{"addField keeps", func(m map[string]string, as *aliasState) {
+			addField(m, as, "operation", "program_download")
+			addField(m, as, "operation", "write")
+			addField(m, as, "app", "ENIP")
+		}},
+		{"empty values", func(m map[string]string, as *aliasState) {
+			setField(m, as, "event_type", "")
+			setField(m, as, "protocol", " ")
+			setField(m, as, "app", "modbus")
+		}},
+		{"more hot keys than values", func(m map[string]string, as *aliasState) {
+			for _, k := range hotKeys {
+				setField(m, as, k, "v-"+k)
+			}
+			setField(m, as, "msg", "again")
+		}},
+		{"flattened JSON", func(m map[string]string, as *aliasState) {
+			if err := flattenJSON(`{"timestamp":"t","event_type":"alert","alert":{"signature":"s","severity":2,"metadata":{"mitre_technique_id":["T0843"]}},"host":"h","alert.signature":"dup"}`, m, as); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	lists := []*keyList{vendorCategoryList, vendorTechniqueList, vendorProtoList, vendorOpList, cefHostKeys, cefEventCodeKeys,
+		eveBytesOutKeys, newKeyList("msg", "not-hot", "app")}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := map[string]string{}
+			var as aliasState
+			tc.build(m, &as)
+			tracked := fieldView{m, &as}
+			untracked := fieldView{m, &aliasState{noView: true}}
+			if !tracked.tracked() || untracked.tracked() {
+				t.Fatal("tracking not as built")
+			}
+			for h, k := range hotKeys {
+				want, wantOK := m[k]
+				if v, ok := tracked.hot(h); v != want || ok != wantOK {
+					t.Errorf("hot(%q) = %q %v, want %q %v", k, v, ok, want, wantOK)
+				}
+				if v, ok := tracked.lookup(k); v != want || ok != wantOK {
+					t.Errorf("lookup(%q) = %q %v, want %q %v", k, v, ok, want, wantOK)
+				}
+			}
+			for _, l := range lists {
+				for _, norm := range []func(string) (string, bool){keep, lower} {
+					want := untracked.first(l.keys, norm)
+					if got := tracked.firstOf(l, norm); got != want {
+						t.Errorf("firstOf(%q) = %q, want %q", l.keys, got, want)
+					}
+					if got := untracked.firstOf(l, norm); got != want {
+						t.Errorf("untracked firstOf(%q) = %q, want %q", l.keys, got, want)
+					}
+				}
+				absent := true
+				for i, k := range l.keys {
+					_, ok := m[k]
+					absent = absent && !ok
+					if got := tracked.getAt(l, i); got != m[k] {
+						t.Errorf("getAt(%q) = %q, want %q", k, got, m[k])
+					}
+				}
+				if l.absentIn(tracked) && !absent {
+					t.Errorf("absentIn(%q) although a key is present", l.keys)
+				}
+			}
+		})
+	}
+}

@@ -133,38 +133,13 @@ func (f *jsonFlattener) emit(v string) {
 		setField(f.fields, &f.track, f.topKey, v)
 	case f.key.n > 0:
 		key := f.key.bytes()
-		k, ok := jsonKeys[string(key)] // no allocation for the lookup
+		k, ok := internJSONKey(key)
 		if !ok {
 			k = string(key)
 		}
 		setField(f.fields, &f.track, k, v)
 	}
 }
-
-// jsonKeys interns the nested keys of the common EVE, Zeek and ECS
-// records (the ones the mappers read, and the usual alert and flow
-// leaves): such a key costs a map lookup instead of an allocation.
-var jsonKeys = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{
-		"alert.action", "alert.gid", "alert.rev", "alert.signature_id", "alert.signature", "alert.category", "alert.severity",
-		"flow.pkts_toserver", "flow.pkts_toclient", "flow.bytes_toserver", "flow.bytes_toclient", "flow.start", "flow.end",
-		"flow.age", "flow.state", "flow.reason", "flow.alerted", "netflow.bytes", "netflow.pkts",
-		"ether.src_mac", "ether.dest_mac",
-		"modbus.request.function_raw", "modbus.request.function_code", "modbus.request.transaction_id",
-		"modbus.request.protocol_id", "modbus.request.unit_id", "modbus.request.access_type", "modbus.request.category",
-		"modbus.response.function_raw", "modbus.response.function_code",
-		"dnp3.type", "dnp3.application.function_code", "dnp3.src", "dnp3.dst",
-		"enip.request.command", "enip.request.cip.service", "enip.request.cip_service", "enip.cip.service",
-		"id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p",
-		"event.category", "event.outcome", "event.action", "event.kind", "event.severity",
-		"source.ip", "source.port", "destination.ip", "destination.port", "host.name", "host.hostname",
-		"user.name", "log.level", "rule.id", "rule.name", "observer.vendor", "observer.product",
-	} {
-		m[k] = k
-	}
-	return m
-}()
 
 func (f *jsonFlattener) literal(lit string, emit bool) error {
 	if len(f.data)-f.pos < len(lit) || f.data[f.pos:f.pos+len(lit)] != lit {

@@ -22,16 +22,16 @@ func (p *Parser) parseJSON(format Format, s string, ev *event.Event, fields map[
 		return format, newError(ReasonBadJSON, format, err, "malformed JSON")
 	}
 	fv := fieldView{fields, as}
-	isEVE := fv.get("event_type") != "" && fv.get("timestamp") != ""
-	isZeek := fv.get("ts") != "" && (fv.get("uid") != "" || fv.get("id.orig_h") != "" || fv.get("_path") != "")
+	isEVE := fv.hotGet(hEventType) != "" && fv.hotGet(hTimestamp) != ""
+	isZeek := fv.hotGet(hTS) != "" && (fv.get("uid") != "" || fv.get("id.orig_h") != "" || fv.get("_path") != "")
 	switch format {
 	case FormatEVE:
-		if fv.get("event_type") == "" {
+		if fv.hotGet(hEventType) == "" {
 			return format, newError(ReasonFormatMismatch, format, nil, "EVE record without event_type")
 		}
 		isEVE, isZeek = true, false
 	case FormatZeek:
-		if fv.get("ts") == "" {
+		if fv.hotGet(hTS) == "" {
 			return format, newError(ReasonFormatMismatch, format, nil, "Zeek record without ts")
 		}
 		isEVE, isZeek = false, true
@@ -112,9 +112,15 @@ func fastEVETime(s string) (time.Time, bool) {
 	return time.Date(y, mo, d, hh, mm, ss, ns, time.UTC).Add(-off), true
 }
 
+// Keys of EVE byte counts, in order of preference.
+var (
+	eveBytesOutKeys = newKeyList("flow.bytes_toserver", "netflow.bytes")
+	eveBytesInKeys  = newKeyList("flow.bytes_toclient")
+)
+
 // mapEVE maps a Suricata EVE record.
 func (p *Parser) mapEVE(ev *event.Event, f fieldView) error {
-	if ts := f.get("timestamp"); ts != "" {
+	if ts := f.hotGet(hTimestamp); ts != "" {
 		t, ok := fastEVETime(ts)
 		if !ok {
 			var err error
@@ -128,30 +134,41 @@ func (p *Parser) mapEVE(ev *event.Event, f fieldView) error {
 	}
 	ev.Vendor, ev.Product = "OISF", "Suricata"
 	setStr(&ev.App, "suricata")
-	typ := f.get("event_type")
+	typ := f.hotGet(hEventType)
 	ev.MsgID = typ
-	setStr(&ev.Host, f.get("host"))
-	setStr(&ev.Session, f.get("flow_id"))
-	setMAC(&ev.SrcMAC, f.get("ether.src_mac"))
-	setMAC(&ev.DstMAC, f.get("ether.dest_mac"))
-	ev.BytesOut = count(f.first([]string{"flow.bytes_toserver", "netflow.bytes"}, parseCount))
-	ev.BytesIn = count(f.first([]string{"flow.bytes_toclient"}, parseCount))
+	setStr(&ev.Host, f.hotGet(hHost))
+	setStr(&ev.Session, f.hotGet(hFlowID))
+	setMAC(&ev.SrcMAC, f.hotGet(hEtherSrcMAC))
+	setMAC(&ev.DstMAC, f.hotGet(hEtherDestMAC))
+	ev.BytesOut = count(f.firstOf(eveBytesOutKeys, parseCount))
+	ev.BytesIn = count(f.firstOf(eveBytesInKeys, parseCount))
 	if typ == "alert" {
 		ev.Kind = event.KindAlert
-		ev.SignatureID = f.get("alert.signature_id")
-		ev.Signature = f.get("alert.signature")
+		ev.SignatureID = f.hotGet(hAlertSignatureID)
+		ev.Signature = f.hotGet(hAlertSignature)
 		ev.Message = ev.Signature
-		ev.Severity = eveSeverity(f.get("alert.severity"))
-		ev.Action = lowerOrEmpty(f.get("alert.action"))
-		ev.Category = lowerOrEmpty(f.get("alert.category"))
+		ev.Severity = eveSeverity(f.hotGet(hAlertSeverity))
+		ev.Action = lowerOrEmpty(f.hotGet(hAlertAction))
+		ev.Category = lowerOrEmpty(f.hotGet(hAlertCategory))
 	} else if ev.Severity < 0 {
 		ev.Severity = SevInfo
 	}
 	// Suricata puts ATT&CK ids in the rule metadata.
 	var kb [64]byte
-	for _, key := range []string{"alert.metadata.mitre_technique_id.", "alert.metadata.mitre_attack_technique_id."} {
+	for _, key := range [...]struct {
+		prefix string
+		first  int
+	}{
+		{"alert.metadata.mitre_technique_id.", hAlertMetadataMitreTechniqueID0},
+		{"alert.metadata.mitre_attack_technique_id.", hAlertMetadataMitreAttackTechniqueID0},
+	} {
+		// The first element's key is a hot key: a record without the
+		// list costs no map lookup.
+		if _, ok := f.hot(key.first); !ok {
+			continue
+		}
 		for i := 0; i < MaxFields; i++ {
-			k := strconv.AppendInt(append(kb[:0], key...), int64(i), 10)
+			k := strconv.AppendInt(append(kb[:0], key.prefix...), int64(i), 10)
 			v, ok := f.m[string(k)]
 			if !ok {
 				break
@@ -161,19 +178,19 @@ func (p *Parser) mapEVE(ev *event.Event, f fieldView) error {
 	}
 	sortStrings(ev.Techniques)
 	switch {
-	case f.get("modbus.request.function_raw") != "" || f.get("modbus.request.function_code") != "":
+	case f.hotGet(hModbusRequestFunctionRaw) != "" || f.hotGet(hModbusRequestFunctionCode) != "":
 		ev.AppProto = "modbus"
-		if n, err := strconv.Atoi(f.get("modbus.request.function_raw")); err == nil {
+		if n, err := strconv.Atoi(f.hotGet(hModbusRequestFunctionRaw)); err == nil {
 			ev.Operation = modbusOp(n)
 		} else {
-			ev.Operation = modbusNameOp(f.get("modbus.request.function_code"))
+			ev.Operation = modbusNameOp(f.hotGet(hModbusRequestFunctionCode))
 		}
-	case f.get("dnp3.type") != "":
+	case f.hotGet(hDnp3Type) != "":
 		ev.AppProto = "dnp3"
-		if f.get("dnp3.type") == "request" {
-			ev.Operation = dnp3Op(f.get("dnp3.application.function_code"))
+		if f.hotGet(hDnp3Type) == "request" {
+			ev.Operation = dnp3Op(f.hotGet(hDnp3ApplicationFunctionCode))
 		}
-	case typ == "enip" || f.get("enip.request.command") != "":
+	case typ == "enip" || f.hotGet(hEnipRequestCommand) != "":
 		ev.AppProto = "enip"
 		ev.Operation = cipOp(f.first([]string{"enip.request.cip.service", "enip.cip.service", "enip.request.cip_service"}, keep))
 	}

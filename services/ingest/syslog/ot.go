@@ -140,6 +140,9 @@ func s7Op(v string) string {
 	return s7NameOps[snake(v)]
 }
 
+// opSynonymsTable is opSynonyms as an internTable.
+var opSynonymsTable = newInternTable(opSynonyms)
+
 // opSynonyms normalizes operation values that vendors put in explicit
 // operation fields.
 var opSynonyms = map[string]string{
@@ -163,7 +166,7 @@ func normalizeOp(v string) string {
 		return ""
 	}
 	n := snake(v)
-	if op, ok := opSynonyms[n]; ok {
+	if op, ok := opSynonymsTable.get(n); ok {
 		return op
 	}
 	return n

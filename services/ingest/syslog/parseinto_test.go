@@ -1,6 +1,7 @@
 package syslog
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -123,4 +124,39 @@ func FuzzParseInto(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCEFLabelsTracked checks that CEF records whose label pairs are
+// resolved from the pairs and hot keys (the tracked parser) parse as with
+// map lookups (noAliasTracking): labels naming other pairs' keys,
+// repeated and empty pairs, escapes, labels of absent pairs.
+func TestCEFLabelsTracked(t *testing.T) {
+	inputs := []string{
+		`CEF:0|V|P|1|7|Name|5|cs1Label=cs2 cs1=first cs2Label=Operation`,
+		`CEF:0|V|P|1|7|Name|5|cs2Label=Operation cs1Label=cs2 cs1=write`,
+		`CEF:0|V|P|1|7|Name|5|cs1Label=msg cs1=from label msg=own`,
+		`CEF:0|V|P|1|7|Name|5|cs1Label=msg cs1=from label`,
+		`CEF:0|V|P|1|7|Name|5|cs1=a cs1= cs1Label=Technique cs1=T0801 cs1Label=Operation`,
+		`CEF:0|V|P|1|7|Name|5|cs1Label= cs1=x cs2Label=Operation`,
+		`CEF:0|V\|x|P\\|1|7|Name|5|cs1Label=Oper\=ation cs1=program\=download act=Allow cat=Authentication`,
+		`CEF:0|V|P|1|7|Name|5|cs1Label=MITRE Technique cs1=T0843,T0801 technique=T0855 app=ENIP proto=TCP`,
+		`CEF:0|V|P|1|7|Name|5|rt=1795687201123 end=bad dvchost=h1 dvc=10.0.0.1 externalId=42 cat=alert`,
+	}
+	tracked := testParser(t, FormatAuto, time.Time{})
+	untracked := testParser(t, FormatAuto, time.Time{})
+	untracked.noAliasTracking = true
+	for _, in := range inputs {
+		t.Run(in, func(t *testing.T) {
+			a, errA := tracked.Parse([]byte(in), "id", "peer", receivedAt)
+			b, errB := untracked.Parse([]byte(in), "id", "peer", receivedAt)
+			if (errA == nil) != (errB == nil) {
+				t.Fatalf("errors differ: %v / %v", errA, errB)
+			}
+			aj, _ := json.Marshal(a)
+			bj, _ := json.Marshal(b)
+			if string(aj) != string(bj) {
+				t.Fatalf("tracked and untracked differ:\n%s\n%s", aj, bj)
+			}
+		})
+	}
 }

@@ -49,8 +49,9 @@ type Parser struct {
 	loc      *time.Location
 	now      func() time.Time
 	maxBytes int
-	// noAliasTracking makes mapFields iterate Fields always (tests compare
-	// it with the tracked mapping).
+	// noAliasTracking makes mapFields iterate Fields always and
+	// fieldView ask the map for every key (tests compare it with the
+	// tracked mapping, the Bloom filter and the hot keys).
 	noAliasTracking bool
 	m5424           sync.Pool
 	m3164           sync.Pool
@@ -162,6 +163,7 @@ func (p *Parser) parseInto(ev *event.Event, fields map[string]string, raw []byte
 	// rec and body as substrings of Raw: values sliced from them share
 	// its memory instead of being copied.
 	var as aliasState
+	as.noView = p.noAliasTracking
 	r := record{raw: ev.Raw[:len(rec)], priLen: priLen}
 	if fields == nil {
 		fields = make(map[string]string, fieldsHint(r))
@@ -468,7 +470,12 @@ func (p *Parser) stampTime(t time.Time) time.Time {
 	// Day methods would each compute the date again).
 	_, mo, d := t.Date()
 	hh, mi, ss := t.Clock()
-	ns := t.Nanosecond()
+	return p.stampYear(stampFields{mo, d, hh, mi, ss, t.Nanosecond()})
+}
+
+// stampYear is stampTime of a Stamp timestamp given by its fields.
+func (p *Parser) stampYear(f stampFields) time.Time {
+	mo, d, hh, mi, ss, ns := f.mo, f.d, f.hh, f.mi, f.ss, f.ns
 	now := p.now().In(p.loc)
 	ny, nm, nd := now.Date()
 	limit := now.Add(24 * time.Hour)

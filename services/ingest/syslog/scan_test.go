@@ -297,3 +297,20 @@ func FuzzUnescapedPipe(f *testing.F) {
 		}
 	})
 }
+
+func FuzzIndexEq(f *testing.F) {
+	for _, s := range []string{"", "=", "abcdefgh=", "abcdefg=h", "a=b=c", "\xbd\xbd\xbd\xbd\xbd\xbd\xbd\xbd=", "<<<<<<<<<=", "0123456789abcdef"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for i := 0; i <= len(s); i++ {
+			want := strings.IndexByte(s[i:], '=')
+			if want >= 0 {
+				want += i
+			}
+			if got := indexEq(s, i); got != want {
+				t.Fatalf("indexEq(%q, %d) = %d, want %d", s, i, got, want)
+			}
+		}
+	})
+}

@@ -15,25 +15,35 @@ var (
 	vendorProtoKeys     = []string{"app_proto", "protocol", "ot_protocol", "app"}
 )
 
+// The vendor key lists as keyLists (hot keys read without lookups).
+var (
+	vendorCategoryList  = newKeyList("category", "cat")
+	vendorTechniqueList = newKeyList(vendorTechniqueKeys...)
+	vendorProtoList     = newKeyList(vendorProtoKeys...)
+	vendorOpList        = newKeyList(vendorOpKeys...)
+)
+
 // vendorOT fills the OT fields of a vendor alert (CEF, LEEF): Kind
 // (alert, or auth for an authentication category), Techniques,
 // AppProto and Operation — from an explicit operation field, else from
 // the event name or signature id (see phraseOp).
 func vendorOT(ev *event.Event, fv fieldView) {
 	ev.Kind = event.KindAlert
-	if strings.EqualFold(fv.first([]string{"category", "cat"}, keep), CategoryAuthentication) {
+	if strings.EqualFold(fv.firstOf(vendorCategoryList, keep), CategoryAuthentication) {
 		ev.Kind = event.KindAuth
 	}
-	for _, k := range vendorTechniqueKeys {
-		if v := fv.get(k); v != "" {
-			ev.Techniques = appendTechniques(ev.Techniques, v)
+	if !vendorTechniqueList.absentIn(fv) {
+		for i := range vendorTechniqueList.keys {
+			if v := fv.getAt(vendorTechniqueList, i); v != "" {
+				ev.Techniques = appendTechniques(ev.Techniques, v)
+			}
 		}
 	}
 	if ev.AppProto == "" {
-		ev.AppProto = fv.first(vendorProtoKeys, lower)
+		ev.AppProto = fv.firstOf(vendorProtoList, lower)
 	}
 	if ev.Operation == "" {
-		ev.Operation = fv.first(vendorOpKeys, parseOp)
+		ev.Operation = fv.firstOf(vendorOpList, parseOp)
 	}
 	if ev.Operation == "" {
 		ev.Operation = phraseOp(ev.Signature)
@@ -47,7 +57,13 @@ func vendorOT(ev *event.Event, fv fieldView) {
 // in v, separated by commas, semicolons or spaces, skipping duplicates.
 func appendTechniques(dst []string, v string) []string {
 	for v != "" {
-		i := strings.IndexAny(v, ",; |\t")
+		i := 0 // strings.IndexAny(v, ",; |\t") without building its set
+		for i < len(v) && !techniqueSeps[v[i]] {
+			i++
+		}
+		if i == len(v) {
+			i = -1
+		}
 		tok := v
 		if i >= 0 {
 			tok, v = v[:i], v[i+1:]
@@ -70,6 +86,9 @@ func appendTechniques(dst []string, v string) []string {
 	}
 	return dst
 }
+
+// techniqueSeps marks the bytes that separate technique ids.
+var techniqueSeps = [256]bool{',': true, ';': true, ' ': true, '|': true, '\t': true}
 
 // isTechnique checks "T" + 4 digits, optionally "." + 3 digits.
 func isTechnique(s string) bool {
