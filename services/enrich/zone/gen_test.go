@@ -125,7 +125,7 @@ var scale = flag.Bool("scale", false, "run TestLoad100Sites (1,000,000 assets; m
 // site (1,000,000 assets) from YAML, validates and indexes it, and reports
 // the load time and the heap it keeps. It runs only with -scale:
 //
-//	go test -run TestLoad100Sites -scale -v ./zone/
+//	go test -run TestLoad100Sites ./zone/ -scale -v
 func TestLoad100Sites(t *testing.T) {
 	if !*scale {
 		t.Skip("loads 1,000,000 assets; run with -scale")
