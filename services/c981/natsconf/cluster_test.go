@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,28 +15,12 @@ import (
 
 	"github.com/c981/c981/services/c981/pipeline"
 	"github.com/c981/c981/services/shared/bus"
+	"github.com/c981/c981/services/shared/bustest"
 	"github.com/c981/c981/services/shared/event"
 )
 
-// freePorts reserves n loopback ports and releases them for a server to
-// take (routes need them known before any server starts).
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		_ = l.Close()
-	}
-	return ports
-}
+// freePorts reserves loopback ports for servers to take.
+var freePorts = bustest.FreePorts
 
 // startCluster starts three JetStream servers routed into one cluster.
 func startCluster(t *testing.T) []*server.Server {

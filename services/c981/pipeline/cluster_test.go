@@ -22,6 +22,7 @@ import (
 	"github.com/c981/c981/services/correlate/correlate"
 	"github.com/c981/c981/services/respond/audit"
 	"github.com/c981/c981/services/shared/bus"
+	"github.com/c981/c981/services/shared/bustest"
 	"github.com/c981/c981/services/shared/chtest"
 )
 
@@ -122,23 +123,8 @@ func startNodes(t *testing.T, n int) []*clusterNode {
 	return nodes
 }
 
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		_ = l.Close()
-	}
-	return ports
-}
+// freePorts reserves loopback ports for servers to take.
+var freePorts = bustest.FreePorts
 
 // clusterOutcome is what one run stored.
 type clusterOutcome struct {

@@ -335,11 +335,14 @@ func nakAll(items []*item) {
 }
 
 // count records the metrics of a published item.
-func (s *Service) count(it *item) {
-	st := it.st
+func (s *Service) count(it *item) { s.record(it.st, it.pubs, it.start) }
+
+// record adds one published batch to the metrics: its counts, the events
+// published and the time since its processing started.
+func (s *Service) record(st batchStats, published int, start time.Time) {
 	s.m.batches.Inc()
 	s.m.events.Add(float64(st.events))
-	s.m.published.Add(float64(it.pubs))
+	s.m.published.Add(float64(published))
 	s.m.unknownSite.Add(float64(st.unknownSite))
 	s.m.violations.Add(float64(st.violations))
 	s.m.newPairs.Add(float64(st.newPairs))
@@ -351,7 +354,7 @@ func (s *Service) count(it *item) {
 			s.m.unknownIP.WithLabelValues(side, "not_inventoried").Add(float64(st.notInventoried[i]))
 		}
 	}
-	s.m.latency.Observe(time.Since(it.start).Seconds())
+	s.m.latency.Observe(time.Since(start).Seconds())
 }
 
 // deadLetter publishes msg with the reason to the enrich dead letters

@@ -274,21 +274,7 @@ func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) error {
 			return err
 		}
 	}
-	s.m.batches.Inc()
-	s.m.events.Add(float64(st.events))
-	s.m.published.Add(float64(published))
-	s.m.unknownSite.Add(float64(st.unknownSite))
-	s.m.violations.Add(float64(st.violations))
-	s.m.newPairs.Add(float64(st.newPairs))
-	for i, side := range [2]string{"src", "dst"} {
-		if st.noZone[i] > 0 {
-			s.m.unknownIP.WithLabelValues(side, "no_zone").Add(float64(st.noZone[i]))
-		}
-		if st.notInventoried[i] > 0 {
-			s.m.unknownIP.WithLabelValues(side, "not_inventoried").Add(float64(st.notInventoried[i]))
-		}
-	}
-	s.m.latency.Observe(time.Since(start).Seconds())
+	s.record(st, published, start)
 	return nil
 }
 

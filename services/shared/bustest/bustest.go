@@ -4,6 +4,7 @@ package bustest
 
 import (
 	"context"
+	"net"
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -44,4 +45,25 @@ func Start(t testing.TB) *Env {
 		t.Fatalf("streams: %v", err)
 	}
 	return &Env{Server: s, URL: s.ClientURL(), NC: nc, JS: js}
+}
+
+// FreePorts reserves n loopback TCP ports and releases them for servers to
+// take: cluster routes and leaf nodes need their ports known before any
+// server starts.
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ports []int
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		_ = l.Close()
+	}
+	return ports
 }

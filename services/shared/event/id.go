@@ -17,7 +17,12 @@ func NewID(parts ...string) string {
 	}
 	var sum [32]byte
 	h.Sum(sum[:0])
-	b := sum[:16]
+	return UUIDv8([16]byte(sum[:16]))
+}
+
+// UUIDv8 sets the version (8) and RFC 9562 variant bits of b and returns it
+// in the canonical 8-4-4-4-12 text form.
+func UUIDv8(b [16]byte) string {
 	b[6] = (b[6] & 0x0f) | 0x80 // version 8
 	b[8] = (b[8] & 0x3f) | 0x80 // RFC 9562 variant
 	var out [36]byte
