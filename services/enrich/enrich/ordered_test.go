@@ -127,6 +127,8 @@ func TestOrderedOutput(t *testing.T) {
 			_, reg := runService(t, env.JS, Config{MaxAckPending: tc.window, Workers: tc.workers})
 			sameOrder(t, readOrdered(t, env.JS, len(want)), want)
 			eventually(t, func() bool { return metric(t, reg, "c981_enrich_poison_total") == 3 })
+			// A batch is counted after its window's publishes are acknowledged.
+			waitAtLeast(t, reg, "c981_enrich_batches_total", 57)
 			if got := metric(t, reg, "c981_enrich_batches_total"); got != 57 {
 				t.Errorf("batches_total = %v, want 57", got)
 			}
@@ -159,6 +161,7 @@ func TestOrderAfterCrash(t *testing.T) {
 	}
 	_, reg := runService(t, env.JS, Config{MaxAckPending: window, Workers: 2, AckWait: time.Second})
 	sameOrder(t, readOrdered(t, env.JS, len(want)), want)
+	waitAtLeast(t, reg, "c981_enrich_batches_total", 5*window)
 	if got := metric(t, reg, "c981_enrich_batches_total"); got != 5*window {
 		t.Errorf("batches_total = %v, want %d", got, 5*window)
 	}
@@ -189,6 +192,15 @@ func TestSplitKeepsOrder(t *testing.T) {
 	sameOrder(t, readOrdered(t, env.JS, len(want)), want)
 	if got := metric(t, reg, "c981_enrich_published_messages_total"); got <= 12 {
 		t.Errorf("published_messages_total = %v, want more than 12 (the large batch split)", got)
+	}
+}
+
+// waitAtLeast waits (up to 10 s) until the metric name reaches want, so
+// that an equality check after it sees every count made by then.
+func waitAtLeast(t *testing.T, reg *prometheus.Registry, name string, want float64) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); metric(t, reg, name) < want && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

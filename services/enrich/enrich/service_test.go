@@ -269,9 +269,7 @@ func TestService(t *testing.T) {
 		// A batch is counted once every publish of its window is
 		// acknowledged, which can be after its output reached the test; its
 		// duration is recorded last.
-		for deadline := time.Now().Add(10 * time.Second); metric(t, h.reg, "c981_enrich_batch_duration_seconds") < 3 && time.Now().Before(deadline); {
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitAtLeast(t, h.reg, "c981_enrich_batch_duration_seconds", 3)
 		tests := []struct {
 			name   string
 			labels []string
