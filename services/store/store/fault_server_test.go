@@ -9,12 +9,10 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/c981/c981/services/shared/bus"
 	"github.com/c981/c981/services/shared/bustest"
 	"github.com/c981/c981/services/store/chstore"
 )
@@ -167,26 +165,7 @@ func TestFaultClickHouseStopped(t *testing.T) {
 	r := e.start(t, cfg, nil, nil, nil)
 
 	const per = 50
-	var published atomic.Int64
-	ctx, stopLoad := context.WithCancel(context.Background())
-	loadDone := make(chan error, 1)
-	go func() {
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for seq := 0; ; seq++ {
-			select {
-			case <-ctx.Done():
-				loadDone <- nil
-				return
-			case <-tick.C:
-			}
-			if err := bus.PublishRecords(context.Background(), e.bus.JS, bus.EventsSubject(site), fmt.Sprintf("stop-%d", seq), demoEvents(seq, per)); err != nil {
-				loadDone <- fmt.Errorf("publish %d: %w", seq, err)
-				return
-			}
-			published.Add(per)
-		}
-	}()
+	l := e.load("stop", per)
 
 	eventually(t, 60*time.Second, func() (bool, string) {
 		var n uint64
@@ -197,7 +176,7 @@ func TestFaultClickHouseStopped(t *testing.T) {
 	})
 	before := e.count(t, "SELECT count() FROM events FINAL")
 	srv.stop(t)
-	stoppedAt := published.Load()
+	stoppedAt := l.published.Load()
 	t.Logf("ClickHouse stopped for %s after %d events stored (%d published)", outage, before, stoppedAt)
 	time.Sleep(outage)
 	retries := counter(r.svc.m.retries.WithLabelValues(chstore.TableEvents))
@@ -207,16 +186,12 @@ func TestFaultClickHouseStopped(t *testing.T) {
 	if err := r.svc.Health(); err == nil {
 		t.Error("Health() = nil while ClickHouse was stopped")
 	}
-	if got := published.Load(); got <= stoppedAt {
+	if got := l.published.Load(); got <= stoppedAt {
 		t.Errorf("publishing stalled while ClickHouse was stopped (%d before, %d after)", stoppedAt, got)
 	}
 	srv.start(t)
 	time.Sleep(2 * time.Second)
-	stopLoad()
-	if err := <-loadDone; err != nil {
-		t.Fatal(err)
-	}
-	want := uint64(published.Load())
+	want := l.stop(t)
 	// A fresh connection for the checks: the old one's sockets died with
 	// the server.
 	check, err := chstore.Open(context.Background(), chstore.ConnConfig{Addrs: []string{srv.addr()}, Database: db})

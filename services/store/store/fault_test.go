@@ -40,26 +40,7 @@ func TestFaultOutage(t *testing.T) {
 	r := e.start(t, cfg, nil, nil, nil)
 
 	const per = 50
-	var published atomic.Int64
-	ctx, stopLoad := context.WithCancel(context.Background())
-	loadDone := make(chan error, 1)
-	go func() {
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for seq := 0; ; seq++ {
-			select {
-			case <-ctx.Done():
-				loadDone <- nil
-				return
-			case <-tick.C:
-			}
-			if err := bus.PublishRecords(context.Background(), e.bus.JS, bus.EventsSubject(site), fmt.Sprintf("fault-%d", seq), demoEvents(seq, per)); err != nil {
-				loadDone <- fmt.Errorf("publish %d: %w", seq, err)
-				return
-			}
-			published.Add(per)
-		}
-	}()
+	l := e.load("fault", per)
 
 	// Until the store has started (migrations applied: seconds on a loaded
 	// machine) and stored something.
@@ -80,11 +61,7 @@ func TestFaultOutage(t *testing.T) {
 	}
 	px.setUp(true)
 	time.Sleep(2 * time.Second)
-	stopLoad()
-	if err := <-loadDone; err != nil {
-		t.Fatal(err)
-	}
-	want := uint64(published.Load())
+	want := l.stop(t)
 	e.waitDrained(t, 60*time.Second+outage)
 
 	tests := []struct {
@@ -106,4 +83,45 @@ func TestFaultOutage(t *testing.T) {
 	if err := r.svc.Health(); err != nil {
 		t.Errorf("Health() = %v after recovery", err)
 	}
+}
+
+// load publishes a batch of per sequence-numbered demo events to the events
+// stream every 20 ms (message ids <prefix>-<seq>) until stop.
+type load struct {
+	published atomic.Int64
+	cancel    context.CancelFunc
+	done      chan error
+}
+
+func (e *env) load(prefix string, per int) *load {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &load{cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for seq := 0; ; seq++ {
+			select {
+			case <-ctx.Done():
+				l.done <- nil
+				return
+			case <-tick.C:
+			}
+			if err := bus.PublishRecords(context.Background(), e.bus.JS, bus.EventsSubject(site), fmt.Sprintf("%s-%d", prefix, seq), demoEvents(seq, per)); err != nil {
+				l.done <- fmt.Errorf("publish %d: %w", seq, err)
+				return
+			}
+			l.published.Add(int64(per))
+		}
+	}()
+	return l
+}
+
+// stop ends the load and returns how many events it published.
+func (l *load) stop(t *testing.T) uint64 {
+	t.Helper()
+	l.cancel()
+	if err := <-l.done; err != nil {
+		t.Fatal(err)
+	}
+	return uint64(l.published.Load())
 }
