@@ -138,28 +138,14 @@ func runHTTP(ctx context.Context, cfg Config) (Result, error) {
 	}
 	sender := &HTTPSender{URL: EventsURL(cfg.Addr, cfg.TLS != nil), Token: cfg.Token, Client: client}
 	res := Result{FirstSeq: cfg.FirstSeq}
-	start := time.Now()
-	var deadline time.Time
-	if cfg.Duration > 0 {
-		deadline = start.Add(cfg.Duration)
-	}
-	nextProgress := start.Add(cfg.ProgressEvery)
-	var lastProgress uint64
+	clk := newClock(&cfg)
+	start := clk.start
+	retries := func() string { return fmt.Sprintf(", %d retries", sender.Retries()) }
 	body := make([]byte, 0, batch*400)
 	seq := cfg.FirstSeq
 	for {
-		if cfg.Count > 0 && res.Sent >= cfg.Count {
+		if _, over := clk.tick(ctx, res.Sent, retries); over {
 			break
-		}
-		now := time.Now()
-		if !deadline.IsZero() && !now.Before(deadline) || ctx.Err() != nil {
-			break
-		}
-		if cfg.Progress != nil && !now.Before(nextProgress) {
-			fmt.Fprintf(cfg.Progress, "loadgen %s: %d sent, %.0f records/s now, %.0f records/s average, %d retries\n",
-				cfg.RunID, res.Sent, float64(res.Sent-lastProgress)/cfg.ProgressEvery.Seconds(), float64(res.Sent)/now.Sub(start).Seconds(), sender.Retries())
-			lastProgress = res.Sent
-			nextProgress = nextProgress.Add(cfg.ProgressEvery)
 		}
 		n := uint64(batch)
 		if cfg.Count > 0 {

@@ -167,31 +167,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		w = bufio.NewWriterSize(conn, 256<<10)
 	}
 	res := Result{FirstSeq: cfg.FirstSeq}
-	start := time.Now()
-	var deadline time.Time
-	if cfg.Duration > 0 {
-		deadline = start.Add(cfg.Duration)
-	}
-	nextProgress := start.Add(cfg.ProgressEvery)
-	var lastProgress uint64
+	clk := newClock(&cfg)
+	start := clk.start
 	buf := make([]byte, 0, 1024)
 	line := make([]byte, 0, 1024)
 	seq := cfg.FirstSeq
 	// The rate is paced in slices of 1 ms: before each slice the sender
 	// may have sent Rate*elapsed records.
 	for {
-		if cfg.Count > 0 && res.Sent >= cfg.Count {
+		now, over := clk.tick(ctx, res.Sent, nil)
+		if over {
 			break
-		}
-		now := time.Now()
-		if !deadline.IsZero() && !now.Before(deadline) || ctx.Err() != nil {
-			break
-		}
-		if cfg.Progress != nil && !now.Before(nextProgress) {
-			fmt.Fprintf(cfg.Progress, "loadgen %s: %d sent, %.0f records/s now, %.0f records/s average\n",
-				cfg.RunID, res.Sent, float64(res.Sent-lastProgress)/cfg.ProgressEvery.Seconds(), float64(res.Sent)/now.Sub(start).Seconds())
-			lastProgress = res.Sent
-			nextProgress = nextProgress.Add(cfg.ProgressEvery)
 		}
 		allowed := uint64(1 << 10)
 		if cfg.Rate > 0 {
@@ -245,4 +231,48 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		_ = cw.CloseWrite()
 	}
 	return res, nil
+}
+
+// clock ends a run (count reached, duration passed or ctx ended) and prints
+// its progress lines; the syslog and HTTP senders share it.
+type clock struct {
+	cfg          *Config
+	start        time.Time
+	deadline     time.Time
+	nextProgress time.Time
+	lastProgress uint64
+}
+
+func newClock(cfg *Config) *clock {
+	c := &clock{cfg: cfg, start: time.Now()}
+	if cfg.Duration > 0 {
+		c.deadline = c.start.Add(cfg.Duration)
+	}
+	c.nextProgress = c.start.Add(cfg.ProgressEvery)
+	return c
+}
+
+// tick returns the current time and whether the run is over after sent
+// records, printing a progress line when one is due (with extra's text
+// appended, when extra is not nil).
+func (c *clock) tick(ctx context.Context, sent uint64, extra func() string) (time.Time, bool) {
+	cfg := c.cfg
+	if cfg.Count > 0 && sent >= cfg.Count {
+		return time.Time{}, true
+	}
+	now := time.Now()
+	if !c.deadline.IsZero() && !now.Before(c.deadline) || ctx.Err() != nil {
+		return now, true
+	}
+	if cfg.Progress != nil && !now.Before(c.nextProgress) {
+		more := ""
+		if extra != nil {
+			more = extra()
+		}
+		fmt.Fprintf(cfg.Progress, "loadgen %s: %d sent, %.0f records/s now, %.0f records/s average%s\n",
+			cfg.RunID, sent, float64(sent-c.lastProgress)/cfg.ProgressEvery.Seconds(), float64(sent)/now.Sub(c.start).Seconds(), more)
+		c.lastProgress = sent
+		c.nextProgress = c.nextProgress.Add(cfg.ProgressEvery)
+	}
+	return now, false
 }
