@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,7 +17,7 @@ import (
 )
 
 func init() {
-	register("loadgen", "--addr HOST:PORT --proto udp|tcp|tls|http --format rfc5424|rfc3164|cef|mix --rate N --count N|--duration D [--verify-raw NATS_URL]: send sequence-numbered syslog load", loadgenCmd)
+	register("loadgen", "--addr HOST:PORT --proto udp|tcp|tls|http --format rfc5424|rfc3164|cef|mix --profile plant|stress --rate N --count N|--duration D [--verify-raw NATS_URL]: send sequence-numbered syslog load", loadgenCmd)
 }
 
 // loadgenCmd sends syslog load with run ids and sequence numbers
@@ -30,6 +31,8 @@ func loadgenCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	addr := fs.String("addr", "", "receiver host:port (required)")
 	proto := fs.String("proto", loadgen.ProtoTCP, "transport: udp, tcp, tls or http (POST /v1/events, retried with an Idempotency-Key until acknowledged)")
 	format := fs.String("format", loadgen.FormatMix, "record format: rfc5424, rfc3164, cef or mix")
+	profile := fs.String("profile", loadgen.ProfilePlant, "what the records describe: plant (routine traffic of the demo plant, a --suspicious share of it alerting) or stress (nearly every record alerts; the records of earlier runs)")
+	suspicious := fs.Float64("suspicious", loadgen.DefaultSuspicious, "plant profile: share (0..1) of suspicious records, which the OT rule pack alerts on")
 	framing := fs.String("framing", "", "tcp/tls framing: lf or octet (default lf for tcp, octet for tls)")
 	rate := fs.Int("rate", 0, "records per second; 0 sends as fast as possible")
 	count := fs.Uint64("count", 0, "stop after this many records")
@@ -50,14 +53,22 @@ func loadgenCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 		return err
 	}
 	if fs.NArg() != 0 || *addr == "" || (*count == 0 && *duration <= 0) {
-		fmt.Fprintln(stderr, "usage: c981 loadgen --addr HOST:PORT [--proto udp|tcp|tls|http] [--format rfc5424|rfc3164|cef|mix] [--rate N] --count N|--duration D [--run ID] [--verify-raw NATS_URL]")
+		fmt.Fprintln(stderr, "usage: c981 loadgen --addr HOST:PORT [--proto udp|tcp|tls|http] [--format rfc5424|rfc3164|cef|mix] [--profile plant|stress] [--suspicious SHARE] [--rate N] --count N|--duration D [--run ID] [--verify-raw NATS_URL]")
 		return errUsage
+	}
+	if *profile != loadgen.ProfilePlant {
+		set := false
+		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "suspicious" })
+		if set {
+			fmt.Fprintf(stderr, "c981 loadgen: --suspicious applies to the plant profile only, not to %q\n", *profile)
+			return errUsage
+		}
 	}
 	if *run == "" {
 		*run = "run-" + strconv.FormatInt(time.Now().Unix(), 10)
 	}
 	cfg := loadgen.Config{
-		Addr: *addr, Proto: *proto, Format: *format, Framing: *framing, Rate: *rate,
+		Addr: *addr, Proto: *proto, Format: *format, Profile: *profile, Suspicious: *suspicious, Framing: *framing, Rate: *rate,
 		Count: *count, Duration: *duration, RunID: *run, FirstSeq: *first, Batch: *batch, Token: *token,
 	}
 	if cfg.Proto == loadgen.ProtoHTTP && cfg.Token == "" {
@@ -93,7 +104,11 @@ func loadgenCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "loadgen run %s: %s (loadgen CPU %.2f s)\n", *run, res, (processCPU() - cpu0).Seconds())
+	prof := "profile stress"
+	if cfg.Profile == loadgen.ProfilePlant {
+		prof = fmt.Sprintf("profile plant, %d suspicious", res.Suspicious)
+	}
+	fmt.Fprintf(stdout, "loadgen run %s: %s (%s; loadgen CPU %.2f s)\n", *run, res, prof, (processCPU() - cpu0).Seconds())
 	if *verifyRaw == "" || res.Sent == 0 {
 		return nil
 	}

@@ -69,7 +69,7 @@ func TestVerifyCmd(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatalf("%v: %s", err, out)
 		}
-		for _, k := range []string{"sent", "stored", "missing", "duplicated", "rate", "latency_ms"} {
+		for _, k := range []string{"sent", "stored", "missing", "duplicated", "rate", "latency_ms", "alerts", "incidents", "alerts_per_event"} {
 			if _, ok := got[k]; !ok {
 				t.Errorf("key %q missing from %s", k, out)
 			}

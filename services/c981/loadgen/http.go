@@ -125,9 +125,9 @@ func (s *HTTPSender) post(ctx context.Context, client *http.Client, key string, 
 	}
 }
 
-// runHTTP sends the run's records in batches of cfg.Batch, each with the
-// Idempotency-Key "<run>-<first seq>", paced to cfg.Rate.
-func runHTTP(ctx context.Context, cfg Config) (Result, error) {
+// runHTTP sends the run's records (built by gen) in batches of cfg.Batch,
+// each with the Idempotency-Key "<run>-<first seq>", paced to cfg.Rate.
+func runHTTP(ctx context.Context, cfg Config, gen *Generator) (Result, error) {
 	batch := cfg.Batch
 	if batch <= 0 {
 		batch = DefaultHTTPBatch
@@ -165,9 +165,13 @@ func runHTTP(ctx context.Context, cfg Config) (Result, error) {
 		body = body[:0]
 		sent := cfg.Now()
 		first := seq
+		var susp uint64
 		for range n {
-			body = Line(body, cfg.Format, cfg.RunID, seq, sent)
+			body = gen.Line(body, cfg.Format, cfg.RunID, seq, sent)
 			body = append(body, '\n')
+			if gen.IsSuspicious(cfg.RunID, seq) {
+				susp++
+			}
 			seq++
 		}
 		if err := sender.Send(ctx, cfg.RunID+"-"+strconv.FormatUint(first, 10), body); err != nil {
@@ -178,6 +182,7 @@ func runHTTP(ctx context.Context, cfg Config) (Result, error) {
 		}
 		res.LastSeq = seq - 1
 		res.Sent += n
+		res.Suspicious += susp
 	}
 	res.Elapsed = time.Since(start)
 	client.CloseIdleConnections()

@@ -58,12 +58,15 @@ func TestHTTPLoadRetriesExactlyOnce(t *testing.T) {
 	srv := httptest.NewServer(proxy)
 	defer srv.Close()
 	const n = 2000
-	res, err := Run(context.Background(), Config{Addr: srv.URL, Proto: ProtoHTTP, Token: testToken, Batch: 300, Format: FormatMix, Count: n, RunID: "http-retry"})
+	res, err := Run(context.Background(), Config{Addr: srv.URL, Proto: ProtoHTTP, Token: testToken, Batch: 300, Format: FormatMix, Count: n, RunID: "http-retry", Suspicious: 0.05})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Sent != n || res.LastSeq != n {
 		t.Fatalf("result %v", res)
+	}
+	if want := suspiciousIn("http-retry", 0.05, 1, n); res.Suspicious != want || want == 0 {
+		t.Errorf("%d suspicious records counted, want %d", res.Suspicious, want)
 	}
 	if want := (n + 299) / 300; proxy.lost != want {
 		t.Errorf("%d answers lost, want one per batch (%d)", proxy.lost, want)

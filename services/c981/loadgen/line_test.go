@@ -62,6 +62,11 @@ func TestConfigValidate(t *testing.T) {
 		{"no run id", func(c *Config) { c.RunID = "" }, false},
 		{"run id with quote", func(c *Config) { c.RunID = `a"b` }, false},
 		{"run id with space", func(c *Config) { c.RunID = "a b" }, false},
+		{"stress profile", func(c *Config) { c.Profile = ProfileStress }, true},
+		{"plant profile all suspicious", func(c *Config) { c.Profile, c.Suspicious = ProfilePlant, 1 }, true},
+		{"bad profile", func(c *Config) { c.Profile = "office" }, false},
+		{"negative suspicious share", func(c *Config) { c.Suspicious = -0.01 }, false},
+		{"suspicious share over 1", func(c *Config) { c.Suspicious = 1.01 }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,6 +37,15 @@ type Config struct {
 	Proto string
 	// Format is rfc5424, rfc3164, cef or mix.
 	Format string
+	// Profile is what the records describe: plant (the default when
+	// empty: routine plant traffic with a Suspicious share of records the
+	// OT rule pack alerts on) or stress (Line's records, nearly all of
+	// which raise alerts).
+	Profile string
+	// Suspicious is the plant profile's share (0..1) of suspicious
+	// records; 0 sends routine traffic only. c981 loadgen's default is
+	// DefaultSuspicious.
+	Suspicious float64
 	// Framing is lf or octet for tcp and tls; default lf for tcp, octet
 	// for tls.
 	Framing string
@@ -73,6 +82,8 @@ type Result struct {
 	Sent uint64
 	// FirstSeq and LastSeq are the sequence numbers sent.
 	FirstSeq, LastSeq uint64
+	// Suspicious is the number of suspicious records sent (plant profile).
+	Suspicious uint64
 	// Elapsed is the time from the first write to the last flush.
 	Elapsed time.Duration
 }
@@ -103,6 +114,10 @@ func (c *Config) Validate() error {
 		return errors.New("loadgen: batch must not be negative")
 	case !ValidFormat(c.Format):
 		return fmt.Errorf("loadgen: format %q must be rfc5424, rfc3164, cef or mix", c.Format)
+	case c.Profile != "" && !ValidProfile(c.Profile):
+		return fmt.Errorf("loadgen: profile %q must be plant or stress", c.Profile)
+	case !(c.Suspicious >= 0 && c.Suspicious <= 1):
+		return fmt.Errorf("loadgen: suspicious share %v must be between 0 and 1", c.Suspicious)
 	case c.Framing != "" && c.Framing != FramingNewline && c.Framing != FramingOctet:
 		return fmt.Errorf("loadgen: framing %q must be lf or octet", c.Framing)
 	case c.Rate < 0:
@@ -141,12 +156,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			cfg.Framing = FramingOctet
 		}
 	}
+	if cfg.Profile == "" {
+		cfg.Profile = ProfilePlant
+	}
+	gen, err := NewGenerator(cfg.Profile, cfg.Suspicious)
+	if err != nil {
+		return Result{}, err
+	}
 	if cfg.Proto == ProtoHTTP {
-		return runHTTP(ctx, cfg)
+		return runHTTP(ctx, cfg, gen)
 	}
 	d := net.Dialer{Timeout: 10 * time.Second}
 	var conn net.Conn
-	var err error
 	switch cfg.Proto {
 	case ProtoTLS:
 		tc := cfg.TLS
@@ -198,7 +219,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		sent := cfg.Now()
 		for range allowed {
-			line = Line(line[:0], cfg.Format, cfg.RunID, seq, sent)
+			line = gen.Line(line[:0], cfg.Format, cfg.RunID, seq, sent)
 			if w == nil {
 				if _, err := conn.Write(line); err != nil {
 					return res, fmt.Errorf("loadgen: send datagram: %w", err)
@@ -215,6 +236,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				if _, err := w.Write(buf); err != nil {
 					return res, fmt.Errorf("loadgen: write: %w", err)
 				}
+			}
+			if gen.IsSuspicious(cfg.RunID, seq) {
+				res.Suspicious++
 			}
 			res.LastSeq = seq
 			res.Sent++

@@ -151,13 +151,16 @@ func TestRunTransports(t *testing.T) {
 			}
 			res, err := Run(context.Background(), Config{
 				Addr: addr, Proto: tt.proto, Format: FormatMix, Framing: tt.framing, Count: n, Rate: rate,
-				RunID: "t1", FirstSeq: 1000, TLS: &tls.Config{RootCAs: pool},
+				RunID: "t1", FirstSeq: 1000, TLS: &tls.Config{RootCAs: pool}, Suspicious: 0.5,
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if res.Sent != n || res.FirstSeq != 1000 || res.LastSeq != 1000+n-1 {
 				t.Fatalf("result %v", res)
+			}
+			if want := suspiciousIn("t1", 0.5, 1000, 1000+n-1); res.Suspicious != want {
+				t.Errorf("%d suspicious records counted, want %d", res.Suspicious, want)
 			}
 			recs := <-got
 			if len(recs) != n {
@@ -206,3 +209,19 @@ func TestRunRateAndDuration(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// suspiciousIn counts the suspicious plant records of run from seq first
+// to last at the given share.
+func suspiciousIn(run string, share float64, first, last uint64) uint64 {
+	g, err := NewGenerator(ProfilePlant, share)
+	if err != nil {
+		panic(err)
+	}
+	var n uint64
+	for seq := first; seq <= last; seq++ {
+		if g.IsSuspicious(run, seq) {
+			n++
+		}
+	}
+	return n
+}

@@ -29,6 +29,10 @@
 //     latency_receipt_incident_ms the same from the latest receipt, and
 //     latency_receipt_alert_stored_ms from the latest receipt to the
 //     alert's stored_ms.
+//   - alerts counts the alerts (after FINAL) created since the run's first
+//     receipt that name events of the run, incidents their distinct
+//     incident ids, and alerts_per_event is alerts per stored event: the
+//     load profile's cost on the alert and incident path.
 //   - percentiles are exact: the sample at index floor(p·n) of the sorted
 //     samples (ClickHouse quantileExact, which computes the receipt and
 //     stored latencies server-side).

@@ -108,6 +108,13 @@ type Report struct {
 	// receipt among the named events to the alert's stored time (alerts
 	// without one are not sampled).
 	LatencyReceiptAlertStoredMS Latency `json:"latency_receipt_alert_stored_ms"`
+	// Alerts counts the alerts (after FINAL) that name events of the run,
+	// and Incidents the distinct incidents they were assigned to.
+	Alerts    uint64 `json:"alerts"`
+	Incidents uint64 `json:"incidents"`
+	// AlertsPerEvent is Alerts per stored event of the run: what the run's
+	// load profile costs the alert and incident path.
+	AlertsPerEvent float64 `json:"alerts_per_event"`
 }
 
 // OK reports whether nothing was missing or duplicated.
@@ -133,6 +140,7 @@ func (r *Report) Text() string {
 		}
 		fmt.Fprintf(&b, "%-30s p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms (n=%d)\n", name, l.P50, l.P95, l.P99, l.Max, l.N)
 	}
+	fmt.Fprintf(&b, "alerts %d in %d incidents: %.6f alerts per stored event\n", r.Alerts, r.Incidents, r.AlertsPerEvent)
 	lat("latency send->receipt", r.LatencyMS)
 	lat("latency send->stored", r.LatencyStoredMS)
 	lat("latency send->alert", r.LatencyIncidentMS)
@@ -187,6 +195,10 @@ func Verify(ctx context.Context, conn driver.Conn, opts Options) (*Report, error
 		rep.LatencyIncidentMS = distribution(al.sendCreated)
 		rep.LatencyReceiptIncidentMS = distribution(al.receiptCreated)
 		rep.LatencyReceiptAlertStoredMS = distribution(al.receiptStored)
+		rep.Alerts, rep.Incidents = al.alerts, al.incidents
+		if rep.Stored > 0 {
+			rep.AlertsPerEvent = float64(rep.Alerts) / float64(rep.Stored)
+		}
 	}
 	return rep, nil
 }
@@ -310,28 +322,35 @@ func (r *Report) addMissing(from, to uint64, max int) {
 	}
 }
 
-// alertSamples are the alert latencies of a run, in milliseconds.
+// alertSamples are the alert latencies of a run, in milliseconds, and the
+// number of alerts naming events of the run and of their incidents.
 type alertSamples struct {
 	sendCreated, receiptCreated, receiptStored []float64
+	alerts, incidents                          uint64
 }
 
 // eventTimes are the send and receipt times (Unix ns; 0 unknown) of an
-// event named by an alert.
-type eventTimes struct{ sent, received int64 }
+// event named by an alert; run is set for events of the run.
+type eventTimes struct {
+	sent, received int64
+	run            bool
+}
 
 // alertLatencies returns, for every alert created since the run's first
 // receipt (less a minute of clock slack) that names events of the run, the
 // milliseconds from the latest send time and from the latest receipt among
 // them to the alert's creation, and from the latest receipt to the alert's
-// stored time. It holds the alerts' event ids and the times of those events
-// only.
+// stored time; and it counts those alerts and their distinct incidents. It
+// holds the alerts' event ids and incident ids and the times of those
+// events only.
 func alertLatencies(ctx context.Context, conn driver.Conn, run string, since time.Time) (alertSamples, error) {
 	type alert struct {
 		created, stored int64 // Unix ns; stored 0 when unknown
+		incident        string
 		ids             [][16]byte
 	}
 	var out alertSamples
-	rows, err := conn.Query(ctx, "SELECT created_at, created_ms, stored_ms, event_ids FROM alerts FINAL WHERE created_at >= ?",
+	rows, err := conn.Query(ctx, "SELECT created_at, created_ms, stored_ms, toString(incident_id), event_ids FROM alerts FINAL WHERE created_at >= ?",
 		since.Add(-time.Minute).Truncate(time.Second))
 	if err != nil {
 		return out, fmt.Errorf("read alerts: %w", err)
@@ -348,7 +367,7 @@ func alertLatencies(ctx context.Context, conn driver.Conn, run string, since tim
 			storedMS  int64
 			ids       []string
 		)
-		if err := rows.Scan(&created, &createdMS, &storedMS, &ids); err != nil {
+		if err := rows.Scan(&created, &createdMS, &storedMS, &a.incident, &ids); err != nil {
 			rows.Close()
 			return out, fmt.Errorf("read alerts: %w", err)
 		}
@@ -388,19 +407,25 @@ func alertLatencies(ctx context.Context, conn driver.Conn, run string, since tim
 		}
 		id, ok := parseUUID(s)
 		if _, named := times[id]; ok && named {
-			times[id] = eventTimes{sent: max(ns, 0), received: recvMS * int64(time.Millisecond)}
+			times[id] = eventTimes{sent: max(ns, 0), received: recvMS * int64(time.Millisecond), run: true}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return out, fmt.Errorf("read send times of run %s: %w", run, err)
 	}
 
+	incidents := map[string]struct{}{}
 	for _, a := range alerts {
 		var latest eventTimes
 		for _, id := range a.ids {
 			t := times[id]
 			latest.sent = max(latest.sent, t.sent)
 			latest.received = max(latest.received, t.received)
+			latest.run = latest.run || t.run
+		}
+		if latest.run {
+			out.alerts++
+			incidents[a.incident] = struct{}{}
 		}
 		if latest.sent > 0 {
 			out.sendCreated = append(out.sendCreated, ms(a.created-latest.sent))
@@ -412,6 +437,7 @@ func alertLatencies(ctx context.Context, conn driver.Conn, run string, since tim
 			}
 		}
 	}
+	out.incidents = uint64(len(incidents))
 	return out, nil
 }
 

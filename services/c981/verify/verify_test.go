@@ -110,29 +110,51 @@ func TestVerify(t *testing.T) {
 	// its creation.
 	a := &event.Alert{
 		ID: event.NewID("alert", "clean"), Site: "plant-a", Time: base, CreatedAt: base.Add(2007 * time.Millisecond),
-		RuleID: "r1", RuleTitle: "r", Severity: "high", IncidentKey: "k",
+		RuleID: "r1", RuleTitle: "r", Severity: "high", IncidentKey: "k", IncidentID: event.NewID("incident", "clean"),
 		EventIDs: []string{all[8].ID, all[9].ID, event.NewID("unrelated")},
 	}
-	ar, err := chstore.AlertRow(a)
-	if err != nil {
+	// Two alerts of one incident on gaps' seq 1 (sent base+1 ms, received
+	// 5 ms later) and seq 2, created like the first: 2006 and 2005 ms after
+	// sending, 2001 and 2000 ms after receipt; and one naming no event of
+	// any run, which counts nowhere.
+	gapsAlert := func(seq uint64) *event.Alert {
+		return &event.Alert{
+			ID: event.NewID("alert", "gaps", strconv.FormatUint(seq, 10)), Site: "plant-a", Time: base, CreatedAt: a.CreatedAt,
+			RuleID: "r2", RuleTitle: "r", Severity: "high", IncidentKey: "g", IncidentID: event.NewID("incident", "gaps"),
+			EventIDs: []string{loadEvent("gaps", seq, 0, 5).ID},
+		}
+	}
+	stray := &event.Alert{ID: event.NewID("alert", "none"), Site: "plant-a", Time: base, CreatedAt: a.CreatedAt,
+		RuleID: "r3", RuleTitle: "r", Severity: "low", IncidentKey: "n", IncidentID: event.NewID("incident", "none"),
+		EventIDs: []string{event.NewID("unrelated")}}
+	var alertRows [][]any
+	for _, al := range []*event.Alert{a, gapsAlert(1), gapsAlert(2), stray} {
+		ar, err := chstore.AlertRow(al)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chstore.SetStoredMS([][]any{ar}, slices.Index(chstore.AlertColumns, chstore.StoredMSColumn), al.CreatedAt.Add(50*time.Millisecond))
+		alertRows = append(alertRows, ar)
+	}
+	if err := chstore.Insert(context.Background(), conn, chstore.TableAlerts, chstore.AlertColumns, alertRows); err != nil {
 		t.Fatal(err)
 	}
-	chstore.SetStoredMS([][]any{ar}, slices.Index(chstore.AlertColumns, chstore.StoredMSColumn), a.CreatedAt.Add(50*time.Millisecond))
-	if err := chstore.Insert(context.Background(), conn, chstore.TableAlerts, chstore.AlertColumns, [][]any{ar}); err != nil {
-		t.Fatal(err)
-	}
+	gapsAlerts := Report{Alerts: 2, Incidents: 1,
+		LatencyIncidentMS:           Latency{P50: 2006, P95: 2006, P99: 2006, Max: 2006, N: 2},
+		LatencyReceiptIncidentMS:    Latency{P50: 2001, P95: 2001, P99: 2001, Max: 2001, N: 2},
+		LatencyReceiptAlertStoredMS: Latency{P50: 2051, P95: 2051, P99: 2051, Max: 2051, N: 2}}
 
 	tests := []struct {
 		name string
 		opts Options
 		want Report // compared: counts, ranges, receipt latency, alert latency N/max
 	}{
-		{"clean", Options{Run: "clean"}, Report{Sent: 10, Stored: 10,
+		{"clean", Options{Run: "clean"}, Report{Sent: 10, Stored: 10, Alerts: 1, Incidents: 1,
 			LatencyMS:                   Latency{P50: 60, P95: 100, P99: 100, Max: 100, N: 10},
 			LatencyIncidentMS:           Latency{P50: 1997, P95: 1997, P99: 1997, Max: 1997, N: 1},
 			LatencyReceiptIncidentMS:    Latency{P50: 1897, P95: 1897, P99: 1897, Max: 1897, N: 1},
 			LatencyReceiptAlertStoredMS: Latency{P50: 1947, P95: 1947, P99: 1947, Max: 1947, N: 1}}},
-		{"clean expecting more", Options{Run: "clean", Expect: 12}, Report{Sent: 12, Stored: 10, Missing: 2,
+		{"clean expecting more", Options{Run: "clean", Expect: 12}, Report{Sent: 12, Stored: 10, Missing: 2, Alerts: 1, Incidents: 1,
 			MissingRanges:               []Range{{11, 12}},
 			LatencyMS:                   Latency{P50: 60, P95: 100, P99: 100, Max: 100, N: 10},
 			LatencyIncidentMS:           Latency{P50: 1997, P95: 1997, P99: 1997, Max: 1997, N: 1},
@@ -140,10 +162,14 @@ func TestVerify(t *testing.T) {
 			LatencyReceiptAlertStoredMS: Latency{P50: 1947, P95: 1947, P99: 1947, Max: 1947, N: 1}}},
 		{"gaps", Options{Run: "gaps", Expect: 22}, Report{Sent: 22, Stored: 16, Missing: 6,
 			MissingRanges: []Range{{4, 6}, {11, 11}, {21, 22}},
-			LatencyMS:     Latency{P50: 5, P95: 5, P99: 5, Max: 5, N: 16}}},
+			LatencyMS:     Latency{P50: 5, P95: 5, P99: 5, Max: 5, N: 16},
+			Alerts:        gapsAlerts.Alerts, Incidents: gapsAlerts.Incidents, LatencyIncidentMS: gapsAlerts.LatencyIncidentMS,
+			LatencyReceiptIncidentMS: gapsAlerts.LatencyReceiptIncidentMS, LatencyReceiptAlertStoredMS: gapsAlerts.LatencyReceiptAlertStoredMS}},
 		{"gaps capped ranges", Options{Run: "gaps", Expect: 22, MaxRanges: 2}, Report{Sent: 22, Stored: 16, Missing: 6,
 			MissingRanges: []Range{{4, 6}, {11, 11}},
-			LatencyMS:     Latency{P50: 5, P95: 5, P99: 5, Max: 5, N: 16}}},
+			LatencyMS:     Latency{P50: 5, P95: 5, P99: 5, Max: 5, N: 16},
+			Alerts:        gapsAlerts.Alerts, Incidents: gapsAlerts.Incidents, LatencyIncidentMS: gapsAlerts.LatencyIncidentMS,
+			LatencyReceiptIncidentMS: gapsAlerts.LatencyReceiptIncidentMS, LatencyReceiptAlertStoredMS: gapsAlerts.LatencyReceiptAlertStoredMS}},
 		{"dups", Options{Run: "dups"}, Report{Sent: 8, Stored: 8, Duplicated: 3, DuplicateRows: 1,
 			LatencyMS: Latency{P50: 5, P95: 5, P99: 5, Max: 5, N: 11}}},
 		{"stray", Options{Run: "stray", Expect: 2}, Report{Sent: 2, Stored: 2, Unexpected: 2,
@@ -183,6 +209,13 @@ func TestVerify(t *testing.T) {
 			check("incident latency", got.LatencyIncidentMS, w.LatencyIncidentMS)
 			check("receipt to alert latency", got.LatencyReceiptIncidentMS, w.LatencyReceiptIncidentMS)
 			check("receipt to alert stored latency", got.LatencyReceiptAlertStoredMS, w.LatencyReceiptAlertStoredMS)
+			check("alerts", got.Alerts, w.Alerts)
+			check("incidents", got.Incidents, w.Incidents)
+			wantRatio := 0.0
+			if w.Stored > 0 {
+				wantRatio = float64(w.Alerts) / float64(w.Stored)
+			}
+			check("alerts per event", got.AlertsPerEvent, wantRatio)
 			// Stored latency: one sample per event with a stored time,
 			// storedAfterMS after its receipt.
 			if tc.opts.Run == "unstored" || w.LatencyMS.N == 0 {
