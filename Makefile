@@ -71,7 +71,10 @@ faults: clickhouse-deps
 
 # End-to-end run (issue #9): c981 run + c981 loadgen over TCP + c981 verify;
 # appends rate, CPU, peak RSS, latency, loss and duplicates to
-# docs/BENCHMARKS.md. RATE (default 50000) and DURATION (default 60s) override.
+# docs/BENCHMARKS.md. RATE (default 50000), DURATION (default 60s),
+# PROFILE (plant = routine traffic with a SUSPICIOUS share, default 0.001;
+# stress = every record an OT operation) and PPROF=1 (CPU and heap profiles
+# with stage shares, in var/artifacts/<run>/) override.
 bench-e2e: clickhouse-deps build
 	NO_BUILD=1 C981=$(BIN) .ci/bench-e2e
 
