@@ -37,6 +37,13 @@ type Config struct {
 	// MetricsAddr serves /healthz and /metrics of a single stage run alone
 	// (`c981 <stage>`); the all-in-one run serves them on the console.
 	MetricsAddr string `yaml:"metrics_addr"`
+	// MemoryLimit is the Go runtime's soft memory limit for the process
+	// (runtime/debug.SetMemoryLimit), e.g. "1GiB" or "1536MiB"; empty means
+	// DefaultMemoryLimit (1 GiB), "off" means none. The GOMEMLIMIT
+	// environment variable, when set, wins over it. Together with the bus
+	// pull budgets and the store's batch bounds it keeps the resident set
+	// of the all-in-one pipeline bounded under a backlog.
+	MemoryLimit string `yaml:"memory_limit"`
 
 	Ingest    ingest.Config    `yaml:"ingest"`
 	Enrich    enrich.Config    `yaml:"enrich"`
@@ -115,8 +122,12 @@ func Load(path string) (Config, error) {
 	if path == "" {
 		return cfg, nil
 	}
-	if _, err := config.LoadYAML(path, &cfg); err != nil {
+	data, err := config.LoadYAML(path, &cfg)
+	if err != nil {
 		return cfg, fmt.Errorf("load config: %w", err)
+	}
+	if _, err := cfg.memoryLimit(); err != nil {
+		return cfg, fmt.Errorf("load config: %s:%d: %w", path, config.Line(data, "$.memory_limit"), err)
 	}
 	return cfg, nil
 }

@@ -29,6 +29,9 @@ func RunStage(ctx context.Context, name string, cfg Config, log *slog.Logger) er
 	if cfg.NATS.URL == "" {
 		return fmt.Errorf("%s: nats.url (or --nats) is required to run a single stage", name)
 	}
+	if _, err := ApplyMemoryLimit(cfg, log); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
 	reg := telemetry.NewRegistry()
 	health := &telemetry.Health{}
 

@@ -53,6 +53,36 @@ func BenchmarkEnrichBatch(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }
 
+// BenchmarkEnrichHop measures the stage's CPU work per event on a raw
+// batch of ingest's size (1,000 events), the way processWindow does it
+// without the bus: decode (event.UnmarshalEventsShared), enrich, group by
+// site and encode the enriched batch for publishing.
+func BenchmarkEnrichHop(b *testing.B) {
+	env := bustest.Start(b)
+	svc, err := New(Config{Sites: []string{demoSite}}, Deps{JS: env.JS})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const size = 1000
+	data, err := event.MarshalEvents(benchBatch(size))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var out []byte
+	for b.Loop() {
+		groups, _, err := svc.enrich(data)
+		if err != nil || len(groups) != 1 {
+			b.Fatal(groups, err)
+		}
+		if out, err = event.AppendEvents(out[:0], groups[0].events); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(len(out))/size, "bytes/event")
+}
+
 // BenchmarkService measures the running stage on a real JetStream server:
 // each iteration publishes a 100-event raw batch and waits for its enriched
 // batch on C981_EVENTS (one batch in flight: a latency-bound lower bound).

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/c981/c981/services/enrich/zone"
+	"github.com/c981/c981/services/shared/bus"
 )
 
 // Config configures the enrich stage.
@@ -18,6 +19,7 @@ import (
 //	ack_wait: 30s
 //	retry_delay: 1s
 //	max_batch_bytes: 4194304
+//	pull_max_bytes: 33554432
 type Config struct {
 	// Sites are the site model files to load, or directories whose *.yaml
 	// and *.yml files are loaded (see package site).
@@ -47,6 +49,11 @@ type Config struct {
 	// MaxBatchBytes bounds one published enriched batch; a larger one is
 	// split into parts with derived message ids.
 	MaxBatchBytes int `yaml:"max_batch_bytes"`
+	// PullMaxBytes bounds each pull of raw batches from the server (see
+	// bus.PullBudget; at least bus.MinPullBytes, one message of the
+	// streams' size limit); with MaxAckPending, which bounds their number,
+	// it bounds what the stage buffers under a backlog.
+	PullMaxBytes int `yaml:"pull_max_bytes"`
 }
 
 // Defaults for unset Config fields.
@@ -90,6 +97,9 @@ func (c Config) WithDefaults() Config {
 	if c.NewPairCapacity == 0 {
 		c.NewPairCapacity = DefaultNewPairCapacity
 	}
+	if c.PullMaxBytes == 0 {
+		c.PullMaxBytes = bus.DefaultPullMaxBytes
+	}
 	return c
 }
 
@@ -121,6 +131,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReloadInterval > 0 && c.ReloadInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("reload_interval: must be at least 100ms (or negative to disable), got %s", c.ReloadInterval))
+	}
+	if c.PullMaxBytes < bus.MinPullBytes {
+		errs = append(errs, fmt.Errorf("pull_max_bytes: must be at least %d (one message of the streams' 8 MiB limit), got %d", bus.MinPullBytes, c.PullMaxBytes))
 	}
 	if c.NewPairCapacity < 2 {
 		errs = append(errs, fmt.Errorf("new_pair_capacity: must be at least 2, got %d", c.NewPairCapacity))

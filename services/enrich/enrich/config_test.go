@@ -5,17 +5,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/c981/c981/services/shared/bus"
 	"github.com/c981/c981/services/shared/config"
 )
 
 func TestConfigYAML(t *testing.T) {
 	var c Config
-	data := []byte("sites: [a.yaml, b.yaml]\nmax_ack_pending: 50\nack_wait: 45s\nretry_delay: 250ms\nmax_batch_bytes: 65536\nworkers: 3\n")
+	data := []byte("sites: [a.yaml, b.yaml]\nmax_ack_pending: 50\nack_wait: 45s\nretry_delay: 250ms\nmax_batch_bytes: 65536\nworkers: 3\npull_max_bytes: 16777216\n")
 	if err := config.DecodeYAML("enrich.yaml", data, &c); err != nil {
 		t.Fatal(err)
 	}
 	want := Config{Sites: []string{"a.yaml", "b.yaml"}, MaxAckPending: 50, AckWait: 45 * time.Second, RetryDelay: 250 * time.Millisecond, MaxBatchBytes: 65536}
-	if strings.Join(c.Sites, ",") != "a.yaml,b.yaml" || c.MaxAckPending != want.MaxAckPending || c.AckWait != want.AckWait || c.RetryDelay != want.RetryDelay || c.MaxBatchBytes != want.MaxBatchBytes || c.Workers != 3 {
+	if strings.Join(c.Sites, ",") != "a.yaml,b.yaml" || c.MaxAckPending != want.MaxAckPending || c.AckWait != want.AckWait || c.RetryDelay != want.RetryDelay || c.MaxBatchBytes != want.MaxBatchBytes || c.Workers != 3 || c.PullMaxBytes != 16<<20 {
 		t.Errorf("decoded %+v, want %+v", c, want)
 	}
 	if err := config.DecodeYAML("enrich.yaml", []byte("site: [a.yaml]\n"), &c); err == nil || !strings.HasPrefix(err.Error(), "enrich.yaml:1:1: ") {
@@ -41,6 +42,8 @@ func TestConfigValidate(t *testing.T) {
 		{"no workers", Config{Sites: []string{"s"}, Workers: -1}, "workers: must be 1..64, got -1"},
 		{"too many workers", Config{Sites: []string{"s"}, Workers: 65}, "workers: must be 1..64, got 65"},
 		{"pair memory too small", Config{Sites: []string{"s"}, NewPairCapacity: 1}, "new_pair_capacity: must be at least 2, got 1"},
+		{"pull budget below one message", Config{Sites: []string{"s"}, PullMaxBytes: 1 << 20}, "pull_max_bytes: must be at least 8454144 (one message of the streams' 8 MiB limit), got 1048576"},
+		{"pull budget of one message", Config{Sites: []string{"s"}, PullMaxBytes: bus.MinPullBytes}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,7 +60,7 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 	d := Config{}.WithDefaults()
-	if d.ReloadInterval != DefaultReloadInterval || d.NewPairCapacity != DefaultNewPairCapacity || d.Workers != DefaultWorkers {
+	if d.ReloadInterval != DefaultReloadInterval || d.NewPairCapacity != DefaultNewPairCapacity || d.Workers != DefaultWorkers || d.PullMaxBytes != bus.DefaultPullMaxBytes {
 		t.Errorf("WithDefaults = %+v", d)
 	}
 	if d.MaxAckPending != DefaultMaxAckPending || d.AckWait != DefaultAckWait || d.RetryDelay != DefaultRetryDelay || d.MaxBatchBytes != DefaultMaxBatchBytes {

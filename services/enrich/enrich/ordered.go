@@ -34,6 +34,11 @@ type item struct {
 	pubs   int   // messages published (a split batch is several)
 	tries  int   // publish attempts that failed transiently
 	err    error // poison (bus.ErrPoison) or transient
+	// oks counts the pipelined publishes of outs acknowledged; dirty marks
+	// an item with a pipelined publish that failed or was not awaited (the
+	// client may still send it again): its buffers are not recycled.
+	oks   int
+	dirty bool
 }
 
 // output is one enriched batch message to publish.
@@ -68,7 +73,9 @@ func (s *Service) consume(ctx context.Context, cons jetstream.Consumer) error {
 	if info := cons.CachedInfo(); info != nil && info.Config.MaxDeliver > 0 {
 		maxDeliver = info.Config.MaxDeliver
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.MaxAckPending))
+	// The consumer's MaxAckPending bounds the messages in flight, the byte
+	// budget what they may weigh.
+	it, err := cons.Messages(bus.PullBudget(s.cfg.MaxAckPending, s.cfg.PullMaxBytes))
 	if err != nil {
 		return fmt.Errorf("consume: %w", err)
 	}
@@ -123,6 +130,13 @@ func (s *Service) consume(ctx context.Context, cons jetstream.Consumer) error {
 			}
 			s.publishWindow(ctx, rest)
 		}
+		// Every item is settled: recycle the buffers no publish can still
+		// refer to (see recycler.release).
+		for _, it := range window {
+			if !it.dirty && it.oks == len(it.outs) {
+				s.free.release(it)
+			}
+		}
 	}
 }
 
@@ -162,7 +176,11 @@ func (s *Service) processWindow(ctx context.Context, window []*item) {
 			it.err = bus.Poison(fmt.Errorf("raw batch on %s: unsupported encoding %q", it.msg.Subject(), enc))
 			return
 		}
-		evs, err := event.UnmarshalEvents(it.msg.Data())
+		// The events are re-encoded and dropped once published: their
+		// strings can share the message's memory (no allocation per
+		// string; nothing writes to a message's data); the new-pair memory
+		// copies what it keeps.
+		evs, err := event.UnmarshalEventsShared(it.msg.Data(), s.free.events())
 		if err != nil {
 			it.err = bus.Poison(fmt.Errorf("raw batch on %s: %w", it.msg.Subject(), err))
 			return
@@ -190,7 +208,7 @@ func (s *Service) processWindow(ctx context.Context, window []*item) {
 			// Sized from the raw batch (enrichment adds about a third)
 			// instead of a Msgsize pass over every event's fields.
 			est := len(it.msg.Data())/max(len(it.evs), 1)*len(g.events)*3/2 + 512
-			data, err := event.AppendEvents(make([]byte, 0, est), g.events)
+			data, err := event.AppendEvents(s.free.buffer(est), g.events)
 			if err != nil {
 				it.err = bus.Poison(fmt.Errorf("encode enriched batch %s: %w", o.id, err))
 				return
@@ -243,7 +261,7 @@ pipelined:
 	// synchronous path to its item.
 	timer := time.NewTimer(pubAckWait)
 	defer timer.Stop()
-	for _, p := range futures {
+	for i, p := range futures {
 		var err error
 		select {
 		case <-p.f.Ok():
@@ -262,8 +280,12 @@ pipelined:
 					syncAt = min(syncAt, i)
 				}
 			}
+			for _, q := range futures[i:] {
+				q.it.dirty = true
+			}
 			break
 		}
+		p.it.oks++
 	}
 	// Synchronous path, in order, from syncAt (outputs already stored are
 	// deduplicated by their ids).

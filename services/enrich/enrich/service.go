@@ -34,6 +34,7 @@ type Service struct {
 	set   atomic.Pointer[zone.Set] // immutable; swapped whole on reload
 	pairs *zone.Pairs
 	m     *metrics
+	free  *recycler // buffers of the ordered path (ordered.go)
 
 	reloadMu sync.Mutex // serializes reloads
 	stamp    string     // fingerprint of the files of the loaded models
@@ -63,7 +64,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, js: deps.JS, log: log.With("stage", bus.StageEnrich), pairs: pairs, m: met, stamp: stamp}
+	s := &Service{cfg: cfg, js: deps.JS, log: log.With("stage", bus.StageEnrich), pairs: pairs, m: met, stamp: stamp, free: newRecycler(cfg.MaxAckPending)}
 	s.set.Store(set)
 	s.setVersions(models)
 	return s, nil
@@ -282,7 +283,7 @@ func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) error {
 // site models and groups them by site.
 func (s *Service) enrich(data []byte) ([]siteGroup, batchStats, error) {
 	var st batchStats
-	evs, err := event.UnmarshalEvents(data)
+	evs, err := event.UnmarshalEventsShared(data, nil) // see processWindow
 	if err != nil {
 		return nil, st, err
 	}

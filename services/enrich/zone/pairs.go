@@ -1,6 +1,7 @@
 package zone
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/c981/c981/services/shared/event"
@@ -88,7 +89,7 @@ func (p *Pairs) Observe(site, a, b string) bool {
 	s := p.sites[site]
 	if s == nil {
 		s = &pairSet{cur: map[pairKey]struct{}{}, old: map[pairKey]struct{}{}}
-		p.sites[site] = s
+		p.sites[strings.Clone(site)] = s
 	}
 	if _, ok := s.cur[k]; ok {
 		return false
@@ -101,7 +102,10 @@ func (p *Pairs) Observe(site, a, b string) bool {
 		p.evicted += uint64(len(s.old))
 		s.old, s.cur = s.cur, make(map[pairKey]struct{}, len(s.cur))
 	}
-	s.cur[k] = struct{}{}
+	// The memory outlives the event: keep copies, not substrings of a
+	// decoded batch (see event.UnmarshalEventsShared), which would keep
+	// the whole batch's text alive.
+	s.cur[pairKey{strings.Clone(a), strings.Clone(b)}] = struct{}{}
 	return !seen
 }
 

@@ -105,5 +105,16 @@ func BenchmarkBatchCodec(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
 	})
+	b.Run("decode-shared", func(b *testing.B) {
+		b.ReportAllocs()
+		var dst []event.Event
+		for b.Loop() {
+			var err error
+			if dst, err = event.UnmarshalEventsShared(data, dst); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
+	})
 	b.ReportMetric(float64(len(data))/float64(len(evs)), "bytes/event")
 }

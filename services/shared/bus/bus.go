@@ -175,6 +175,11 @@ type ConsumeOptions struct {
 	// delivery (the consumer's MaxDeliver), before it is dead-lettered and
 	// terminated (for metrics); optional.
 	OnFinal func(msg jetstream.Msg, err error)
+	// PullMaxBytes, when positive, bounds each pull of the (at most 64)
+	// messages buffered but not yet handled to this many bytes (see
+	// PullBudget; raised to MinPullBytes); 0 pulls 64 messages whatever
+	// their size.
+	PullMaxBytes int
 }
 
 // Consume reads the consumer's messages one at a time and calls h for each,
@@ -196,7 +201,11 @@ func Consume(ctx context.Context, js jetstream.JetStream, cons jetstream.Consume
 	if info := cons.CachedInfo(); info != nil && info.Config.MaxDeliver > 0 {
 		maxDeliver = info.Config.MaxDeliver
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(64))
+	var pull jetstream.PullMessagesOpt = jetstream.PullMaxMessages(64)
+	if o.PullMaxBytes > 0 {
+		pull = PullBudget(64, o.PullMaxBytes)
+	}
+	it, err := cons.Messages(pull)
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", o.Stage, err)
 	}

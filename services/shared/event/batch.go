@@ -7,6 +7,8 @@ package event
 // code generated from the types of this package (msgp): no reflection on the
 // hot path. Regenerate with `go generate ./event` after changing a type.
 //msgp:tag json
+// As for the records (event.go): a corrupt count must not be allocated.
+//msgp:limit arrays:262144 maps:262144
 
 // EventBatch is a bus message's worth of events.
 type EventBatch []Event

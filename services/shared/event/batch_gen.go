@@ -6,12 +6,22 @@ import (
 	"github.com/tinylib/msgp/msgp"
 )
 
+// Size limits for msgp deserialization
+const (
+	z38816a7flimitArrays = 262144
+	z38816a7flimitMaps   = 262144
+)
+
 // DecodeMsg implements msgp.Decodable
 func (z *AlertBatch) DecodeMsg(dc *msgp.Reader) (err error) {
 	var zb0002 uint32
 	zb0002, err = dc.ReadArrayHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0002 > z38816a7flimitArrays {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	if cap((*z)) >= int(zb0002) {
@@ -68,6 +78,10 @@ func (z *AlertBatch) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0002 > z38816a7flimitArrays {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	if cap((*z)) >= int(zb0002) {
 		(*z) = (*z)[:zb0002]
 	} else {
@@ -99,6 +113,10 @@ func (z *DeadLetterBatch) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0002, err = dc.ReadArrayHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0002 > z38816a7flimitArrays {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	if cap((*z)) >= int(zb0002) {
@@ -155,6 +173,10 @@ func (z *DeadLetterBatch) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0002 > z38816a7flimitArrays {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	if cap((*z)) >= int(zb0002) {
 		(*z) = (*z)[:zb0002]
 	} else {
@@ -186,6 +208,10 @@ func (z *EventBatch) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0002, err = dc.ReadArrayHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0002 > z38816a7flimitArrays {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	if cap((*z)) >= int(zb0002) {
@@ -242,6 +268,10 @@ func (z *EventBatch) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0002 > z38816a7flimitArrays {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	if cap((*z)) >= int(zb0002) {
 		(*z) = (*z)[:zb0002]
 	} else {
@@ -273,6 +303,10 @@ func (z *IncidentBatch) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0002, err = dc.ReadArrayHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0002 > z38816a7flimitArrays {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	if cap((*z)) >= int(zb0002) {
@@ -329,6 +363,10 @@ func (z *IncidentBatch) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0002 > z38816a7flimitArrays {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	if cap((*z)) >= int(zb0002) {
 		(*z) = (*z)[:zb0002]
 	} else {
@@ -360,6 +398,10 @@ func (z *PlanBatch) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0002, err = dc.ReadArrayHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0002 > z38816a7flimitArrays {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	if cap((*z)) >= int(zb0002) {
@@ -414,6 +456,10 @@ func (z *PlanBatch) UnmarshalMsg(bts []byte) (o []byte, err error) {
 	zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0002 > z38816a7flimitArrays {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	if cap((*z)) >= int(zb0002) {

@@ -73,15 +73,25 @@ func Unmarshal(data []byte, v any) error {
 	)
 	switch x := v.(type) {
 	case *[]Event:
-		rest, err = (*EventBatch)(x).UnmarshalMsg(data)
+		rest, err = unmarshalBatch(data, x)
+	case *EventBatch:
+		rest, err = unmarshalBatch(data, (*[]Event)(x))
 	case *[]Alert:
-		rest, err = (*AlertBatch)(x).UnmarshalMsg(data)
+		rest, err = unmarshalBatch(data, x)
+	case *AlertBatch:
+		rest, err = unmarshalBatch(data, (*[]Alert)(x))
 	case *[]Incident:
-		rest, err = (*IncidentBatch)(x).UnmarshalMsg(data)
+		rest, err = unmarshalBatch(data, x)
+	case *IncidentBatch:
+		rest, err = unmarshalBatch(data, (*[]Incident)(x))
 	case *[]Plan:
-		rest, err = (*PlanBatch)(x).UnmarshalMsg(data)
+		rest, err = unmarshalBatch(data, x)
+	case *PlanBatch:
+		rest, err = unmarshalBatch(data, (*[]Plan)(x))
 	case *[]DeadLetter:
-		rest, err = (*DeadLetterBatch)(x).UnmarshalMsg(data)
+		rest, err = unmarshalBatch(data, x)
+	case *DeadLetterBatch:
+		rest, err = unmarshalBatch(data, (*[]DeadLetter)(x))
 	case msgp.Unmarshaler:
 		rest, err = x.UnmarshalMsg(data)
 	default:
@@ -94,6 +104,45 @@ func Unmarshal(data []byte, v any) error {
 		return fmt.Errorf("decode batch: %d trailing bytes", len(rest))
 	}
 	return nil
+}
+
+// maxPrealloc bounds the records allocated up front for a batch from its
+// array header; a longer batch grows as its records are decoded.
+const maxPrealloc = 4096
+
+// unmarshalBatch decodes a batch (an array of records) into *dst with the
+// generated per-record decoder, like the generated *Batch UnmarshalMsg,
+// except that it trusts the array header only as far as the data goes:
+// every record takes at least one byte, so a count beyond the bytes left
+// is rejected, and at most maxPrealloc records are allocated before any is
+// decoded. The generated code allocates whatever the header announces: a
+// five-byte message claiming 2^28 events took the process down (fatal
+// out of memory, not a recoverable panic).
+func unmarshalBatch[T any, P interface {
+	*T
+	msgp.Unmarshaler
+}](data []byte, dst *[]T) ([]byte, error) {
+	n, bts, err := msgp.ReadArrayHeaderBytes(data)
+	if err != nil {
+		return bts, msgp.WrapError(err)
+	}
+	if int64(n) > int64(len(bts)) {
+		return bts, msgp.WrapError(fmt.Errorf("%d records in %d bytes: %w", n, len(bts), msgp.ErrShortBytes))
+	}
+	out := (*dst)[:0]
+	if cap(out) < int(n) {
+		out = make([]T, 0, min(int(n), maxPrealloc))
+	}
+	for i := 0; i < int(n); i++ {
+		var zero T
+		out = append(out, zero)
+		if bts, err = P(&out[i]).UnmarshalMsg(bts); err != nil {
+			*dst = out[:i]
+			return bts, msgp.WrapError(err, i)
+		}
+	}
+	*dst = out
+	return bts, nil
 }
 
 // MarshalEvents encodes a batch of events.

@@ -2,6 +2,9 @@ package event
 
 //msgp:tag json
 //msgp:timezone utc
+// Corrupt input must not make the decoder allocate what a header claims:
+// no legitimate array or map in an 8 MiB message has 2^18 elements.
+//msgp:limit arrays:262144 maps:262144
 
 import (
 	"time"
@@ -272,8 +275,15 @@ type Incident struct {
 	FirstSeen time.Time `json:"first_seen" expr:"first_seen"`
 	LastSeen  time.Time `json:"last_seen" expr:"last_seen"`
 	UpdatedAt time.Time `json:"updated_at" expr:"updated_at"`
-	// AlertIDs, RuleIDs and Techniques accumulate over the incident's life.
-	AlertIDs   []string `json:"alert_ids" expr:"alert_ids"`
+	// AlertIDs are the ids of the incident's first 50 and its last 50
+	// alerts, in the order they joined (all of them while AlertCount is at
+	// most 100): an incident version stays the same size however many
+	// alerts it has. The alerts table has every alert with its IncidentID.
+	AlertIDs []string `json:"alert_ids" expr:"alert_ids"`
+	// AlertCount is the number of alerts of the incident (0 in records
+	// written before it existed: count AlertIDs then).
+	AlertCount int `json:"alert_count,omitempty" expr:"alert_count"`
+	// RuleIDs and Techniques accumulate over the incident's life.
 	RuleIDs    []string `json:"rule_ids" expr:"rule_ids"`
 	Techniques []string `json:"techniques,omitempty" expr:"techniques"`
 	// Assets and Zones are the affected asset and zone ids.

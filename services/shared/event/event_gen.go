@@ -6,6 +6,12 @@ import (
 	"github.com/tinylib/msgp/msgp"
 )
 
+// Size limits for msgp deserialization
+const (
+	zd9e37b5dlimitArrays = 262144
+	zd9e37b5dlimitMaps   = 262144
+)
+
 // DecodeMsg implements msgp.Decodable
 func (z *Alert) DecodeMsg(dc *msgp.Reader) (err error) {
 	var field []byte
@@ -14,6 +20,10 @@ func (z *Alert) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -73,6 +83,10 @@ func (z *Alert) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Techniques")
 				return
 			}
+			if zb0002 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Techniques) >= int(zb0002) {
 				z.Techniques = (z.Techniques)[:zb0002]
 			} else {
@@ -102,6 +116,10 @@ func (z *Alert) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0003, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "EventIDs")
+				return
+			}
+			if zb0003 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.EventIDs) >= int(zb0003) {
@@ -139,6 +157,10 @@ func (z *Alert) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0004, err = dc.ReadMapHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Fields")
+				return
+			}
+			if zb0004 > zd9e37b5dlimitMaps {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if z.Fields == nil {
@@ -480,6 +502,10 @@ func (z *Alert) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -537,6 +563,10 @@ func (z *Alert) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Techniques")
 				return
 			}
+			if zb0002 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Techniques) >= int(zb0002) {
 				z.Techniques = (z.Techniques)[:zb0002]
 			} else {
@@ -566,6 +596,10 @@ func (z *Alert) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "EventIDs")
+				return
+			}
+			if zb0003 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.EventIDs) >= int(zb0003) {
@@ -603,6 +637,10 @@ func (z *Alert) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0004, bts, err = msgp.ReadMapHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Fields")
+				return
+			}
+			if zb0004 > zd9e37b5dlimitMaps {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if z.Fields == nil {
@@ -666,6 +704,10 @@ func (z *DeadLetter) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -919,6 +961,10 @@ func (z *DeadLetter) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -1001,6 +1047,10 @@ func (z *Endpoint) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -1359,6 +1409,10 @@ func (z *Endpoint) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -1459,6 +1513,10 @@ func (z *Event) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -1608,6 +1666,10 @@ func (z *Event) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Techniques")
 				return
 			}
+			if zb0002 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Techniques) >= int(zb0002) {
 				z.Techniques = (z.Techniques)[:zb0002]
 			} else {
@@ -1727,6 +1789,10 @@ func (z *Event) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0003, err = dc.ReadMapHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Fields")
+				return
+			}
+			if zb0003 > zd9e37b5dlimitMaps {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if z.Fields == nil {
@@ -2878,6 +2944,10 @@ func (z *Event) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -3025,6 +3095,10 @@ func (z *Event) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Techniques")
 				return
 			}
+			if zb0002 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Techniques) >= int(zb0002) {
 				z.Techniques = (z.Techniques)[:zb0002]
 			} else {
@@ -3146,6 +3220,10 @@ func (z *Event) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Fields")
 				return
 			}
+			if zb0003 > zd9e37b5dlimitMaps {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if z.Fields == nil {
 				z.Fields = make(map[string]string, zb0003)
 			} else if len(z.Fields) > 0 {
@@ -3240,6 +3318,10 @@ func (z *Flow) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -3493,6 +3575,10 @@ func (z *Flow) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -3577,6 +3663,10 @@ func (z *Incident) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, err = dc.ReadMapKeyPtr()
@@ -3658,6 +3748,10 @@ func (z *Incident) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "AlertIDs")
 				return
 			}
+			if zb0002 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.AlertIDs) >= int(zb0002) {
 				z.AlertIDs = (z.AlertIDs)[:zb0002]
 			} else {
@@ -3670,11 +3764,21 @@ func (z *Incident) DecodeMsg(dc *msgp.Reader) (err error) {
 					return
 				}
 			}
+		case "alert_count":
+			z.AlertCount, err = dc.ReadInt()
+			if err != nil {
+				err = msgp.WrapError(err, "AlertCount")
+				return
+			}
 		case "rule_ids":
 			var zb0003 uint32
 			zb0003, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "RuleIDs")
+				return
+			}
+			if zb0003 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.RuleIDs) >= int(zb0003) {
@@ -3696,6 +3800,10 @@ func (z *Incident) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Techniques")
 				return
 			}
+			if zb0004 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Techniques) >= int(zb0004) {
 				z.Techniques = (z.Techniques)[:zb0004]
 			} else {
@@ -3715,6 +3823,10 @@ func (z *Incident) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "Assets")
 				return
 			}
+			if zb0005 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Assets) >= int(zb0005) {
 				z.Assets = (z.Assets)[:zb0005]
 			} else {
@@ -3732,6 +3844,10 @@ func (z *Incident) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0006, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Zones")
+				return
+			}
+			if zb0006 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Zones) >= int(zb0006) {
@@ -3784,20 +3900,24 @@ func (z *Incident) DecodeMsg(dc *msgp.Reader) (err error) {
 // EncodeMsg implements msgp.Encodable
 func (z *Incident) EncodeMsg(en *msgp.Writer) (err error) {
 	// check for omitted fields
-	zb0001Len := uint32(20)
-	var zb0001Mask uint32 /* 20 bits */
+	zb0001Len := uint32(21)
+	var zb0001Mask uint32 /* 21 bits */
 	_ = zb0001Mask
-	if z.Techniques == nil {
+	if z.AlertCount == 0 {
 		zb0001Len--
-		zb0001Mask |= 0x2000
+		zb0001Mask |= 0x1000
 	}
-	if z.Assets == nil {
+	if z.Techniques == nil {
 		zb0001Len--
 		zb0001Mask |= 0x4000
 	}
-	if z.Zones == nil {
+	if z.Assets == nil {
 		zb0001Len--
 		zb0001Mask |= 0x8000
+	}
+	if z.Zones == nil {
+		zb0001Len--
+		zb0001Mask |= 0x10000
 	}
 	// variable map header, size zb0001Len
 	err = en.WriteMapHeader(zb0001Len)
@@ -3934,6 +4054,18 @@ func (z *Incident) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
+		if (zb0001Mask & 0x1000) == 0 { // if not omitted
+			// write "alert_count"
+			err = en.Append(0xab, 0x61, 0x6c, 0x65, 0x72, 0x74, 0x5f, 0x63, 0x6f, 0x75, 0x6e, 0x74)
+			if err != nil {
+				return
+			}
+			err = en.WriteInt(z.AlertCount)
+			if err != nil {
+				err = msgp.WrapError(err, "AlertCount")
+				return
+			}
+		}
 		// write "rule_ids"
 		err = en.Append(0xa8, 0x72, 0x75, 0x6c, 0x65, 0x5f, 0x69, 0x64, 0x73)
 		if err != nil {
@@ -3951,7 +4083,7 @@ func (z *Incident) EncodeMsg(en *msgp.Writer) (err error) {
 				return
 			}
 		}
-		if (zb0001Mask & 0x2000) == 0 { // if not omitted
+		if (zb0001Mask & 0x4000) == 0 { // if not omitted
 			// write "techniques"
 			err = en.Append(0xaa, 0x74, 0x65, 0x63, 0x68, 0x6e, 0x69, 0x71, 0x75, 0x65, 0x73)
 			if err != nil {
@@ -3970,7 +4102,7 @@ func (z *Incident) EncodeMsg(en *msgp.Writer) (err error) {
 				}
 			}
 		}
-		if (zb0001Mask & 0x4000) == 0 { // if not omitted
+		if (zb0001Mask & 0x8000) == 0 { // if not omitted
 			// write "assets"
 			err = en.Append(0xa6, 0x61, 0x73, 0x73, 0x65, 0x74, 0x73)
 			if err != nil {
@@ -3989,7 +4121,7 @@ func (z *Incident) EncodeMsg(en *msgp.Writer) (err error) {
 				}
 			}
 		}
-		if (zb0001Mask & 0x8000) == 0 { // if not omitted
+		if (zb0001Mask & 0x10000) == 0 { // if not omitted
 			// write "zones"
 			err = en.Append(0xa5, 0x7a, 0x6f, 0x6e, 0x65, 0x73)
 			if err != nil {
@@ -4056,20 +4188,24 @@ func (z *Incident) EncodeMsg(en *msgp.Writer) (err error) {
 func (z *Incident) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
 	// check for omitted fields
-	zb0001Len := uint32(20)
-	var zb0001Mask uint32 /* 20 bits */
+	zb0001Len := uint32(21)
+	var zb0001Mask uint32 /* 21 bits */
 	_ = zb0001Mask
-	if z.Techniques == nil {
+	if z.AlertCount == 0 {
 		zb0001Len--
-		zb0001Mask |= 0x2000
+		zb0001Mask |= 0x1000
 	}
-	if z.Assets == nil {
+	if z.Techniques == nil {
 		zb0001Len--
 		zb0001Mask |= 0x4000
 	}
-	if z.Zones == nil {
+	if z.Assets == nil {
 		zb0001Len--
 		zb0001Mask |= 0x8000
+	}
+	if z.Zones == nil {
+		zb0001Len--
+		zb0001Mask |= 0x10000
 	}
 	// variable map header, size zb0001Len
 	o = msgp.AppendMapHeader(o, zb0001Len)
@@ -4115,13 +4251,18 @@ func (z *Incident) MarshalMsg(b []byte) (o []byte, err error) {
 		for za0001 := range z.AlertIDs {
 			o = msgp.AppendString(o, z.AlertIDs[za0001])
 		}
+		if (zb0001Mask & 0x1000) == 0 { // if not omitted
+			// string "alert_count"
+			o = append(o, 0xab, 0x61, 0x6c, 0x65, 0x72, 0x74, 0x5f, 0x63, 0x6f, 0x75, 0x6e, 0x74)
+			o = msgp.AppendInt(o, z.AlertCount)
+		}
 		// string "rule_ids"
 		o = append(o, 0xa8, 0x72, 0x75, 0x6c, 0x65, 0x5f, 0x69, 0x64, 0x73)
 		o = msgp.AppendArrayHeader(o, uint32(len(z.RuleIDs)))
 		for za0002 := range z.RuleIDs {
 			o = msgp.AppendString(o, z.RuleIDs[za0002])
 		}
-		if (zb0001Mask & 0x2000) == 0 { // if not omitted
+		if (zb0001Mask & 0x4000) == 0 { // if not omitted
 			// string "techniques"
 			o = append(o, 0xaa, 0x74, 0x65, 0x63, 0x68, 0x6e, 0x69, 0x71, 0x75, 0x65, 0x73)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.Techniques)))
@@ -4129,7 +4270,7 @@ func (z *Incident) MarshalMsg(b []byte) (o []byte, err error) {
 				o = msgp.AppendString(o, z.Techniques[za0003])
 			}
 		}
-		if (zb0001Mask & 0x4000) == 0 { // if not omitted
+		if (zb0001Mask & 0x8000) == 0 { // if not omitted
 			// string "assets"
 			o = append(o, 0xa6, 0x61, 0x73, 0x73, 0x65, 0x74, 0x73)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.Assets)))
@@ -4137,7 +4278,7 @@ func (z *Incident) MarshalMsg(b []byte) (o []byte, err error) {
 				o = msgp.AppendString(o, z.Assets[za0004])
 			}
 		}
-		if (zb0001Mask & 0x8000) == 0 { // if not omitted
+		if (zb0001Mask & 0x10000) == 0 { // if not omitted
 			// string "zones"
 			o = append(o, 0xa5, 0x7a, 0x6f, 0x6e, 0x65, 0x73)
 			o = msgp.AppendArrayHeader(o, uint32(len(z.Zones)))
@@ -4177,6 +4318,10 @@ func (z *Incident) UnmarshalMsg(bts []byte) (o []byte, err error) {
 	zb0001, bts, err = msgp.ReadMapHeaderBytes(bts)
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -4260,6 +4405,10 @@ func (z *Incident) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "AlertIDs")
 				return
 			}
+			if zb0002 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.AlertIDs) >= int(zb0002) {
 				z.AlertIDs = (z.AlertIDs)[:zb0002]
 			} else {
@@ -4272,11 +4421,21 @@ func (z *Incident) UnmarshalMsg(bts []byte) (o []byte, err error) {
 					return
 				}
 			}
+		case "alert_count":
+			z.AlertCount, bts, err = msgp.ReadIntBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "AlertCount")
+				return
+			}
 		case "rule_ids":
 			var zb0003 uint32
 			zb0003, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "RuleIDs")
+				return
+			}
+			if zb0003 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.RuleIDs) >= int(zb0003) {
@@ -4298,6 +4457,10 @@ func (z *Incident) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Techniques")
 				return
 			}
+			if zb0004 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Techniques) >= int(zb0004) {
 				z.Techniques = (z.Techniques)[:zb0004]
 			} else {
@@ -4317,6 +4480,10 @@ func (z *Incident) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Assets")
 				return
 			}
+			if zb0005 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Assets) >= int(zb0005) {
 				z.Assets = (z.Assets)[:zb0005]
 			} else {
@@ -4334,6 +4501,10 @@ func (z *Incident) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0006, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Zones")
+				return
+			}
+			if zb0006 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Zones) >= int(zb0006) {
@@ -4390,7 +4561,7 @@ func (z *Incident) Msgsize() (s int) {
 	for za0001 := range z.AlertIDs {
 		s += msgp.StringPrefixSize + len(z.AlertIDs[za0001])
 	}
-	s += 9 + msgp.ArrayHeaderSize
+	s += 12 + msgp.IntSize + 9 + msgp.ArrayHeaderSize
 	for za0002 := range z.RuleIDs {
 		s += msgp.StringPrefixSize + len(z.RuleIDs[za0002])
 	}
@@ -4420,6 +4591,10 @@ func (z *Maint) DecodeMsg(dc *msgp.Reader) (err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, err = dc.ReadMapKeyPtr()
@@ -4447,6 +4622,10 @@ func (z *Maint) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "AllowedOps")
 				return
 			}
+			if zb0002 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.AllowedOps) >= int(zb0002) {
 				z.AllowedOps = (z.AllowedOps)[:zb0002]
 			} else {
@@ -4472,6 +4651,10 @@ func (z *Maint) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "AllowedSources")
 				return
 			}
+			if zb0003 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.AllowedSources) >= int(zb0003) {
 				z.AllowedSources = (z.AllowedSources)[:zb0003]
 			} else {
@@ -4489,6 +4672,10 @@ func (z *Maint) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0004, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "AllowedUsers")
+				return
+			}
+			if zb0004 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.AllowedUsers) >= int(zb0004) {
@@ -4726,6 +4913,10 @@ func (z *Maint) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -4753,6 +4944,10 @@ func (z *Maint) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "AllowedOps")
 				return
 			}
+			if zb0002 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.AllowedOps) >= int(zb0002) {
 				z.AllowedOps = (z.AllowedOps)[:zb0002]
 			} else {
@@ -4778,6 +4973,10 @@ func (z *Maint) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "AllowedSources")
 				return
 			}
+			if zb0003 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.AllowedSources) >= int(zb0003) {
 				z.AllowedSources = (z.AllowedSources)[:zb0003]
 			} else {
@@ -4795,6 +4994,10 @@ func (z *Maint) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0004, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "AllowedUsers")
+				return
+			}
+			if zb0004 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.AllowedUsers) >= int(zb0004) {
@@ -4846,6 +5049,10 @@ func (z *Plan) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -4903,6 +5110,10 @@ func (z *Plan) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0002, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Steps")
+				return
+			}
+			if zb0002 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Steps) >= int(zb0002) {
@@ -5069,6 +5280,10 @@ func (z *Plan) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -5126,6 +5341,10 @@ func (z *Plan) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "Steps")
 				return
 			}
+			if zb0002 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
+				return
+			}
 			if cap(z.Steps) >= int(zb0002) {
 				z.Steps = (z.Steps)[:zb0002]
 			} else {
@@ -5167,6 +5386,10 @@ func (z *Step) DecodeMsg(dc *msgp.Reader) (err error) {
 	zb0001, err = dc.ReadMapHeader()
 	if err != nil {
 		err = msgp.WrapError(err)
+		return
+	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
 		return
 	}
 	for zb0001 > 0 {
@@ -5254,6 +5477,10 @@ func (z *Step) DecodeMsg(dc *msgp.Reader) (err error) {
 			zb0002, err = dc.ReadArrayHeader()
 			if err != nil {
 				err = msgp.WrapError(err, "Approvers")
+				return
+			}
+			if zb0002 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Approvers) >= int(zb0002) {
@@ -5562,6 +5789,10 @@ func (z *Step) UnmarshalMsg(bts []byte) (o []byte, err error) {
 		err = msgp.WrapError(err)
 		return
 	}
+	if zb0001 > zd9e37b5dlimitMaps {
+		err = msgp.ErrLimitExceeded
+		return
+	}
 	for zb0001 > 0 {
 		zb0001--
 		field, bts, err = msgp.ReadMapKeyZC(bts)
@@ -5647,6 +5878,10 @@ func (z *Step) UnmarshalMsg(bts []byte) (o []byte, err error) {
 			zb0002, bts, err = msgp.ReadArrayHeaderBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Approvers")
+				return
+			}
+			if zb0002 > zd9e37b5dlimitArrays {
+				err = msgp.ErrLimitExceeded
 				return
 			}
 			if cap(z.Approvers) >= int(zb0002) {

@@ -1,0 +1,202 @@
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tinylib/msgp/msgp"
+
+	"github.com/c981/c981/services/shared/event/internal/sharedgen/transform"
+)
+
+// sharedBatches returns encoded batches covering every field kind of Event:
+// the schema example, events with and without the optional parts, empty
+// strings and maps, non-ASCII text, many fields.
+func sharedBatches(t testing.TB) map[string][]byte {
+	t.Helper()
+	var example Event
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "schemas", "examples", "event.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &example); err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Date(2026, 11, 26, 10, 0, 2, 123_000_000, time.UTC)
+	full := Event{
+		ID: NewID("full"), Time: ts, ReceivedAt: ts, Site: "demo-plant", Source: "syslog-tcp", Format: "cef",
+		Transport: "tls", Peer: "10.0.0.1:514", PeerIdentity: "CN=fw", TimeRaw: "Nov 26 10:00:02", Host: "fw-01",
+		App: "fw", ProcID: "42", MsgID: "ID7", Facility: 16, Severity: 2, Message: "ünïcødé — message",
+		Vendor: "V", Product: "P", SignatureID: "100", Signature: "sig", EventCode: "4720",
+		Techniques: []string{"T0843", "T0836"}, Kind: KindAlert, Category: "malware", Action: "deny",
+		Outcome: "failure", User: "op1", SrcIP: "10.20.2.11", DstIP: "10.20.1.11", SrcMAC: "00:11:22:33:44:55",
+		DstMAC: "66:77:88:99:aa:bb", SrcPort: 40000, DstPort: 502, Proto: "tcp", AppProto: "modbus",
+		BytesOut: 1 << 40, BytesIn: -1, Session: "s1", Operation: "program_download",
+		Fields: map[string]string{"a": "1", "": "empty key", "empty": ""}, Raw: "<10>raw",
+		Src:          Endpoint{IP: "10.20.2.11", Known: true, AssetID: "a/ews", AssetName: "EWS", Role: "ews", Zone: "a/z", ZoneKind: "control", Purdue: 2.5, SLT: 3, Criticality: "high", Safety: true},
+		Dst:          Endpoint{IP: "10.20.1.11", Purdue: -1},
+		Flow:         Flow{CrossZone: true, Conduit: "c", FlowID: "f", Violation: "no conduit", NewPair: true, PurdueDelta: 1.5, SafetyInvolved: true},
+		Maint:        Maint{Active: true, WindowID: "w", AllowedOps: []string{"write"}, WorkOrder: "WO-1", AllowedSources: []string{"a/ews"}, AllowedUsers: []string{"op1", ""}},
+		ModelVersion: 7,
+	}
+	many := full
+	many.Fields = map[string]string{}
+	for i := range 300 {
+		many.Fields["k"+strconv.Itoa(i)] = "v" + strconv.Itoa(i)
+	}
+	bare := Event{ID: NewID("bare"), Time: ts, ReceivedAt: ts, Facility: -1, Severity: -1}
+	emptyMap := bare
+	emptyMap.Fields = map[string]string{}
+	batches := map[string][]Event{
+		"empty":    {},
+		"example":  {example},
+		"full":     {full},
+		"mixed":    {full, bare, example, emptyMap, many, bare},
+		"bare":     {bare},
+		"emptymap": {emptyMap},
+	}
+	out := map[string][]byte{}
+	for name, evs := range batches {
+		data, err := MarshalEvents(evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = data
+	}
+	return out
+}
+
+// TestUnmarshalEventsShared checks that the shared-string decoder gives
+// what the generated one gives, also when it decodes into a slice that
+// holds earlier events.
+func TestUnmarshalEventsShared(t *testing.T) {
+	stale, err := UnmarshalEvents(sharedBatches(t)["mixed"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range sharedBatches(t) {
+		t.Run(name, func(t *testing.T) {
+			want, err := UnmarshalEvents(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, dst := range [][]Event{nil, append([]Event(nil), stale...)} {
+				got, err := UnmarshalEventsShared(data, dst)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
+					t.Fatalf("shared decode differs:\n got %+v\nwant %+v", got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestUnmarshalEventsSharedCorrupt checks the rejections that protect
+// memory: counts beyond the bytes left fail without allocating them, in
+// both decoders (the generated one through Unmarshal's batch guard).
+func TestUnmarshalEventsSharedCorrupt(t *testing.T) {
+	full := sharedBatches(t)["full"]
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"batch of 2^28 events in 5 bytes", []byte{0xdd, 0x0f, 0xff, 0xff, 0xff}},
+		{"batch of 2^32-1 events", []byte{0xdd, 0xff, 0xff, 0xff, 0xff, 0x80}},
+		{"event map of 2^32-1 fields", []byte{0x91, 0xdf, 0xff, 0xff, 0xff, 0xff}},
+		{"fields map of 2^32-1 entries", []byte{0x91, 0x81, 0xa6, 'f', 'i', 'e', 'l', 'd', 's', 0xdf, 0xff, 0xff, 0xff, 0xff}},
+		{"techniques of 2^32-1 strings", []byte{0x91, 0x81, 0xaa, 't', 'e', 'c', 'h', 'n', 'i', 'q', 'u', 'e', 's', 0xdd, 0xff, 0xff, 0xff, 0xff}},
+		{"truncated", full[:len(full)-3]},
+		{"trailing bytes", append(append([]byte(nil), full...), 0x00)},
+		{"not msgpack", []byte("not msgpack")},
+		{"empty", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := UnmarshalEventsShared(tt.data, nil); err == nil {
+				t.Error("shared decoder: no error")
+			}
+			if _, err := UnmarshalEvents(tt.data); err == nil {
+				t.Error("generated decoder: no error")
+			}
+		})
+	}
+}
+
+// TestUnmarshalBatchCorruptHeader checks every batch type against a
+// header that announces more records than bytes follow: an error, not an
+// allocation of 2^28 records (which ended the process).
+func TestUnmarshalBatchCorruptHeader(t *testing.T) {
+	data := []byte{0xdd, 0x0f, 0xff, 0xff, 0xff, 0x80}
+	for name, v := range map[string]any{
+		"events": &[]Event{}, "alerts": &[]Alert{}, "incidents": &[]Incident{}, "plans": &[]Plan{},
+		"dead letters": &[]DeadLetter{}, "EventBatch": &EventBatch{}, "AlertBatch": &AlertBatch{},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := Unmarshal(data, v); err == nil || !errors.Is(err, msgp.ErrShortBytes) {
+				t.Fatalf("err = %v, want a short-bytes error", err)
+			}
+		})
+	}
+	// Callers of the generated batch decoder itself (correlate decodes
+	// into a recycled EventBatch) are protected by the msgp limit.
+	var b EventBatch
+	if _, err := b.UnmarshalMsg(data); !errors.Is(err, msgp.ErrLimitExceeded) {
+		t.Fatalf("EventBatch.UnmarshalMsg: err = %v, want msgp.ErrLimitExceeded", err)
+	}
+}
+
+// TestSharedGenUpToDate checks that event_shared_gen.go is what sharedgen
+// derives from the current event_gen.go (run `go generate ./event`).
+func TestSharedGenUpToDate(t *testing.T) {
+	src, err := os.ReadFile("event_gen.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := transform.Shared(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("event_shared_gen.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatal("event_shared_gen.go is stale: run `cd services/shared && go generate ./event`")
+	}
+}
+
+// FuzzUnmarshalEventsShared checks on arbitrary input that the shared
+// decoder accepts exactly what the generated one accepts and decodes it to
+// equal events. Inputs whose counts exceed the bytes left are rejected by
+// the shared decoder before allocating; the generated per-record code
+// (below Unmarshal's batch guard) is bounded by the msgp limits.
+func FuzzUnmarshalEventsShared(f *testing.F) {
+	for _, data := range sharedBatches(f) {
+		f.Add(data)
+	}
+	f.Add([]byte{0xdd, 0x0f, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, serr := UnmarshalEventsShared(data, nil)
+		want, gerr := UnmarshalEvents(data)
+		if (serr == nil) != (gerr == nil) {
+			if serr != nil && errors.Is(serr, msgp.ErrShortBytes) && errors.Is(gerr, msgp.ErrLimitExceeded) {
+				return // both rejected, for different counts
+			}
+			t.Fatalf("shared err %v, generated err %v", serr, gerr)
+		}
+		if serr != nil {
+			return
+		}
+		if len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
+			t.Fatalf("shared decode differs:\n got %+v\nwant %+v", got, want)
+		}
+	})
+}
