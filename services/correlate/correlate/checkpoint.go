@@ -150,8 +150,10 @@ func (s *keyState) clone() keyState {
 	c.Events = slices.Clone(s.Events)
 	if s.Expected != nil {
 		ev := *s.Expected
+		ev.Raw = "" // a borrowed event still has it (see settle)
 		c.Expected = &ev
 	}
+	c.own = c.Expected // the copy owns its expected event
 	return c
 }
 

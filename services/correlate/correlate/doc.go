@@ -41,11 +41,13 @@
 // Incidents: alerts of one site with the same incident key belong to one
 // incident while each arrives within the incident window (event time) of
 // the incident's last alert; a later alert opens a new incident for the key.
-// Every change of an incident is a new version (Version+1) carrying the
-// merged alert ids, rules, ATT&CK techniques, assets and zones, the highest
-// severity, the most critical affected endpoint as Target and the other
-// side of that alert as Source, and a Risk score (see Risk). Incident
-// state lives in an IncidentStore: MemoryStore for one-shot analysis,
+// Every change of an incident is a new version (Version+1, at most one per
+// incident and input batch) carrying the alert count, the ids of its first
+// and last alerts (KeptAlertIDs in all: a version's size and the cost of
+// adding an alert do not grow with the incident), the merged rules, ATT&CK
+// techniques, assets and zones, the highest severity, the most critical
+// affected endpoint as Target and the other side of that alert as Source,
+// and a Risk score (see Risk). Incident state lives in an IncidentStore: MemoryStore for one-shot analysis,
 // KVStore (JetStream key-value, revision-checked writes) for the service, so
 // a restarted correlator continues where it stopped. The service puts a
 // CachedStore in front of it: the current incident of a recently used key
@@ -56,9 +58,15 @@
 // trip per StoreConcurrency keys instead of two per key in sequence.
 //
 // Processing is idempotent: alert ids are deterministic (rule id + event
-// id; for absence rule + site + key + deadline) and an alert already part
-// of an incident changes nothing, so a redelivered message yields the same
-// alerts and no new incident version.
+// id; for absence rule + site + key + deadline), and a redelivered message
+// yields the same alerts, assigned to the same incidents, and no new
+// incident version. The current incident of a key keeps a journal of the
+// last input positions (stream sequences) applied to the key and where
+// their alerts went (Entry.Applied, ReplayDepth positions, the service's
+// MaxAckPending: only messages not yet acknowledged are redelivered), so a
+// redelivery is recognised by its position in O(1), not by looking its
+// alerts up. The same event under a new position (a duplicate upstream)
+// is recognised while its alert id is one the current incident keeps.
 //
 // Rule fixtures (RunFixture) feed a rule pack's testdata/<ID>/events.jsonl
 // through an Engine with a fake clock and compare the alerts with

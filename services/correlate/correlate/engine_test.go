@@ -69,7 +69,7 @@ type incidentView struct {
 
 func view(in event.Incident) incidentView {
 	return incidentView{ID: in.ID, Key: in.Key, Severity: in.Severity, Title: in.Title, Version: in.Version,
-		Alerts: len(in.AlertIDs), RuleIDs: in.RuleIDs, Techniques: in.Techniques, Assets: in.Assets, Zones: in.Zones,
+		Alerts: in.AlertCount, RuleIDs: in.RuleIDs, Techniques: in.Techniques, Assets: in.Assets, Zones: in.Zones,
 		Target: in.Target.AssetID + in.Target.IP, Opened: in.OpenedAt.Sub(t0), First: in.FirstSeen.Sub(t0), Last: in.LastSeen.Sub(t0),
 		MaintActive: in.MaintActive}
 }
@@ -265,20 +265,32 @@ func TestEngineRedelivery(t *testing.T) {
 	ctx := context.Background()
 	b1 := []event.Event{flow("e1", 0, hist, plc101, "write", false)}
 	b2 := []event.Event{flow("e2", 2*time.Hour, hist, plc101, "write", false)} // closes the first incident
-	a1, i1, err := eng.Process(ctx, b1)
+	a1, i1, err := eng.ProcessAt(ctx, 1, b1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk.t = clk.t.Add(time.Hour)
-	if _, _, err := eng.Process(ctx, b2); err != nil {
+	if _, _, err := eng.ProcessAt(ctx, 2, b2); err != nil {
 		t.Fatal(err)
 	}
 	before := store.Incidents()
 
-	for name, batch := range map[string][]event.Event{"current incident": b2, "closed incident": b1} {
-		t.Run(name, func(t *testing.T) {
+	// A redelivered position finds its alerts' incidents in the key's
+	// journal, the closed one too; the same events under a new position
+	// are found among the alert ids the current incident keeps.
+	tests := []struct {
+		name  string
+		seq   uint64
+		batch []event.Event
+	}{
+		{"current incident", 2, b2},
+		{"closed incident", 1, b1},
+		{"same events under a new position", 3, b2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			clk.t = clk.t.Add(time.Hour)
-			alerts, incs, err := eng.Process(ctx, batch)
+			alerts, incs, err := eng.ProcessAt(ctx, tt.seq, tt.batch)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -419,11 +431,11 @@ func TestEngineMaxAlerts(t *testing.T) {
 	// Each event raises OT-006 and OT-007 at the same time: 6 alerts, at
 	// most 3 per incident -> 2 incidents chained by Prev.
 	batch := []event.Event{flow("e1", 0, hist, plc101, "write", false), flow("e2", 0, hist, plc101, "write", false), flow("e3", 0, hist, plc101, "write", false)}
-	_, incs, err := eng.Process(ctx, batch)
+	first, incs, err := eng.ProcessAt(ctx, 1, batch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(incs) != 2 || len(incs[0].AlertIDs) != 3 || len(incs[1].AlertIDs) != 3 {
+	if len(incs) != 2 || incs[0].AlertCount != 3 || incs[1].AlertCount != 3 || len(incs[0].AlertIDs) != 3 {
 		t.Fatalf("incidents = %d (%+v), want 2 with 3 alerts each", len(incs), incs)
 	}
 	cur, _, err := store.Current(ctx, "demo-plant", "demo-plant/plc-101")
@@ -431,13 +443,20 @@ func TestEngineMaxAlerts(t *testing.T) {
 		t.Fatalf("current entry = %+v, %v; want %s after %s", cur, err, incs[1].ID, incs[0].ID)
 	}
 	before := store.Incidents()
-	// Redelivering the first event finds its alerts in the closed incident.
-	alerts, again, err := eng.Process(ctx, batch[:1])
+	// Redelivering the batch (a new engine: evaluated again) finds the
+	// closed incident and the continuation in the key's journal.
+	eng = NewEngine(set, store, EngineOptions{MaxAlerts: 3})
+	alerts, again, err := eng.ProcessAt(ctx, 1, batch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(again) != 1 || again[0].ID != incs[0].ID || again[0].Version != 1 || alerts[0].IncidentID != incs[0].ID {
+	if len(again) != 2 || again[0].ID != incs[0].ID || again[0].Version != 1 || again[1].ID != incs[1].ID || again[1].Version != 1 {
 		t.Fatalf("redelivery: incidents %+v", again)
+	}
+	for i := range alerts {
+		if alerts[i].ID != first[i].ID || alerts[i].IncidentID != first[i].IncidentID {
+			t.Errorf("redelivered alert %d: %s in %s, first delivery %s in %s", i, alerts[i].ID, alerts[i].IncidentID, first[i].ID, first[i].IncidentID)
+		}
 	}
 	if !sameIncidents(before, store.Incidents()) {
 		t.Errorf("redelivery changed the store")

@@ -26,7 +26,8 @@ func sampleEntry(t testing.TB) Entry {
 	if err != nil || len(incs) == 0 {
 		t.Fatalf("no incident to store: %v", err)
 	}
-	return Entry{Incident: incs[0], Prev: "prev-incident", ClosedLastSeen: t0.Add(-time.Hour)}
+	return Entry{Incident: incs[0], Prev: "prev-incident", ClosedLastSeen: t0.Add(-time.Hour), Seq: 42,
+		Applied: []Applied{{Seq: 40, Runs: []Run{{Incident: "prev-incident", Alerts: 3}, {Alerts: 1}}}, {Seq: 42, Runs: []Run{{Alerts: 2}}}}}
 }
 
 // TestEntryCodec checks that an incident store value round-trips through
@@ -47,6 +48,20 @@ func TestEntryCodec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Values written before Seq and the journal existed end after
+	// ClosedLastSeen: bare's encoding without its last two bytes (Seq 0,
+	// an empty journal).
+	if n := len(bareEnc); bareEnc[n-2] != 0x00 || bareEnc[n-1] != 0x90 {
+		t.Fatalf("bare entry ends in % x, want 00 90", bareEnc[n-2:])
+	}
+	noJournal := bareEnc[:len(bareEnc)-2]
+	unjournaled := full
+	unjournaled.Applied = nil
+	fullNoJournal, err := encodeEntry(&unjournaled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	journalAt := len(fullNoJournal) - 1 // the empty journal's header
 	tests := []struct {
 		name    string
 		data    []byte
@@ -55,6 +70,10 @@ func TestEntryCodec(t *testing.T) {
 	}{
 		{name: "messagepack", data: enc, want: full},
 		{name: "messagepack without previous incident", data: bareEnc, want: bare},
+		{name: "messagepack written before journals", data: noJournal, want: bare},
+		// 2G journal records announced in 5 bytes: an error, not an allocation.
+		{name: "huge journal header", data: append(append([]byte{}, fullNoJournal[:journalAt]...), 0xdd, 0x7f, 0xff, 0xff, 0xff), wantErr: true},
+		{name: "journal record of three elements", data: append(append([]byte{}, fullNoJournal[:journalAt]...), 0x91, 0x93, 0x01, 0x90, 0x01), wantErr: true},
 		{name: "json of earlier versions", data: legacy, want: full},
 		{name: "truncated", data: enc[:len(enc)-3], wantErr: true},
 		{name: "trailing bytes", data: append(append([]byte{}, enc...), 0x01), wantErr: true},
@@ -130,12 +149,17 @@ func FuzzDecodeEntry(f *testing.F) {
 	})
 }
 
-// BenchmarkEntryCodec compares encoding an incident store value of a full
-// incident (max_alerts_per_incident alert ids) in MessagePack and JSON.
+// BenchmarkEntryCodec compares encoding the largest incident store value
+// (KeptAlertIDs alert ids, a journal of DefaultReplayDepth positions) in
+// MessagePack and JSON.
 func BenchmarkEntryCodec(b *testing.B) {
 	e := sampleEntry(b)
-	for i := len(e.Incident.AlertIDs); i < DefaultMaxAlerts; i++ {
+	for i := len(e.Incident.AlertIDs); i < KeptAlertIDs; i++ {
 		e.Incident.AlertIDs = append(e.Incident.AlertIDs, event.NewID("alert", "OT-001", "e"+time.Duration(i).String()))
+	}
+	e.Applied = nil
+	for i := range DefaultReplayDepth {
+		e.Applied = append(e.Applied, Applied{Seq: uint64(1000 + i), Runs: []Run{{Alerts: 20}}})
 	}
 	b.Run("msgpack", func(b *testing.B) {
 		b.ReportAllocs()

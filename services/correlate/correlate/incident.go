@@ -12,20 +12,21 @@ import (
 // FirstSeen and LastSeen, never OpenedAt.
 func newIncident(a *event.Alert, ev *event.Event, title string, now time.Time) event.Incident {
 	inc := event.Incident{
-		ID:        event.NewID("incident", a.Site, a.IncidentKey, a.ID),
-		Version:   1,
-		Site:      a.Site,
-		Key:       a.IncidentKey,
-		Title:     title,
-		Severity:  a.Severity,
-		Status:    event.StatusNew,
-		OpenedAt:  a.Time,
-		FirstSeen: a.Time,
-		LastSeen:  a.Time,
-		UpdatedAt: now,
-		AlertIDs:  []string{a.ID},
-		Target:    ev.Dst,
-		Source:    ev.Src,
+		ID:         event.NewID("incident", a.Site, a.IncidentKey, a.ID),
+		Version:    1,
+		Site:       a.Site,
+		Key:        a.IncidentKey,
+		Title:      title,
+		Severity:   a.Severity,
+		Status:     event.StatusNew,
+		OpenedAt:   a.Time,
+		FirstSeen:  a.Time,
+		LastSeen:   a.Time,
+		UpdatedAt:  now,
+		AlertIDs:   []string{a.ID},
+		AlertCount: 1,
+		Target:     ev.Dst,
+		Source:     ev.Src,
 	}
 	if better(ev.Src, inc.Target) {
 		inc.Target, inc.Source = ev.Src, ev.Dst
@@ -39,7 +40,8 @@ func newIncident(a *event.Alert, ev *event.Event, title string, now time.Time) e
 // mergeAlert adds alert a (raised for ev) to an existing incident. An alert
 // older than the incident's first one moves FirstSeen but not OpenedAt.
 func mergeAlert(inc *event.Incident, a *event.Alert, ev *event.Event, title string) {
-	inc.AlertIDs = append(inc.AlertIDs, a.ID)
+	inc.AlertIDs = append(inc.AlertIDs, a.ID) // trimmed by trimAlertIDs
+	inc.AlertCount++
 	if event.SeverityRank(a.Severity) > event.SeverityRank(inc.Severity) {
 		inc.Severity = a.Severity
 		inc.Title = title
@@ -64,6 +66,37 @@ func mergeAlert(inc *event.Incident, a *event.Alert, ev *event.Event, title stri
 	}
 	addAlert(inc, a, ev)
 	inc.Risk = Risk(inc.Severity, inc.Target)
+}
+
+// KeptAlertIDs bounds Incident.AlertIDs: an incident keeps the ids of its
+// first KeptAlertIDs/2 and its last KeptAlertIDs/2 alerts (and counts all
+// of them in AlertCount), so that adding an alert and publishing a version
+// cost the same for the 1st and the 100,000th alert. Every alert names its
+// incident (Alert.IncidentID), so the alerts table has them all.
+const KeptAlertIDs = 100
+
+// trimAlertIDs bounds the alert ids of an incident (mergeAlert appends
+// them; the engine trims once per batch) to its first KeptAlertIDs/2 and
+// last KeptAlertIDs/2.
+func trimAlertIDs(ids []string) []string {
+	n := len(ids)
+	if n <= KeptAlertIDs {
+		return ids
+	}
+	head := KeptAlertIDs / 2
+	copy(ids[head:], ids[n-(KeptAlertIDs-head):])
+	clear(ids[KeptAlertIDs:]) // no references to dropped ids
+	return ids[:KeptAlertIDs:KeptAlertIDs]
+}
+
+// upgradeIncident brings an incident written before AlertCount existed
+// (AlertCount 0, every alert id in AlertIDs) to the bounded form.
+func upgradeIncident(inc *event.Incident) {
+	if inc.AlertCount != 0 {
+		return
+	}
+	inc.AlertCount = len(inc.AlertIDs)
+	inc.AlertIDs = trimAlertIDs(inc.AlertIDs)
 }
 
 // Risk scores an incident 0-100 from its highest rule severity and the zone

@@ -138,12 +138,19 @@ var _ IncidentStore = (*KVStore)(nil)
 const entryMsgpack = 0xc1
 
 // encodeEntry encodes an Entry as entryMsgpack followed by the incident in
-// the bus codec (event.Incident's generated MessagePack), Prev as a string
-// and ClosedLastSeen as Unix nanoseconds (0: none). Encoding an incident
-// with its up to MaxAlerts alert ids on every update was the costliest
-// part of an incident write in JSON.
+// the bus codec (event.Incident's generated MessagePack), Prev as a string,
+// ClosedLastSeen as Unix nanoseconds (0: none), Seq, and the Applied
+// journal as an array of [seq, [[incident, alerts], ...]]. Values written
+// before Seq existed end after ClosedLastSeen.
 func encodeEntry(e *Entry) ([]byte, error) {
-	b := make([]byte, 0, 1+e.Incident.Msgsize()+msgp.StringPrefixSize+len(e.Prev)+msgp.Int64Size)
+	size := 1 + e.Incident.Msgsize() + msgp.StringPrefixSize + len(e.Prev) + 2*msgp.Int64Size + msgp.ArrayHeaderSize
+	for _, a := range e.Applied {
+		size += 2*msgp.ArrayHeaderSize + msgp.Uint64Size
+		for _, r := range a.Runs {
+			size += msgp.ArrayHeaderSize + msgp.StringPrefixSize + len(r.Incident) + msgp.IntSize
+		}
+	}
+	b := make([]byte, 0, size)
 	b = append(b, entryMsgpack)
 	b, err := e.Incident.MarshalMsg(b)
 	if err != nil {
@@ -154,7 +161,79 @@ func encodeEntry(e *Entry) ([]byte, error) {
 	if !e.ClosedLastSeen.IsZero() {
 		closed = e.ClosedLastSeen.UnixNano()
 	}
-	return msgp.AppendInt64(b, closed), nil
+	b = msgp.AppendInt64(b, closed)
+	b = msgp.AppendUint64(b, e.Seq)
+	b = msgp.AppendArrayHeader(b, uint32(len(e.Applied)))
+	for _, a := range e.Applied {
+		b = msgp.AppendArrayHeader(b, 2)
+		b = msgp.AppendUint64(b, a.Seq)
+		b = msgp.AppendArrayHeader(b, uint32(len(a.Runs)))
+		for _, r := range a.Runs {
+			b = msgp.AppendArrayHeader(b, 2)
+			b = msgp.AppendString(b, r.Incident)
+			b = msgp.AppendInt(b, r.Alerts)
+		}
+	}
+	return b, nil
+}
+
+// readArray reads an array header of exactly want elements (want < 0: any
+// number that the remaining bytes can hold, one byte per element at least).
+func readArray(b []byte, want int) (int, []byte, error) {
+	n, rest, err := msgp.ReadArrayHeaderBytes(b)
+	if err != nil {
+		return 0, nil, err
+	}
+	if want >= 0 && int(n) != want {
+		return 0, nil, fmt.Errorf("array of %d elements, want %d", n, want)
+	}
+	if int(n) > len(rest) {
+		return 0, nil, fmt.Errorf("array of %d elements in %d bytes", n, len(rest))
+	}
+	return int(n), rest, nil
+}
+
+// decodeApplied decodes the Seq and Applied journal encodeEntry appends.
+func decodeApplied(e *Entry, b []byte) ([]byte, error) {
+	var err error
+	if e.Seq, b, err = msgp.ReadUint64Bytes(b); err != nil {
+		return nil, fmt.Errorf("seq: %w", err)
+	}
+	n, b, err := readArray(b, -1)
+	if err != nil {
+		return nil, fmt.Errorf("applied: %w", err)
+	}
+	if n > 0 {
+		e.Applied = make([]Applied, n)
+	}
+	for i := range e.Applied {
+		a := &e.Applied[i]
+		if _, b, err = readArray(b, 2); err != nil {
+			return nil, fmt.Errorf("applied %d: %w", i, err)
+		}
+		if a.Seq, b, err = msgp.ReadUint64Bytes(b); err != nil {
+			return nil, fmt.Errorf("applied %d: seq: %w", i, err)
+		}
+		var runs int
+		if runs, b, err = readArray(b, -1); err != nil {
+			return nil, fmt.Errorf("applied %d: runs: %w", i, err)
+		}
+		if runs > 0 { // none decodes as none, like the JSON of an empty record
+			a.Runs = make([]Run, runs)
+		}
+		for j := range a.Runs {
+			if _, b, err = readArray(b, 2); err != nil {
+				return nil, fmt.Errorf("applied %d run %d: %w", i, j, err)
+			}
+			if a.Runs[j].Incident, b, err = msgp.ReadStringBytes(b); err != nil {
+				return nil, fmt.Errorf("applied %d run %d: incident: %w", i, j, err)
+			}
+			if a.Runs[j].Alerts, b, err = msgp.ReadIntBytes(b); err != nil {
+				return nil, fmt.Errorf("applied %d run %d: alerts: %w", i, j, err)
+			}
+		}
+	}
+	return b, nil
 }
 
 // decodeEntry decodes a value written by encodeEntry, or a JSON Entry
@@ -181,6 +260,11 @@ func decodeEntry(data []byte) (Entry, error) {
 	closed, rest, err := msgp.ReadInt64Bytes(rest)
 	if err != nil {
 		return Entry{}, fmt.Errorf("closed_last_seen: %w", err)
+	}
+	if len(rest) != 0 { // written since Seq exists
+		if rest, err = decodeApplied(&e, rest); err != nil {
+			return Entry{}, err
+		}
 	}
 	if len(rest) != 0 {
 		return Entry{}, fmt.Errorf("%d trailing bytes", len(rest))

@@ -51,6 +51,13 @@ type Metrics struct {
 	// Replayed counts redelivered messages skipped because the service had
 	// already applied them.
 	Replayed prometheus.Counter
+	// ReappliedAlerts counts alerts recognised as already applied to their incident, by how: journal (the key's
+	// journal of positions: a redelivered message), alert_id (an id the
+	// current incident keeps: the same event under a new position, or
+	// twice in one batch) or beyond_journal (older than the
+	// key's journal: assigned to the current incident, logged; cannot
+	// happen while ReplayDepth is at least the consumer's MaxAckPending).
+	ReappliedAlerts *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -110,6 +117,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Replayed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "c981_correlate_redeliveries_skipped_total", Help: "Redelivered messages skipped because they were already applied (acknowledged once their first delivery's effects are durable).",
 		}),
+		ReappliedAlerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_correlate_reapplied_alerts_total", Help: "Alerts recognised as already applied to their incident, by how (journal: a redelivered message; alert_id: an alert id the incident keeps; beyond_journal: older than the key's journal).",
+		}, []string{"how"}),
+	}
+	for _, h := range []string{reappliedJournal, reappliedAlertID, reappliedBeyond} {
+		m.ReappliedAlerts.WithLabelValues(h)
 	}
 	for _, r := range []string{restartResume, restartError, restartGap} {
 		m.Restarts.WithLabelValues(r)
@@ -124,7 +137,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.Events, m.InvalidEvents, m.PoisonMessages, m.RuleMatches, m.RuleErrors,
-		m.Alerts, m.IncidentVersions, m.StoreConflicts, m.IncidentCache, m.LateEvents, m.LiveKeys, m.Evictions, m.Suppressed, m.Reloads, m.Duration, m.Restarts, m.Replayed} {
+		m.Alerts, m.IncidentVersions, m.StoreConflicts, m.IncidentCache, m.LateEvents, m.LiveKeys, m.Evictions, m.Suppressed, m.Reloads, m.Duration, m.Restarts, m.Replayed, m.ReappliedAlerts} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register correlate metrics: %w", err)
 		}
@@ -135,4 +148,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 const (
 	changeCreated = "created"
 	changeUpdated = "updated"
+)
+
+// ReappliedAlerts labels.
+const (
+	reappliedJournal = "journal"
+	reappliedAlertID = "alert_id"
+	reappliedBeyond  = "beyond_journal"
 )

@@ -48,8 +48,14 @@ const pairRule = `rules:
 // settings and returns a stop function that waits for Run to return.
 func startCorrelator(t *testing.T, js jetstream.JetStream, rulesDir string, cfg Config) func() {
 	t.Helper()
+	return startCorrelatorWith(t, js, rulesDir, cfg, prometheus.NewRegistry())
+}
+
+// startCorrelatorWith is startCorrelator with the metrics in reg.
+func startCorrelatorWith(t *testing.T, js jetstream.JetStream, rulesDir string, cfg Config, reg *prometheus.Registry) func() {
+	t.Helper()
 	cfg.RulesDir = rulesDir
-	svc, err := New(cfg, Deps{JS: js, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()})
+	svc, err := New(cfg, Deps{JS: js, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,9 +215,17 @@ func TestCrashBetweenPublishAndCheckpoint(t *testing.T) {
 	waitFor(t, "the alert of message 2", func() bool { return len(pairAlerts()) == 1 })
 	stopA() // dies with message 2 unacknowledged and its state not checkpointed
 
-	stopB := startCorrelator(t, env.JS, rulesDir, cfg)
+	regB := prometheus.NewRegistry()
+	stopB := startCorrelatorWith(t, env.JS, rulesDir, cfg, regB)
 	defer stopB()
 	waitFor(t, "message 2 acknowledged", acked(2))
+	// The incident key's journal recognised message 2's alert as applied.
+	if n, err := testutil.GatherAndCount(regB, "c981_correlate_reapplied_alerts_total"); err != nil || n != 3 {
+		t.Fatalf("reapplied alerts series = %d, %v", n, err)
+	}
+	if got := gatherCounter(t, regB, "c981_correlate_reapplied_alerts_total", reappliedJournal); got != 1 {
+		t.Errorf("alerts recognised by the journal after the crash = %v, want 1", got)
+	}
 	write("e3", 2*time.Second)
 	write("e4", 3*time.Second)
 	waitFor(t, "message 4 acknowledged", acked(4))
@@ -575,4 +589,26 @@ func TestMessageFailingEveryAttemptIsDeadLettered(t *testing.T) {
 	if n := testutil.ToFloat64(svc.metrics.Restarts.WithLabelValues(restartError)); n != bus.DefaultMaxDeliver {
 		t.Errorf("pipeline restarts after errors = %v, want %d", n, bus.DefaultMaxDeliver)
 	}
+}
+
+// gatherCounter returns the value of the counter family name's sample
+// whose single label has value label.
+func gatherCounter(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == label {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no sample %s{%s}", name, label)
+	return 0
 }

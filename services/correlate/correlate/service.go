@@ -28,7 +28,7 @@ import (
 //	correlate:
 //	  rules_dir: rules
 //	  incident_window: 1h
-//	  max_alerts_per_incident: 1000
+//	  max_alerts_per_incident: 0
 //	  store: {bucket: C981_CORRELATE_INCIDENTS, replicas: 1, ttl: 168h}
 //	  incident_cache: 20000
 //	  store_concurrency: 32
@@ -46,8 +46,10 @@ type Config struct {
 	// IncidentWindow groups alerts of one key into one incident while each
 	// arrives within this event-time span of the previous (default 1h).
 	IncidentWindow time.Duration `yaml:"incident_window"`
-	// MaxAlertsPerIncident bounds one incident's alerts; more open a
-	// continuation incident (default 1000).
+	// MaxAlertsPerIncident, when positive, bounds one incident's alerts;
+	// more open a continuation incident. 0 (the default) does not bound
+	// them: an incident keeps KeptAlertIDs alert ids and counts them all,
+	// so its versions and store value stay the same size.
 	MaxAlertsPerIncident int `yaml:"max_alerts_per_incident"`
 	// Store configures the incident state bucket.
 	Store KVConfig `yaml:"store"`
@@ -141,19 +143,18 @@ const DefaultMaxAckPending = 64
 // DefaultConfig returns the defaults applied to zero Config fields.
 func DefaultConfig() Config {
 	return Config{
-		RulesDir:             "rules",
-		IncidentWindow:       DefaultIncidentWindow,
-		MaxAlertsPerIncident: DefaultMaxAlerts,
-		Store:                KVConfig{Bucket: DefaultBucket, Replicas: 1, TTL: 7 * 24 * time.Hour},
-		IncidentCache:        DefaultIncidentCache,
-		StoreConcurrency:     DefaultStoreConcurrency,
-		State:                StateConfig{Bucket: DefaultStateBucket, Replicas: 1, TTL: 7 * 24 * time.Hour},
-		AllowedLateness:      DefaultAllowedLateness,
-		MaxKeys:              DefaultMaxKeys,
-		ReloadInterval:       10 * time.Second,
-		AckWait:              30 * time.Second,
-		MaxAckPending:        DefaultMaxAckPending,
-		RetryDelay:           time.Second,
+		RulesDir:         "rules",
+		IncidentWindow:   DefaultIncidentWindow,
+		Store:            KVConfig{Bucket: DefaultBucket, Replicas: 1, TTL: 7 * 24 * time.Hour},
+		IncidentCache:    DefaultIncidentCache,
+		StoreConcurrency: DefaultStoreConcurrency,
+		State:            StateConfig{Bucket: DefaultStateBucket, Replicas: 1, TTL: 7 * 24 * time.Hour},
+		AllowedLateness:  DefaultAllowedLateness,
+		MaxKeys:          DefaultMaxKeys,
+		ReloadInterval:   10 * time.Second,
+		AckWait:          30 * time.Second,
+		MaxAckPending:    DefaultMaxAckPending,
+		RetryDelay:       time.Second,
 	}
 }
 
@@ -165,9 +166,6 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.IncidentWindow == 0 {
 		c.IncidentWindow = d.IncidentWindow
-	}
-	if c.MaxAlertsPerIncident == 0 {
-		c.MaxAlertsPerIncident = d.MaxAlertsPerIncident
 	}
 	if c.Store.Bucket == "" {
 		c.Store.Bucket = d.Store.Bucket
@@ -226,8 +224,8 @@ func (c Config) Validate() error {
 	if c.IncidentWindow <= 0 {
 		errs = append(errs, fmt.Errorf("incident_window %s must be positive", c.IncidentWindow))
 	}
-	if c.MaxAlertsPerIncident < 1 {
-		errs = append(errs, fmt.Errorf("max_alerts_per_incident %d must be positive", c.MaxAlertsPerIncident))
+	if c.MaxAlertsPerIncident < 0 {
+		errs = append(errs, fmt.Errorf("max_alerts_per_incident %d must not be negative", c.MaxAlertsPerIncident))
 	}
 	if c.Store.TTL <= c.IncidentWindow {
 		errs = append(errs, fmt.Errorf("store.ttl %s must exceed incident_window %s", c.Store.TTL, c.IncidentWindow))
@@ -374,6 +372,9 @@ func (s *Service) Run(ctx context.Context) error {
 	engine := NewEngine(s.Rules(), store, EngineOptions{
 		Window: s.cfg.IncidentWindow, MaxAlerts: s.cfg.MaxAlertsPerIncident, Metrics: s.metrics, Logger: s.log,
 		AllowedLateness: s.cfg.AllowedLateness, MaxKeys: s.cfg.MaxKeys, StoreConcurrency: s.cfg.StoreConcurrency,
+		// Only the messages in flight (at most MaxAckPending past the ack
+		// floor) can be redelivered after they were applied.
+		ReplayDepth: s.cfg.MaxAckPending,
 	})
 	state, err := NewStateStore(ctx, s.js, s.cfg.State)
 	if err != nil {

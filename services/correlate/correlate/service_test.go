@@ -184,8 +184,8 @@ func TestServiceIntegration(t *testing.T) {
 	if incs[2].ID != incs[0].ID || incs[2].Version != 2 {
 		t.Errorf("replayed events: incident %s v%d, want %s v2 unchanged", incs[2].ID, incs[2].Version, incs[0].ID)
 	}
-	if incs[3].ID != incs[0].ID || incs[3].Version != 3 || len(incs[3].AlertIDs) != 9 {
-		t.Errorf("after restart: incident %s v%d with %d alerts, want %s v3 with 9", incs[3].ID, incs[3].Version, len(incs[3].AlertIDs), incs[0].ID)
+	if incs[3].ID != incs[0].ID || incs[3].Version != 3 || incs[3].AlertCount != 9 || len(incs[3].AlertIDs) != 9 {
+		t.Errorf("after restart: incident %s v%d with %d alerts (%d ids), want %s v3 with 9", incs[3].ID, incs[3].Version, incs[3].AlertCount, len(incs[3].AlertIDs), incs[0].ID)
 	}
 	if got := testutil.ToFloat64(svc2.metrics.IncidentVersions.WithLabelValues(changeUpdated)); got != 1 {
 		t.Errorf("updated versions after restart = %v, want 1", got)

@@ -20,17 +20,45 @@ var (
 	ErrConflict = errors.New("incident changed concurrently")
 )
 
-// Entry is what an IncidentStore keeps for one incident: its latest version
-// and the id of the incident that preceded it for the same site and key
-// (closed when this one was opened), so that a late redelivered alert can
-// still be recognised as already applied.
+// Entry is what an IncidentStore keeps for one incident: its latest
+// version, the id of the incident that preceded it for the same site and
+// key (closed when this one was opened), and for the current incident of a
+// key the input positions applied to the key, so that a redelivered
+// message is recognised as applied without looking its alerts up.
 type Entry struct {
 	Incident event.Incident `json:"incident"`
 	// Prev is the id of the previous incident of the same site and key.
 	Prev string `json:"prev,omitempty"`
 	// ClosedLastSeen is the latest LastSeen of all closed incidents of the
-	// key: only an alert at or before it can already belong to one of them.
+	// key.
 	ClosedLastSeen time.Time `json:"closed_last_seen,omitzero"`
+	// Seq is the highest input position (stream sequence) whose alerts
+	// were applied to the key (0: none, or only unpositioned batches).
+	Seq uint64 `json:"seq,omitempty"`
+	// Applied is the journal of the last positions applied to the key
+	// (at most EngineOptions.ReplayDepth, oldest first): which incidents
+	// their alerts joined. A redelivered position takes its alerts'
+	// incidents from it and changes nothing.
+	Applied []Applied `json:"applied,omitempty"`
+}
+
+// Applied records where the alerts of one input position went for one key.
+type Applied struct {
+	// Seq is the input position.
+	Seq uint64 `json:"seq"`
+	// Runs are the incidents the key's alerts of the position joined, in
+	// assignment order (event time, then evaluation order).
+	Runs []Run `json:"runs"`
+}
+
+// Run is a run of consecutive alerts of one position that joined one
+// incident.
+type Run struct {
+	// Incident is the incident id; "" is the entry's own incident (the
+	// current one), which keeps a hot key's journal small.
+	Incident string `json:"incident,omitempty"`
+	// Alerts is the number of alerts in the run.
+	Alerts int `json:"alerts"`
 }
 
 // IncidentStore persists incident state for the Engine. Implementations are
@@ -124,6 +152,9 @@ func (s *MemoryStore) Incidents() []event.Incident {
 
 func cloneEntry(e Entry) Entry {
 	e.Incident = cloneIncident(e.Incident)
+	// The Runs of a journal record are never changed once written (the
+	// engine replaces them): sharing them is safe.
+	e.Applied = slices.Clone(e.Applied)
 	return e
 }
 

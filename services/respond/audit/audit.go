@@ -67,23 +67,26 @@ type Record struct {
 }
 
 // Canonical returns the canonical JSON of r without its hash: the fields
-// in declaration order, times in UTC RFC 3339 with nanoseconds.
+// in declaration order, times in UTC RFC 3339 with nanoseconds - the bytes
+// encoding/json's json.Marshal writes for the record (written without
+// reflection, see appendRecord).
 func Canonical(r Record) ([]byte, error) {
 	r.Hash = ""
 	r.Time = r.Time.UTC()
-	return json.Marshal(r)
+	return appendRecord(make([]byte, 0, 512), &r)
 }
 
 // ComputeHash returns hex(sha256(Canonical(r) || r.PrevHash)).
 func ComputeHash(r Record) (string, error) {
-	c, err := Canonical(r)
+	r.Hash = ""
+	r.Time = r.Time.UTC()
+	var buf [1024]byte
+	c, err := appendRecord(buf[:0], &r)
 	if err != nil {
 		return "", fmt.Errorf("audit: canonical json: %w", err)
 	}
-	h := sha256.New()
-	h.Write(c)
-	h.Write([]byte(r.PrevHash))
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sum := sha256.Sum256(append(c, r.PrevHash...))
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // Seal links r after prev (nil for the first record of a site): it sets
@@ -161,18 +164,32 @@ func HashInputs(v any) (string, error) {
 }
 
 // Decisions returns one unsealed decision record per step of plan, made on
-// inc at now by the respond stage.
+// inc at now by the respond stage. Each record's InputsHash is
+// HashInputs of {"incident": inc, "playbook": plan's playbook id, "step":
+// the step without the engine's answer}; the incident's JSON is written
+// once per plan, not once per step.
 func Decisions(inc event.Incident, plan event.Plan, now time.Time) ([]Record, error) {
+	incJSON, err := json.Marshal(inc)
+	if err != nil {
+		return nil, fmt.Errorf("audit: hash inputs: %w", err)
+	}
+	// {"incident":<inc>,"playbook":<id>,"step":<step>}: what json.Marshal
+	// writes for the struct of the three.
+	prefix := append([]byte(`{"incident":`), incJSON...)
+	prefix = append(prefix, `,"playbook":`...)
+	prefix = appendString(prefix, plan.PlaybookID)
+	prefix = append(prefix, `,"step":`...)
 	out := make([]Record, 0, len(plan.Steps))
 	for _, st := range plan.Steps {
-		ih, err := HashInputs(struct {
-			Incident event.Incident `json:"incident"`
-			Playbook string         `json:"playbook"`
-			Step     event.Step     `json:"step"`
-		}{inc, plan.PlaybookID, stepInput(st)})
+		stJSON, err := json.Marshal(stepInput(st))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("audit: hash inputs: %w", err)
 		}
+		h := sha256.New()
+		h.Write(prefix)
+		h.Write(stJSON)
+		h.Write([]byte{'}'})
+		ih := hex.EncodeToString(h.Sum(nil))
 		what := plan.PlaybookID + "/" + st.ID + " (" + st.Kind
 		if st.Action != "" {
 			what += " " + st.Action

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,6 +23,45 @@ func Subject(site string) string { return bus.AuditSubject(site) }
 type Log struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
+	// mu guards ends: the last record this Log appended per site and its
+	// stream sequence, so that an Append need not read the chain's end
+	// first. Another writer's append makes the first publish fail its
+	// expected-last-sequence check; the end is then read again.
+	mu   sync.Mutex
+	ends map[string]chainEnd
+}
+
+// chainEnd is the last record of a site's chain and its stream sequence.
+type chainEnd struct {
+	rec Record
+	seq uint64
+}
+
+// end returns the cached end of site's chain, or reads it.
+func (l *Log) end(ctx context.Context, site string) (*Record, uint64, error) {
+	l.mu.Lock()
+	e, ok := l.ends[site]
+	l.mu.Unlock()
+	if ok {
+		return &e.rec, e.seq, nil
+	}
+	return l.Last(ctx, site)
+}
+
+// setEnd caches the end of site's chain (nil: forget it).
+func (l *Log) setEnd(site string, rec *Record, seq uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if rec == nil {
+		delete(l.ends, site)
+		return
+	}
+	if l.ends == nil {
+		l.ends = map[string]chainEnd{}
+	}
+	if cur, ok := l.ends[site]; !ok || seq > cur.seq {
+		l.ends[site] = chainEnd{rec: *rec, seq: seq}
+	}
 }
 
 // ExistingLog opens the C981_AUDIT stream as it is, without creating or
@@ -84,28 +124,45 @@ const maxConflicts = 10
 // conflict the link is recomputed. A record whose id was already appended
 // within the duplicate window is skipped.
 func (l *Log) Append(ctx context.Context, site string, recs []Record) ([]Record, error) {
-	out := make([]Record, 0, len(recs))
-	prev, lastSeq, err := l.Last(ctx, site)
+	out, prev, lastSeq, err := l.append(ctx, site, recs)
 	if err != nil {
-		return nil, err
+		l.setEnd(site, nil, 0)
+		return out, err
 	}
+	if prev != nil {
+		l.setEnd(site, prev, lastSeq)
+	}
+	return out, nil
+}
+
+// append does the work of Append; it returns the chain's end after it.
+func (l *Log) append(ctx context.Context, site string, recs []Record) ([]Record, *Record, uint64, error) {
+	out := make([]Record, 0, len(recs))
+	prev, lastSeq, err := l.end(ctx, site)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	var buf []byte
 	for _, r := range recs {
 		r.Site = site
 		for attempt := 0; ; attempt++ {
 			sealed, err := Seal(r, prev)
 			if err != nil {
-				return out, err
+				return out, nil, 0, err
 			}
-			data, err := json.Marshal(sealed)
+			// The record as json.Marshal writes it, without reflection.
+			// A fresh buffer per record: Publish may keep it.
+			buf, err = appendRecord(make([]byte, 0, len(buf)+64), &sealed)
 			if err != nil {
-				return out, fmt.Errorf("audit: encode: %w", err)
+				return out, nil, 0, fmt.Errorf("audit: encode: %w", err)
 			}
+			data := buf
 			ack, err := l.js.Publish(ctx, Subject(site), data,
 				jetstream.WithMsgID("audit/"+bus.Token(site)+"/"+sealed.ID), jetstream.WithExpectLastSequencePerSubject(lastSeq))
 			if err == nil && ack.Duplicate {
 				// Appended before (a redelivered input): not added again.
 				if prev, lastSeq, err = l.Last(ctx, site); err != nil {
-					return out, err
+					return out, nil, 0, err
 				}
 				break
 			}
@@ -115,15 +172,15 @@ func (l *Log) Append(ctx context.Context, site string, recs []Record) ([]Record,
 				break
 			}
 			if !conflict(err) || attempt >= maxConflicts {
-				return out, fmt.Errorf("audit: append to %s: %w", site, err)
+				return out, nil, 0, fmt.Errorf("audit: append to %s: %w", site, err)
 			}
 			// Another writer appended first: relink to the new end.
 			if prev, lastSeq, err = l.Last(ctx, site); err != nil {
-				return out, err
+				return out, nil, 0, err
 			}
 		}
 	}
-	return out, nil
+	return out, prev, lastSeq, nil
 }
 
 // conflict reports whether err is a failed expected-last-sequence check.

@@ -208,3 +208,47 @@ func BenchmarkSelect(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "incidents/s")
 }
+
+// TestSetFields checks which incident fields a set's expressions read.
+func TestSetFields(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{"applies_to and preconditions", `playbooks:
+  - id: PB-1
+    title: t
+    applies_to: '"OT-003" in rule_ids or target.safety'
+    steps:
+      - {id: s, kind: action, action: block_at_idmz_firewall, audience: soc_analyst, preconditions: 'any(zones, # endsWith "/dmz") and alert_count > 10'}
+`, []string{"alert_count", "rule_ids", "target", "zones"}},
+		{"constant", `playbooks:
+  - id: PB-1
+    title: t
+    applies_to: "true"
+    steps: [{id: s, kind: guidance, text: t, audience: operator}]
+`, []string{}},
+		{"whole environment", `playbooks:
+  - id: PB-1
+    title: t
+    applies_to: '$env.severity == "high"'
+    steps: [{id: s, kind: guidance, text: t, audience: operator}]
+`, []string{AllFields}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pbs, err := Parse("t.yaml", []byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, err := NewSet(pbs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := set.Fields(); !slices.Equal(got, tt.want) {
+				t.Errorf("Fields() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -122,6 +122,14 @@ func EnsureApprovalsBucket(ctx context.Context, js jetstream.JetStream, replicas
 func (s *Service) openRequests(ctx context.Context, b siteBatch, now time.Time) ([]audit.Record, error) {
 	var recs []audit.Record
 	superseded := map[string]bool{} // incident id
+	// The requests of each incident are indexed with one compare-and-set
+	// (not one per step), then created.
+	type newRequest struct {
+		key, planID, stepID string
+		data                []byte
+	}
+	requests := map[string][]newRequest{} // by incident id
+	var incidents []string
 	for i, p := range b.plans {
 		inc := b.incs[i]
 		// Version 1 has no older plans; later versions of an incident
@@ -144,14 +152,26 @@ func (s *Service) openRequests(ctx context.Context, b siteBatch, now time.Time) 
 			if err != nil {
 				return nil, fmt.Errorf("approval request: %w", err)
 			}
-			key := RequestKey(p.IncidentID, p.ID, st.ID)
-			// Index first: a crash between the two leaves an index entry
-			// without a request (skipped), never a request nobody finds.
-			if err := s.indexRequest(ctx, p.IncidentID, key); err != nil {
-				return nil, err
+			if _, ok := requests[p.IncidentID]; !ok {
+				incidents = append(incidents, p.IncidentID)
 			}
-			if _, err := s.approvals.Create(ctx, key, data); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-				return nil, fmt.Errorf("approval request %s/%s: %w", p.ID, st.ID, err)
+			requests[p.IncidentID] = append(requests[p.IncidentID], newRequest{key: RequestKey(p.IncidentID, p.ID, st.ID), planID: p.ID, stepID: st.ID, data: data})
+		}
+	}
+	for _, id := range incidents {
+		reqs := requests[id]
+		keys := make([]string, len(reqs))
+		for i, r := range reqs {
+			keys[i] = r.key
+		}
+		// Index first: a crash between the two leaves an index entry
+		// without a request (skipped), never a request nobody finds.
+		if err := s.indexRequests(ctx, id, keys); err != nil {
+			return nil, err
+		}
+		for _, r := range reqs {
+			if _, err := s.approvals.Create(ctx, r.key, r.data); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+				return nil, fmt.Errorf("approval request %s/%s: %w", r.planID, r.stepID, err)
 			}
 		}
 	}
@@ -231,19 +251,25 @@ func (s *Service) requestIndex(ctx context.Context, incidentID string) ([]string
 	return keys, e.Revision(), nil
 }
 
-// indexRequest adds key to the incident's request index (compare-and-set;
-// already there is fine).
-func (s *Service) indexRequest(ctx context.Context, incidentID, key string) error {
+// indexRequests adds add to the incident's request index in one
+// compare-and-set (keys already there are fine).
+func (s *Service) indexRequests(ctx context.Context, incidentID string, add []string) error {
 	mk := markerKey(incidentID)
 	for range maxCAS {
 		keys, rev, err := s.requestIndex(ctx, incidentID)
 		if err != nil {
 			return err
 		}
-		if slices.Contains(keys, key) {
+		n := len(keys)
+		for _, k := range add {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) == n {
 			return nil
 		}
-		data, err := json.Marshal(append(keys, key))
+		data, err := json.Marshal(keys)
 		if err != nil {
 			return fmt.Errorf("approval requests of incident %s: %w", incidentID, err)
 		}

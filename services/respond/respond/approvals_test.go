@@ -467,10 +467,13 @@ func TestApprovalTimeout(t *testing.T) {
 				t.Error("dry run sent a live notification")
 			}
 
-			// A newer incident version supersedes the request: no more
-			// notifications.
+			// A newer incident version that changes what the plans depend
+			// on (a rule joined) supersedes the request: no more
+			// notifications. (A version that only adds alerts would not:
+			// TestUnchangedVersionNotPlanned.)
 			inc2 := a.inc
 			inc2.Version++
+			inc2.RuleIDs = append(slices.Clone(a.inc.RuleIDs), "OT-099")
 			a.publishIncident(inc2)
 			old := a.waitRequest("superseded", func(r Request) bool { return r.State == StateSuperseded })
 			newPlan := a.svc.planner.Plan(inc2, a.clock.now())[0]

@@ -5,6 +5,19 @@
 // constraints from the site models (Config.Sites), and publishes the
 // resulting plans to c981.actions.<site>.
 //
+// A version that changes nothing the plans depend on is not planned again
+// (counted as unchanged in c981_respond_incidents_total): most versions of
+// a busy incident only add alerts (version, updated_at, first_seen,
+// last_seen, alert_ids and alert_count move), and planning, auditing and
+// executing each of them again cost a plan, its approval requests, an
+// audit record per step and about 25 JetStream round trips for nothing.
+// The plan inputs are every other incident field, plus those volatile
+// fields a playbook expression reads (playbook.Set.Fields); the fingerprint
+// of the last planned version per incident is kept in memory (bounded by
+// Config.PlannedCache, lost on restart: a forgotten incident is planned
+// again). The plans and approval requests of the last planned version stay
+// current.
+//
 // Optionally (Config.Audit) every step decision is appended to the site's
 // hash-chained audit trail (package audit, stream C981_AUDIT), and
 // (Config.Execute) the steps the engine allowed to run automatically are

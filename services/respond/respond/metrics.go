@@ -23,7 +23,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		incidents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "c981_respond_incidents_total",
-			Help: "Incident versions processed, by result (planned, invalid = dead-lettered).",
+			Help: "Incident versions processed, by result (planned; unchanged = not planned again: no plan input changed since the last version planned; invalid = dead-lettered).",
 		}, []string{"result"}),
 		plans: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "c981_respond_plans_total",

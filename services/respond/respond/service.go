@@ -32,6 +32,7 @@ import (
 //	  retry_delay: 1s             # redelivery delay after a transient error
 //	  renotify: 15m               # re-notify open approval requests this often
 //	  replicas: 1                 # copies of C981_AUDIT and respond's KV buckets (3 in a cluster)
+//	  planned_cache: 50000        # incidents whose last planned version is remembered
 type Config struct {
 	// PlaybooksDir is the directory of *.yaml playbook files.
 	PlaybooksDir string `yaml:"playbooks_dir"`
@@ -60,6 +61,11 @@ type Config struct {
 	// executors' idempotency bucket; 0 means 1, a cluster uses 3 like
 	// streams.replicas.
 	Replicas int `yaml:"replicas"`
+	// PlannedCache is how many incidents keep, in memory, the fingerprint
+	// of the plan inputs of their last planned version, so that a newer
+	// version changing none of them is not planned again (see planned;
+	// default DefaultPlannedCache).
+	PlannedCache int `yaml:"planned_cache"`
 }
 
 // ExecuteConfig configures the executors.
@@ -147,6 +153,9 @@ func (c Config) WithDefaults() Config {
 	if c.Renotify == 0 {
 		c.Renotify = DefaultRenotify
 	}
+	if c.PlannedCache == 0 {
+		c.PlannedCache = DefaultPlannedCache
+	}
 	return c
 }
 
@@ -156,8 +165,8 @@ func (c Config) Validate() error {
 	if c.PlaybooksDir == "" {
 		errs = append(errs, errors.New("respond: playbooks_dir is required"))
 	}
-	if c.AckWait < 0 || c.RetryDelay < 0 || c.MaxAckPending < 0 || c.Renotify < 0 {
-		errs = append(errs, errors.New("respond: ack_wait, retry_delay, max_ack_pending and renotify must not be negative"))
+	if c.AckWait < 0 || c.RetryDelay < 0 || c.MaxAckPending < 0 || c.Renotify < 0 || c.PlannedCache < 0 {
+		errs = append(errs, errors.New("respond: ack_wait, retry_delay, max_ack_pending, renotify and planned_cache must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -174,6 +183,9 @@ type Service struct {
 	m       *metrics
 	audit   *audit.Log       // nil unless cfg.Audit
 	runner  *executor.Runner // nil unless cfg.Execute
+	// planned remembers the plan inputs of the last version planned per
+	// incident.
+	planned *planned
 	// approvals is the bus.KVApprovals bucket of approval requests.
 	approvals jetstream.KeyValue
 	// now is the clock (tests set a fake one).
@@ -214,8 +226,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("respond: %w", err)
 	}
-	log.Info("playbooks loaded", "dir", cfg.PlaybooksDir, "count", set.Len(), "site_models", len(models))
-	return &Service{cfg: cfg, js: deps.JS, log: log, planner: NewPlanner(set, log).WithSites(models...), m: m,
+	pl := newPlanned(set, cfg.PlannedCache)
+	log.Info("playbooks loaded", "dir", cfg.PlaybooksDir, "count", set.Len(), "site_models", len(models),
+		"volatile_fields_read", pl.volatileRead())
+	return &Service{cfg: cfg, js: deps.JS, log: log, planner: NewPlanner(set, log).WithSites(models...), m: m, planned: pl,
 		now: func() time.Time { return time.Now().UTC() }}, nil
 }
 
@@ -346,10 +360,13 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	now := s.now()
 	var (
-		dls     []event.DeadLetter
-		batches []siteBatch
-		valid   int
-		evalErr int
+		dls       []event.DeadLetter
+		batches   []siteBatch
+		valid     int
+		unchanged int
+		evalErr   int
+		remember  []plannedVersion
+		ids       []string
 	)
 	for i := range incs {
 		inc := &incs[i]
@@ -357,11 +374,19 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 			dls = append(dls, deadLetter(msg, i, inc, err, now))
 			continue
 		}
+		fp := s.planned.inputs(inc)
+		if s.planned.unchanged(inc, fp) {
+			unchanged++
+			continue
+		}
 		valid++
 		plans, err := s.planner.PlanErr(*inc, now)
 		if err != nil {
 			evalErr++
 			s.log.Warn("playbook evaluation failed", "incident", inc.ID, "version", inc.Version, "err", err)
+		} else {
+			remember = append(remember, plannedVersion{version: inc.Version, inputs: fp})
+			ids = append(ids, inc.ID)
 		}
 		if len(plans) == 0 {
 			continue
@@ -401,7 +426,12 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 			return err
 		}
 	}
+	// Durable now: later versions with the same plan inputs are skipped.
+	for i, r := range remember {
+		s.planned.remember(ids[i], r.version, r.inputs)
+	}
 	s.m.incidents.WithLabelValues("planned").Add(float64(valid))
+	s.m.incidents.WithLabelValues("unchanged").Add(float64(unchanged))
 	s.m.incidents.WithLabelValues("invalid").Add(float64(len(dls)))
 	s.m.evalErrors.Add(float64(evalErr))
 	for _, b := range batches {
