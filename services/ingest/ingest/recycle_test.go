@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,28 +66,126 @@ func TestParseRecycledNoLeak(t *testing.T) {
 	}
 }
 
-// TestRecycleFieldsEmptiesMaps checks that recycling drops the maps from
-// the events, empties them (releasing the records' strings) and keeps no
-// oversized map.
+// TestRecycleFieldsEmptiesMaps checks that recycling drops the maps and
+// technique arrays from the events, empties them (releasing the records'
+// strings) and keeps no oversized one.
 func TestRecycleFieldsEmptiesMaps(t *testing.T) {
 	small := map[string]string{"a": "1", "b": "2"}
 	big := map[string]string{}
 	for i := range maxRecycledFields + 1 {
 		big[fmt.Sprint("k", i)] = "v"
 	}
-	evs := []event.Event{{Fields: small}, {Fields: big}, {}}
+	techs := []string{"T0843", "T0801"}
+	bigTechs := make([]string, maxRecycledTechniques+1)
+	for i := range bigTechs {
+		bigTechs[i] = fmt.Sprint("T", 1000+i)
+	}
+	evs := []event.Event{{Fields: small, Techniques: techs}, {Fields: big, Techniques: bigTechs}, {}}
 	recycleFields(evs)
 	for i, ev := range evs {
-		if ev.Fields != nil {
-			t.Errorf("event %d still holds its Fields map", i)
+		if ev.Fields != nil || ev.Techniques != nil {
+			t.Errorf("event %d still holds its Fields map or Techniques", i)
 		}
 	}
 	if len(small) != 0 {
 		t.Errorf("recycled map not emptied: %v", small)
 	}
+	if techs[0] != "" || techs[1] != "" {
+		t.Errorf("recycled technique array not emptied: %q", techs)
+	}
 	if len(big) != maxRecycledFields+1 {
 		t.Errorf("an oversized map was emptied (recycled): %d keys left", len(big))
 	}
+	if bigTechs[0] == "" {
+		t.Errorf("an oversized technique array was emptied (recycled)")
+	}
+}
+
+// TestParseRecycledReusesStorage checks that a record with techniques,
+// parsed after one was published, reuses its technique array, and a
+// record without any gives the storage back for the next one.
+func TestParseRecycledReusesStorage(t *testing.T) {
+	p := recycleParser(t)
+	now := time.Date(2026, 11, 26, 10, 0, 3, 0, time.UTC)
+	var cef, plain string
+	for _, l := range recycleLines {
+		switch l.name {
+		case "cef":
+			cef = l.line
+		case "rfc3164_none":
+			plain = l.line
+		}
+	}
+	// A sync.Pool may drop what was put (a GC empties it, the goroutine
+	// may move to another P): repeat until the array comes back.
+	reused := false
+	for range 20 {
+		a, err := parseRecycled(p, []byte(cef), "a", "peer", now)
+		if err != nil || len(a.Techniques) == 0 {
+			t.Fatalf("parse: %v, techniques %q", err, a.Techniques)
+		}
+		arr := &a.Techniques[:1][0]
+		recycleFields([]event.Event{a})
+		n, err := parseRecycled(p, []byte(plain), "n", "peer", now)
+		if err != nil || n.Techniques != nil {
+			t.Fatalf("record without techniques: %v, techniques %q", err, n.Techniques)
+		}
+		b, err := parseRecycled(p, []byte(cef), "b", "peer", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Techniques) > 0 && &b.Techniques[:1][0] == arr {
+			reused = true
+			break
+		}
+	}
+	if !reused {
+		t.Errorf("the technique array of a published event was never reused")
+	}
+}
+
+// TestParseRecycledMixedAllocs parses records with and without
+// techniques in turn, recycling each, and checks that the maps keep
+// coming back: every round allocates the two Raw strings and at most the
+// technique array the record without techniques dropped, never a map
+// (storage without a map must not reach the pool).
+func TestParseRecycledMixedAllocs(t *testing.T) {
+	p := recycleParser(t)
+	now := time.Date(2026, 11, 26, 10, 0, 3, 0, time.UTC)
+	lines := map[string][]byte{}
+	for _, l := range recycleLines {
+		lines[l.name] = []byte(l.line)
+	}
+	round := func() {
+		for _, name := range []string{"cef", "leef"} {
+			ev, err := parseRecycled(p, lines[name], "id", "peer", now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recycleFields([]event.Event{ev})
+		}
+	}
+	if poolDrops() {
+		t.Skip("sync.Pool drops what is put (race detector): allocation counts say nothing")
+	}
+	round()
+	if n := testing.AllocsPerRun(200, round); n > 3 {
+		t.Errorf("a round of a CEF and a LEEF record allocates %v times, want at most 3 (two Raw, one technique array)", n)
+	}
+}
+
+// poolDrops reports whether a sync.Pool loses what is put, as it does at
+// random under the race detector.
+func poolDrops() bool {
+	var p sync.Pool
+	x := new(int)
+	for range 100 {
+		p.Put(x)
+		if p.Get() == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // TestIngestRecyclesEvents sends rounds of records with many fields, then

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/c981/c981/services/shared/event"
 )
@@ -18,7 +17,8 @@ import (
 // values may contain spaces (a value ends at the last space before the
 // next key=) and unescape \=, \\, \n and \r. Label pairs (cs1/cs1Label,
 // cn1/cn1Label, ...) also add the value under the normalized label.
-func (p *Parser) parseCEF(s string, ev *event.Event, fields map[string]string, as *aliasState) error {
+// valid says that s is valid UTF-8.
+func (p *Parser) parseCEF(s string, valid bool, ev *event.Event, fields map[string]string, as *aliasState) error {
 	var hdr [7]string
 	rest := s[len("CEF:"):]
 	// Without a backslash in the record (the usual case) nothing is
@@ -48,9 +48,8 @@ func (p *Parser) parseCEF(s string, ev *event.Event, fields map[string]string, a
 	if !ok {
 		return newError(ReasonBadCEF, FormatCEF, nil, "CEF severity %q is not 0-10 or Low/Medium/High/Very-High", hdr[6])
 	}
-	// Valid UTF-8 as a whole (the usual case) is valid in every part cut
-	// at ASCII delimiters, unescaped or not: no value needs clean then.
-	valid := utf8.ValidString(s)
+	// valid holds for every part cut at ASCII delimiters, unescaped or
+	// not: no value needs clean then.
 	if err := cefExtension(rest, valid, esc, fields, as); err != nil {
 		return err
 	}
@@ -69,7 +68,7 @@ func (p *Parser) parseCEF(s string, ev *event.Event, fields map[string]string, a
 	} else if ev.Message == "" {
 		ev.Message = ev.Signature
 	}
-	if err := p.vendorTime(ev, fv, FormatCEF, "rt", "end", "start"); err != nil {
+	if err := p.vendorTime(ev, fv, FormatCEF, cefTimeKeys); err != nil {
 		return err
 	}
 	if ev.Host == "" {
@@ -82,6 +81,7 @@ func (p *Parser) parseCEF(s string, ev *event.Event, fields map[string]string, a
 
 // Keys of CEF extensions, in order of preference.
 var (
+	cefTimeKeys      = newKeyList("rt", "end", "start")
 	cefHostKeys      = newKeyList("dvchost", "dvc")
 	cefEventCodeKeys = newKeyList("externalId", "event_code", "eventid", "event_id")
 )
@@ -123,7 +123,7 @@ func cefExtension(s string, valid, esc bool, fields map[string]string, as *alias
 	if s == "" {
 		return nil
 	}
-	var buf [32]cefPair
+	var buf [24]cefPair
 	pairs, ok := cefPairs(s, buf[:0])
 	if !ok {
 		return newError(ReasonBadCEF, FormatCEF, nil, "CEF extension does not start with key=value")
@@ -148,8 +148,15 @@ func cefExtension(s string, valid, esc bool, fields map[string]string, as *alias
 			setField(fields, as, kv.key, v)
 		}
 	}
-	// Label pairs: cs1Label=Operation cs1=program_download adds
-	// operation=program_download.
+	cefLabels(pairs, fromPairs, fields, as)
+	return nil
+}
+
+// cefLabels adds the label pairs of an extension: cs1Label=Operation
+// cs1=program_download adds operation=program_download. fromPairs says
+// that the pairs (values unescaped) are all in fields, so that a key's
+// value is its last non-empty one among them.
+func cefLabels(pairs []cefPair, fromPairs bool, fields map[string]string, as *aliasState) {
 	derived := false // a label added a key (it may be a later pair's base)
 	for _, kv := range pairs {
 		if !strings.HasSuffix(kv.key, "Label") || len(fields) >= MaxFields {
@@ -177,13 +184,20 @@ func cefExtension(s string, valid, esc bool, fields map[string]string, as *alias
 		addField(fields, as, label, v)
 		derived = derived || len(fields) > n
 	}
-	return nil
 }
 
 // lastValue returns the last non-empty value of key among pairs.
 func lastValue(pairs []cefPair, key string) (string, bool) {
+	n := len(key)
+	if n == 0 {
+		return "", false // no pair has an empty key
+	}
+	// Two bytes first: keys of the same length mostly differ in the
+	// number in the middle (cs1Label, cs2Label) or at the end (cs1, cs2).
+	last, mid := key[n-1], key[(n-1)/2]
 	for i := len(pairs) - 1; i >= 0; i-- {
-		if pairs[i].key == key && pairs[i].val != "" {
+		k := pairs[i].key
+		if len(k) == n && k[n-1] == last && k[(n-1)/2] == mid && k == key && pairs[i].val != "" {
 			return pairs[i].val, true
 		}
 	}
@@ -207,22 +221,23 @@ func cefPairs(s string, pairs []cefPair) ([]cefPair, bool) {
 	for keyStart >= 0 {
 		valStart := keyEnd + 1
 		nextStart, nextEnd := -1, -1
+		valEnd := len(s)
 		for e := valStart; e < len(s); e++ {
 			if e = indexEq(s, e); e < 0 {
 				break
 			}
-			k := e
-			for k > valStart && cefKeyChars[s[k-1]] {
-				k--
+			// The key characters before this '=', back to a space
+			// inside the value text.
+			v := s[valStart:e]
+			j := len(v) - 1
+			for j >= 0 && cefKeyChars[v[j]] {
+				j--
 			}
-			if k < e && k > valStart && s[k-1] == ' ' {
-				nextStart, nextEnd = k, e
+			if j >= 0 && j < len(v)-1 && v[j] == ' ' {
+				nextStart, nextEnd = valStart+j+1, e
+				valEnd = valStart + j // the space before the key
 				break
 			}
-		}
-		valEnd := len(s)
-		if nextStart >= 0 {
-			valEnd = nextStart
 		}
 		for valEnd > valStart && s[valEnd-1] == ' ' {
 			valEnd--
@@ -311,8 +326,17 @@ func unescapeCEFValue(s string) string {
 }
 
 // labelKey normalizes a custom-field label to a field key: lower case,
-// runs of other characters than letters and digits as one '_'.
+// runs of other characters than letters and digits as one '_'. The usual
+// spellings of the keys the mappers read cost one table lookup.
 func labelKey(label string) string {
+	if k, ok := labelTextTable.get(label); ok {
+		return k
+	}
+	return normLabelKey(label)
+}
+
+// normLabelKey is labelKey without the table of usual spellings.
+func normLabelKey(label string) string {
 	var buf [64]byte
 	b := buf[:0]
 	sep := false
@@ -362,9 +386,12 @@ var cefTimeLayouts = []string{
 // vendorTime sets the event time from the first present key: epoch
 // milliseconds or one of cefTimeLayouts (zone-less times in the parser's
 // location). A present but unparseable value is a bad_timestamp error.
-func (p *Parser) vendorTime(ev *event.Event, f fieldView, format Format, keys ...string) error {
-	for _, k := range keys {
-		v := strings.TrimSpace(f.get(k))
+func (p *Parser) vendorTime(ev *event.Event, f fieldView, format Format, keys *keyList) error {
+	if keys.absentIn(f) {
+		return nil
+	}
+	for i, k := range keys.keys {
+		v := trimSpace(f.getAt(keys, i))
 		if v == "" {
 			continue
 		}
@@ -381,6 +408,9 @@ func (p *Parser) vendorTime(ev *event.Event, f fieldView, format Format, keys ..
 // parseVendorTime parses epoch seconds/milliseconds/micro/nanoseconds or
 // a date in layout (a Go layout, "" for the known layouts).
 func (p *Parser) parseVendorTime(v, layout string) (time.Time, bool) {
+	if n, ok := digits(v); ok && n > 0 {
+		return epoch(n), true
+	}
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
 		return epoch(n), true
 	}

@@ -32,11 +32,15 @@
 //
 // Values sliced from the record share the memory of Event.Raw instead of
 // being copied, so a parsed event costs few allocations: Raw itself, and
-// the Fields map unless the caller recycles it with Parser.ParseInto (the
-// ingest batcher gives the maps of published events back to the parsers).
-// The scanners skip the plain bytes with lookup tables, SIMD byte search
-// (strings.IndexByte) or eight bytes at a time, and each has a fuzz target
-// that compares it with the byte-by-byte reference it replaced.
+// the Fields map and Techniques array unless the caller recycles them
+// with Parser.ParseInto (the ingest batcher gives the storage of published
+// events back to the parsers). The scanners skip the plain bytes with
+// lookup tables, SIMD byte search (strings.IndexByte) or eight bytes at a
+// time, and each has a fuzz target that compares it with the
+// byte-by-byte reference it replaced. Compact JSON records (Suricata,
+// Zeek) are flattened by a single loop without recursion
+// (fastFlattenJSON), anything else by the general recursive flattener;
+// FuzzFastFlattenJSON checks that both give the same fields.
 //
 // A Parser is safe for concurrent use.
 package syslog

@@ -3,6 +3,7 @@ package syslog
 import (
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/c981/c981/services/shared/event"
 )
@@ -11,27 +12,32 @@ import (
 // the record body; the text before it, if any, is a syslog header.
 func (p *Parser) parseEnveloped(format Format, r record, off int, ev *event.Event, fields map[string]string, as *aliasState) error {
 	body := r.body()
+	// Valid UTF-8 as a whole (the usual case) is valid in every part cut
+	// at ASCII delimiters: neither the header nor the payload values
+	// need clean then.
+	valid := utf8.ValidString(body)
 	if off > 0 {
-		p.envelope(body[:off], ev)
+		p.envelope(body[:off], valid, ev)
 	}
 	payload := body[off:]
 	if format == FormatCEF {
-		return p.parseCEF(payload, ev, fields, as)
+		return p.parseCEF(payload, valid, ev, fields, as)
 	}
-	return p.parseLEEF(payload, ev, fields, as)
+	return p.parseLEEF(payload, valid, ev, fields, as)
 }
 
 // envelope parses the syslog header in front of a CEF or LEEF payload:
 // RFC 5424 ("1 TIMESTAMP HOST APP PROCID MSGID [SD] ") or RFC 3164
 // ("TIMESTAMP [HOST] [TAG:] "). It is lenient: whatever it cannot
-// recognize is left unset, the payload carries the event.
-func (p *Parser) envelope(env string, ev *event.Event) {
-	env = strings.TrimSpace(env)
+// recognize is left unset, the payload carries the event. valid says
+// that env is valid UTF-8 (its tokens need no clean).
+func (p *Parser) envelope(env string, valid bool, ev *event.Event) {
+	env = trimSpace(env)
 	if strings.HasPrefix(env, "1 ") {
 		toks := strings.Fields(env)
 		get := func(i int) string {
 			if i < len(toks) && toks[i] != "-" {
-				return clean(toks[i])
+				return cleanUnless(valid, toks[i])
 			}
 			return ""
 		}
@@ -51,16 +57,16 @@ func (p *Parser) envelope(env string, ev *event.Event) {
 	}
 	tok, rest := nextToken(rest)
 	if tok != "" && !strings.HasSuffix(tok, ":") {
-		ev.Host = clean(tok)
+		ev.Host = cleanUnless(valid, tok)
 		tok, _ = nextToken(rest)
 	}
 	if tok != "" {
 		tag := strings.TrimSuffix(tok, ":")
 		if i := strings.IndexByte(tag, '['); i > 0 && strings.HasSuffix(tag, "]") {
-			ev.ProcID = clean(tag[i+1 : len(tag)-1])
+			ev.ProcID = cleanUnless(valid, tag[i+1:len(tag)-1])
 			tag = tag[:i]
 		}
-		ev.App = clean(tag)
+		ev.App = cleanUnless(valid, tag)
 	}
 }
 

@@ -191,7 +191,7 @@ func monthOf(s string) time.Month {
 	return 0
 }
 
-// parseStampFast parses "Mmm dd hh:mm:ss[.1-6 digits]" (stampShape) as
+// parseStampFast parses "Mmm dd hh:mm:ss[.1-6 digits]" (stampShape, monthOf) as
 // time.Parse(time.Stamp, s) does — year 0, UTC — without its layout
 // interpretation; false where time.Parse fails or the shape differs.
 func parseStampFast(s string) (time.Time, bool) {
@@ -221,7 +221,7 @@ func parseStampFields(s string) (stampFields, bool) {
 		day += int(s[4]-'0') * 10
 	}
 	m := monthOf(s[:3])
-	if day > daysIn(m, 0) { // year 0 is a leap year, as in time.Parse
+	if m == 0 || day > daysIn(m, 0) { // year 0 is a leap year, as in time.Parse
 		return stampFields{}, false
 	}
 	ns := 0
@@ -242,17 +242,13 @@ func parseStampFields(s string) (stampFields, bool) {
 	return stampFields{m, day, two(7), two(10), two(13), ns}, true
 }
 
-// stampShape checks "Mmm dd hh:mm:ss" with the machine's lenient day
+// stampShape checks "??? dd hh:mm:ss" with the machine's lenient day
 // (" d", "0d", "dd" up to 31).
 func stampShape(s string) bool {
 	if len(s) < 15 || s[3] != ' ' || s[6] != ' ' || s[9] != ':' || s[12] != ':' {
 		return false
 	}
-	switch s[:3] {
-	case "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec":
-	default:
-		return false
-	}
+	// The month name is checked by monthOf (parseStampFields).
 	d1, d2 := s[4], s[5]
 	switch {
 	case d1 == ' ' || d1 == '0':
@@ -270,14 +266,9 @@ func stampShape(s string) bool {
 	default:
 		return false
 	}
-	h := s[7:9]
-	if !isDigit(h[0]) || !isDigit(h[1]) || h > "23" {
+	h0, h1 := s[7], s[8]
+	if !isDigit(h0) || !isDigit(h1) || h0 > '2' || h0 == '2' && h1 > '3' {
 		return false
 	}
-	for _, i := range []int{10, 13} {
-		if s[i] < '0' || s[i] > '5' || !isDigit(s[i+1]) {
-			return false
-		}
-	}
-	return true
+	return s[10] >= '0' && s[10] <= '5' && isDigit(s[11]) && s[13] >= '0' && s[13] <= '5' && isDigit(s[14])
 }

@@ -183,6 +183,11 @@ func TestInternJSONKey(t *testing.T) {
 			t.Errorf("internJSONKey(%q) = %q %v", k, got, ok)
 		}
 	}
+	for _, k := range []string{"alert.metadata.mitre_technique_id.0", "id.resp_p", "modbus.request.function_raw"} {
+		if got, ok := internJSONKey([]byte(k)); !ok || got != k {
+			t.Errorf("internJSONKey(%q) = %q %v (a nested hot or alias key)", k, got, ok)
+		}
+	}
 	for _, k := range []string{"", "alert", "alert.signaturex", "ALERT.ACTION"} {
 		if got, ok := internJSONKey([]byte(k)); ok {
 			t.Errorf("internJSONKey(%q) = %q, want none", k, got)
@@ -243,4 +248,38 @@ func TestMonthOf(t *testing.T) {
 			t.Errorf("monthOf(%q) = %v, want 0", s, got)
 		}
 	}
+}
+
+// TestLabelTextTable checks that the table of usual label spellings
+// holds what normLabelKey computes, that every labelKeys entry is found
+// under its spellings, and that labelKey agrees with normLabelKey for
+// spellings in and out of the table.
+func TestLabelTextTable(t *testing.T) {
+	for _, k := range labelKeys() {
+		for _, text := range labelSpellings(k) {
+			got, ok := labelTextTable.get(text)
+			if !ok || got != k || normLabelKey(text) != k {
+				t.Errorf("labelTextTable.get(%q) = %q %v, normLabelKey = %q, want %q", text, got, ok, normLabelKey(text), k)
+			}
+		}
+	}
+	for _, text := range []string{"Operation", "MITRE Technique", "mitre-technique", "Mitre  Technique", "OT Protocol", "cs1", "", "Ünïcode Label", "Operation ", "technique_"} {
+		if got, want := labelKey(text), normLabelKey(text); got != want {
+			t.Errorf("labelKey(%q) = %q, want %q", text, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { labelKey("MITRE Technique") }); n != 0 {
+		t.Errorf("labelKey allocates %v times", n)
+	}
+}
+
+func FuzzLabelKey(f *testing.F) {
+	for _, s := range []string{"Operation", "MITRE Technique", "a b", "__x__", "É", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := labelKey(s), normLabelKey(s); got != want {
+			t.Fatalf("labelKey(%q) = %q, want %q", s, got, want)
+		}
+	})
 }

@@ -116,13 +116,27 @@ var keyChars = func() (t [256]bool) {
 }()
 
 // trimSpace is strings.TrimSpace without its work for the usual value
-// that starts and ends with a visible ASCII character.
+// that starts and ends with a visible ASCII character, or with ASCII
+// white space only at its ends.
 func trimSpace(v string) string {
 	if v == "" || v[0] > ' ' && v[0] < utf8.RuneSelf && v[len(v)-1] > ' ' && v[len(v)-1] < utf8.RuneSelf {
 		return v
 	}
-	return strings.TrimSpace(v)
+	i, j := 0, len(v)
+	for i < j && asciiSpace[v[i]] {
+		i++
+	}
+	for j > i && asciiSpace[v[j-1]] {
+		j--
+	}
+	if v = v[i:j]; v == "" || v[0] < utf8.RuneSelf && v[len(v)-1] < utf8.RuneSelf {
+		return v // ASCII ends that are not white space
+	}
+	return strings.TrimSpace(v) // Unicode white space at an end
 }
+
+// asciiSpace marks the ASCII white space that strings.TrimSpace trims.
+var asciiSpace = [256]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 // Event fields that well-known keys map onto.
 const (
@@ -205,7 +219,11 @@ type aliasState struct {
 	noView bool
 	count  int
 	found  [numMapped]string
-	pref   [numMapped]int8
+	// opRaw and opNorm are the last operation alias value normalized
+	// (trimmed) and its normalization: vendorOp reuses it for the same
+	// value instead of normalizing it again (parseOp is a pure function).
+	opRaw, opNorm string
+	pref          [numMapped]int8
 	// keys is a Bloom filter (one hash, 128 bits) of the keys added:
 	// a lookup of a key whose bit is clear need not hash it and probe
 	// the map (see fieldView).
@@ -486,8 +504,12 @@ func (as *aliasState) considerAlias(a aliasRef, v string) {
 	if as.found[a.field] != "" && int(as.pref[a.field]) <= a.pref {
 		return
 	}
-	if n, ok := normalizers[a.field](trimSpace(v)); ok {
+	tv := trimSpace(v)
+	if n, ok := normalizers[a.field](tv); ok {
 		as.found[a.field], as.pref[a.field] = n, int8(a.pref)
+		if a.field == fOperation {
+			as.opRaw, as.opNorm = tv, n
+		}
 	}
 }
 
@@ -544,7 +566,7 @@ func mapFields(ev *event.Event, as *aliasState) {
 }
 
 func setStr(dst *string, v string) {
-	if *dst == "" {
+	if *dst == "" && v != "" { // no store (and write barrier) for nothing
 		*dst = v
 	}
 }
@@ -606,33 +628,76 @@ func parseIP(v string) (string, bool) {
 // canonicalIPv4 reports whether v is a dotted-quad IPv4 address as
 // netip.ParseAddr accepts it (four decimal fields 0-255 without leading
 // zeros), without its general parsing; false sends v to ParseAddr.
+// FuzzParseIP compares parseIP, and so this, with ParseAddr.
 func canonicalIPv4(v string) bool {
 	if len(v) < 7 || len(v) > 15 {
 		return false
 	}
-	dots, n, digits := 0, 0, 0
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c == '.' {
-			if digits == 0 || dots == 3 {
+	i := 0
+	for part := 0; part < 4; part++ {
+		if part > 0 {
+			if i >= len(v) || v[i] != '.' {
 				return false
 			}
-			dots, n, digits = dots+1, 0, 0
-			continue
+			i++
 		}
-		c -= '0'
-		if c > 9 || digits > 0 && n == 0 { // not a digit, or a leading zero
+		// One to three digits, no leading zero, at most 255.
+		if i >= len(v) {
 			return false
 		}
-		n, digits = n*10+int(c), digits+1
+		d := v[i] - '0'
+		if d > 9 {
+			return false
+		}
+		i++
+		if d == 0 {
+			continue // a single 0: the field ends here
+		}
+		n := uint(d)
+		if i < len(v) {
+			if d := v[i] - '0'; d <= 9 {
+				n = n*10 + uint(d)
+				i++
+				if i < len(v) {
+					if d := v[i] - '0'; d <= 9 {
+						n = n*10 + uint(d)
+						i++
+					}
+				}
+			}
+		}
 		if n > 255 {
 			return false
 		}
 	}
-	return dots == 3 && digits > 0
+	return i == len(v)
+}
+
+// digits returns the value of v when it is 1 to 18 ASCII digits (no
+// sign): the common case of strconv's general parsing, which then
+// gives the same value.
+func digits(v string) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		d := v[i] - '0'
+		if d > 9 {
+			return 0, false
+		}
+		n = n*10 + int64(d)
+	}
+	return n, true
 }
 
 func parsePort(v string) (string, bool) {
+	if n, ok := digits(v); ok && v[0] != '0' {
+		if n > 65535 {
+			return "", false
+		}
+		return v, true // canonical: no leading zeros
+	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 65535 {
 		return "", false
@@ -644,6 +709,9 @@ func parsePort(v string) (string, bool) {
 }
 
 func port(v string) int {
+	if n, ok := digits(v); ok {
+		return int(n)
+	}
 	if v == "" {
 		return 0
 	}
@@ -728,6 +796,9 @@ func parseMAC(v string) (string, bool) {
 
 // parseCount validates a non-negative byte count.
 func parseCount(v string) (string, bool) {
+	if _, ok := digits(v); ok {
+		return v, true
+	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
 		return "", false
@@ -736,6 +807,9 @@ func parseCount(v string) (string, bool) {
 }
 
 func count(v string) int64 {
+	if n, ok := digits(v); ok {
+		return n
+	}
 	if v == "" {
 		return 0
 	}

@@ -189,3 +189,34 @@ func TestFieldViewHot(t *testing.T) {
 		})
 	}
 }
+
+// TestCivilDays checks civilDays against time.Date on every day of
+// years around the leap-year rules and the ends of the 4-digit range.
+func TestCivilDays(t *testing.T) {
+	for _, y := range []int{0, 1, 3, 4, 99, 100, 101, 399, 400, 401, 1600, 1899, 1900, 1969, 1970, 1971, 2000, 2024, 2026, 2100, 9999} {
+		for m := time.January; m <= time.December; m++ {
+			for d := 1; d <= daysIn(m, y); d++ {
+				if got, want := civilDays(y, m, d)*86400, time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix(); got != want {
+					t.Fatalf("civilDays(%d, %v, %d) = %d days, time.Date gives %d", y, m, d, got/86400, want/86400)
+				}
+			}
+		}
+	}
+}
+
+// TestVendorKeysHotOrder checks what vendorOT and vendorOp rely on when
+// they read the technique and operation keys by their hot bits: they are
+// all hot, and in the order of their lists (the order of preference and
+// of the appended technique ids).
+func TestVendorKeysHotOrder(t *testing.T) {
+	for _, l := range []*keyList{vendorTechniqueList, vendorOpList} {
+		if !l.allHot {
+			t.Fatalf("not every key of %v is hot: %v", l.keys, l.hot)
+		}
+		for i := 1; i < len(l.hot); i++ {
+			if l.hot[i] <= l.hot[i-1] {
+				t.Fatalf("hot indexes of %v are not increasing: %v", l.keys, l.hot)
+			}
+		}
+	}
+}

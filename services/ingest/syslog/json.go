@@ -34,8 +34,26 @@ type jsonFlattener struct {
 
 // flattenJSON parses data, which must hold exactly one JSON object, and
 // sets every leaf in fields (at most MaxFields), tracked in as (nil: not
-// tracked).
+// tracked). A usual record into empty fields takes fastFlattenJSON;
+// anything else (or a record it gives up on, after its partial work is
+// undone) the general jsonFlattener.
 func flattenJSON(data string, fields map[string]string, as *aliasState) error {
+	if len(fields) == 0 && (as == nil || as.count == 0) {
+		if fastFlattenJSON(data, fields, as) {
+			return nil
+		}
+		// Undo: with nothing added before, the state was the zero
+		// state but for its settings.
+		clear(fields)
+		if as != nil {
+			*as = aliasState{valid: as.valid, noView: as.noView}
+		}
+	}
+	return flattenJSONGeneral(data, fields, as)
+}
+
+// flattenJSONGeneral is flattenJSON with the general jsonFlattener.
+func flattenJSONGeneral(data string, fields map[string]string, as *aliasState) error {
 	f := jsonFlattener{data: data, fields: fields}
 	if as != nil {
 		f.track = *as
@@ -67,6 +85,14 @@ func (f *jsonFlattener) errorf(msg string) error {
 }
 
 func (f *jsonFlattener) skipSpace() {
+	if f.pos < len(f.data) && f.data[f.pos] > ' ' {
+		return // compact JSON: no space here (one test, inlined)
+	}
+	f.skipSpaceSlow()
+}
+
+// skipSpaceSlow is skipSpace past a run of white space.
+func (f *jsonFlattener) skipSpaceSlow() {
 	for f.pos < len(f.data) {
 		switch f.data[f.pos] {
 		case ' ', '\t', '\n', '\r':

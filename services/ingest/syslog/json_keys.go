@@ -1,5 +1,7 @@
 package syslog
 
+import "strings"
+
 // jsonKeys are the nested keys of the common EVE, Zeek and ECS records
 // (the ones the mappers read, and the usual alert and flow leaves),
 // interned by internJSONKey: such a key costs no allocation.
@@ -65,11 +67,24 @@ var jsonKeys = [...]string{
 	"observer.product",
 }
 
-// jsonKeyTable interns jsonKeys.
+// jsonKeyTable interns jsonKeys and the nested hot and alias keys
+// (alert.metadata.mitre_technique_id.0, id.orig_h, ...).
 var jsonKeyTable = func() *internTable {
 	m := map[string]string{}
 	for _, k := range jsonKeys {
 		m[k] = k
+	}
+	for _, k := range hotKeys {
+		if strings.IndexByte(k, '.') >= 0 {
+			m[k] = k
+		}
+	}
+	for _, keys := range aliases {
+		for _, k := range keys {
+			if strings.IndexByte(k, '.') >= 0 {
+				m[k] = k
+			}
+		}
 	}
 	return newInternTable(m)
 }()

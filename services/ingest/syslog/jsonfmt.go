@@ -66,10 +66,11 @@ func fastEVETime(s string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	// Digits at 0-3, 5-6, 8-9, 11-12, 14-15, 17-18.
-	for i := range 19 {
-		if i != 4 && i != 7 && i != 10 && i != 13 && i != 16 && !isDigit(s[i]) {
-			return time.Time{}, false
-		}
+	if !isDigit(s[0]) || !isDigit(s[1]) || !isDigit(s[2]) || !isDigit(s[3]) ||
+		!isDigit(s[5]) || !isDigit(s[6]) || !isDigit(s[8]) || !isDigit(s[9]) ||
+		!isDigit(s[11]) || !isDigit(s[12]) || !isDigit(s[14]) || !isDigit(s[15]) ||
+		!isDigit(s[17]) || !isDigit(s[18]) {
+		return time.Time{}, false
 	}
 	two := func(i int) int { return int(s[i]-'0')*10 + int(s[i+1]-'0') }
 	y, mo, d := two(0)*100+two(2), time.Month(two(5)), two(8)
@@ -105,11 +106,33 @@ func fastEVETime(s string) (time.Time, bool) {
 	if oh > 24 || om > 60 {
 		return time.Time{}, false
 	}
-	off := time.Duration(oh)*time.Hour + time.Duration(om)*time.Minute
+	off := oh*3600 + om*60
 	if s[i] == '-' {
 		off = -off
 	}
-	return time.Date(y, mo, d, hh, mm, ss, ns, time.UTC).Add(-off), true
+	// time.Date in UTC and Add(-off), without their general calendar
+	// and overflow work.
+	sec := civilDays(y, mo, d)*86400 + int64(hh*3600+mm*60+ss-off)
+	return time.Unix(sec, int64(ns)).UTC(), true
+}
+
+// civilDays returns the number of days from 1970-01-01 to the date y-m-d
+// of the proleptic Gregorian calendar (negative before 1970; the date
+// must be valid).
+func civilDays(y int, m time.Month, d int) int64 {
+	if m <= time.February {
+		y--
+	}
+	era := y
+	if era < 0 {
+		era -= 399
+	}
+	era /= 400
+	yoe := y - era*400                     // year of era, 0-399
+	mp := (int(m) + 9) % 12                // month from March, 0-11
+	doy := (153*mp+2)/5 + d - 1            // day of year from March 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy // day of era
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 // Keys of EVE byte counts, in order of preference.

@@ -9,6 +9,9 @@ import (
 
 // otProtocols are application protocol names recognized inside firewall
 // service/application names ("Modbus_Write.Single.Register" is modbus).
+// kvTimeKeys are the keys of a key=value record's epoch time.
+var kvTimeKeys = newKeyList("eventtime")
+
 var otProtocols = []struct{ needle, proto string }{
 	{"modbus", "modbus"}, {"dnp3", "dnp3"}, {"s7comm", "s7comm"}, {"s7.comm", "s7comm"}, {"s7", "s7comm"},
 	{"enip", "enip"}, {"ethernet/ip", "enip"}, {"cip", "enip"}, {"iec104", "iec104"}, {"iec.104", "iec104"},
@@ -55,7 +58,7 @@ func (p *Parser) parseKV(s string, ev *event.Event, fields map[string]string, as
 			return newError(ReasonBadTimestamp, FormatKV, nil, "date/time %q is not YYYY-MM-DD hh:mm:ss", raw)
 		}
 		ev.Time, ev.TimeRaw = tm.UTC(), raw
-	} else if err := p.vendorTime(ev, fv, FormatKV, "eventtime"); err != nil {
+	} else if err := p.vendorTime(ev, fv, FormatKV, kvTimeKeys); err != nil {
 		return err
 	}
 	if ev.Host == "" {

@@ -15,8 +15,9 @@ import (
 //
 // The LEEF 2.0 delimiter is one character, or its hex code as "xHH" /
 // "0xHH"; empty means tab. A field without '=' continues the previous
-// value (a value that contains the delimiter).
-func (p *Parser) parseLEEF(s string, ev *event.Event, fields map[string]string, as *aliasState) error {
+// value (a value that contains the delimiter). valid says that s is
+// valid UTF-8.
+func (p *Parser) parseLEEF(s string, valid bool, ev *event.Event, fields map[string]string, as *aliasState) error {
 	rest := s[len("LEEF:"):]
 	var hdr [5]string
 	for i := range hdr {
@@ -43,9 +44,8 @@ func (p *Parser) parseLEEF(s string, ev *event.Event, fields map[string]string, 
 	default:
 		return newError(ReasonBadLEEF, FormatLEEF, nil, "unknown LEEF version %q", hdr[0])
 	}
-	// Valid UTF-8 as a whole (the usual case) is valid in every part cut
-	// at an ASCII delimiter: no value needs clean then.
-	valid := utf8.ValidString(s)
+	// valid holds for every part cut at an ASCII delimiter: no value
+	// needs clean then.
 	if err := leefAttributes(rest, delim, valid && delim < utf8.RuneSelf, fields, as); err != nil {
 		return err
 	}

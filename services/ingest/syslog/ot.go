@@ -161,7 +161,7 @@ var opSynonyms = map[string]string{
 // and dashes as '_', vendor synonyms mapped; unknown values are kept in
 // that normalized form so no information is lost.
 func normalizeOp(v string) string {
-	v = strings.TrimSpace(v)
+	v = trimSpace(v)
 	if v == "" {
 		return ""
 	}

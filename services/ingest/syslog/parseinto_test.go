@@ -40,7 +40,8 @@ func recycleCases(t *testing.T) []recycleCase {
 // already holds the result of every other record (A) and checks that
 // nothing of A leaks into B: the result equals a fresh Parse of B, field
 // by field, including the error. It also checks that A's Fields map was
-// reused when B has fields, which is the point of ParseInto.
+// reused when B has fields, and A's Techniques array when B has
+// techniques that fit in it, which is the point of ParseInto.
 func TestParseIntoRecycled(t *testing.T) {
 	cases := recycleCases(t)
 	for _, b := range cases {
@@ -50,6 +51,7 @@ func TestParseIntoRecycled(t *testing.T) {
 				var ev event.Event
 				errA := a.p.ParseInto(&ev, a.raw, "id-a", "127.0.0.1:40000", receivedAt)
 				mapA := ev.Fields
+				techsA := ev.Techniques
 				if errA != nil && len(ev.Fields) != 0 {
 					t.Fatalf("A=%s: rejected record left %d fields", a.name, len(ev.Fields))
 				}
@@ -68,6 +70,9 @@ func TestParseIntoRecycled(t *testing.T) {
 				}
 				if mapA != nil && len(want.Fields) > 0 && reflect.ValueOf(ev.Fields).UnsafePointer() != reflect.ValueOf(mapA).UnsafePointer() {
 					t.Fatalf("A=%s: the Fields map was not reused", a.name)
+				}
+				if cap(techsA) >= len(want.Techniques) && len(want.Techniques) > 0 && &ev.Techniques[0] != &techsA[:1][0] {
+					t.Fatalf("A=%s: the Techniques array was not reused", a.name)
 				}
 			}
 		})
@@ -141,6 +146,11 @@ func TestCEFLabelsTracked(t *testing.T) {
 		`CEF:0|V\|x|P\\|1|7|Name|5|cs1Label=Oper\=ation cs1=program\=download act=Allow cat=Authentication`,
 		`CEF:0|V|P|1|7|Name|5|cs1Label=MITRE Technique cs1=T0843,T0801 technique=T0855 app=ENIP proto=TCP`,
 		`CEF:0|V|P|1|7|Name|5|rt=1795687201123 end=bad dvchost=h1 dvc=10.0.0.1 externalId=42 cat=alert`,
+		`CEF:0|V|P|1|7|Name|5|cs1Label=Operation cs1=Program Download op=write`,
+		`CEF:0|V|P|1|7|Name|5|op=Write operation=read ot_operation=PLC Stop`,
+		`CEF:0|V|P|1|7|Name|5|operation=write operation=read cs1Label=Operation cs1=write`,
+		`CEF:0|V|P|1|7|Name|5|op=write operation_type=read`,
+		`CEF:0|V|P|1|7|Name|5|operation=\  function_name=Read`,
 	}
 	tracked := testParser(t, FormatAuto, time.Time{})
 	untracked := testParser(t, FormatAuto, time.Time{})

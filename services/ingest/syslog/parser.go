@@ -97,24 +97,41 @@ func (p *Parser) Parse(raw []byte, id string, peer string, receivedAt time.Time)
 }
 
 // ParseInto parses one record into *ev, which it first resets to the
-// zero Event, keeping only the storage of ev.Fields (emptied) for reuse:
-// a caller that recycles its events' maps (the ingest batcher does, once
-// a batch is published) saves the map allocation, which costs more than
-// the parsing. Nothing of the previous contents of *ev survives: the
-// result is the event Parse returns (with nil Fields when the record has
-// none). A rejected record returns a *ParseError and leaves *ev reset
-// (with the emptied map, if any). raw is not retained.
+// zero Event, keeping only the storage of ev.Fields (emptied) and of
+// ev.Techniques (its array, emptied) for reuse: a caller that recycles
+// its events' maps (the ingest batcher does, once a batch is published)
+// saves the map allocation, which costs more than the parsing. Nothing of
+// the previous contents of *ev survives: the result is the event Parse
+// returns (with nil Fields and nil Techniques when the record has none).
+// A rejected record returns a *ParseError and leaves *ev reset (with the
+// emptied map and technique array, if any). raw is not retained.
+//
+// The caller must not keep a copy of *ev (or of its Fields or Techniques)
+// across the call: their storage is overwritten.
 func (p *Parser) ParseInto(ev *event.Event, raw []byte, id string, peer string, receivedAt time.Time) error {
 	fields := ev.Fields
 	clear(fields)
+	techs := ev.Techniques[:0]
+	clear(techs[:cap(techs)]) // release the previous record's strings
 	*ev = event.Event{}
+	if cap(techs) > 0 {
+		ev.Techniques = techs // appended to by the format mappers
+	}
 	err := p.parseInto(ev, fields, raw, id, peer, receivedAt)
 	if err != nil {
-		// Reset again, keeping the (emptied) map for the next record.
+		// Reset again, keeping the (emptied) storage for the next record.
 		clear(fields)
+		clear(techs[:cap(techs)])
 		*ev = event.Event{Fields: fields}
+		if cap(techs) > 0 {
+			ev.Techniques = techs
+		}
+		return err
 	}
-	return err
+	if len(ev.Techniques) == 0 {
+		ev.Techniques = nil // as Parse returns it
+	}
+	return nil
 }
 
 // parseInto parses raw into the zeroed *ev; fields is an empty map to
@@ -127,8 +144,12 @@ func (p *Parser) parseInto(ev *event.Event, fields map[string]string, raw []byte
 	if len(raw) > p.maxBytes {
 		return newError(ReasonTooLong, format, nil, "record is %d bytes, maximum is %d", len(raw), p.maxBytes)
 	}
-	rec := bytes.TrimRight(raw, "\r\n\x00")
-	if len(bytes.TrimSpace(rec)) == 0 {
+	n := len(raw)
+	for n > 0 && (raw[n-1] == '\n' || raw[n-1] == '\r' || raw[n-1] == 0) {
+		n--
+	}
+	rec := raw[:n] // bytes.TrimRight(raw, "\r\n\x00")
+	if blank(rec) {
 		return newError(ReasonEmpty, format, nil, "record is empty")
 	}
 	if i := bytes.IndexByte(rec, 0); i >= 0 {
@@ -142,7 +163,7 @@ func (p *Parser) parseInto(ev *event.Event, fields map[string]string, raw []byte
 		return err
 	}
 	body := rec[priLen:]
-	if priLen > 0 && len(bytes.TrimSpace(body)) == 0 {
+	if priLen > 0 && blank(body) {
 		return newError(ReasonTruncated, format, nil, "nothing after PRI")
 	}
 	receivedAt = receivedAt.UTC()
@@ -183,6 +204,16 @@ func (p *Parser) parseInto(ev *event.Event, fields map[string]string, raw []byte
 	as.valid = !p.noAliasTracking
 	mapFields(ev, &as)
 	return nil
+}
+
+// blank reports whether b is empty or white space only (as
+// bytes.TrimSpace sees it), without TrimSpace for the usual record that
+// starts with a visible ASCII character.
+func blank(b []byte) bool {
+	if len(b) > 0 && b[0] > ' ' && b[0] < utf8.RuneSelf {
+		return false
+	}
+	return len(bytes.TrimSpace(b)) == 0
 }
 
 // fieldsHint estimates how many Fields a record yields, so that the map is

@@ -1,8 +1,10 @@
 package syslog
 
 import (
+	"bytes"
 	"maps"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -311,6 +313,106 @@ func FuzzIndexEq(f *testing.F) {
 			if got := indexEq(s, i); got != want {
 				t.Fatalf("indexEq(%q, %d) = %d, want %d", s, i, got, want)
 			}
+		}
+	})
+}
+
+// parsePortRef and parseCountRef are the strconv versions of parsePort
+// and parseCount (before their digits fast path); FuzzNumbers checks that
+// the normalizers and port/count agree with them.
+func parsePortRef(v string) (string, bool) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 65535 {
+		return "", false
+	}
+	return strconv.Itoa(n), true
+}
+
+func parseCountRef(v string) (string, bool) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return "", false
+	}
+	return v, true
+}
+
+func FuzzNumbers(f *testing.F) {
+	for _, s := range []string{"", "0", "1", "502", "0502", "65535", "65536", "99999999999999999999", "+5", "-0", "-1", "1e3", " 1", "123456789012345678", "1234567890123456789", "9223372036854775808", "٣"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, ok := parsePort(v)
+		want, wantOK := parsePortRef(v)
+		if got != want || ok != wantOK {
+			t.Fatalf("parsePort(%q) = %q %v, want %q %v", v, got, ok, want, wantOK)
+		}
+		if ok {
+			if n, _ := strconv.Atoi(v); port(got) != n {
+				t.Fatalf("port(%q) = %d, want %d", got, port(got), n)
+			}
+		}
+		got, ok = parseCount(v)
+		want, wantOK = parseCountRef(v)
+		if got != want || ok != wantOK {
+			t.Fatalf("parseCount(%q) = %q %v, want %q %v", v, got, ok, want, wantOK)
+		}
+		if ok {
+			if n, _ := strconv.ParseInt(v, 10, 64); count(got) != n {
+				t.Fatalf("count(%q) = %d, want %d", got, count(got), n)
+			}
+		}
+	})
+}
+
+// FuzzTrimSpace checks trimSpace and blank against strings.TrimSpace and
+// bytes.TrimSpace.
+func FuzzTrimSpace(f *testing.F) {
+	for _, s := range []string{"", " ", "a", " a ", "\t\r\n\v\f", "\u00a0a\u00a0", " \u0085", "é ", " é", "a b", "\x00", " \xff "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := trimSpace(s), strings.TrimSpace(s); got != want {
+			t.Fatalf("trimSpace(%q) = %q, want %q", s, got, want)
+		}
+		if got, want := blank([]byte(s)), len(bytes.TrimSpace([]byte(s))) == 0; got != want {
+			t.Fatalf("blank(%q) = %v, want %v", s, got, want)
+		}
+	})
+}
+
+// cefSeverityRef is cefSeverity before its digits fast path.
+func cefSeverityRef(v string) (int, bool) {
+	v = strings.TrimSpace(v)
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 0 || n > 10 {
+			return 0, false
+		}
+		return tenScaleSeverity(n), true
+	}
+	switch strings.ToLower(v) {
+	case "unknown", "":
+		return -1, true
+	case "low":
+		return SevNotice, true
+	case "medium":
+		return SevWarning, true
+	case "high":
+		return SevError, true
+	case "very-high", "very high", "veryhigh":
+		return SevCritical, true
+	}
+	return 0, false
+}
+
+func FuzzCEFSeverity(f *testing.F) {
+	for _, s := range []string{"", "0", "8", "10", "11", "-1", "+5", " 7 ", "007", "High", "very high", "99999999999999999999", "٣"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, ok := cefSeverity(v)
+		want, wantOK := cefSeverityRef(v)
+		if got != want || ok != wantOK {
+			t.Fatalf("cefSeverity(%q) = %d %v, want %d %v", v, got, ok, want, wantOK)
 		}
 	})
 }

@@ -39,12 +39,17 @@ func tenScaleSeverity(n int) int {
 // cefSeverity parses a CEF severity: 0-10 or Unknown, Low, Medium, High,
 // Very-High. ok is false for anything else.
 func cefSeverity(v string) (sev int, ok bool) {
-	v = strings.TrimSpace(v)
-	if n, err := strconv.Atoi(v); err == nil {
+	v = trimSpace(v)
+	n, ok := digits(v) // the usual "0"-"10", without strconv
+	if !ok {
+		i, err := strconv.Atoi(v)
+		n, ok = int64(i), err == nil
+	}
+	if ok {
 		if n < 0 || n > 10 {
 			return 0, false
 		}
-		return tenScaleSeverity(n), true
+		return tenScaleSeverity(int(n)), true
 	}
 	switch strings.ToLower(v) {
 	case "unknown", "":

@@ -1,6 +1,7 @@
 package syslog
 
 import (
+	"math/bits"
 	"strings"
 
 	"github.com/c981/c981/services/shared/event"
@@ -32,9 +33,18 @@ func vendorOT(ev *event.Event, fv fieldView) {
 	if strings.EqualFold(fv.firstOf(vendorCategoryList, keep), CategoryAuthentication) {
 		ev.Kind = event.KindAuth
 	}
-	if !vendorTechniqueList.absentIn(fv) {
-		for i := range vendorTechniqueList.keys {
-			if v := fv.getAt(vendorTechniqueList, i); v != "" {
+	if l := vendorTechniqueList; l.allHot && fv.hotVals() {
+		// Only the hot keys present, without a lookup each, in list
+		// order (TestVendorKeysHotOrder).
+		for set := fv.as.hotSet & l.mask; set != 0; set &= set - 1 {
+			h := bits.TrailingZeros64(set)
+			if v := fv.as.hotVal[fv.as.hotIdx[h]]; v != "" {
+				ev.Techniques = appendTechniques(ev.Techniques, v)
+			}
+		}
+	} else {
+		for i := range l.keys {
+			if v := fv.getAt(l, i); v != "" {
 				ev.Techniques = appendTechniques(ev.Techniques, v)
 			}
 		}
@@ -43,7 +53,7 @@ func vendorOT(ev *event.Event, fv fieldView) {
 		ev.AppProto = fv.firstOf(vendorProtoList, lower)
 	}
 	if ev.Operation == "" {
-		ev.Operation = fv.firstOf(vendorOpList, parseOp)
+		ev.Operation = vendorOp(fv)
 	}
 	if ev.Operation == "" {
 		ev.Operation = phraseOp(ev.Signature)
@@ -51,6 +61,27 @@ func vendorOT(ev *event.Event, fv fieldView) {
 	if ev.Operation == "" {
 		ev.Operation = phraseOp(ev.SignatureID)
 	}
+}
+
+// vendorOp is fv.firstOf(vendorOpList, parseOp), reusing the
+// normalization of the operation alias for the same value (a record's
+// "operation" is usually both).
+func vendorOp(fv fieldView) string {
+	l := vendorOpList
+	if !l.allHot || !fv.hotVals() {
+		return fv.firstOf(l, parseOp)
+	}
+	// The hot bits in list order (TestVendorKeysHotOrder).
+	for set := fv.as.hotSet & l.mask; set != 0; set &= set - 1 {
+		v := trimSpace(fv.as.hotVal[fv.as.hotIdx[bits.TrailingZeros64(set)]])
+		if v != "" && v == fv.as.opRaw {
+			return fv.as.opNorm
+		}
+		if n, ok := parseOp(v); ok {
+			return n
+		}
+	}
+	return ""
 }
 
 // appendTechniques appends the MITRE ATT&CK ids (T0843, T1078.002) found
