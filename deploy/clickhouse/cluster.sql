@@ -402,3 +402,58 @@ ALTER TABLE incidents_local ON CLUSTER c981 ADD COLUMN updated_ms UInt16,
 
 ALTER TABLE incidents ON CLUSTER c981 ADD COLUMN updated_ms UInt16,
     ADD COLUMN stored_ms Int64;
+
+-- 0008_event_grams.sql
+
+CREATE TABLE IF NOT EXISTS event_grams_local ON CLUSTER c981 (
+    gram UInt32,
+    site String,
+    hour DateTime,
+    n UInt64
+) ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/c981/event_grams_local', '{replica}', n)
+PARTITION BY toDate(hour)
+ORDER BY (gram, site, hour)
+SETTINGS index_granularity = 1024;
+
+CREATE TABLE IF NOT EXISTS event_grams ON CLUSTER c981 AS event_grams_local
+ENGINE = Distributed(c981, c981, event_grams_local, cityHash64(gram, site, hour));
+
+DROP TABLE IF EXISTS event_tokens_mv ON CLUSTER c981;
+
+DROP TABLE IF EXISTS event_tokens_mv_local ON CLUSTER c981;
+
+DROP TABLE IF EXISTS event_suffixes_mv ON CLUSTER c981;
+
+DROP TABLE IF EXISTS event_suffixes_mv_local ON CLUSTER c981;
+
+INSERT INTO event_grams (gram, site, hour, n)
+SELECT
+    toUInt32(if(i = 0,
+        bitOr(bitShiftLeft(reinterpretAsUInt32(reverse(substring(token, 1, 4))), 8 * (4 - least(length(token), 4))), 2147483648),
+        reinterpretAsUInt32(reverse(substring(token, i, 4))))) AS gram,
+    site,
+    hour,
+    count() AS n
+FROM (
+    SELECT
+        token,
+        site,
+        hour,
+        arrayJoin(range(toUInt64(greatest(length(token), 3) - 2))) AS i
+    FROM (
+        SELECT
+            arrayJoin(arrayDistinct(extractAll(lower(concat(raw, ' ', message)), '[a-z0-9]+'))) AS token,
+            site,
+            toStartOfHour(time) AS hour
+        FROM events
+    )
+)
+GROUP BY gram, site, hour;
+
+DROP TABLE IF EXISTS event_tokens ON CLUSTER c981;
+
+DROP TABLE IF EXISTS event_tokens_local ON CLUSTER c981;
+
+DROP TABLE IF EXISTS event_suffixes ON CLUSTER c981;
+
+DROP TABLE IF EXISTS event_suffixes_local ON CLUSTER c981;

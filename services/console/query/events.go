@@ -153,11 +153,11 @@ var searchWindows = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hou
 // upper bound (the cursor, Until or now) until a window holds a full page
 // or reaches Since; then the full rows of just those events. When the
 // first window does not fill the page, a Text search resolves the text's
-// anchored words (textAnchors) through the text indexes (event_tokens,
-// event_suffixes) to the older hours that can hold a match and scans only
-// those, newest first, as many as the page needs (scanHours), so a rare
-// text is found without reading every stored raw line; the substring
-// condition still decides every match.
+// anchored words (textAnchors) through the text index (event_grams) to
+// the older hours that can hold a match and scans only those, newest
+// first, as many as the page needs (scanHours), so a rare text is found
+// without reading every stored raw line; the substring condition still
+// decides every match.
 func (db *DB) SearchEvents(ctx context.Context, f EventFilter) ([]event.Event, string, error) {
 	if err := f.Validate(); err != nil {
 		return nil, "", err
@@ -276,17 +276,25 @@ func (db *DB) SearchEvents(ctx context.Context, f EventFilter) ([]event.Event, s
 	return out, next, nil
 }
 
-// The text-search indexes: event_tokens (migration 0005) holds one row per
-// (token, site, hour) in which a token occurs in an event's raw line or
-// message; event_suffixes (migration 0006) one row per (suffix of at least
-// minInfixLen bytes of such a token, site, hour) with the number of events
-// behind it. Tokens are the maximal runs of ASCII letters and digits,
-// lowercased, cut to maxTokenLen bytes; every other byte separates them.
+// The text-search index: event_grams (migration 0008, written by the
+// store's writer) holds one row per (key, site, hour) in which a key of an
+// event's text occurs, with n, at least the number of the hour's events
+// that hold the key (a hint: see textHours). Tokens are the maximal runs
+// of ASCII letters and digits of the raw line and the message, lowercased;
+// every other byte separates them. Every token gives a head key, its first min(4, length) bytes
+// (zero-padded, with gramHead set), and, when it has at least 4 bytes,
+// every 4-byte substring (a 4-gram); keys pack their bytes big-endian.
 const (
-	maxTokenLen = 64
-	// maxAnchors bounds the index lookups of one search (the longest
-	// anchors are used: usually the rarest).
+	// gramHead marks a head key.
+	gramHead uint32 = 1 << 31
+	// gramLen is the length of the n-grams.
+	gramLen = 4
+	// maxAnchors bounds the anchors of one search (the longest are used:
+	// usually the rarest).
 	maxAnchors = 3
+	// maxGramConds bounds the keys (or head ranges) one lookup requires
+	// of an hour.
+	maxGramConds = 16
 	// maxScanRanges bounds the time ranges of one scan of candidate
 	// hours: a batch of hours scattered over more ranges is scanned as
 	// the one range that spans them.
@@ -294,11 +302,6 @@ const (
 	// minPrefixLen is the shortest prefix anchor worth a lookup: a
 	// shorter one ("1") spans a large part of the index.
 	minPrefixLen = 3
-	tokHoursSQL  = `SELECT hour, toUInt64(0) FROM event_tokens WHERE `
-	// sufHoursSQL finds the hours of the tokens that contain a word: the
-	// suffixes in [word, word+1), plus the tokens cut at maxTokenLen
-	// bytes (suffix ''), which may hold it beyond their indexed prefix.
-	sufHoursSQL = `SELECT hour, sum(n) FROM event_suffixes WHERE ((suffix >= ? AND suffix < ?) OR suffix = '')`
 )
 
 // anchor is a word of a search text that every matching event must hold as
@@ -310,9 +313,9 @@ type anchor struct {
 	infix  bool
 }
 
-// minInfixLen is the shortest infix anchor: event_suffixes keeps the
-// suffixes of at least this many bytes.
-const minInfixLen = 4
+// minInfixLen is the shortest infix anchor: a word inside a token is
+// found through its 4-grams.
+const minInfixLen = gramLen
 
 func isTokenByte(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
@@ -333,7 +336,7 @@ func textAnchors(text string) []anchor {
 	q := []byte(text)
 	for i, c := range q {
 		if c >= 'A' && c <= 'Z' {
-			q[i] = c + 'a' - 'A' // ASCII only, as the index's lower()
+			q[i] = c + 'a' - 'A' // ASCII only, as the index's lowercasing
 		}
 	}
 	var out []anchor
@@ -350,9 +353,6 @@ func textAnchors(text string) []anchor {
 			// Followed by a separator: the whole token; by the end of
 			// the text or a non-ASCII byte: the start of one.
 			a := anchor{token: string(q[i:j]), prefix: j == len(q) || !isSeparator(q[j])}
-			if len(a.token) > maxTokenLen {
-				a = anchor{token: a.token[:maxTokenLen], prefix: true}
-			}
 			if (!a.prefix || len(a.token) >= minPrefixLen) && !slices.Contains(out, a) {
 				out = append(out, a)
 			}
@@ -362,13 +362,12 @@ func textAnchors(text string) []anchor {
 	if len(out) == 0 {
 		// No word is preceded by a separator (a single word, or a text
 		// that starts with its only long word): the leading word lies
-		// inside some token of every matching event. Longer than
-		// maxTokenLen it may lie beyond a token's indexed prefix.
+		// inside some token of every matching event.
 		j := 0
 		for j < len(q) && isTokenByte(q[j]) {
 			j++
 		}
-		if j >= minInfixLen && j <= maxTokenLen && (j == len(q) || q[j] < 0x80) {
+		if j >= minInfixLen && (j == len(q) || q[j] < 0x80) {
 			out = append(out, anchor{token: string(q[:j]), infix: true})
 		}
 	}
@@ -376,53 +375,97 @@ func textAnchors(text string) []anchor {
 	return out[:min(len(out), maxAnchors)]
 }
 
+// gramCond is a condition on the keys of an hour: some key in [lo, hi).
+type gramCond struct{ lo, hi uint32 }
+
+// packGram packs up to 4 bytes big-endian, zero-padded.
+func packGram(s string) uint32 {
+	var k uint32
+	for i := range gramLen {
+		k <<= 8
+		if i < len(s) {
+			k |= uint32(s[i])
+		}
+	}
+	return k
+}
+
+// gramConds returns what an hour's keys must hold for a token of it to
+// match the anchors: for an infix word every 4-gram of it; for a prefix or
+// an exact word the head of its first 4 bytes and its 4-grams; for a
+// shorter exact word its head key (a short token); for a shorter prefix
+// the range of heads that start with it. Repeats are dropped, heads come
+// first (the most selective), and at most maxGramConds are kept: fewer
+// conditions only let more hours through.
+func gramConds(anchors []anchor) []gramCond {
+	var heads, grams []gramCond
+	add := func(list *[]gramCond, c gramCond) {
+		if !slices.Contains(heads, c) && !slices.Contains(grams, c) {
+			*list = append(*list, c)
+		}
+	}
+	for _, a := range anchors {
+		w := a.token
+		if !a.infix {
+			h := packGram(w) | gramHead
+			if a.prefix && len(w) < gramLen {
+				add(&heads, gramCond{h, h + 1<<(8*(gramLen-len(w)))})
+			} else {
+				add(&heads, gramCond{h, h + 1})
+			}
+		}
+		for i := 0; i+gramLen <= len(w); i++ {
+			g := packGram(w[i : i+gramLen])
+			add(&grams, gramCond{g, g + 1})
+		}
+	}
+	return append(heads, grams...)[:min(len(heads)+len(grams), maxGramConds)]
+}
+
+// sql returns the condition on the gram column.
+func (c gramCond) sql() (string, []any) {
+	if c.hi == c.lo+1 {
+		return `gram = ?`, []any{c.lo}
+	}
+	return `(gram >= ? AND gram < ?)`, []any{c.lo, c.hi}
+}
+
 // candHour is an hour (Unix seconds of its start) that can hold events
 // matching a text, with an upper bound of their number (0: unknown).
 type candHour struct{ start, bound int64 }
 
-// textHours resolves f.Text's anchors through the text indexes to the
-// hours that can hold a match (in f's sites and time bounds, and starting
-// before the Unix second below), newest first. ok is false when the index
-// cannot narrow the search (the text has no anchor). An infix anchor (a
-// single word) is looked up in event_suffixes, which bounds the matches of
-// every hour; prefix and exact anchors in event_tokens: the hours in which
-// all of them occur, without a bound.
+// textHours resolves f.Text's anchors through event_grams to the hours that
+// can hold a match (in f's sites and time bounds, and starting before the
+// Unix second below), newest first: the hours in which some site holds
+// every key condition (gramConds) of the anchors. ok is false when the
+// index cannot narrow the search (the text has no anchor).
+//
+// The bound of an hour is the sum over its sites of the least count (sum
+// of n) among the conditions: every matching event holds a key of each.
+// The counts are a hint (the store writes count deltas periodically, a
+// re-inserted batch counts twice): a bound that is too high or too low only
+// changes how many hours scanHours takes per query, never which events
+// match.
 func (db *DB) textHours(ctx context.Context, f EventFilter, below int64) (hours []candHour, ok bool, err error) {
-	anchors := textAnchors(f.Text)
-	if len(anchors) == 0 {
+	conds := gramConds(textAnchors(f.Text))
+	if len(conds) == 0 {
 		return nil, false, nil
 	}
-	next := func(w string) string {
-		// Tokens are [a-z0-9]: the last byte plus one is still ASCII.
-		return w[:len(w)-1] + string(w[len(w)-1]+1)
-	}
 	var (
-		sql         strings.Builder
-		args, margs []any
-		which       []string
+		sums, where []string
+		sumArgs     []any
+		whereArgs   []any
 	)
-	if anchors[0].infix {
-		// textAnchors returns an infix anchor alone.
-		sql.WriteString(sufHoursSQL)
-		args = []any{anchors[0].token, next(anchors[0].token)}
-	} else {
-		// One lookup for all anchors: the hours in which every anchor
-		// occurs (in some event of the hour; the substring condition
-		// decides later).
-		var match []string
-		for _, a := range anchors {
-			if a.prefix {
-				match = append(match, `(token >= ? AND token < ?)`)
-				margs = append(margs, a.token, next(a.token))
-			} else {
-				match = append(match, `token = ?`)
-				margs = append(margs, a.token)
-			}
-			which = append(which, `max(`+match[len(match)-1]+`) = 1`)
-		}
-		sql.WriteString(tokHoursSQL + "(" + strings.Join(match, " OR ") + ")")
-		args = slices.Clone(margs)
+	for _, c := range conds {
+		cs, a := c.sql()
+		sums = append(sums, `sumIf(n, `+cs+`)`)
+		sumArgs = append(sumArgs, a...)
+		where = append(where, cs)
+		whereArgs = append(whereArgs, a...)
 	}
+	var sql strings.Builder
+	sql.WriteString(`SELECT hour, sum(b) FROM (SELECT hour, arrayReduce('min', [` + strings.Join(sums, ", ") + `]) AS b FROM event_grams WHERE (` + strings.Join(where, " OR ") + `)`)
+	args := append(sumArgs, whereArgs...)
 	if f.Site != "" {
 		sql.WriteString(` AND site = ?`)
 		args = append(args, f.Site)
@@ -435,14 +478,10 @@ func (db *DB) textHours(ctx context.Context, f EventFilter, below int64) (hours 
 		sql.WriteString(` AND hour > toDateTime(?)`)
 		args = append(args, f.Since.Unix()-3600)
 	}
-	sql.WriteString(` AND hour < toDateTime(?) GROUP BY hour`)
+	// Every condition holds in the (site, hour): each key's rows have
+	// n >= 1.
+	sql.WriteString(` AND hour < toDateTime(?) GROUP BY site, hour HAVING b > 0) GROUP BY hour`)
 	args = append(args, below)
-	if len(which) > 1 {
-		// Every anchor matches a token of the hour (one token may match
-		// several anchors).
-		sql.WriteString(` HAVING ` + strings.Join(which, " AND "))
-		args = append(args, margs...)
-	}
 	hours, err = db.tokenHours(ctx, sql.String(), args)
 	if err != nil {
 		return nil, false, err

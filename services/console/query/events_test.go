@@ -51,7 +51,8 @@ func searchEvent(site string, i int) event.Event {
 }
 
 // searchDB loads n synthetic events of fixture.Site (the first 10 of them
-// twice, as after a re-inserted batch) plus 5 of another site.
+// twice, as after a re-inserted batch) plus 5 of another site, and indexes
+// their text.
 func searchDB(t testing.TB, n int) (*query.DB, []event.Event, driver.Conn) {
 	t.Helper()
 	conn := fixture.Open(t)
@@ -69,6 +70,8 @@ func searchDB(t testing.TB, n int) (*query.DB, []event.Event, driver.Conn) {
 			t.Fatal(err)
 		}
 	}
+	// The store's writer would have indexed their text.
+	query.IndexEvents(t, conn)
 	db, err := query.New(conn, query.Options{})
 	if err != nil {
 		t.Fatal(err)

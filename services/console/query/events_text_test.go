@@ -22,7 +22,7 @@ func TestTextAnchors(t *testing.T) {
 		{"Modbus write", []anchor{{token: "write", prefix: true}}}, // a later word anchors better
 		{"abc", nil}, // too short for an infix lookup
 		{"plc101-x", []anchor{{token: "plc101", infix: true}}}, // "x" is too short a prefix
-		{x70, nil}, // may lie beyond the indexed 64 bytes
+		{x70, []anchor{{token: x70, infix: true}}},             // long words too: through all their 4-grams
 		{"SEQ=4242", []anchor{{token: "4242", prefix: true}}},
 		{"OP=PROGRAM_DOWNLOAD", []anchor{{token: "download", prefix: true}, {token: "program"}}},
 		{"=abc ", []anchor{{token: "abc"}}},
@@ -30,7 +30,7 @@ func TestTextAnchors(t *testing.T) {
 		{"x=4242é", []anchor{{token: "4242", prefix: true}}}, // before one: a prefix
 		{"\u212Aabc=1", nil},                                 // Kelvin sign: not folded to k; "1" is too short a prefix
 		{"\u212Aabc=123", []anchor{{token: "123", prefix: true}}},
-		{"a " + x70, []anchor{{token: x70[:64], prefix: true}}}, // longer than the index keeps
+		{"a " + x70, []anchor{{token: x70, prefix: true}}},
 		{"a bb ccc dddd eeeee bb", []anchor{{token: "eeeee"}, {token: "dddd"}, {token: "ccc"}}},
 		{"' OR 1=1 --", []anchor{{token: "or"}, {token: "1"}}},
 		{"", nil},
@@ -49,12 +49,13 @@ func TestTextAnchors(t *testing.T) {
 }
 
 // TestTextSearchIndex checks on the real server that a text search
-// narrowed by the text indexes (event_tokens, event_suffixes) returns
+// narrowed by the text index (event_grams, filled by migration 0008's
+// backfill, whose keys are those the store's writer writes) returns
 // exactly what the substring definition of EventFilter.Text selects (in Go
 // and by a full scan on the server): events spread over many hours and two
-// sites, texts that match inside longer tokens, near the 64-byte cut of
-// tokens, at token boundaries, across case, in the
-// message only, nowhere, and words so common that the index is not used.
+// sites, texts that match inside longer tokens, inside long tokens, at
+// token boundaries, across case, in the message only, nowhere, and words
+// so common that the index is not used.
 func TestTextSearchIndex(t *testing.T) {
 	conn := fixture.Open(t)
 	ctx := context.Background()
@@ -77,13 +78,13 @@ func TestTextSearchIndex(t *testing.T) {
 			raw, msg = "<134>header only", "rare-word-in-message Zebra42 seq="+fmt.Sprint(i)
 		}
 		if i == 123 {
-			// A token longer than the index keeps (64 bytes), with a
-			// word only beyond its indexed prefix.
+			// A long token (the old indexes cut tokens at 64 bytes),
+			// with a word only beyond its first 64 bytes.
 			raw, msg = "blob="+strings.Repeat("q", 66)+"longtailword", ""
 		}
 		// The word zq7k at the end of a token of exactly 64 bytes,
-		// across the 64-byte cut, beyond it, at token boundaries and
-		// inside a token.
+		// across and beyond byte 64, at token boundaries and inside a
+		// token.
 		if w, ok := map[int]string{
 			200: "blob=" + strings.Repeat("a", 60) + "zq7k",
 			201: "blob=" + strings.Repeat("a", 62) + "zq7k",
@@ -103,6 +104,7 @@ func TestTextSearchIndex(t *testing.T) {
 	if err := fixture.Load(ctx, conn, fixture.Dataset{Events: evs}); err != nil {
 		t.Fatal(err)
 	}
+	IndexEvents(t, conn)
 	db, err := New(conn, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -149,8 +151,8 @@ func TestTextSearchIndex(t *testing.T) {
 		{"common words", EventFilter{Site: fixture.Site, Text: "action=allow op=read", Limit: 500}, true, false},
 		{"single word inside tokens: infix lookup", EventFilter{Site: fixture.Site, Text: "ebra4"}, true, true},
 		{"single short word: substring scan", EventFilter{Site: fixture.Site, Text: "bra"}, false, false},
-		{"single word beyond a long token's indexed prefix", EventFilter{Site: fixture.Site, Text: "tailword"}, true, true},
-		{"single word near the 64-byte cut and at token boundaries", EventFilter{Site: fixture.Site, Text: "zQ7k"}, true, true},
+		{"single word beyond 64 bytes of a long token", EventFilter{Site: fixture.Site, Text: "tailword"}, true, true},
+		{"single word near byte 64 and at token boundaries", EventFilter{Site: fixture.Site, Text: "zQ7k"}, true, true},
 		{"single word in a quarter of the hours, small pages", EventFilter{Site: fixture.Site, Text: "4242", Limit: 7}, true, false},
 		{"single word in many hours, every site", EventFilter{Text: "4242"}, true, false},
 		{"single word inside numbers", EventFilter{Text: "3424", Limit: 3}, true, false},
@@ -158,73 +160,105 @@ func TestTextSearchIndex(t *testing.T) {
 		{"single word, time bounded", EventFilter{Text: "4242", Since: base.Add(24 * time.Hour), Until: base.Add(10 * 24 * time.Hour), Limit: 4}, true, false},
 	}
 	far := base.Add(365 * 24 * time.Hour).Unix()
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			hours, ok, err := db.textHours(ctx, tc.f, far)
-			if err != nil {
-				t.Fatal(err)
+	// The counts are a hint: the backfill's (at least the events holding
+	// a key), all 1 (the store's count deltas lost), and doubled (a
+	// re-inserted batch) change how many hours are scanned at once, never
+	// the results.
+	variants := []struct {
+		name  string
+		exact bool // the bounds are at least the matches
+		stmts []string
+	}{
+		{"backfill counts", true, nil},
+		{"counts lost", false, []string{
+			"CREATE TABLE grams_one AS event_grams",
+			"INSERT INTO grams_one (gram, site, hour, n) SELECT gram, site, hour, toUInt64(1) FROM event_grams GROUP BY gram, site, hour",
+			"TRUNCATE TABLE event_grams",
+			"INSERT INTO event_grams (gram, site, hour, n) SELECT gram, site, hour, n FROM grams_one",
+			"DROP TABLE grams_one",
+		}},
+		{"counts doubled", true, nil},
+	}
+	for vi, v := range variants {
+		for _, stmt := range v.stmts {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
 			}
-			if ok != tc.index {
-				t.Errorf("index used = %v (%d hours); want %v", ok, len(hours), tc.index)
-			}
-			want := match(tc.f)
-			if len(want) == 0 && tc.name != "nowhere" {
-				t.Fatal("the test data has no match for this text")
-			}
-			if ok {
-				// Every hour of a match is a candidate, and its bound
-				// (if any) is at least its number of matches.
-				perHour := map[int64]int64{}
-				for _, id := range want {
-					perHour[byID[id].Time.Truncate(time.Hour).Unix()]++
-				}
-				for h, n := range perHour {
-					i := slices.IndexFunc(hours, func(c candHour) bool { return c.start == h })
-					if i < 0 {
-						t.Fatalf("the index lists %d hours but not %s, which holds %d matches", len(hours), time.Unix(h, 0).UTC(), n)
+		}
+		if vi == 2 {
+			IndexEvents(t, conn) // the counts again, on top of the 1s
+		}
+		exact := v.exact
+		t.Run(v.name, func(t *testing.T) {
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					hours, ok, err := db.textHours(ctx, tc.f, far)
+					if err != nil {
+						t.Fatal(err)
 					}
-					if b := hours[i].bound; b != 0 && b < n {
-						t.Errorf("hour %s: bound %d < %d matches", time.Unix(h, 0).UTC(), b, n)
+					if ok != tc.index {
+						t.Errorf("index used = %v (%d hours); want %v", ok, len(hours), tc.index)
 					}
-				}
-				if tc.few && len(hours) > 2*len(perHour)+2 {
-					t.Errorf("the index lists %d hours for a rare text that occurs in %d", len(hours), len(perHour))
-				}
-			}
-			// The exact answer twice: the substring definition in Go and
-			// a full scan on the server without the index.
-			conds, args := fullScanConds(tc.f)
-			scan, err := db.eventKeys(ctx, conds, args, 1_000_000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var scanned []string
-			for _, k := range scan {
-				scanned = append(scanned, k.id)
-			}
-			if !slices.Equal(scanned, want) {
-				t.Fatalf("full scan: %d events %v\nwant %d %v", len(scanned), scanned, len(want), want)
-			}
-			var got []string
-			f := tc.f
-			for {
-				page, next, err := db.SearchEvents(ctx, f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if f.Limit > 0 && len(page) > f.Limit {
-					t.Fatalf("page of %d events; limit %d", len(page), f.Limit)
-				}
-				for _, e := range page {
-					got = append(got, e.ID)
-				}
-				if next == "" {
-					break
-				}
-				f.After = next
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("got %d events %v\nwant %d %v", len(got), got, len(want), want)
+					want := match(tc.f)
+					if len(want) == 0 && tc.name != "nowhere" {
+						t.Fatal("the test data has no match for this text")
+					}
+					if ok {
+						// Every hour of a match is a candidate, and its bound
+						// (if any) is at least its number of matches.
+						perHour := map[int64]int64{}
+						for _, id := range want {
+							perHour[byID[id].Time.Truncate(time.Hour).Unix()]++
+						}
+						for h, n := range perHour {
+							i := slices.IndexFunc(hours, func(c candHour) bool { return c.start == h })
+							if i < 0 {
+								t.Fatalf("the index lists %d hours but not %s, which holds %d matches", len(hours), time.Unix(h, 0).UTC(), n)
+							}
+							if b := hours[i].bound; exact && b != 0 && b < n {
+								t.Errorf("hour %s: bound %d < %d matches", time.Unix(h, 0).UTC(), b, n)
+							}
+						}
+						if tc.few && len(hours) > 2*len(perHour)+2 {
+							t.Errorf("the index lists %d hours for a rare text that occurs in %d", len(hours), len(perHour))
+						}
+					}
+					// The exact answer twice: the substring definition in Go and
+					// a full scan on the server without the index.
+					conds, args := fullScanConds(tc.f)
+					scan, err := db.eventKeys(ctx, conds, args, 1_000_000)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var scanned []string
+					for _, k := range scan {
+						scanned = append(scanned, k.id)
+					}
+					if !slices.Equal(scanned, want) {
+						t.Fatalf("full scan: %d events %v\nwant %d %v", len(scanned), scanned, len(want), want)
+					}
+					var got []string
+					f := tc.f
+					for {
+						page, next, err := db.SearchEvents(ctx, f)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if f.Limit > 0 && len(page) > f.Limit {
+							t.Fatalf("page of %d events; limit %d", len(page), f.Limit)
+						}
+						for _, e := range page {
+							got = append(got, e.ID)
+						}
+						if next == "" {
+							break
+						}
+						f.After = next
+					}
+					if !slices.Equal(got, want) {
+						t.Errorf("got %d events %v\nwant %d %v", len(got), got, len(want), want)
+					}
+				})
 			}
 		})
 	}
@@ -246,67 +280,57 @@ func fullScanConds(f EventFilter) ([]string, []any) {
 	return conds, args
 }
 
-// indexTokens mirrors migration 0005's tokenization of a raw line:
-// lower() (ASCII), runs of [a-z0-9], cut to 64 bytes.
-func indexTokens(s string) []string {
-	var out []string
-	b := []byte(s)
-	for i := 0; i < len(b); {
-		c := b[i] | 0x20
-		if !(c >= 'a' && c <= 'z' || b[i] >= '0' && b[i] <= '9') {
-			i++
-			continue
-		}
-		j := i
-		var tok []byte
-		for j < len(b) {
-			c := b[j]
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if !isTokenByte(c) {
-				break
-			}
-			tok = append(tok, c)
-			j++
-		}
-		out = append(out, string(tok[:min(len(tok), maxTokenLen)]))
-		i = j
-	}
-	return out
-}
-
 // FuzzTextAnchors checks that the index never loses a match: for any text
-// and any line containing it, every anchor of the text is a token of the
-// line (or, for a prefix anchor, the start of one; for an infix anchor,
-// inside one or possibly beyond a cut one).
+// and any line containing it, every key condition of the text's anchors
+// (gramConds) holds for some index key of the line.
 func FuzzTextAnchors(f *testing.F) {
-	for _, s := range []string{"SEQ=4242", "OP=PROGRAM_DOWNLOAD", "é4242", "x=4242é", "\u212Aabc=1", "a " + strings.Repeat("x", 70), "' OR 1=1 --"} {
+	for _, s := range []string{"SEQ=4242", "OP=PROGRAM_DOWNLOAD", "é4242", "x=4242é", "\u212Aabc=1", "a " + strings.Repeat("x", 70), "' OR 1=1 --", "=ab", "x=abc"} {
 		f.Add("<134>fw: x", s, " tail")
 	}
 	f.Fuzz(func(t *testing.T, before, text, after string) {
 		line := before + text + after
-		toks := indexTokens(line)
-		for _, a := range textAnchors(text) {
-			if a.token == "" || len(a.token) > maxTokenLen || strings.Trim(a.token, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+		keys := indexKeys(line)
+		anchors := textAnchors(text)
+		for _, a := range anchors {
+			if a.token == "" || strings.Trim(a.token, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
 				t.Fatalf("anchor %+v of %q is not a token", a, text)
 			}
-			found := false
-			for _, tok := range toks {
-				// An infix anchor lies inside a token (it starts one of
-				// the token's suffixes in event_suffixes) or beyond the
-				// indexed prefix of a token cut at maxTokenLen bytes.
-				infix := a.infix && (strings.Contains(tok, a.token) || len(tok) == maxTokenLen)
-				if tok == a.token || a.prefix && strings.HasPrefix(tok, a.token) || infix {
-					found = true
-					break
-				}
-			}
-			if !found {
-				t.Fatalf("anchor %+v of %q not among the tokens %q of %q", a, text, toks, line)
+		}
+		for _, c := range gramConds(anchors) {
+			if !slices.ContainsFunc(keys, func(k uint32) bool { return k >= c.lo && k < c.hi }) {
+				t.Fatalf("condition [%08x, %08x) of %q (anchors %+v) holds for no key of %q", c.lo, c.hi, text, anchors, line)
 			}
 		}
 	})
+}
+
+func TestGramConds(t *testing.T) {
+	h := func(s string) uint32 { return packGram(s) | gramHead }
+	g := func(s string) gramCond { return gramCond{packGram(s), packGram(s) + 1} }
+	tests := []struct {
+		text string
+		want []gramCond
+	}{
+		{"4242", []gramCond{g("4242")}},
+		{"modbus", []gramCond{g("modb"), g("odbu"), g("dbus")}},
+		{"SEQ=4242", []gramCond{{h("4242"), h("4242") + 1}, g("4242")}},
+		{"seq=42424", []gramCond{{h("4242"), h("4242") + 1}, g("4242"), g("2424")}},
+		{"=ab ", []gramCond{{h("ab"), h("ab") + 1}}},
+		{"x=abc", []gramCond{{h("abc"), h("abc") + 0x100}}},
+		{"abc", nil},
+		{"a " + strings.Repeat("x", 70), []gramCond{{h("xxxx"), h("xxxx") + 1}, g("xxxx")}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.text, func(t *testing.T) {
+			if got := gramConds(textAnchors(tc.text)); !slices.Equal(got, tc.want) {
+				t.Errorf("gramConds(%q) = %x; want %x", tc.text, got, tc.want)
+			}
+		})
+	}
+	long := gramConds(textAnchors("x abcdefghijklmnopqrstuvwxyz"))
+	if len(long) != maxGramConds {
+		t.Errorf("%d conditions for a 26-byte word; want %d", len(long), maxGramConds)
+	}
 }
 
 func TestHourRanges(t *testing.T) {

@@ -30,6 +30,7 @@ var (
 	// createMVRe: CREATE MATERIALIZED VIEW [IF NOT EXISTS] v TO t AS
 	// SELECT ... FROM src ... (one source table).
 	createMVRe     = regexp.MustCompile(`(?is)^CREATE\s+MATERIALIZED\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)\s+TO\s+([A-Za-z_][A-Za-z0-9_]*)\s+AS\s+(SELECT\b.*?\bFROM\s+)([A-Za-z_][A-Za-z0-9_]*)\b(.*)$`)
+	dropTableRe    = regexp.MustCompile(`(?is)^DROP\s+TABLE\s+(IF\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)$`)
 	insertSelectRe = regexp.MustCompile(`(?is)^INSERT\s+INTO\s+[A-Za-z_][A-Za-z0-9_]*\s*(\([^()]*\))?\s*SELECT\b`)
 )
 
@@ -49,7 +50,9 @@ var (
 //     ON CLUSTER from src_local into t_local, so that every shard indexes
 //     the rows it stores;
 //   - INSERT INTO t ... SELECT ... (a backfill) is kept as it is, without ON
-//     CLUSTER: run once, it reads and writes the Distributed tables.
+//     CLUSTER: run once, it reads and writes the Distributed tables;
+//   - DROP TABLE [IF EXISTS] t drops t and t_local ON CLUSTER, if they exist
+//     (a materialized view has no t_local).
 //
 // A table whose ORDER BY key has no UUID column is sharded by the hash of
 // its whole ORDER BY key, so that the copies of a row that
@@ -133,6 +136,12 @@ func clusterStatement(stmt string, cfg ClusterConfig) ([]string, error) {
 	}
 	if insertSelectRe.MatchString(stmt) {
 		return []string{stmt}, nil
+	}
+	if d := dropTableRe.FindStringSubmatch(stmt); d != nil {
+		return []string{
+			fmt.Sprintf("DROP TABLE IF EXISTS %s%s", d[2], on),
+			fmt.Sprintf("DROP TABLE IF EXISTS %s%s%s", d[2], LocalSuffix, on),
+		}, nil
 	}
 	if a := alterColumnRe.FindStringSubmatch(stmt); a != nil {
 		return []string{

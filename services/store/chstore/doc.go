@@ -21,10 +21,16 @@
 // table on every shard plus a Distributed table under the original name,
 // generated from the same migrations; deploy/clickhouse/cluster.sql).
 //
-// Migrations 0005 and 0006 add the text-search indexes of events,
-// event_tokens (TableEventTokens: whole tokens) and event_suffixes
-// (TableEventSuffixes: token suffixes per hour, for a word inside a token):
-// materialized views fill them on every insert into events, and their day
-// partitions expire with the events retention. Migration 0007 adds the
-// writer's stored time (StoredMSColumn) to events, alerts and incidents.
+// Migrations 0005 and 0006 added text-search indexes filled by materialized
+// views on events; migration 0008 replaced them with event_grams
+// (TableEventGrams), the n-gram index the store's writer fills (keys:
+// AppendGrams, rows: GramRow), whose day partitions expire with the events
+// retention. Migration 0007 adds the writer's stored time (StoredMSColumn)
+// to events, alerts and incidents.
+//
+// Insert sends a batch as blocks of InsertBlockRows rows, so the client's
+// column buffers are reused from block to block; EventRef rows,
+// InsertEvents and CheckEvent fill the events columns straight from the
+// events (one typed append per column and block) instead of through a row
+// of 81 values.
 package chstore

@@ -1,9 +1,16 @@
 package chstore
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
+
+	chproto "github.com/ClickHouse/ch-go/proto"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // columnar transposes rows into one typed slice per column. It reports
@@ -112,5 +119,175 @@ func TestColumnar(t *testing.T) {
 				t.Errorf("columnar = %#v\nwant %#v", got, tc.want)
 			}
 		})
+	}
+}
+
+// appenderRows is a mix of event rows for the block appender tests: the
+// testdata events, generated ones, and variants with every other kind of
+// value the driver takes for their columns (strings by value, nil
+// pointers, nil and empty arrays).
+func appenderRows(t testing.TB) [][]any {
+	t.Helper()
+	rows := mappedRows(t, loadRecords(t))[TableEvents]
+	evs := benchEvents(2500)
+	for i := range evs {
+		row, err := EventRow(&evs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, row)
+	}
+	site, keys, techniques := indexOf(EventColumns, "site"), indexOf(EventColumns, "fields.key"), indexOf(EventColumns, "techniques")
+	values := indexOf(EventColumns, "fields.value")
+	for i, r := range rows {
+		switch i % 4 {
+		case 1:
+			r[site] = "by-value"
+		case 2:
+			r[site] = (*string)(nil)
+			r[keys], r[values] = []string(nil), []string(nil)
+		case 3:
+			r[techniques] = []string{"T0855", "T0831"}
+		}
+	}
+	return rows
+}
+
+// encodeColumns is the native encoding of every column of b.
+func encodeColumns(b driver.Batch) [][]byte {
+	var out [][]byte
+	for _, c := range b.Columns() {
+		var buf chproto.Buffer
+		c.Encode(&buf)
+		out = append(out, buf.Buf)
+	}
+	return out
+}
+
+// TestBlockAppender checks that the columns Insert fills block by block
+// encode to the same bytes as the driver's Batch.Append of the same rows,
+// whatever the block size.
+func TestBlockAppender(t *testing.T) {
+	conn := migrated(t)
+	ctx := context.Background()
+	rows := appenderRows(t)
+	query := InsertQuery(TableEvents, EventColumns)
+	want, err := conn.PrepareBatch(ctx, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if err := want.Append(r...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantCols := encodeColumns(want)
+	_ = want.Abort()
+	for _, size := range []int{1, 7, InsertBlockRows, len(rows)} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			got, err := conn.PrepareBatch(ctx, query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = got.Abort() }()
+			app := newBlockAppender(got.Columns())
+			for start := 0; start < len(rows); start += size {
+				if i, err := app.append(rows[start:min(start+size, len(rows))]); err != nil {
+					t.Fatalf("row %d: %v", start+i, err)
+				}
+			}
+			if got.Rows() != len(rows) {
+				t.Fatalf("batch has %d rows; want %d", got.Rows(), len(rows))
+			}
+			for i, c := range encodeColumns(got) {
+				if !bytes.Equal(c, wantCols[i]) {
+					t.Errorf("column %s: %d bytes differ from Batch.Append's %d", EventColumns[i], len(c), len(wantCols[i]))
+				}
+			}
+		})
+	}
+}
+
+// TestInsertBlocks inserts more rows than fit one block: they are stored
+// as one part. A row the server rejects in a later block rejects the whole
+// insert (nothing is stored); a row the driver rejects is named, and at
+// most the blocks sent before its own are stored.
+func TestInsertBlocks(t *testing.T) {
+	ctx := context.Background()
+	n := 2*InsertBlockRows + 7
+	mk := func() [][]any {
+		evs := benchEvents(n)
+		rows := make([][]any, n)
+		for i := range evs {
+			row, err := EventRow(&evs[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows[i] = row
+		}
+		return rows
+	}
+	bad := InsertBlockRows + 3
+	tests := []struct {
+		name      string
+		mutate    func(row []any) []any
+		wantIndex int    // AppendError index, -1 for a server-side rejection
+		maxStored uint64 // rows that may have been stored
+	}{
+		{"driver rejects a row of the second block", func(r []any) []any { r[0] = "not-a-uuid"; return r }, bad, InsertBlockRows},
+		{"row of the wrong length", func(r []any) []any { return r[:3] }, bad, InsertBlockRows},
+		{"server rejects a row of the second block", func(r []any) []any {
+			r[indexOf(EventColumns, "fields.value")] = []string{"only one"}
+			return r
+		}, -1, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := migrated(t)
+			rows := mk()
+			rows[bad] = tc.mutate(rows[bad])
+			err := Insert(ctx, conn, TableEvents, EventColumns, rows)
+			if err == nil || !IsBadData(err) {
+				t.Fatalf("err = %v; want bad data", err)
+			}
+			var ae *AppendError
+			if isAppend := errors.As(err, &ae); isAppend != (tc.wantIndex >= 0) || isAppend && ae.Index != tc.wantIndex {
+				t.Fatalf("err = %v; want AppendError index %d", err, tc.wantIndex)
+			}
+			if got := countRows(t, conn, "SELECT count() FROM events"); got > tc.maxStored {
+				t.Errorf("%d rows stored by the rejected insert; want at most %d", got, tc.maxStored)
+			}
+		})
+	}
+	t.Run("stored as one part", func(t *testing.T) {
+		conn := migrated(t)
+		if err := Insert(ctx, conn, TableEvents, EventColumns, mk()); err != nil {
+			t.Fatal(err)
+		}
+		if got := countRows(t, conn, "SELECT count() FROM events"); got != uint64(n) {
+			t.Errorf("%d rows stored; want %d", got, n)
+		}
+		parts := countRows(t, conn, "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active")
+		if parts != 1 {
+			t.Errorf("%d parts; want the blocks of one insert squashed into 1", parts)
+		}
+	})
+}
+
+// TestFlushStopsOnContext checks that a block is not sent once ctx has
+// ended (the driver's Flush would not stop on it).
+func TestFlushStopsOnContext(t *testing.T) {
+	conn := migrated(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	b, err := conn.PrepareBatch(ctx, InsertQuery(TableEvents, EventColumns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := flush(ctx, b); !errors.Is(err, context.Canceled) {
+		t.Fatalf("flush = %v; want %v", err, context.Canceled)
+	}
+	if !b.IsSent() {
+		t.Error("the batch was not abandoned")
 	}
 }

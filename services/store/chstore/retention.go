@@ -50,19 +50,9 @@ func (r Retention) Validate() error {
 // Tables lists the C-981 data tables (those a Retention may name).
 var Tables = []string{TableEvents, TableAlerts, TableIncidents, TableActions, TableDeadLetters}
 
-// TableEventTokens is the text-search index of events (migration 0005,
-// filled by a materialized view on events); it is partitioned by the same
-// day and keeps the events retention.
-const TableEventTokens = "event_tokens"
-
-// TableEventSuffixes is the infix text-search index of events (migration
-// 0006, filled by a materialized view on events); partitioned by the same
-// day, it keeps the events retention.
-const TableEventSuffixes = "event_suffixes"
-
 // derived maps a data table to the tables derived from its rows, whose day
-// partitions expire with the table's.
-var derived = map[string][]string{TableEvents: {TableEventTokens, TableEventSuffixes}}
+// partitions expire with the table's: the events' text-search index.
+var derived = map[string][]string{TableEvents: {TableEventGrams}}
 
 // Days returns the days table keeps its rows under r (0 = forever): its
 // own entry, or for a derived table the entry of the table it derives from.

@@ -64,7 +64,7 @@ func TestRetention(t *testing.T) {
 	}
 	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	evs := benchEvents(50)
-	var evRows, dlRows [][]any
+	var evRows, dlRows, gramRows [][]any
 	for i := range evs {
 		day := i % 5 // 0 = today, 4 = four days ago
 		evs[i].Time = now.AddDate(0, 0, -day).Add(-time.Duration(i) * time.Minute)
@@ -73,10 +73,17 @@ func TestRetention(t *testing.T) {
 			t.Fatal(err)
 		}
 		evRows = append(evRows, row)
+		for _, k := range AppendGrams(nil, evs[i].Raw) {
+			gramRows = append(gramRows, GramRow(k, evs[i].Site, evs[i].Time, 1))
+		}
 		dl := event.DeadLetter{ID: event.NewID("dl", evs[i].ID), Time: evs[i].Time, Stage: "ingest", Reason: "test"}
 		dlRows = append(dlRows, DeadLetterRow(&dl))
 	}
 	if err := Insert(ctx, conn, TableEvents, EventColumns, evRows); err != nil {
+		t.Fatal(err)
+	}
+	// The store's writer indexes the events it stores (event_grams).
+	if err := Insert(ctx, conn, TableEventGrams, GramColumns, gramRows); err != nil {
 		t.Fatal(err)
 	}
 	if err := Insert(ctx, conn, TableDeadLetters, DeadLetterColumns, dlRows); err != nil {
@@ -91,12 +98,12 @@ func TestRetention(t *testing.T) {
 	var got []string
 	for _, p := range expired {
 		got = append(got, p.Table+"/"+p.Day.Format(time.DateOnly)+"/"+p.ID)
-		if p.Table != TableEventTokens && p.Table != TableEventSuffixes && p.Rows != 10 {
+		if p.Table != TableEventGrams && p.Rows != 10 {
 			t.Errorf("%s %s: %d rows; want 10", p.Table, p.ID, p.Rows)
 		}
 	}
-	// The text-search indexes of events expire with events.
-	want := "dead_letters/2026-11-22/20261122 event_suffixes/2026-11-22/20261122 event_suffixes/2026-11-23/20261123 event_tokens/2026-11-22/20261122 event_tokens/2026-11-23/20261123 events/2026-11-22/20261122 events/2026-11-23/20261123"
+	// The text-search index of events expires with events.
+	want := "dead_letters/2026-11-22/20261122 event_grams/2026-11-22/20261122 event_grams/2026-11-23/20261123 events/2026-11-22/20261122 events/2026-11-23/20261123"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("expired = %s\nwant      %s", strings.Join(got, " "), want)
 	}
@@ -104,8 +111,8 @@ func TestRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dropped) != 7 {
-		t.Errorf("dropped %d partitions; want 7", len(dropped))
+	if len(dropped) != 5 {
+		t.Errorf("dropped %d partitions; want 5", len(dropped))
 	}
 	tests := []struct {
 		query string
@@ -116,10 +123,8 @@ func TestRetention(t *testing.T) {
 		{"SELECT toUInt64(min(toDate(time)) = toDate('2026-11-24')) FROM events", 1},
 		{"SELECT count() FROM dead_letters", 40},
 		{"SELECT count() FROM dead_letters WHERE toDate(time) = '2026-11-22'", 0},
-		{"SELECT count() FROM event_tokens WHERE toDate(hour) < '2026-11-24'", 0},
-		{"SELECT toUInt64(count() > 0) FROM event_tokens WHERE toDate(hour) = '2026-11-24'", 1},
-		{"SELECT count() FROM event_suffixes WHERE toDate(hour) < '2026-11-24'", 0},
-		{"SELECT toUInt64(count() > 0) FROM event_suffixes WHERE toDate(hour) = '2026-11-24'", 1},
+		{"SELECT count() FROM event_grams WHERE toDate(hour) < '2026-11-24'", 0},
+		{"SELECT toUInt64(count() > 0) FROM event_grams WHERE toDate(hour) = '2026-11-24'", 1},
 	}
 	for _, tc := range tests {
 		if got := countRows(t, conn, tc.query); got != tc.want {
@@ -170,7 +175,7 @@ func TestRetentionDays(t *testing.T) {
 		want  int
 	}{
 		{TableEvents, 7},
-		{TableEventTokens, 7},
+		{TableEventGrams, 7},
 		{TableAlerts, 30},
 		{TableIncidents, 0},
 	}

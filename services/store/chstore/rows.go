@@ -67,14 +67,18 @@ var IncidentColumns = []string{
 const StoredMSColumn = "stored_ms"
 
 // SetStoredMS sets column col of every row to the Unix milliseconds of t
-// (one boxed value shared by all rows: no allocation per row). col < 0
-// leaves the rows unchanged.
+// (one boxed value shared by all rows: no allocation per row), and the
+// stored time of every EventRef row. col < 0 leaves the rows unchanged.
 func SetStoredMS(rows [][]any, col int, t time.Time) {
 	if col < 0 {
 		return
 	}
 	var v any = t.UnixMilli()
 	for _, r := range rows {
+		if isRef(r) {
+			r[refStored] = v
+			continue
+		}
 		r[col] = v
 	}
 }
@@ -299,7 +303,8 @@ var (
 // String columns are returned as pointers into e (*string), which the
 // driver appends like strings: boxing a pointer allocates nothing, and the
 // store maps millions of events. The row therefore aliases e, which must
-// not change until the row is inserted.
+// not change until the row is inserted. CheckEvent repeats its checks, and
+// eventColumns its conversions (InsertEvents, EventRef): keep them in step.
 func EventRow(e *event.Event) ([]any, error) {
 	var r rowErrors
 	var id any = r.uuid("id", e.ID, false)
@@ -353,6 +358,16 @@ func AlertRow(a *event.Alert) ([]any, error) {
 	return row, nil
 }
 
+// alertCount is the number of alerts of an incident: AlertCount (AlertIDs
+// keeps only the first and last ids), or for a version written before
+// AlertCount existed the length of AlertIDs (it held every id then).
+func alertCount(in *event.Incident) int {
+	if in.AlertCount > 0 {
+		return in.AlertCount
+	}
+	return len(in.AlertIDs)
+}
+
 // IncidentRow maps an incident version onto IncidentColumns.
 func IncidentRow(in *event.Incident) ([]any, error) {
 	var r rowErrors
@@ -364,7 +379,7 @@ func IncidentRow(in *event.Incident) ([]any, error) {
 	row := []any{
 		id, in.Version, in.Site, in.Key, in.Title, r.enum("severity", in.Severity, severities...), r.enum("status", in.Status, statuses...),
 		oa, oms, fs, fms, ls, lms, ut,
-		r.uint32("alert_count", len(in.AlertIDs)), strs(in.AlertIDs), strs(in.RuleIDs), strs(in.Techniques), strs(in.Assets), strs(in.Zones),
+		r.uint32("alert_count", alertCount(in)), strs(in.AlertIDs), strs(in.RuleIDs), strs(in.Techniques), strs(in.Assets), strs(in.Zones),
 		in.Target.IP, in.Target.AssetID, in.Target.Role, in.Target.Zone, in.Target.ZoneKind,
 		r.float32("target_purdue", in.Target.Purdue), r.uint8("target_sl_t", in.Target.SLT), in.Target.Criticality, b8(in.Target.Safety), b8(in.MaintActive),
 		r.uint8("risk", in.Risk), in.Source.IP, in.Source.AssetID, in.Source.Role, in.Source.Zone, in.Source.ZoneKind, r.float32("source_purdue", in.Source.Purdue),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/c981/c981/services/shared/bus"
 	"github.com/c981/c981/services/store/chstore"
 )
 
@@ -21,6 +22,7 @@ import (
 //	  create_database: true
 //	batch_rows: 50000
 //	batch_wait: 1s
+//	max_batch_bytes: 25165824
 //	max_ack_pending: 1000
 //	ack_wait: 30s
 //	retry_min: 100ms
@@ -40,6 +42,12 @@ type Config struct {
 	BatchRows int `yaml:"batch_rows"`
 	// BatchWait flushes a table's batch this long after its first message.
 	BatchWait time.Duration `yaml:"batch_wait"`
+	// MaxBatchBytes flushes a table's batch once its messages' payloads
+	// reach this many bytes (at least bus.MinPullBytes; a batch may exceed
+	// it by up to one message). A table holds up to three batches (one
+	// gathering, one waiting, one being inserted), each as bus messages and
+	// as decoded rows, so this bounds the store's memory under a backlog.
+	MaxBatchBytes int `yaml:"max_batch_bytes"`
 	// MaxAckPending bounds the unacknowledged messages per table (the
 	// messages of one batch); it is also the durable consumers' setting.
 	MaxAckPending int `yaml:"max_ack_pending"`
@@ -75,6 +83,11 @@ const (
 	DefaultRetentionInterval = time.Hour
 )
 
+// DefaultMaxBatchBytes is the default MaxBatchBytes: 24 MiB of bus
+// messages per batch, about 20,000 enriched events (BatchRows is reached
+// first with smaller records).
+const DefaultMaxBatchBytes = 24 << 20
+
 // WithDefaults returns c with every unset (zero) field set to its default.
 func (c Config) WithDefaults() Config {
 	c.ClickHouse = c.ClickHouse.WithDefaults()
@@ -83,6 +96,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.BatchWait == 0 {
 		c.BatchWait = DefaultBatchWait
+	}
+	if c.MaxBatchBytes == 0 {
+		c.MaxBatchBytes = DefaultMaxBatchBytes
 	}
 	if c.MaxAckPending == 0 {
 		c.MaxAckPending = DefaultMaxAckPending
@@ -116,6 +132,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAckPending <= 0 {
 		errs = append(errs, fmt.Errorf("max_ack_pending: %d must be positive", c.MaxAckPending))
+	}
+	if c.MaxBatchBytes < bus.MinPullBytes {
+		errs = append(errs, fmt.Errorf("max_batch_bytes: %d must be at least %d (one message of the streams' 8 MiB limit)", c.MaxBatchBytes, bus.MinPullBytes))
 	}
 	if c.AckWait < 3*c.BatchWait || c.AckWait < time.Second {
 		errs = append(errs, fmt.Errorf("ack_wait: %s must be at least 1s and 3 x batch_wait (%s) so a gathering batch is not redelivered", c.AckWait, c.BatchWait))

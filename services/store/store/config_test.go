@@ -54,6 +54,9 @@ func TestConfigDefaults(t *testing.T) {
 	if cfg.BatchRows != 50_000 || cfg.BatchWait != time.Second || cfg.RetryMin != 100*time.Millisecond || cfg.RetryMax != 10*time.Second || cfg.AckWait != 30*time.Second {
 		t.Errorf("defaults = %+v", cfg)
 	}
+	if cfg.MaxBatchBytes != DefaultMaxBatchBytes {
+		t.Errorf("max_batch_bytes default = %d, want %d", cfg.MaxBatchBytes, DefaultMaxBatchBytes)
+	}
 	if cfg.SkipMigrate {
 		t.Error("migrations are skipped by default")
 	}
@@ -69,6 +72,7 @@ func TestConfigValidate(t *testing.T) {
 		want   string
 	}{
 		{"negative rows", func(c *Config) { c.BatchRows = -1 }, "batch_rows: -1 must be positive"},
+		{"batch bytes below one message", func(c *Config) { c.MaxBatchBytes = 1 << 20 }, "max_batch_bytes: 1048576 must be at least"},
 		{"negative wait", func(c *Config) { c.BatchWait = -time.Second }, "batch_wait: -1s must be positive"},
 		{"ack wait too short for batch wait", func(c *Config) { c.BatchWait = 20 * time.Second }, "ack_wait: 30s must be at least 1s and 3 x batch_wait (20s)"},
 		{"retry max below min", func(c *Config) { c.RetryMin = time.Second; c.RetryMax = time.Millisecond }, "retry_max: 1ms is below retry_min 1s"},

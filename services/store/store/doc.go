@@ -29,6 +29,21 @@
 //     messages are inserted again with the same deterministic ids, and the
 //     ReplacingMergeTree tables collapse the copies (exact queries use FINAL).
 //
+// Text index: the events writer also writes the console's text-search
+// index, event_grams (migration 0008, textindex.go): the gathering
+// goroutine counts the keys of a batch's events (chstore.AppendGrams: token
+// heads and 4-grams) per (site, hour), and after the batch's events are
+// inserted and before it is acknowledged the flushing goroutine inserts the
+// rows of the keys not yet written for each (site, hour); the keys per hour
+// saturate, so once an hour is warm a batch adds few rows whatever the
+// rate. The numbers of events holding keys already written are inserted as
+// deltas every 10 s (a hint for the console; a delta lost at shutdown only
+// costs scan time). The writer remembers the keys of the newest 3 hours per
+// site (470 KB each); an older hour's keys are written again with every
+// batch that holds it. Metrics:
+// c981_store_text_index_rows_total{kind=new|count},
+// c981_store_text_index_hours, c981_store_text_index_errors_total.
+//
 // Retention: Config.Retention keeps each table's rows a number of whole
 // days; the service drops the expired day partitions at start and every
 // RetentionInterval (chstore.EnforceRetention), counting them in

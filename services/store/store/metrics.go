@@ -31,6 +31,10 @@ type metrics struct {
 	retentionParts *prometheus.CounterVec
 	retentionRows  *prometheus.CounterVec
 	retentionRuns  *prometheus.CounterVec
+
+	gramKeys   *prometheus.CounterVec
+	gramHours  prometheus.Gauge
+	gramErrors prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -81,8 +85,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		retentionRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "c981_store_retention_runs_total", Help: "Retention runs, by result (ok, error).",
 		}, []string{"result"}),
+		gramKeys: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_store_text_index_rows_total", Help: "Rows inserted into the events text-search index (event_grams), by kind: new (keys first written for a site and hour, before the batch is acknowledged) and count (periodic deltas of the events holding keys already written).",
+		}, []string{"kind"}),
+		gramHours: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "c981_store_text_index_hours", Help: "(site, hour) states whose written text-index keys the events writer remembers.",
+		}),
+		gramErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "c981_store_text_index_errors_total", Help: "Text-index rows ClickHouse rejected, and count-delta inserts given up at shutdown.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.rows, m.messages, m.batches, m.insertDur, m.retries, m.splits, m.deadLetters, m.unstorable, m.ackFailures, m.unacked, m.pending, m.lag, m.retentionParts, m.retentionRows, m.retentionRuns} {
+	for _, c := range []prometheus.Collector{m.rows, m.messages, m.batches, m.insertDur, m.retries, m.splits, m.deadLetters, m.unstorable, m.ackFailures, m.unacked, m.pending, m.lag, m.retentionParts, m.retentionRows, m.retentionRuns, m.gramKeys, m.gramHours, m.gramErrors} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -37,20 +37,16 @@ func TestRetentionRuns(t *testing.T) {
 	}
 	m := reg.svc.m
 	// The metrics follow once the run has dropped every expired partition
-	// (event_tokens' too).
+	// (event_grams' too).
 	eventually(t, 10*time.Second, func() (bool, string) {
 		got := counter(m.retentionParts.WithLabelValues(chstore.TableEvents))
 		return got == 2, fmt.Sprintf("retention_dropped_partitions_total{events} = %v; want 2", got)
 	})
-	// event_tokens is filled by a materialized view and its partitions are
-	// dropped in the same or a later run.
+	// event_grams is written by the writer after each events insert; its
+	// partitions are dropped in the same or a later run.
 	eventually(t, 10*time.Second, func() (bool, string) {
-		got := counter(m.retentionParts.WithLabelValues(chstore.TableEventTokens))
-		return got == 2, fmt.Sprintf("retention_dropped_partitions_total{event_tokens} = %v; want 2", got)
-	})
-	eventually(t, 10*time.Second, func() (bool, string) {
-		got := counter(m.retentionParts.WithLabelValues(chstore.TableEventSuffixes))
-		return got == 2, fmt.Sprintf("retention_dropped_partitions_total{event_suffixes} = %v; want 2", got)
+		got := counter(m.retentionParts.WithLabelValues(chstore.TableEventGrams))
+		return got == 2, fmt.Sprintf("retention_dropped_partitions_total{event_grams} = %v; want 2", got)
 	})
 	if got := counter(m.retentionRows.WithLabelValues(chstore.TableEvents)); got != 40 {
 		t.Errorf("retention_dropped_rows_total{events} = %v; want 40", got)

@@ -65,6 +65,9 @@ type Service struct {
 	afterInsert func(table string) error
 	// now is the clock of the retention runs (time.Now; tests move it).
 	now func() time.Time
+	// gramDeltaEvery is the period of the text index's count deltas
+	// (gramDeltaEvery; tests shorten it).
+	gramDeltaEvery time.Duration
 }
 
 // New validates cfg (after applying defaults) and builds the service.
@@ -91,7 +94,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, deps: deps, log: log.With("stage", bus.StageStore), m: m, unhealthy: map[string]error{}, now: time.Now}, nil
+	return &Service{cfg: cfg, deps: deps, log: log.With("stage", bus.StageStore), m: m, unhealthy: map[string]error{}, now: time.Now, gramDeltaEvery: gramDeltaEvery}, nil
 }
 
 // Health returns nil while ClickHouse is reachable and every table's inserts
@@ -181,6 +184,9 @@ func (s *Service) Run(ctx context.Context) error {
 	errs := make([]error, len(tabs))
 	for i, t := range tabs {
 		w := &writer{svc: s, t: t, cons: conss[i], conn: conn, log: s.log.With("table", t.name)}
+		if t.name == chstore.TableEvents {
+			w.idx, w.grams = newTextIndex(time.Now(), s.gramDeltaEvery), newGramCounter()
+		}
 		wg.Go(func() {
 			if w.cons == nil {
 				if w.cons = s.awaitConsumer(ctx, t); w.cons == nil { // ctx ended

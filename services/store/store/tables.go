@@ -48,6 +48,26 @@ func decoder[T any](rows func(*T) ([][]any, error), meta func(*T) (id, site, sou
 	}
 }
 
+// eventDecoder decodes a batch of events without copying their strings
+// (event.UnmarshalEventsShared: they point into data, the message's bytes,
+// which the writer holds until the batch is acknowledged) and maps each
+// event to a chstore.EventRef row, which chstore.Insert sends column by
+// column. Whatever outlives the batch copies what it keeps (textIndex.state
+// clones the site).
+func eventDecoder(data []byte) ([]record, error) {
+	evs, err := event.UnmarshalEventsShared(data, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]record, len(evs))
+	for i := range evs {
+		e := &evs[i]
+		rs, err := one(chstore.EventRef(e))
+		out[i] = record{id: e.ID, site: e.Site, source: e.Source, rows: rs, err: err, orig: e}
+	}
+	return out, nil
+}
+
 func one(row []any, err error) ([][]any, error) {
 	if err != nil {
 		return nil, err
@@ -60,8 +80,7 @@ func tables() []table {
 	return []table{
 		{
 			name: chstore.TableEvents, stream: bus.StreamEvents, durable: bus.ConsumerStoreEvents, columns: chstore.EventColumns,
-			decode: decoder(func(e *event.Event) ([][]any, error) { return one(chstore.EventRow(e)) },
-				func(e *event.Event) (string, string, string) { return e.ID, e.Site, e.Source }),
+			decode: eventDecoder,
 		},
 		{
 			name: chstore.TableAlerts, stream: bus.StreamAlerts, durable: bus.ConsumerStoreAlerts, columns: chstore.AlertColumns,

@@ -37,6 +37,12 @@ type writer struct {
 	cons jetstream.Consumer
 	conn driver.Conn
 	log  *slog.Logger
+	// idx and grams build the text-search index of the events writer
+	// (nil for the other tables; textindex.go): grams counts the keys of
+	// a gathered batch, idx decides which rows the flush inserts.
+	idx          *textIndex
+	grams        *gramCounter
+	flushCounter *gramCounter // lazily, for a batch grams did not count
 }
 
 // held is one message of the batch being gathered.
@@ -64,6 +70,8 @@ type batch struct {
 	// stopKeepAlive ends the InProgress ticker started once the batch was
 	// gathered (keepAlive); it is idempotent.
 	stopKeepAlive func()
+	// grams are the text-index keys of the events (events writer only).
+	grams *gramBatch
 }
 
 func (b *batch) size() int { return len(b.rows) + len(b.dead) }
@@ -104,6 +112,9 @@ func (w *writer) run(ctx context.Context) error {
 			continue
 		}
 		b.stopKeepAlive = w.keepAlive(b)
+		if w.grams != nil {
+			b.grams = countGrams(w.grams, b)
+		}
 		if ctx.Err() != nil {
 			w.nak(b)
 			break
@@ -120,13 +131,18 @@ func (w *writer) run(ctx context.Context) error {
 }
 
 // collect fetches messages until the batch holds BatchRows rows, BatchWait
-// has passed since its first message, MaxAckPending messages are held, or
-// ctx ends.
+// has passed since its first message, MaxAckPending messages are held,
+// their payloads reach MaxBatchBytes, or ctx ends. Every fetch asks for as
+// many messages as the rows and the bytes still free in the batch hold at
+// the batch's mean record count and message size, so what the server sends
+// and the client buffers stays near the budget (a batch may exceed it by
+// the messages of one fetch that were larger than the mean).
 func (w *writer) collect(ctx context.Context) *batch {
 	cfg := w.svc.cfg
 	b := &batch{}
 	var deadline time.Time
-	for b.size() < cfg.BatchRows && len(b.msgs) < cfg.MaxAckPending && ctx.Err() == nil {
+	held := 0 // payload bytes of b.msgs
+	for b.size() < cfg.BatchRows && len(b.msgs) < cfg.MaxAckPending && held < cfg.MaxBatchBytes && ctx.Err() == nil {
 		n, wait := 1, idlePoll
 		if len(b.msgs) > 0 {
 			wait = time.Until(deadline)
@@ -135,6 +151,10 @@ func (w *writer) collect(ctx context.Context) *batch {
 			}
 			perMsg := max(1, b.size()/len(b.msgs))
 			n = min(maxFetch, cfg.MaxAckPending-len(b.msgs), max(1, (cfg.BatchRows-b.size()+perMsg-1)/perMsg))
+			// As many messages as the bytes left in the batch hold, at the
+			// batch's mean message size.
+			bytesPerMsg := max(1, held/len(b.msgs))
+			n = min(n, max(1, (cfg.MaxBatchBytes-held+bytesPerMsg-1)/bytesPerMsg))
 		}
 		// An idle poll (no batch yet) is cancelled with ctx. A fetch into a
 		// gathering batch expires on the server instead (FetchMaxWait), so
@@ -161,6 +181,7 @@ func (w *writer) collect(ctx context.Context) *batch {
 			if len(b.msgs) == 0 {
 				deadline = time.Now().Add(cfg.BatchWait)
 			}
+			held += len(msg.Data())
 			w.add(b, msg)
 		}
 		cancel()
@@ -282,6 +303,11 @@ func (w *writer) flush(ctx context.Context, b *batch) error {
 		w.svc.m.deadLetters.WithLabelValues(w.t.name, reasonRejected).Inc()
 		w.log.Warn("rejected row dead-lettered", "position", pos, "err", rj.err)
 	}
+	if w.idx != nil {
+		if err := w.indexText(ctx, b); err != nil {
+			return err
+		}
+	}
 	if len(b.dead) > 0 {
 		dl := make([]row, len(b.dead))
 		for i := range b.dead {
@@ -305,6 +331,9 @@ func (w *writer) flush(ctx context.Context, b *batch) error {
 	}
 	stop()
 	w.ack(b)
+	if w.idx != nil && w.idx.deltaDue(time.Now()) {
+		w.flushGramDeltas(ctx)
+	}
 	return nil
 }
 

@@ -1,0 +1,490 @@
+package chstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	chcol "github.com/ClickHouse/clickhouse-go/v2/lib/column"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/c981/c981/services/shared/event"
+)
+
+// CheckEvent reports whether e can be stored: the error EventRow would
+// return for it (wrapping ErrInvalidRow), without building its row. Its
+// checks are EventRow's, in the same order (TestCheckEvent).
+func CheckEvent(e *event.Event) error {
+	var r rowErrors
+	if !ValidUUID(e.ID) {
+		r.add("%s %q is not a UUID", "id", e.ID)
+	}
+	r.int8("facility", e.Facility)
+	r.int8("severity", e.Severity)
+	r.uint16("src_port", e.SrcPort)
+	r.uint16("dst_port", e.DstPort)
+	r.float32("src_purdue", e.Src.Purdue)
+	r.float32("dst_purdue", e.Dst.Purdue)
+	r.uint8("dst_sl_t", e.Dst.SLT)
+	r.uint32("model_version", e.ModelVersion)
+	r.uint64("bytes_out", e.BytesOut)
+	r.uint64("bytes_in", e.BytesIn)
+	r.float32("flow_purdue_delta", e.Flow.PurdueDelta)
+	r.uint8("src_sl_t", e.Src.SLT)
+	return r.err("event", e.ID)
+}
+
+// InsertEvents writes evs into the events table like Insert writes their
+// EventRow rows, with stored_ms set to stored (SetStoredMS): the same bytes
+// reach the server. It validates every event (CheckEvent) before sending
+// anything: an invalid one is reported as an *AppendError with its index
+// in evs, and nothing is stored.
+//
+// The columns are filled column by column: every column of a block of
+// InsertBlockRows events is gathered into one typed slice (reused from
+// block to block) and appended with one call, so no row of boxed values is
+// built per event.
+func InsertEvents(ctx context.Context, conn driver.Conn, evs []*event.Event, stored time.Time) error {
+	return insertEvents(ctx, conn, evs, nil, stored.UnixMilli())
+}
+
+// EventRef returns the row of e for Insert: stored as EventRow's row
+// would be, but holding only e itself and its stored time ([e, stored]),
+// which SetStoredMS sets as for an EventRow row. Insert fills the columns
+// of such rows straight from their events (see InsertEvents), so mapping
+// an event costs one small allocation and no boxing. It returns EventRow's
+// error for an event that cannot be stored. The row aliases e, which must
+// not change until the row is inserted, and is for Insert and SetStoredMS
+// only: the driver cannot append it.
+func EventRef(e *event.Event) ([]any, error) {
+	if err := CheckEvent(e); err != nil {
+		return nil, err
+	}
+	return []any{eventRef{e}, unknownStored}, nil
+}
+
+// eventRef is the first value of an EventRef row.
+type eventRef struct{ e *event.Event }
+
+// refStored is the index of the stored time in an EventRef row.
+const refStored = 1
+
+// isRef reports whether r is an EventRef row.
+func isRef(r []any) bool {
+	if len(r) != refStored+1 {
+		return false
+	}
+	_, ok := r[0].(eventRef)
+	return ok
+}
+
+// storedIndex is the index of StoredMSColumn in EventColumns.
+var storedIndex = slices.Index(EventColumns, StoredMSColumn)
+
+// eventRefs returns the events and stored times of rows when they are all
+// EventRef rows of the events table whose stored time is an int64
+// (SetStoredMS).
+func eventRefs(table string, columns []string, rows [][]any) ([]*event.Event, []int64, bool) {
+	if table != TableEvents || !slices.Equal(columns, EventColumns) {
+		return nil, nil, false
+	}
+	evs, stored := make([]*event.Event, len(rows)), make([]int64, len(rows))
+	for i, r := range rows {
+		if !isRef(r) {
+			return nil, nil, false
+		}
+		ms, ok := r[refStored].(int64)
+		if !ok {
+			return nil, nil, false
+		}
+		evs[i], stored[i] = r[0].(eventRef).e, ms
+	}
+	return evs, stored, true
+}
+
+// expandRefs returns rows with every EventRef row replaced by its EventRow
+// row (stored time kept), for the row-by-row path; rows itself when it
+// holds none. An event that cannot be mapped is an *AppendError.
+func expandRefs(rows [][]any) ([][]any, error) {
+	var out [][]any
+	for i, r := range rows {
+		if !isRef(r) {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(rows)
+		}
+		full, err := EventRow(r[0].(eventRef).e)
+		if err != nil {
+			return nil, &AppendError{Index: i, Err: err}
+		}
+		full[storedIndex] = r[refStored]
+		out[i] = full
+	}
+	if out == nil {
+		return rows, nil
+	}
+	return out, nil
+}
+
+// insertEvents is InsertEvents with the stored time of every event
+// (stored, when not nil) or of all (storedMS).
+func insertEvents(ctx context.Context, conn driver.Conn, evs []*event.Event, stored []int64, storedMS int64) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	for i, e := range evs {
+		if err := CheckEvent(e); err != nil {
+			return fmt.Errorf("insert into %s: %w", TableEvents, &AppendError{Index: i, Err: err})
+		}
+	}
+	b, err := conn.PrepareBatch(ctx, InsertQuery(TableEvents, EventColumns))
+	if err != nil {
+		return fmt.Errorf("prepare insert into %s: %w", TableEvents, err)
+	}
+	defer func() { _ = b.Close() }()
+	cols := b.Columns()
+	if !eventColumnsMatch(cols) {
+		// Not the column types the typed slices are for (a changed
+		// table): let the driver convert row by row.
+		rows := make([][]any, len(evs))
+		for i, e := range evs {
+			row, err := EventRow(e)
+			if err != nil {
+				return fmt.Errorf("insert into %s: %w", TableEvents, &AppendError{Index: i, Err: err})
+			}
+			row[storedIndex] = storedMS
+			if stored != nil {
+				row[storedIndex] = stored[i]
+			}
+			rows[i] = row
+		}
+		return sendRows(ctx, b, TableEvents, rows, InsertBlockRows)
+	}
+	blk := eventBlock{storedMS: storedMS}
+	for start := 0; start < len(evs); start += InsertBlockRows {
+		end := min(start+InsertBlockRows, len(evs))
+		if start > 0 {
+			if err := flush(ctx, b); err != nil {
+				return fmt.Errorf("insert %d rows into %s: send block: %w", len(evs), TableEvents, err)
+			}
+		}
+		blk.stored = nil
+		if stored != nil {
+			blk.stored = stored[start:end]
+		}
+		if err := blk.append(cols, evs[start:end]); err != nil {
+			// The columns may now be unequal: the batch cannot be sent.
+			_ = b.Abort()
+			var ae *AppendError
+			if errors.As(err, &ae) {
+				ae.Index += start
+			}
+			return fmt.Errorf("insert into %s: %w", TableEvents, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("insert %d rows into %s: %w", len(evs), TableEvents, err)
+	}
+	return nil
+}
+
+// eventBlock is the scratch space of InsertEvents: one typed slice per
+// column kind, refilled for every column of every block.
+type eventBlock struct {
+	// stored are the stored times of the block's events, or nil for
+	// storedMS for all.
+	stored   []int64
+	storedMS int64
+	strs     []string
+	u8       []uint8
+	i8       []int8
+	u16      []uint16
+	u32      []uint32
+	u64      []uint64
+	i64      []int64
+	f32      []float32
+	times    []time.Time
+	// keys and values are the fields of the block's events, sorted by key
+	// (NestedKV), sub-slices of kv.
+	keys, values [][]string
+	kv           []string
+	ptrs         []*string
+}
+
+// append appends the events of one block to cols (the events columns, in
+// EventColumns order).
+func (b *eventBlock) append(cols []chcol.Interface, evs []*event.Event) error {
+	b.nested(evs)
+	for c, col := range cols {
+		ec := &eventColumns[c]
+		var v any
+		switch {
+		case ec.str != nil:
+			v = gather(&b.strs, evs, ec.str)
+		case ec.u8 != nil:
+			v = gather(&b.u8, evs, ec.u8)
+		case ec.i8 != nil:
+			v = gather(&b.i8, evs, ec.i8)
+		case ec.u16 != nil:
+			v = gather(&b.u16, evs, ec.u16)
+		case ec.u32 != nil:
+			v = gather(&b.u32, evs, ec.u32)
+		case ec.u64 != nil:
+			v = gather(&b.u64, evs, ec.u64)
+		case ec.f32 != nil:
+			v = gather(&b.f32, evs, ec.f32)
+		case ec.dt != nil:
+			v = gather(&b.times, evs, ec.dt)
+		case ec.stored && b.stored != nil:
+			v = b.stored
+		case ec.stored:
+			b.i64 = b.i64[:0]
+			for range evs {
+				b.i64 = append(b.i64, b.storedMS)
+			}
+			v = b.i64
+		default: // Array(String)
+			for i, e := range evs {
+				if err := b.appendStrings(col, ec.arr(b, i, e)); err != nil {
+					return &AppendError{Index: i, Err: fmt.Errorf("column %s: %w", col.Name(), err)}
+				}
+			}
+			continue
+		}
+		if _, err := col.Append(v); err != nil {
+			return fmt.Errorf("column %s: %w", col.Name(), err)
+		}
+	}
+	return nil
+}
+
+// appendStrings appends one Array(String) value through pointers to its
+// elements (the driver boxes each string element it is given, which
+// allocates, but not a pointer).
+func (b *eventBlock) appendStrings(col chcol.Interface, ss []string) error {
+	if len(ss) == 0 {
+		return col.AppendRow(emptyStrings)
+	}
+	b.ptrs = b.ptrs[:0]
+	for j := range ss {
+		b.ptrs = append(b.ptrs, &ss[j])
+	}
+	return col.AppendRow(b.ptrs)
+}
+
+// nested fills keys and values with the fields of evs, as NestedKV does,
+// in storage reused from block to block.
+func (b *eventBlock) nested(evs []*event.Event) {
+	n := 0
+	for _, e := range evs {
+		n += 2 * len(e.Fields)
+	}
+	if cap(b.kv) < n {
+		b.kv = make([]string, n)
+	}
+	kv := b.kv[:n]
+	b.keys, b.values = b.keys[:0], b.values[:0]
+	for _, e := range evs {
+		m := len(e.Fields)
+		keys, vals := kv[:0:m], kv[m:2*m]
+		kv = kv[2*m:]
+		for k := range e.Fields {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			vals[i] = e.Fields[k]
+		}
+		b.keys, b.values = append(b.keys, keys), append(b.values, vals)
+	}
+}
+
+// gather fills *buf with get of every event and returns it.
+func gather[T any](buf *[]T, evs []*event.Event, get func(*event.Event) T) []T {
+	s := (*buf)[:0]
+	for _, e := range evs {
+		s = append(s, get(e))
+	}
+	*buf = s
+	return s
+}
+
+// lowerHex is s with the letters A-F in lower case, as strings.ToLower
+// gives for a UUID, but without its Unicode checks: s itself when it has
+// none (the usual case).
+func lowerHex(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'F' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
+// eventColumn is how InsertEvents fills one events column: exactly one of
+// the fields is set. The conversions are EventRow's, on events CheckEvent
+// accepted.
+type eventColumn struct {
+	str    func(*event.Event) string
+	u8     func(*event.Event) uint8
+	i8     func(*event.Event) int8
+	u16    func(*event.Event) uint16
+	u32    func(*event.Event) uint32
+	u64    func(*event.Event) uint64
+	f32    func(*event.Event) float32
+	dt     func(*event.Event) time.Time
+	arr    func(b *eventBlock, i int, e *event.Event) []string
+	stored bool
+}
+
+// chType is the ClickHouse type of the column c fills.
+func (c *eventColumn) chType() string {
+	switch {
+	case c.str != nil:
+		return "String"
+	case c.u8 != nil:
+		return "UInt8"
+	case c.i8 != nil:
+		return "Int8"
+	case c.u16 != nil:
+		return "UInt16"
+	case c.u32 != nil:
+		return "UInt32"
+	case c.u64 != nil:
+		return "UInt64"
+	case c.f32 != nil:
+		return "Float32"
+	case c.dt != nil:
+		return "DateTime"
+	case c.stored:
+		return "Int64"
+	}
+	return "Array(String)"
+}
+
+// eventColumnsMatch reports whether cols (a batch's, in EventColumns order)
+// have the types eventColumns fill (the id a UUID or a String).
+func eventColumnsMatch(cols []chcol.Interface) bool {
+	if len(cols) != len(eventColumns) {
+		return false
+	}
+	for i, c := range cols {
+		want, got := eventColumns[i].chType(), string(c.Type())
+		if got != want && !(i == 0 && got == "UUID") {
+			return false
+		}
+	}
+	return true
+}
+
+// eventColumns are the eventColumn of EventColumns, in that order.
+var eventColumns = func() []eventColumn {
+	out := make([]eventColumn, len(EventColumns))
+	for i, name := range EventColumns {
+		c, ok := eventColumnsByName[name]
+		if !ok {
+			panic("chstore: no eventColumn for events column " + name)
+		}
+		out[i] = c
+	}
+	return out
+}()
+
+func strCol(f func(*event.Event) string) eventColumn { return eventColumn{str: f} }
+func boolCol(f func(*event.Event) bool) eventColumn {
+	return eventColumn{u8: func(e *event.Event) uint8 { return b8(f(e)) }}
+}
+func listCol(f func(*event.Event) []string) eventColumn {
+	return eventColumn{arr: func(_ *eventBlock, _ int, e *event.Event) []string { return f(e) }}
+}
+
+func seconds(t time.Time) time.Time { s, _ := DateTime(t); return s }
+func millis(t time.Time) uint16     { _, ms := DateTime(t); return ms }
+
+var eventColumnsByName = map[string]eventColumn{
+	"id":                    strCol(func(e *event.Event) string { return lowerHex(e.ID) }),
+	"site":                  strCol(func(e *event.Event) string { return e.Site }),
+	"time":                  {dt: func(e *event.Event) time.Time { return seconds(e.Time) }},
+	"time_ms":               {u16: func(e *event.Event) uint16 { return millis(e.Time) }},
+	"received_at":           {dt: func(e *event.Event) time.Time { return seconds(e.ReceivedAt) }},
+	"received_ms":           {u16: func(e *event.Event) uint16 { return millis(e.ReceivedAt) }},
+	"source":                strCol(func(e *event.Event) string { return e.Source }),
+	"format":                strCol(func(e *event.Event) string { return e.Format }),
+	"transport":             strCol(func(e *event.Event) string { return e.Transport }),
+	"peer":                  strCol(func(e *event.Event) string { return e.Peer }),
+	"host":                  strCol(func(e *event.Event) string { return e.Host }),
+	"app":                   strCol(func(e *event.Event) string { return e.App }),
+	"proc_id":               strCol(func(e *event.Event) string { return e.ProcID }),
+	"msg_id":                strCol(func(e *event.Event) string { return e.MsgID }),
+	"facility":              {i8: func(e *event.Event) int8 { return int8(e.Facility) }},
+	"severity":              {i8: func(e *event.Event) int8 { return int8(e.Severity) }},
+	"message":               strCol(func(e *event.Event) string { return e.Message }),
+	"kind":                  strCol(func(e *event.Event) string { return e.Kind }),
+	"category":              strCol(func(e *event.Event) string { return e.Category }),
+	"action":                strCol(func(e *event.Event) string { return e.Action }),
+	"outcome":               strCol(func(e *event.Event) string { return e.Outcome }),
+	"user":                  strCol(func(e *event.Event) string { return e.User }),
+	"src_ip":                strCol(func(e *event.Event) string { return e.SrcIP }),
+	"dst_ip":                strCol(func(e *event.Event) string { return e.DstIP }),
+	"src_port":              {u16: func(e *event.Event) uint16 { return uint16(e.SrcPort) }},
+	"dst_port":              {u16: func(e *event.Event) uint16 { return uint16(e.DstPort) }},
+	"proto":                 strCol(func(e *event.Event) string { return e.Proto }),
+	"app_proto":             strCol(func(e *event.Event) string { return e.AppProto }),
+	"operation":             strCol(func(e *event.Event) string { return e.Operation }),
+	"fields.key":            {arr: func(b *eventBlock, i int, _ *event.Event) []string { return b.keys[i] }},
+	"fields.value":          {arr: func(b *eventBlock, i int, _ *event.Event) []string { return b.values[i] }},
+	"raw":                   strCol(func(e *event.Event) string { return e.Raw }),
+	"src_known":             boolCol(func(e *event.Event) bool { return e.Src.Known }),
+	"src_asset":             strCol(func(e *event.Event) string { return e.Src.AssetID }),
+	"src_role":              strCol(func(e *event.Event) string { return e.Src.Role }),
+	"src_zone":              strCol(func(e *event.Event) string { return e.Src.Zone }),
+	"src_zone_kind":         strCol(func(e *event.Event) string { return e.Src.ZoneKind }),
+	"src_purdue":            {f32: func(e *event.Event) float32 { return float32(e.Src.Purdue) }},
+	"src_safety":            boolCol(func(e *event.Event) bool { return e.Src.Safety }),
+	"dst_known":             boolCol(func(e *event.Event) bool { return e.Dst.Known }),
+	"dst_asset":             strCol(func(e *event.Event) string { return e.Dst.AssetID }),
+	"dst_role":              strCol(func(e *event.Event) string { return e.Dst.Role }),
+	"dst_zone":              strCol(func(e *event.Event) string { return e.Dst.Zone }),
+	"dst_zone_kind":         strCol(func(e *event.Event) string { return e.Dst.ZoneKind }),
+	"dst_purdue":            {f32: func(e *event.Event) float32 { return float32(e.Dst.Purdue) }},
+	"dst_sl_t":              {u8: func(e *event.Event) uint8 { return uint8(e.Dst.SLT) }},
+	"dst_criticality":       strCol(func(e *event.Event) string { return e.Dst.Criticality }),
+	"dst_safety":            boolCol(func(e *event.Event) bool { return e.Dst.Safety }),
+	"flow_cross_zone":       boolCol(func(e *event.Event) bool { return e.Flow.CrossZone }),
+	"flow_allowed":          boolCol(func(e *event.Event) bool { return e.Flow.Allowed }),
+	"flow_conduit":          strCol(func(e *event.Event) string { return e.Flow.Conduit }),
+	"flow_violation":        strCol(func(e *event.Event) string { return e.Flow.Violation }),
+	"maint_active":          boolCol(func(e *event.Event) bool { return e.Maint.Active }),
+	"maint_window":          strCol(func(e *event.Event) string { return e.Maint.WindowID }),
+	"model_version":         {u32: func(e *event.Event) uint32 { return uint32(e.ModelVersion) }},
+	"peer_identity":         strCol(func(e *event.Event) string { return e.PeerIdentity }),
+	"time_raw":              strCol(func(e *event.Event) string { return e.TimeRaw }),
+	"vendor":                strCol(func(e *event.Event) string { return e.Vendor }),
+	"product":               strCol(func(e *event.Event) string { return e.Product }),
+	"signature_id":          strCol(func(e *event.Event) string { return e.SignatureID }),
+	"signature":             strCol(func(e *event.Event) string { return e.Signature }),
+	"event_code":            strCol(func(e *event.Event) string { return e.EventCode }),
+	"techniques":            listCol(func(e *event.Event) []string { return e.Techniques }),
+	"src_mac":               strCol(func(e *event.Event) string { return e.SrcMAC }),
+	"dst_mac":               strCol(func(e *event.Event) string { return e.DstMAC }),
+	"bytes_out":             {u64: func(e *event.Event) uint64 { return uint64(e.BytesOut) }},
+	"bytes_in":              {u64: func(e *event.Event) uint64 { return uint64(e.BytesIn) }},
+	"session":               strCol(func(e *event.Event) string { return e.Session }),
+	"flow_new_pair":         boolCol(func(e *event.Event) bool { return e.Flow.NewPair }),
+	"flow_purdue_delta":     {f32: func(e *event.Event) float32 { return float32(e.Flow.PurdueDelta) }},
+	"flow_safety_involved":  boolCol(func(e *event.Event) bool { return e.Flow.SafetyInvolved }),
+	"maint_work_order":      strCol(func(e *event.Event) string { return e.Maint.WorkOrder }),
+	"src_asset_name":        strCol(func(e *event.Event) string { return e.Src.AssetName }),
+	"src_sl_t":              {u8: func(e *event.Event) uint8 { return uint8(e.Src.SLT) }},
+	"src_criticality":       strCol(func(e *event.Event) string { return e.Src.Criticality }),
+	"dst_asset_name":        strCol(func(e *event.Event) string { return e.Dst.AssetName }),
+	"flow_id":               strCol(func(e *event.Event) string { return e.Flow.FlowID }),
+	"maint_allowed_ops":     listCol(func(e *event.Event) []string { return e.Maint.AllowedOps }),
+	"maint_allowed_sources": listCol(func(e *event.Event) []string { return e.Maint.AllowedSources }),
+	"maint_allowed_users":   listCol(func(e *event.Event) []string { return e.Maint.AllowedUsers }),
+	StoredMSColumn:          {stored: true},
+}

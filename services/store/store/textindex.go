@@ -1,0 +1,404 @@
+package store
+
+import (
+	"context"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/c981/c981/services/shared/event"
+	"github.com/c981/c981/services/store/chstore"
+)
+
+// The events writer builds the n-gram text-search index of migration 0008
+// (event_grams) itself, instead of a materialized view on the server: for
+// every batch it inserts, before acknowledging the batch, one row per key
+// (chstore.AppendGrams) that this process has not yet written for the
+// event's (site, hour), carrying the number of the batch's events that hold
+// the key. The keys per (site, hour) saturate (at most 2 x 36^4 + 36^3 +
+// 36^2 + 36), so once an hour is warm a batch adds few or no rows whatever
+// the event rate. The event counts of keys already written accumulate in memory and
+// are inserted as deltas every gramDeltaEvery (SummingMergeTree adds them
+// up); they only bound how many hours the console scans at once, so a delta
+// lost in a crash or shutdown costs scan time, never a result.
+const (
+	// gramHoursKept is the number of hours per site whose written keys
+	// are remembered (the newest ones seen, and not more than this many
+	// hours older than the newest hour of any site). An event of an older
+	// hour is indexed without state: every key of its batch is written
+	// again (the rows of a key collapse in the table). Each hour held
+	// takes gramSpace bits (469 KB).
+	gramHoursKept = 3
+	// gramDeltaEvery is the period of the count-delta inserts.
+	gramDeltaEvery = 10 * time.Second
+)
+
+// gramSpace is the number of dense key codes: a head flag times four
+// positions of 37 values (none, 0-9, a-z).
+const gramSpace = 2 * 37 * 37 * 37 * 37
+
+// gramCode maps a byte of a key to 0 (padding), 1-10 (0-9) or 11-36 (a-z).
+var gramCode = func() (t [256]uint32) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = uint32(c-'0') + 1
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = uint32(c-'a') + 11
+	}
+	return t
+}()
+
+// dense returns the code of key in [0, gramSpace).
+func dense(key uint32) uint32 {
+	d := gramCode[byte(key>>24)&0x7f]
+	d = d*37 + gramCode[byte(key>>16)]
+	d = d*37 + gramCode[byte(key>>8)]
+	d = d*37 + gramCode[byte(key)]
+	return d + key>>31*(37*37*37*37)
+}
+
+// gramHour is what the writer remembers of one (site, hour).
+type gramHour struct {
+	site string
+	hour int64 // Unix seconds
+	// seen has a bit per dense code: the key's row is durable.
+	seen []uint64
+	// delta counts the events holding seen keys, not yet inserted.
+	delta map[uint32]uint64
+}
+
+func (h *gramHour) has(d uint32) bool { return h.seen[d>>6]&(1<<(d&63)) != 0 }
+
+// gramMark is a key to remember as written once its row is durable.
+type gramMark struct {
+	h *gramHour
+	d uint32
+}
+
+// gramCounter counts the keys of a batch's events per (site, hour), the
+// CPU-heavy part of indexing: the events writer runs it in the gathering
+// goroutine, while the previous batch is inserted. One goroutine uses it.
+type gramCounter struct {
+	// cells holds, per dense code, the stamp of the last event of the
+	// current group that held the key (high 32 bits) and the number of
+	// events of the group that held it (low 32 bits).
+	cells   []uint64
+	stamp   uint32   // of the current event; never 0
+	touched []uint32 // keys with a count > 0 in cells
+	keys    []uint32 // AppendGrams scratch
+	groups  map[gramGroup]int
+	order   []int
+}
+
+// gramBatch is what gramCounter found in one batch: per (site, hour) of its
+// events, the distinct keys and the number of events holding each.
+type gramBatch struct {
+	groups []gramGroup
+	counts [][]gramCount // per group
+}
+
+// gramCount is one key of a group and the number of its events holding it.
+type gramCount struct{ key, n uint32 }
+
+// textIndex is the events writer's index state: the keys written per
+// (site, hour) and the count deltas. The flushing goroutine uses it.
+type textIndex struct {
+	sites map[string][]*gramHour // newest hour first, at most gramHoursKept
+	// evicted are forgotten hours whose deltas are not inserted yet.
+	evicted []*gramHour
+
+	// marks of the batch being indexed, applied by commit.
+	marks      []gramMark
+	deltaEvery time.Duration
+	lastDelta  time.Time
+}
+
+// cellCount masks the event count of a cell.
+const cellCount = 1<<32 - 1
+
+// gramGroup is one (site, hour) of a batch.
+type gramGroup struct {
+	site string
+	hour int64
+}
+
+// newGramCounter returns a counter (its cells take 8 x gramSpace bytes,
+// 30 MB).
+func newGramCounter() *gramCounter {
+	return &gramCounter{cells: make([]uint64, gramSpace), groups: map[gramGroup]int{}}
+}
+
+// newTextIndex returns an empty index state whose count deltas are due
+// every deltaEvery from now.
+func newTextIndex(now time.Time, deltaEvery time.Duration) *textIndex {
+	return &textIndex{deltaEvery: deltaEvery, sites: map[string][]*gramHour{}, lastDelta: now}
+}
+
+// hours returns the number of (site, hour) states held.
+func (x *textIndex) hours() int {
+	n := 0
+	for _, hs := range x.sites {
+		n += len(hs)
+	}
+	return n
+}
+
+// state returns the remembered state of (site, hour), creating it (and
+// forgetting the site's oldest hour beyond gramHoursKept), or nil for an
+// hour older than every one kept.
+func (x *textIndex) state(site string, hour int64) *gramHour {
+	hs := x.sites[site]
+	i := 0
+	for i < len(hs) && hs[i].hour > hour {
+		i++
+	}
+	if i < len(hs) && hs[i].hour == hour {
+		return hs[i]
+	}
+	if i == gramHoursKept {
+		return nil
+	}
+	// The site outlives the batch: do not pin the message its string points
+	// into (the events decoder shares the message's bytes). The map key
+	// below is replaced on assignment too, so both take the held copy.
+	if len(hs) > 0 {
+		site = hs[0].site
+	} else {
+		site = strings.Clone(site)
+	}
+	h := &gramHour{site: site, hour: hour, seen: make([]uint64, (gramSpace+63)/64), delta: map[uint32]uint64{}}
+	hs = append(hs, nil)
+	copy(hs[i+1:], hs[i:])
+	hs[i] = h
+	if len(hs) > gramHoursKept {
+		old := hs[len(hs)-1]
+		if len(old.delta) > 0 {
+			x.evicted = append(x.evicted, old)
+		}
+		hs = hs[:len(hs)-1]
+	}
+	x.sites[site] = hs
+	return h
+}
+
+// count returns the keys of evs per (site, hour), with the number of
+// events holding each.
+func (c *gramCounter) count(evs []*event.Event) *gramBatch {
+	clear(c.groups)
+	// Group the events by (site, hour) (a counting sort of their
+	// indexes, keeping their order within a group).
+	gid := make([]int, len(evs))
+	gb := &gramBatch{}
+	var sizes []int
+	for i, e := range evs {
+		sec := e.Time.Unix()
+		g := gramGroup{site: e.Site, hour: sec - ((sec%3600)+3600)%3600}
+		id, ok := c.groups[g]
+		if !ok {
+			id = len(gb.groups)
+			c.groups[g] = id
+			gb.groups = append(gb.groups, g)
+			sizes = append(sizes, 0)
+		}
+		gid[i] = id
+		sizes[id]++
+	}
+	start := 0
+	for id, n := range sizes {
+		sizes[id] = start
+		start += n
+	}
+	c.order = append(c.order[:0], make([]int, len(evs))...)
+	for i, id := range gid {
+		c.order[sizes[id]] = i
+		sizes[id]++
+	}
+	gb.counts = make([][]gramCount, len(gb.groups))
+	at := 0
+	for id := range gb.groups {
+		for at < len(c.order) && gid[c.order[at]] == id {
+			e := evs[c.order[at]]
+			c.stamp++
+			if c.stamp == 0 {
+				c.stamp = 1 // 0 is the stamp of an empty cell
+			}
+			st := uint64(c.stamp) << 32
+			c.keys = chstore.AppendGrams(chstore.AppendGrams(c.keys[:0], e.Raw), e.Message)
+			for _, k := range c.keys {
+				d := dense(k)
+				v := c.cells[d]
+				if v&^cellCount == st {
+					continue // counted for this event
+				}
+				if v&cellCount == 0 {
+					c.touched = append(c.touched, k)
+				}
+				c.cells[d] = st | (v&cellCount + 1)
+			}
+			at++
+		}
+		counts := make([]gramCount, len(c.touched))
+		for i, k := range c.touched {
+			d := dense(k)
+			counts[i] = gramCount{key: k, n: uint32(c.cells[d] & cellCount)}
+			c.cells[d] = 0
+		}
+		gb.counts[id] = counts
+		c.touched = c.touched[:0]
+	}
+	return gb
+}
+
+// rows returns the event_grams rows a counted batch needs before it is
+// acknowledged: the keys not yet written for their (site, hour), with the
+// number of the batch's events that hold them. The counts of keys already
+// written are added to the deltas. Call commit once the rows are durable;
+// without it (the insert failed) the keys are written again with the next
+// batch that holds them.
+func (x *textIndex) rows(gb *gramBatch) [][]any {
+	x.marks = x.marks[:0]
+	var rows [][]any
+	for id, g := range gb.groups {
+		h := x.state(g.site, g.hour)
+		hour := time.Unix(g.hour, 0).UTC()
+		for _, kc := range gb.counts[id] {
+			d := dense(kc.key)
+			if h != nil && h.has(d) {
+				h.delta[kc.key] += uint64(kc.n)
+				continue
+			}
+			rows = append(rows, chstore.GramRow(kc.key, g.site, hour, uint64(kc.n)))
+			if h != nil {
+				x.marks = append(x.marks, gramMark{h, d})
+			}
+		}
+	}
+	return rows
+}
+
+// commit remembers the keys of the last batch as written.
+func (x *textIndex) commit() {
+	for _, m := range x.marks {
+		m.h.seen[m.d>>6] |= 1 << (m.d & 63)
+	}
+	x.marks = x.marks[:0]
+}
+
+// deltaDue reports whether the count deltas are due at now.
+func (x *textIndex) deltaDue(now time.Time) bool { return now.Sub(x.lastDelta) >= x.deltaEvery }
+
+// deltas returns the rows of the count deltas accumulated since the last
+// clearDeltas.
+func (x *textIndex) deltas() [][]any {
+	var rows [][]any
+	add := func(h *gramHour) {
+		hour := time.Unix(h.hour, 0).UTC()
+		for k, n := range h.delta {
+			rows = append(rows, chstore.GramRow(k, h.site, hour, n))
+		}
+	}
+	for _, h := range x.evicted {
+		add(h)
+	}
+	for _, hs := range x.sites {
+		for _, h := range hs {
+			add(h)
+		}
+	}
+	return rows
+}
+
+// clearDeltas forgets the deltas (inserted, or given up) and the hours
+// more than gramHoursKept older than the newest one held (a site that
+// stopped sending), and restarts the period at now.
+func (x *textIndex) clearDeltas(now time.Time) {
+	x.evicted = nil
+	newest := int64(math.MinInt64)
+	for _, hs := range x.sites {
+		newest = max(newest, hs[0].hour)
+		for _, h := range hs {
+			clear(h.delta)
+		}
+	}
+	for site, hs := range x.sites {
+		keep := 0
+		for keep < len(hs) && hs[keep].hour > newest-gramHoursKept*3600 {
+			keep++
+		}
+		if keep == 0 {
+			delete(x.sites, site)
+		} else {
+			x.sites[site] = hs[:keep]
+		}
+	}
+	x.lastDelta = now
+}
+
+// countGrams counts the keys of the batch's events (those ClickHouse may
+// reject included: an extra key costs nothing but scan time) with counter.
+func countGrams(counter *gramCounter, b *batch) *gramBatch {
+	evs := make([]*event.Event, 0, len(b.rows))
+	for _, r := range b.rows {
+		if e, ok := r.rec.orig.(*event.Event); ok {
+			evs = append(evs, e)
+		}
+	}
+	return counter.count(evs)
+}
+
+// indexText inserts the event_grams rows of the batch's keys (counted by
+// the gathering goroutine) and remembers them. It returns an error only
+// when ctx ends.
+func (w *writer) indexText(ctx context.Context, b *batch) error {
+	if b.grams == nil {
+		// Not counted when gathered (a batch flushed by other means):
+		// count it here, with the flushing goroutine's own counter.
+		if w.flushCounter == nil {
+			w.flushCounter = newGramCounter()
+		}
+		b.grams = countGrams(w.flushCounter, b)
+	}
+	vals := w.idx.rows(b.grams)
+	if err := w.insertGrams(ctx, vals); err != nil {
+		return err
+	}
+	w.idx.commit()
+	w.svc.m.gramKeys.WithLabelValues("new").Add(float64(len(vals)))
+	w.svc.m.gramHours.Set(float64(w.idx.hours()))
+	return nil
+}
+
+// flushGramDeltas inserts the accumulated count deltas. A failure (ctx
+// ended) forgets them: an under-count only costs scan time.
+func (w *writer) flushGramDeltas(ctx context.Context) {
+	vals := w.idx.deltas()
+	if err := w.insertGrams(ctx, vals); err != nil {
+		w.log.Debug("text index count deltas not inserted", "rows", len(vals), "err", err)
+		w.svc.m.gramErrors.Inc()
+	} else {
+		w.svc.m.gramKeys.WithLabelValues("count").Add(float64(len(vals)))
+	}
+	w.idx.clearDeltas(time.Now())
+}
+
+// insertGrams inserts event_grams rows. The rows are well-formed by
+// construction; one ClickHouse rejects all the same is logged and counted
+// (an event may then be found only within the newest search window).
+func (w *writer) insertGrams(ctx context.Context, vals [][]any) error {
+	if len(vals) == 0 {
+		return nil
+	}
+	rows := make([]row, len(vals))
+	for i := range vals {
+		rows[i] = row{vals: vals[i], idx: i}
+	}
+	rejected, err := w.insertAll(ctx, chstore.TableEventGrams, chstore.GramColumns, rows)
+	if err != nil {
+		return err
+	}
+	for _, rj := range rejected {
+		w.svc.m.gramErrors.Inc()
+		w.log.Error("clickhouse rejected a text index row", "row", rj.row.vals, "err", rj.err)
+	}
+	return nil
+}
