@@ -36,7 +36,17 @@
 // the consumer is reset to the first of them (ResetConsumerToSequence), so
 // a restarted correlator raises exactly the alerts and incidents of an
 // uninterrupted run, at once (the fault matrix in services/c981/faults
-// checks this end to end).
+// checks this end to end). The consumer pulls with a byte budget as well
+// (Config.PullMaxBytes, bus.PullBudget), so a backlog of large batches
+// does not fill memory.
+//
+// Memory: the apply stage decodes a message with
+// event.UnmarshalEventsShared, so the events' strings point into the
+// message instead of being allocated one by one. Whatever the engine keeps
+// beyond a message (window, sequence and absence state, watermarks,
+// maintenance targets, incidents, the alerts of the last batch) holds
+// copies of its own (see own.go; TestSharedDecodeRetention overwrites the
+// input after processing and finds the state and outputs unchanged).
 //
 // Incidents: alerts of one site with the same incident key belong to one
 // incident while each arrives within the incident window (event time) of

@@ -96,12 +96,15 @@ type Engine struct {
 	// ruleMatches are the RuleMatches counters by rule (resolved once: a
 	// label lookup per hit is measurable).
 	ruleMatches map[*rule.Rule]prometheus.Counter
+	// alertHint is the number of alerts of the last batch evaluated.
+	alertHint int
+	// arena holds the alerts' copies of event strings (see own.go); the
+	// matcher copies into it too (rule.Matcher.Copy).
+	arena arena
 	// memo is the evaluation of the last positioned batch: a retry of the
 	// same position reuses it instead of applying the events to the
 	// windows twice.
-	// alertHint is the number of alerts of the last batch evaluated.
-	alertHint int
-	memo      struct {
+	memo struct {
 		seq    uint64
 		alerts []event.Alert
 		owners []*event.Event
@@ -144,6 +147,7 @@ func NewEngine(rules *rule.Set, store IncidentStore, opts EngineOptions) *Engine
 	}
 	e.win = newWindows(rules, opts.AllowedLateness, opts.MaxKeys, e.metrics)
 	e.matcher = rules.NewMatcher()
+	e.matcher.Copy = e.arena.copy
 	e.ruleMatches = make(map[*rule.Rule]prometheus.Counter, len(rules.Enabled()))
 	for _, r := range rules.Enabled() {
 		e.ruleMatches[r] = e.metrics.RuleMatches.WithLabelValues(r.ID)
@@ -644,12 +648,13 @@ func (e *Engine) evaluate(seq uint64, evs []event.Event) ([]event.Alert, []*even
 			continue
 		}
 		e.metrics.Events.Inc()
-		onTime := e.win.observe(ev)
+		site := e.win.site(ev.Site) // the state's own copy (see own.go)
+		onTime := e.win.observe(site, ev)
 		if !onTime {
 			e.metrics.LateEvents.Inc()
 		}
 		if absence {
-			e.win.noteMaint(ev)
+			e.win.noteMaint(site, ev)
 		}
 		var errs []*rule.EvalError
 		matches, hits, errs = m.Eval(ev, matches[:0], hits[:0])
@@ -660,10 +665,10 @@ func (e *Engine) evaluate(seq uint64, evs []event.Event) ([]event.Alert, []*even
 		for _, mt := range matches {
 			r := mt.Rule
 			e.ruleMatches[r].Inc()
-			if r.Suppress > 0 && e.win.matchSuppressed(r, ev, mt.IncidentKey) {
+			if r.Suppress > 0 && e.win.matchSuppressed(r, site, ev, mt.IncidentKey) {
 				continue
 			}
-			alerts = append(alerts, newAlert(mt, ev, event.NewID("alert", r.ID, ev.ID), ev.Time, []string{ev.ID}, now))
+			alerts = append(alerts, e.newAlert(mt, site, ev, event.NewID("alert", r.ID, ev.ID), ev.Time, []string{ev.ID}, now))
 			owners = append(owners, ev)
 		}
 		for i := range hits {
@@ -672,19 +677,19 @@ func (e *Engine) evaluate(seq uint64, evs []event.Event) ([]event.Alert, []*even
 			}
 			h := &hits[i]
 			e.ruleMatches[h.Rule].Inc()
-			f := e.win.apply(*h, ev, keyTexter{m: m, hit: h, ev: ev})
+			f := e.win.apply(*h, site, ev, keyTexter{m: m, hit: h, ev: ev})
 			if f == nil {
 				continue
 			}
-			alerts = append(alerts, e.describe(m, f, now))
+			alerts = append(alerts, e.describe(m, site, f, now))
 			owners = append(owners, f.ev)
 		}
 		// Absence keys are checked after every event, not once per batch:
 		// whether a heartbeat beats the watermark to its deadline must not
 		// depend on where the batch boundaries fall.
 		if absence {
-			for _, f := range e.win.silent(ev.Site) {
-				alerts = append(alerts, e.describe(m, f, now))
+			for _, f := range e.win.silent(site) {
+				alerts = append(alerts, e.describe(m, site, f, now))
 				owners = append(owners, f.ev)
 			}
 		}
@@ -693,33 +698,42 @@ func (e *Engine) evaluate(seq uint64, evs []event.Event) ([]event.Alert, []*even
 	return alerts, owners
 }
 
-// describe turns an alert raised by a stateful rule into an Alert.
-func (e *Engine) describe(m *rule.Matcher, f *fired, now time.Time) event.Alert {
+// describe turns an alert raised by a stateful rule for a key of site (as
+// returned by windows.site) into an Alert.
+func (e *Engine) describe(m *rule.Matcher, site string, f *fired, now time.Time) event.Alert {
 	mt, errs := m.Describe(f.rule, f.ev)
 	for _, err := range errs {
 		e.metrics.RuleErrors.WithLabelValues(err.RuleID).Inc()
 		e.log.Warn("rule evaluation failed", "rule", err.RuleID, "part", err.Part, "event", f.ev.ID, "err", err.Err)
 	}
-	return newAlert(mt, f.ev, f.id, f.at, f.events, now)
+	return e.newAlert(mt, site, f.ev, f.id, f.at, f.events, now)
 }
 
-// newAlert builds the alert of a rule match described by mt for ev.
-func newAlert(mt rule.Match, ev *event.Event, id string, at time.Time, eventIDs []string, now time.Time) event.Alert {
+// newAlert builds the alert of a rule match described by mt (by e.matcher,
+// whose Copy put its strings in e.arena) for ev, of site (ev's, as
+// returned by windows.site). The memo keeps the alert for a retry, and
+// incidents and the caller take strings from it: what it takes from ev is
+// copied into e.arena, so that none points into the input. e.mu is held.
+func (e *Engine) newAlert(mt rule.Match, site string, ev *event.Event, id string, at time.Time, eventIDs []string, now time.Time) event.Alert {
 	r := mt.Rule
+	ids := make([]string, len(eventIDs))
+	for i, x := range eventIDs {
+		ids[i] = e.arena.copy(x)
+	}
 	return event.Alert{
 		ID:          id,
 		Time:        at,
 		CreatedAt:   now,
-		Site:        ev.Site,
+		Site:        site,
 		RuleID:      r.ID,
 		RuleTitle:   r.Title,
 		Severity:    r.Severity,
 		Techniques:  slices.Clone(r.Attack),
 		IncidentKey: mt.IncidentKey,
-		EventIDs:    slices.Clone(eventIDs),
+		EventIDs:    ids,
 		Summary:     mt.Summary,
-		Src:         ev.Src,
-		Dst:         ev.Dst,
+		Src:         e.arena.endpoint(ev.Src),
+		Dst:         e.arena.endpoint(ev.Dst),
 		Fields:      mt.Fields,
 	}
 }
@@ -734,7 +748,7 @@ func (e *Engine) Reload(rules *rule.Set) (kept, dropped int) {
 	defer e.mu.Unlock()
 	old := e.win
 	nw := newWindows(rules, old.lateness, old.maxKeys, e.metrics)
-	nw.wm, nw.maint, nw.dirty, nw.deleted, nw.dirtySites = old.wm, old.maint, old.dirty, old.deleted, old.dirtySites
+	nw.wm, nw.maint, nw.dirty, nw.deleted, nw.dirtySites, nw.names = old.wm, old.maint, old.dirty, old.deleted, old.dirtySites, old.names
 	for id, rw := range old.rules {
 		if n, ok := nw.rules[id]; ok && n.rule.Fingerprint() == rw.rule.Fingerprint() {
 			n.keys = rw.keys
@@ -757,6 +771,7 @@ func (e *Engine) Reload(rules *rule.Set) (kept, dropped int) {
 	e.win = nw
 	e.rules = rules
 	e.matcher = rules.NewMatcher()
+	e.matcher.Copy = e.arena.copy
 	e.memo.seq = 0
 	for _, r := range rules.Enabled() {
 		if _, ok := e.ruleMatches[r]; !ok {

@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/c981/c981/services/shared/event"
@@ -9,13 +10,15 @@ import (
 
 // newIncident opens an incident for its first alert a (raised for ev). The
 // alert's time is the incident's OpenedAt for good: later versions move
-// FirstSeen and LastSeen, never OpenedAt.
+// FirstSeen and LastSeen, never OpenedAt. The incident outlives the batch
+// (the incident cache keeps it): what it takes from ev, and the key, are
+// its own copies (see own.go); a.Site is the engine's.
 func newIncident(a *event.Alert, ev *event.Event, title string, now time.Time) event.Incident {
 	inc := event.Incident{
 		ID:         event.NewID("incident", a.Site, a.IncidentKey, a.ID),
 		Version:    1,
 		Site:       a.Site,
-		Key:        a.IncidentKey,
+		Key:        strings.Clone(a.IncidentKey),
 		Title:      title,
 		Severity:   a.Severity,
 		Status:     event.StatusNew,
@@ -31,6 +34,7 @@ func newIncident(a *event.Alert, ev *event.Event, title string, now time.Time) e
 	if better(ev.Src, inc.Target) {
 		inc.Target, inc.Source = ev.Src, ev.Dst
 	}
+	inc.Target, inc.Source = ownEndpoint(inc.Target), ownEndpoint(inc.Source)
 	inc.MaintActive = maintFor(inc.Target, ev)
 	addAlert(&inc, a, ev)
 	inc.Risk = Risk(inc.Severity, inc.Target)
@@ -60,6 +64,9 @@ func mergeAlert(inc *event.Incident, a *event.Alert, ev *event.Event, title stri
 	if better(ev.Src, inc.Target) {
 		inc.Target, inc.Source = ev.Src, ev.Dst
 		changed = true
+	}
+	if changed {
+		inc.Target, inc.Source = ownEndpoint(inc.Target), ownEndpoint(inc.Source)
 	}
 	if changed || sameEndpoint(inc.Target, ev.Dst) {
 		inc.MaintActive = maintFor(inc.Target, ev)
@@ -179,11 +186,12 @@ func better(a, b event.Endpoint) bool {
 	return ak && a.Purdue < b.Purdue
 }
 
-// addSorted inserts s into the sorted set list.
+// addSorted inserts s into the sorted set list; the set keeps its own copy
+// (s may be an event's string, see own.go).
 func addSorted(list []string, s string) []string {
 	i, found := slices.BinarySearch(list, s)
 	if found {
 		return list
 	}
-	return slices.Insert(list, i, s)
+	return slices.Insert(list, i, strings.Clone(s))
 }

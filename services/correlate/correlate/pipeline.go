@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/tinylib/msgp/msgp"
 
 	"github.com/c981/c981/services/shared/bus"
 	"github.com/c981/c981/services/shared/event"
@@ -76,7 +75,7 @@ func (e *pipelineError) Error() string {
 func (s *Service) runPipeline(ctx context.Context, cons jetstream.Consumer, engine *Engine, state *StateStore, applied, expect uint64) (uint64, *pipelineError) {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	it, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.MaxAckPending))
+	it, err := cons.Messages(bus.PullBudget(s.cfg.MaxAckPending, s.cfg.PullMaxBytes))
 	if err != nil {
 		return applied, &pipelineError{reason: restartError, err: fmt.Errorf("consume: %w", err)}
 	}
@@ -291,29 +290,33 @@ func deadLetterMessage(ctx context.Context, js jetstream.JetStream, msg jetstrea
 // decode decodes a message of events into the apply stage's reusable
 // buffer: a message of 1000 events is about 1 MB of Event structs, and
 // allocating it for every message made the garbage collector run several
-// times as often. The events are only used while their message is
-// applied: alerts, incidents and checkpoints copy what they keep (the
-// engine's memo of the last batch points into the buffer, but the
-// pipeline never applies a sequence twice without resetting the engine).
+// times as often. The events' strings are not allocated either: they
+// point into data (event.UnmarshalEventsShared; a decoded event has about
+// 40 of them), which nothing writes to. So the events and their strings
+// are only used while their message is applied: the engine copies what it
+// keeps beyond that (see own.go), alerts and incidents are encoded before
+// the message is acknowledged, and the engine's memo of the last batch
+// points into the buffer (the pipeline never applies a sequence twice
+// without resetting the engine). The buffer keeps the last message alive
+// until the next one is decoded, and no other: the events a smaller next
+// message does not overwrite, and those of a failed decode, are cleared.
 func (s *Service) decode(data []byte) ([]event.Event, error) {
-	// The generated decoder allocates what an array header announces (up
-	// to 4G events or strings): walk the message first, so that a damaged
-	// or hostile header is a poison message, not an out-of-memory crash.
-	if rest, err := msgp.Skip(data); err != nil {
-		return nil, fmt.Errorf("decode batch: %w", err)
-	} else if len(rest) != 0 {
-		return nil, fmt.Errorf("decode batch: %d trailing bytes", len(rest))
+	// The decoder checks every array and map header against the bytes
+	// left (an element takes one at least), so a damaged or hostile
+	// header is an error, not an allocation of what it announces.
+	evs, err := event.UnmarshalEventsShared(data, s.evbuf[:0])
+	if cap(evs) > cap(s.evbuf) {
+		s.evbuf, s.evlen = evs[:0], 0 // the old buffer is dropped whole
 	}
-	// Fields absent from the next message must be zero, not left over.
-	clear(s.evbuf)
-	b := event.EventBatch(s.evbuf[:0])
-	rest, err := b.UnmarshalMsg(data)
-	s.evbuf = b // what a failed decode wrote is cleared next time too
 	if err != nil {
-		return nil, fmt.Errorf("decode batch: %w", err)
+		// The decoder does not say how far it got.
+		clear(s.evbuf[:cap(s.evbuf)])
+		s.evlen = 0
+		return nil, err
 	}
-	if len(rest) != 0 {
-		return nil, fmt.Errorf("decode batch: %d trailing bytes", len(rest))
+	if len(evs) < s.evlen {
+		clear(s.evbuf[len(evs):s.evlen])
 	}
-	return b, nil
+	s.evlen = len(evs)
+	return evs, nil
 }

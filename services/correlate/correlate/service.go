@@ -39,6 +39,7 @@ import (
 //	  reload_interval: 10s
 //	  ack_wait: 30s
 //	  max_ack_pending: 64
+//	  pull_max_bytes: 33554432
 //	  retry_delay: 1s
 type Config struct {
 	// RulesDir holds the *.yaml rule files.
@@ -90,6 +91,12 @@ type Config struct {
 	// 1 makes every message wait for the previous one's acknowledgement
 	// (no pipelining).
 	MaxAckPending int `yaml:"max_ack_pending"`
+	// PullMaxBytes bounds each pull of enriched batches from the server
+	// (see bus.PullBudget; default bus.DefaultPullMaxBytes, at least
+	// bus.MinPullBytes, one message of the streams' size limit): with
+	// MaxAckPending, which bounds their number, it bounds what the stage
+	// buffers under a backlog (64 batches of ~1.2 MB were ~80 MB).
+	PullMaxBytes int `yaml:"pull_max_bytes"`
 	// RetryDelay is the redelivery delay after a transient failure (default 1s).
 	RetryDelay time.Duration `yaml:"retry_delay"`
 }
@@ -154,6 +161,7 @@ func DefaultConfig() Config {
 		ReloadInterval:   10 * time.Second,
 		AckWait:          30 * time.Second,
 		MaxAckPending:    DefaultMaxAckPending,
+		PullMaxBytes:     bus.DefaultPullMaxBytes,
 		RetryDelay:       time.Second,
 	}
 }
@@ -209,6 +217,9 @@ func (c Config) WithDefaults() Config {
 	if c.MaxAckPending == 0 {
 		c.MaxAckPending = d.MaxAckPending
 	}
+	if c.PullMaxBytes == 0 {
+		c.PullMaxBytes = d.PullMaxBytes
+	}
 	if c.RetryDelay == 0 {
 		c.RetryDelay = d.RetryDelay
 	}
@@ -257,6 +268,9 @@ func (c Config) Validate() error {
 	if c.MaxAckPending > 10000 {
 		errs = append(errs, fmt.Errorf("max_ack_pending %d must be at most 10000", c.MaxAckPending))
 	}
+	if c.PullMaxBytes < bus.MinPullBytes {
+		errs = append(errs, fmt.Errorf("pull_max_bytes %d must be at least %d (one message of the streams' 8 MiB limit)", c.PullMaxBytes, bus.MinPullBytes))
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("correlate config: %w", errors.Join(errs...))
 	}
@@ -275,8 +289,10 @@ type Service struct {
 	log     *slog.Logger
 	rules   atomic.Pointer[rule.Set]
 	metrics *Metrics
-	// evbuf is the apply stage's decoding buffer (see decode).
+	// evbuf is the apply stage's decoding buffer (see decode); its first
+	// evlen events may hold strings of the last message decoded.
 	evbuf []event.Event
+	evlen int
 }
 
 // New loads the rules and prepares the service; Run starts it.

@@ -113,6 +113,9 @@ func TestServiceIntegration(t *testing.T) {
 	publishEvents(t, js, "in-3", []event.Event{flow("e3", 10*time.Minute, plc101, sis01, "write", false)})
 
 	waitFor(t, "incident version 2", func() bool { return len(readStream[event.Incident](t, js, bus.StreamIncidents)) == 2 })
+	// Alerts and incident versions go to different streams: the incident
+	// version may be stored first.
+	waitFor(t, "six alerts", func() bool { return len(readStream[event.Alert](t, js, bus.StreamAlerts)) >= 6 })
 	alerts := readStream[event.Alert](t, js, bus.StreamAlerts)
 	if len(alerts) != 6 {
 		t.Fatalf("alerts = %d, want 6", len(alerts))
@@ -221,6 +224,8 @@ func TestNewConfigErrors(t *testing.T) {
 		{"negative window", Config{RulesDir: packDir, IncidentWindow: -time.Minute}, Deps{JS: env.JS}, "incident_window -1m0s must be positive"},
 		{"negative cache", Config{RulesDir: packDir, IncidentCache: -1}, Deps{JS: env.JS}, "incident_cache -1 must be positive"},
 		{"store concurrency too high", Config{RulesDir: packDir, StoreConcurrency: 5000}, Deps{JS: env.JS}, "store_concurrency 5000 must be 1..1024"},
+		{"pull budget below one message", Config{RulesDir: packDir, PullMaxBytes: 1 << 20}, Deps{JS: env.JS}, "pull_max_bytes 1048576 must be at least 8454144 (one message of the streams' 8 MiB limit)"},
+		{"negative pull budget", Config{RulesDir: packDir, PullMaxBytes: -1}, Deps{JS: env.JS}, "pull_max_bytes -1 must be at least 8454144"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,6 +254,7 @@ store_concurrency: 8
 state: {bucket: C981_TEST_STATE}
 allowed_lateness: 30s
 ack_wait: 1m
+pull_max_bytes: 16777216
 `)
 	var cfg Config
 	if err := config.DecodeYAML("correlate.yaml", doc, &cfg); err != nil {
@@ -260,12 +266,19 @@ ack_wait: 1m
 		IncidentCache: DefaultIncidentCache, StoreConcurrency: 8,
 		State:           StateConfig{Bucket: "C981_TEST_STATE", Replicas: 1, TTL: 7 * 24 * time.Hour},
 		AllowedLateness: 30 * time.Second, MaxKeys: DefaultMaxKeys, Partitions: PartitionConfig{Count: 1}, ReloadInterval: 10 * time.Second,
-		AckWait: time.Minute, MaxAckPending: DefaultMaxAckPending, RetryDelay: time.Second}
+		AckWait: time.Minute, MaxAckPending: DefaultMaxAckPending, PullMaxBytes: 16 << 20, RetryDelay: time.Second}
 	if cfg != want {
 		t.Fatalf("config = %+v, want %+v", cfg, want)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	if d := (Config{}).WithDefaults(); d.PullMaxBytes != bus.DefaultPullMaxBytes {
+		t.Errorf("default pull_max_bytes = %d, want %d", d.PullMaxBytes, bus.DefaultPullMaxBytes)
+	}
+	cfg.PullMaxBytes = bus.MinPullBytes // one message of the streams' limit is enough
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("pull_max_bytes %d: %v", cfg.PullMaxBytes, err)
 	}
 	if err := config.DecodeYAML("correlate.yaml", []byte("rules_dirs: x\n"), &cfg); err == nil || !strings.Contains(err.Error(), "correlate.yaml:1") {
 		t.Fatalf("unknown key: err = %v", err)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/c981/c981/services/correlate/rule"
@@ -115,6 +116,14 @@ type windows struct {
 	// borrowed are the absence keys whose Expected points into the batch
 	// being applied.
 	borrowed []*keyState
+	// names are the site names of the state, each the windows' own copy
+	// (see site).
+	names map[string]string
+	// fresh counts, per threshold and distinct key, the event ids added
+	// to its Events during the batch being applied: they are the batch's
+	// strings until settle copies them (a copy per hit cost more than one
+	// per key and batch: a key keeps its last maxEventIDs ids only).
+	fresh map[*keyState]int
 }
 
 type maintKey struct{ site, target string }
@@ -129,11 +138,13 @@ type keyTexter struct {
 	ev    *event.Event
 }
 
+// text returns the key's own copy of its readable key (the rule's values
+// may be the event's strings, which do not outlive the batch).
 func (k keyTexter) text() string {
 	if k.m == nil {
-		return k.fixed
+		return strings.Clone(k.fixed)
 	}
-	return k.m.KeyText(k.hit.Rule, k.hit.Step, k.ev)
+	return strings.Clone(k.m.KeyText(k.hit.Rule, k.hit.Step, k.ev))
 }
 
 // stateRef names the state of one key of one rule.
@@ -144,7 +155,7 @@ type stateRef struct {
 
 func newWindows(set *rule.Set, lateness time.Duration, maxKeys int, m *Metrics) *windows {
 	w := &windows{lateness: lateness, maxKeys: maxKeys, metrics: m, wm: map[string]int64{}, rules: map[string]*ruleWindows{}, maint: map[maintKey]bool{}, due: map[string]int64{},
-		dirty: map[stateRef]struct{}{}, deleted: map[stateRef]struct{}{}, dirtySites: map[string]struct{}{}, touched: map[stateRef]struct{}{}}
+		dirty: map[stateRef]struct{}{}, deleted: map[stateRef]struct{}{}, dirtySites: map[string]struct{}{}, touched: map[stateRef]struct{}{}, names: map[string]string{}, fresh: map[*keyState]int{}}
 	for _, r := range set.Enabled() {
 		if r.Kind == rule.KindMatch && r.Suppress == 0 {
 			continue
@@ -158,6 +169,20 @@ func newWindows(set *rule.Set, lateness time.Duration, maxKeys int, m *Metrics) 
 	return w
 }
 
+// site returns the windows' own copy of the site name s, to be used
+// instead of an event's Site in anything the state keeps: the event's
+// string may point into its input message (event.UnmarshalEventsShared),
+// and storing a map entry stores its key again, even when the entry
+// exists. One copy per site is kept (as many as watermarks).
+func (w *windows) site(s string) string {
+	if c, ok := w.names[s]; ok {
+		return c
+	}
+	c := strings.Clone(s)
+	w.names[c] = c
+	return c
+}
+
 // begin starts applying the batch at input position seq (0: unknown, no
 // replay detection).
 func (w *windows) begin(seq uint64) {
@@ -166,16 +191,24 @@ func (w *windows) begin(seq uint64) {
 }
 
 // settle ends a batch: the absence keys that point at its events get
-// their own copy of the last one (without its raw text), since the
-// caller's events do not outlive the batch.
+// their own copy of the last one (without its raw text, see ownEvent),
+// since the caller's events and their strings do not outlive the batch.
+// (A checkpoint copies the struct, so own is reused; its strings, slices
+// and map are new.)
 func (w *windows) settle() {
+	for st, n := range w.fresh {
+		for i := max(len(st.Events)-n, 0); i < len(st.Events); i++ {
+			st.Events[i] = strings.Clone(st.Events[i])
+		}
+	}
+	clear(w.fresh)
 	for _, st := range w.borrowed {
 		if st.own == nil {
 			st.own = new(event.Event)
 		}
-		*st.own = *st.Expected
-		st.own.Raw = ""
+		ownEvent(st.own, st.Expected)
 		st.Expected = st.own
+		st.Events = append(st.Events[:0], st.own.ID)
 	}
 	clear(w.borrowed)
 	w.borrowed = w.borrowed[:0]
@@ -191,14 +224,15 @@ func (w *windows) hasAbsence() bool {
 	return false
 }
 
-// observe advances the site's watermark with ev and reports whether ev is
-// on time: not older than the watermark (highest time minus lateness).
-func (w *windows) observe(ev *event.Event) bool {
+// observe advances the watermark of ev's site (site, as returned by
+// w.site) with ev and reports whether ev is on time: not older than the
+// watermark (highest time minus lateness).
+func (w *windows) observe(site string, ev *event.Event) bool {
 	t := ev.Time.UnixNano()
-	hi, ok := w.wm[ev.Site]
+	hi, ok := w.wm[site]
 	if !ok || t > hi {
-		w.wm[ev.Site] = t
-		w.dirtySites[ev.Site] = struct{}{}
+		w.wm[site] = t
+		w.dirtySites[site] = struct{}{}
 		return true
 	}
 	return t >= hi-int64(w.lateness)
@@ -207,18 +241,20 @@ func (w *windows) observe(ev *event.Event) bool {
 // watermark returns the site's watermark (Unix nanoseconds).
 func (w *windows) watermark(site string) int64 { return w.wm[site] - int64(w.lateness) }
 
-// noteMaint records the maintenance state ev reports for its destination.
-func (w *windows) noteMaint(ev *event.Event) {
+// noteMaint records the maintenance state ev (of site, see w.site) reports
+// for its destination.
+func (w *windows) noteMaint(site string, ev *event.Event) {
 	for _, t := range [...]string{ev.Dst.AssetID, ev.DstIP} {
 		if t == "" {
 			continue
 		}
-		k := maintKey{ev.Site, t}
-		if ev.Maint.Active != w.maint[k] {
-			w.dirtySites[ev.Site] = struct{}{}
+		k := maintKey{site, t}
+		if ev.Maint.Active == w.maint[k] {
+			continue
 		}
+		w.dirtySites[site] = struct{}{}
 		if ev.Maint.Active {
-			w.maint[k] = true
+			w.maint[maintKey{site, strings.Clone(t)}] = true
 		} else {
 			delete(w.maint, k)
 		}
@@ -311,6 +347,9 @@ func (w *windows) suppressed(rw *ruleWindows, st *keyState, t int64) bool {
 	return false
 }
 
+// addEvent appends the event id id to the ids of a key's state, dropping
+// the oldest beyond maxEventIDs; an id of the batch being applied must be
+// counted in windows.fresh (or be the state's own copy).
 func addEvent(ids []string, id string) []string {
 	if len(ids) >= maxEventIDs {
 		copy(ids, ids[1:])
@@ -321,12 +360,13 @@ func addEvent(ids []string, id string) []string {
 
 // matchSuppressed applies the dedup window of a match rule with suppress
 // set, keyed by the incident key; it reports whether to drop the alert.
-func (w *windows) matchSuppressed(r *rule.Rule, ev *event.Event, incidentKey string) bool {
+// site is ev's site as returned by w.site.
+func (w *windows) matchSuppressed(r *rule.Rule, site string, ev *event.Event, incidentKey string) bool {
 	rw := w.rules[r.ID]
 	if rw == nil {
 		return false
 	}
-	pk := partKey{ev.Site, hashKey(incidentKey)}
+	pk := partKey{site, hashKey(incidentKey)}
 	st := w.state(rw, pk, true, keyTexter{fixed: incidentKey})
 	if st == nil {
 		return true // replayed: the alert was raised (or suppressed) before
@@ -336,15 +376,16 @@ func (w *windows) matchSuppressed(r *rule.Rule, ev *event.Event, incidentKey str
 	return w.suppressed(rw, st, t)
 }
 
-// apply feeds one hit of a stateful rule for ev into its state and returns
-// the alert it raises, if any. keyText renders the hit's key.
-func (w *windows) apply(h rule.Hit, ev *event.Event, keyText keyTexter) *fired {
+// apply feeds one hit of a stateful rule for ev (of site, as returned by
+// w.site) into its state and returns the alert it raises, if any. keyText
+// renders the hit's key.
+func (w *windows) apply(h rule.Hit, site string, ev *event.Event, keyText keyTexter) *fired {
 	rw := w.rules[h.Rule.ID]
 	if rw == nil {
 		return nil
 	}
 	r := rw.rule
-	pk := partKey{ev.Site, h.Key}
+	pk := partKey{site, h.Key}
 	t := ev.Time.UnixNano()
 	switch r.Kind {
 	case rule.KindThreshold:
@@ -359,6 +400,7 @@ func (w *windows) apply(h rule.Hit, ev *event.Event, keyText keyTexter) *fired {
 			st.Times = st.Times[len(st.Times)-r.Threshold:]
 		}
 		st.Events = addEvent(st.Events, ev.ID)
+		w.fresh[st]++
 		if len(st.Times) < r.Threshold || st.Times[len(st.Times)-1]-st.Times[0] > int64(r.Window) {
 			return nil
 		}
@@ -393,6 +435,7 @@ func (w *windows) apply(h rule.Hit, ev *event.Event, keyText keyTexter) *fired {
 			st.Values = append(st.Values, h.Value)
 			st.VTimes = append(st.VTimes, t)
 			st.Events = addEvent(st.Events, ev.ID)
+			w.fresh[st]++
 		}
 		if len(st.Values) < r.Threshold {
 			return nil
@@ -414,13 +457,13 @@ func (w *windows) apply(h rule.Hit, ev *event.Event, keyText keyTexter) *fired {
 		if h.Step != int(st.Step) || st.lastEvent == ev.ID {
 			return nil
 		}
-		st.lastEvent = ev.ID
+		st.lastEvent = strings.Clone(ev.ID)
 		if st.Step == 0 && st.Count == 0 {
 			st.Start = t
 		}
 		st.Last = max(st.Last, t)
 		st.Count++
-		st.Events = addEvent(st.Events, ev.ID)
+		st.Events = addEvent(st.Events, st.lastEvent)
 		if int(st.Count) < r.Steps[st.Step].Count {
 			return nil
 		}
@@ -439,9 +482,10 @@ func (w *windows) apply(h rule.Hit, ev *event.Event, keyText keyTexter) *fired {
 		if st != nil && t >= st.Last {
 			st.Last = t
 			// An absence key sees every expected event: it points at the
-			// batch's event, and the last one of the batch is copied when
-			// the batch ends (settle), not each of them (copying an Event
-			// per heartbeat was 7% of the engine's CPU).
+			// batch's event (and its Events at the event's id), and the
+			// last one of the batch is copied when the batch ends
+			// (settle), not each of them (copying an Event per heartbeat
+			// was 7% of the engine's CPU).
 			if !st.borrowed() {
 				w.borrowed = append(w.borrowed, st)
 			}

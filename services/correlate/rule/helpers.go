@@ -224,7 +224,9 @@ func cachedPrefix(cidr string) (netip.Prefix, error) {
 		return p, err
 	}
 	if prefixEntries.Add(1) <= maxPrefixCache {
-		prefixCache.Store(cidr, p)
+		// A CIDR taken from an event may point into its input message
+		// (event.UnmarshalEventsShared): the cache keeps its own copy.
+		prefixCache.Store(strings.Clone(cidr), p)
 	}
 	return p, nil
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
@@ -127,6 +128,28 @@ func TestInCIDRDynamic(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tt.net, out, tt.want)
 		}
 	}
+}
+
+// TestPrefixCacheOwnsKeys checks that the in_cidr cache keeps its own
+// copy of a CIDR taken from an event: the event's string may point into
+// its input message (event.UnmarshalEventsShared), which is overwritten
+// or freed once the message is processed.
+func TestPrefixCacheOwnsKeys(t *testing.T) {
+	buf := []byte("10.77.0.0/16")
+	cidr := unsafe.String(unsafe.SliceData(buf), len(buf))
+	if _, err := cachedPrefix(cidr); err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, "XXXXXXXXXXXX") // the message's life is over
+	if _, ok := prefixCache.Load("10.77.0.0/16"); !ok {
+		t.Fatal("the cached CIDR changed with its input")
+	}
+	prefixCache.Range(func(k, _ any) bool {
+		if k.(string) == "XXXXXXXXXXXX" {
+			t.Error("the cache keeps the input's bytes as a key")
+		}
+		return true
+	})
 }
 
 // TestHelpersDocumented keeps the rule authors' documentation (README,

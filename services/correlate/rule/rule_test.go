@@ -2,9 +2,11 @@ package rule
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -381,5 +383,64 @@ func TestMatcherConcurrent(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestMatcherCopy checks that a Matcher with Copy passes the incident key,
+// summary and every field value of a Match through it (the correlation
+// engine copies them out of the input message that way), native and
+// interpreted, and that the matches are otherwise unchanged.
+func TestMatcherCopy(t *testing.T) {
+	dir := writeRules(t, map[string]string{"m.yaml": `rules:
+  - id: CP
+    title: Write
+    severity: medium
+    condition: operation == "write"
+    incident_key: src_ip
+    summary: dst.asset_id
+    fields: [src_ip, dst.role, dst_port, fields.unit]
+  - id: DEF
+    title: Default key and summary
+    severity: low
+    condition: operation == "write"
+`})
+	set, err := LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := event.Event{ID: "e1", Operation: "write", SrcIP: "10.20.2.21", DstIP: "10.20.1.11", DstPort: 502,
+		Dst: event.Endpoint{AssetID: "demo-plant/plc-101", Role: "plc"}, Fields: map[string]string{"unit": "3"}}
+	for _, interpret := range []bool{false, true} {
+		t.Run(fmt.Sprintf("interpret=%v", interpret), func(t *testing.T) {
+			plain := set.NewMatcher()
+			plain.interpret = interpret
+			want, errs := plain.Match(&ev, nil)
+			if len(errs) > 0 || len(want) != 2 {
+				t.Fatalf("matches %+v, errors %v", want, errs)
+			}
+			m := set.NewMatcher()
+			m.interpret = interpret
+			var copied []string
+			m.Copy = func(s string) string {
+				copied = append(copied, s)
+				return strings.Clone(s)
+			}
+			got, errs := m.Match(&ev, nil)
+			if len(errs) > 0 || !reflect.DeepEqual(got, want) {
+				t.Fatalf("with Copy: matches %+v, errors %v; want %+v", got, errs, want)
+			}
+			var wantCopied []string
+			for _, mt := range want {
+				wantCopied = append(wantCopied, mt.IncidentKey, mt.Summary)
+				for _, v := range mt.Fields {
+					wantCopied = append(wantCopied, v)
+				}
+			}
+			slices.Sort(copied)
+			slices.Sort(wantCopied)
+			if !slices.Equal(copied, wantCopied) {
+				t.Errorf("copied %q, want %q", copied, wantCopied)
+			}
+		})
 	}
 }

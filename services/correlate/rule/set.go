@@ -110,6 +110,11 @@ type Matcher struct {
 	cand []int32
 	// interpret disables the native closures (tests compare both paths).
 	interpret bool
+	// Copy, when set, is applied to the incident key, summary and field
+	// values of every Match described: a caller whose events' strings
+	// point into an input buffer (event.UnmarshalEventsShared) makes the
+	// matches its own, as they are built, with no pass over them later.
+	Copy func(string) string
 }
 
 // Match evaluates every enabled match rule against ev, appends the matches
@@ -242,6 +247,9 @@ func (m *Matcher) describe(r *Rule, ev *event.Event) (Match, []*EvalError) {
 	if match.IncidentKey == "" {
 		match.IncidentKey = DefaultIncidentKey(ev)
 	}
+	if m.Copy != nil {
+		match.IncidentKey = m.Copy(match.IncidentKey)
+	}
 	if r.nsummary != nil && !m.interpret {
 		match.Summary = r.nsummary(ev)
 	} else if r.summary != nil {
@@ -254,10 +262,16 @@ func (m *Matcher) describe(r *Rule, ev *event.Event) (Match, []*EvalError) {
 	if match.Summary == "" {
 		match.Summary = DefaultSummary(r.Title, ev)
 	}
+	if m.Copy != nil {
+		match.Summary = m.Copy(match.Summary)
+	}
 	for _, g := range r.getters {
 		if v := g.get(ev); v != "" {
 			if match.Fields == nil {
 				match.Fields = make(map[string]string, len(r.getters))
+			}
+			if m.Copy != nil {
+				v = m.Copy(v)
 			}
 			match.Fields[g.name] = v
 		}
