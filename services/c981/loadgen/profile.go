@@ -305,60 +305,84 @@ func mix64(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
+// pairs appends " key=value" pairs, the value quoted (RFC 5424 SD-PARAMs)
+// or not (CEF extensions, key=value syslog messages).
+type pairs struct {
+	dst    []byte
+	quoted bool
+}
+
+// key appends " key=" and the opening quote.
+func (p *pairs) key(key string) {
+	p.dst = append(p.dst, ' ')
+	p.dst = append(p.dst, key...)
+	p.dst = append(p.dst, '=')
+	if p.quoted {
+		p.dst = append(p.dst, '"')
+	}
+}
+
+// end appends the closing quote.
+func (p *pairs) end() {
+	if p.quoted {
+		p.dst = append(p.dst, '"')
+	}
+}
+
+// str appends one pair with a string value.
+func (p *pairs) str(key, v string) {
+	p.key(key)
+	p.dst = append(p.dst, v...)
+	p.end()
+}
+
+// num appends one pair with a decimal value.
+func (p *pairs) num(key string, v int64) {
+	p.key(key)
+	p.dst = strconv.AppendInt(p.dst, v, 10)
+	p.end()
+}
+
 // append writes the record of d in format (not mix).
 func (d *drawn) append(dst []byte, format, run string, seq uint64, sent time.Time) []byte {
 	t := d.t
 	ns := sent.UnixNano()
+	dst = append(dst, '<')
+	dst = strconv.AppendInt(dst, int64(t.pri), 10)
+	dst = append(dst, '>')
+	p := pairs{quoted: format == FormatRFC5424}
 	switch format {
 	case FormatRFC5424:
-		dst = append(dst, '<')
-		dst = strconv.AppendInt(dst, int64(t.pri), 10)
-		dst = append(dst, ">1 "...)
+		dst = append(dst, "1 "...)
 		dst = sent.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000000Z")
 		dst = append(dst, ' ')
 		dst = append(dst, t.host...)
 		dst = append(dst, ' ')
 		dst = append(dst, t.app...)
-		dst = append(dst, ` - LOAD [c981load@32473 run="`...)
-		dst = append(dst, run...)
-		dst = append(dst, `" seq="`...)
-		dst = strconv.AppendUint(dst, seq, 10)
-		dst = append(dst, `" sent="`...)
-		dst = strconv.AppendInt(dst, ns, 10)
-		dst = append(dst, `"][c981@32473`...)
+		dst = append(dst, " - LOAD [c981load@32473"...)
+		p.dst = dst
+		p.str("run", run)
+		p.num("seq", int64(seq))
+		p.num("sent", ns)
+		p.dst = append(p.dst, "][c981@32473"...)
 		if t.category != "" {
-			dst = append(dst, ` category="`...)
-			dst = append(dst, t.category...)
-			dst = append(dst, `" outcome="`...)
-			dst = append(dst, t.outcome...)
-			dst = append(dst, `" user="`...)
-			dst = append(dst, d.user...)
-			dst = append(dst, '"')
+			p.str("category", t.category)
+			p.str("outcome", t.outcome)
+			p.str("user", d.user)
 		}
-		dst = append(dst, ` src="`...)
-		dst = append(dst, d.src...)
-		dst = append(dst, `" dst="`...)
-		dst = append(dst, d.dst...)
-		dst = append(dst, `" proto="`...)
-		dst = append(dst, t.proto...)
-		dst = append(dst, `" sport="`...)
-		dst = strconv.AppendInt(dst, int64(d.sport), 10)
-		dst = append(dst, `" dport="`...)
-		dst = strconv.AppendInt(dst, int64(t.dport), 10)
-		dst = append(dst, `" app="`...)
-		dst = append(dst, t.appProto...)
+		p.str("src", d.src)
+		p.str("dst", d.dst)
+		p.str("proto", t.proto)
+		p.num("sport", int64(d.sport))
+		p.num("dport", int64(t.dport))
+		p.str("app", t.appProto)
 		if t.op != "" {
-			dst = append(dst, `" op="`...)
-			dst = append(dst, t.op...)
+			p.str("op", t.op)
 		}
-		dst = append(dst, `" action="`...)
-		dst = append(dst, t.action...)
-		dst = append(dst, `"] `...)
-		dst = append(dst, t.msg...)
+		p.str("action", t.action)
+		p.dst = append(p.dst, "] "...)
+		p.dst = append(p.dst, t.msg...)
 	case FormatCEF:
-		dst = append(dst, '<')
-		dst = strconv.AppendInt(dst, int64(t.pri), 10)
-		dst = append(dst, '>')
 		dst = sent.UTC().AppendFormat(dst, time.Stamp)
 		dst = append(dst, ' ')
 		dst = append(dst, t.host...)
@@ -369,82 +393,53 @@ func (d *drawn) append(dst []byte, format, run string, seq uint64, sent time.Tim
 		dst = append(dst, '|')
 		dst = strconv.AppendInt(dst, int64(t.cefSev), 10)
 		dst = append(dst, "|run="...)
-		dst = append(dst, run...)
-		dst = append(dst, " seq="...)
-		dst = strconv.AppendUint(dst, seq, 10)
-		dst = append(dst, " sent="...)
-		dst = strconv.AppendInt(dst, ns, 10)
+		p.dst = append(dst, run...)
+		p.num("seq", int64(seq))
+		p.num("sent", ns)
 		if t.category != "" {
-			dst = append(dst, " cat="...)
-			dst = append(dst, t.category...)
-			dst = append(dst, " outcome="...)
-			dst = append(dst, t.outcome...)
-			dst = append(dst, " suser="...)
-			dst = append(dst, d.user...)
+			p.str("cat", t.category)
+			p.str("outcome", t.outcome)
+			p.str("suser", d.user)
 		}
-		dst = append(dst, " src="...)
-		dst = append(dst, d.src...)
-		dst = append(dst, " dst="...)
-		dst = append(dst, d.dst...)
-		dst = append(dst, " spt="...)
-		dst = strconv.AppendInt(dst, int64(d.sport), 10)
-		dst = append(dst, " dpt="...)
-		dst = strconv.AppendInt(dst, int64(t.dport), 10)
-		dst = append(dst, " proto=TCP app="...)
-		dst = append(dst, t.appProto...)
-		dst = append(dst, " act="...)
-		dst = append(dst, t.action...)
+		p.str("src", d.src)
+		p.str("dst", d.dst)
+		p.num("spt", int64(d.sport))
+		p.num("dpt", int64(t.dport))
+		p.str("proto", "TCP")
+		p.str("app", t.appProto)
+		p.str("act", t.action)
 		if t.op != "" {
-			dst = append(dst, " cs1Label=operation cs1="...)
-			dst = append(dst, t.op...)
+			p.str("cs1Label", "operation")
+			p.str("cs1", t.op)
 		}
-		dst = append(dst, " msg="...)
-		dst = append(dst, t.msg...)
+		p.str("msg", t.msg)
 	default: // rfc3164
-		dst = append(dst, '<')
-		dst = strconv.AppendInt(dst, int64(t.pri), 10)
-		dst = append(dst, '>')
 		dst = sent.UTC().AppendFormat(dst, time.Stamp)
 		dst = append(dst, ' ')
 		dst = append(dst, t.host...)
 		dst = append(dst, ' ')
 		dst = append(dst, t.app...)
 		dst = append(dst, "[4242]: run="...)
-		dst = append(dst, run...)
-		dst = append(dst, " seq="...)
-		dst = strconv.AppendUint(dst, seq, 10)
-		dst = append(dst, " sent="...)
-		dst = strconv.AppendInt(dst, ns, 10)
+		p.dst = append(dst, run...)
+		p.num("seq", int64(seq))
+		p.num("sent", ns)
 		if t.category != "" {
-			dst = append(dst, " category="...)
-			dst = append(dst, t.category...)
-			dst = append(dst, " outcome="...)
-			dst = append(dst, t.outcome...)
-			dst = append(dst, " user="...)
-			dst = append(dst, d.user...)
+			p.str("category", t.category)
+			p.str("outcome", t.outcome)
+			p.str("user", d.user)
 		}
-		dst = append(dst, " action="...)
-		dst = append(dst, t.action...)
-		dst = append(dst, " src="...)
-		dst = append(dst, d.src...)
-		dst = append(dst, " dst="...)
-		dst = append(dst, d.dst...)
-		dst = append(dst, " proto="...)
-		dst = append(dst, t.proto...)
-		dst = append(dst, " sport="...)
-		dst = strconv.AppendInt(dst, int64(d.sport), 10)
-		dst = append(dst, " dport="...)
-		dst = strconv.AppendInt(dst, int64(t.dport), 10)
-		dst = append(dst, " app="...)
-		dst = append(dst, t.appProto...)
+		p.str("action", t.action)
+		p.str("src", d.src)
+		p.str("dst", d.dst)
+		p.str("proto", t.proto)
+		p.num("sport", int64(d.sport))
+		p.num("dport", int64(t.dport))
+		p.str("app", t.appProto)
 		if t.op != "" {
-			dst = append(dst, " op="...)
-			dst = append(dst, t.op...)
+			p.str("op", t.op)
 		}
-		dst = append(dst, " policy="...)
-		dst = append(dst, t.name...)
-		dst = append(dst, " msg="...)
-		dst = append(dst, t.msg...)
+		p.str("policy", t.name)
+		p.str("msg", t.msg)
 	}
-	return dst
+	return p.dst
 }

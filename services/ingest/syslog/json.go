@@ -179,8 +179,20 @@ func (f *jsonFlattener) literal(lit string, emit bool) error {
 }
 
 func (f *jsonFlattener) number() error {
-	d := f.data
-	start, i := f.pos, f.pos
+	start := f.pos
+	end, ok := scanNumber(f.data, start)
+	f.pos = end
+	if !ok {
+		return f.errorf("invalid number")
+	}
+	f.emit(f.data[start:end])
+	return nil
+}
+
+// scanNumber reads the JSON number that starts at d[i] ('-' or a digit):
+// end is the index after it, or, with ok false, where it stopped being
+// one.
+func scanNumber(d string, i int) (end int, ok bool) {
 	if d[i] == '-' {
 		i++
 	}
@@ -189,14 +201,12 @@ func (f *jsonFlattener) number() error {
 	} else if j := skipDigits(d, i); j > i {
 		i = j
 	} else {
-		f.pos = j
-		return f.errorf("invalid number")
+		return j, false
 	}
 	if i < len(d) && d[i] == '.' {
 		j := skipDigits(d, i+1)
 		if j == i+1 {
-			f.pos = j
-			return f.errorf("invalid number")
+			return j, false
 		}
 		i = j
 	}
@@ -207,14 +217,11 @@ func (f *jsonFlattener) number() error {
 		}
 		j := skipDigits(d, i)
 		if j == i {
-			f.pos = j
-			return f.errorf("invalid number")
+			return j, false
 		}
 		i = j
 	}
-	f.pos = i
-	f.emit(d[start:i])
-	return nil
+	return i, true
 }
 
 // skipDigits returns the index of the first non-digit of d at or after i.

@@ -129,34 +129,11 @@ func fastFlattenJSON(d string, fields map[string]string, as *aliasState) bool {
 			i += 4
 		case c == '-' || c >= '0' && c <= '9':
 			start := i
-			if c == '-' {
-				i++
-			}
-			if i < len(d) && d[i] == '0' {
-				i++
-			} else if j := skipDigits(d, i); j > i {
-				i = j
-			} else {
+			end, ok := scanNumber(d, i)
+			if !ok {
 				return false
 			}
-			if i < len(d) && d[i] == '.' {
-				j := skipDigits(d, i+1)
-				if j == i+1 {
-					return false
-				}
-				i = j
-			}
-			if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-				i++
-				if i < len(d) && (d[i] == '+' || d[i] == '-') {
-					i++
-				}
-				j := skipDigits(d, i)
-				if j == i {
-					return false
-				}
-				i = j
-			}
+			i = end
 			fastEmit(fields, as, topKey, &key, d[start:i])
 		default:
 			return false

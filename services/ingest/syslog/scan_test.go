@@ -389,19 +389,7 @@ func cefSeverityRef(v string) (int, bool) {
 		}
 		return tenScaleSeverity(n), true
 	}
-	switch strings.ToLower(v) {
-	case "unknown", "":
-		return -1, true
-	case "low":
-		return SevNotice, true
-	case "medium":
-		return SevWarning, true
-	case "high":
-		return SevError, true
-	case "very-high", "very high", "veryhigh":
-		return SevCritical, true
-	}
-	return 0, false
+	return cefSeverityWord(v)
 }
 
 func FuzzCEFSeverity(f *testing.F) {

@@ -51,6 +51,12 @@ func cefSeverity(v string) (sev int, ok bool) {
 		}
 		return tenScaleSeverity(int(n)), true
 	}
+	return cefSeverityWord(v)
+}
+
+// cefSeverityWord maps CEF's severity words (case-insensitive; empty is
+// Unknown, -1).
+func cefSeverityWord(v string) (sev int, ok bool) {
 	switch strings.ToLower(v) {
 	case "unknown", "":
 		return -1, true
