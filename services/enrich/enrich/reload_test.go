@@ -101,7 +101,7 @@ func TestReloadRace(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for !stop.Load() {
-				groups, _, err := svc.enrich(raw)
+				groups, err := decodeEnrich(svc, raw)
 				if err != nil {
 					t.Error(err)
 					return
@@ -227,7 +227,7 @@ func TestNewPair(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		groups, _, err := svc.enrich(raw)
+		groups, err := decodeEnrich(svc, raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,7 +275,7 @@ func TestNewPairBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	groups, _, err := svc.enrich(raw)
+	groups, err := decodeEnrich(svc, raw)
 	if err != nil {
 		t.Fatal(err)
 	}

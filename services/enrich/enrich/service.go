@@ -248,49 +248,6 @@ func (s *Service) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	}
 }
 
-// Handle enriches one raw batch message and publishes the result: a
-// bus.Handler for running the stage's work one message at a time (Run
-// processes windows of messages instead, see consume). A batch that cannot
-// be decoded is poison; a failed publish is returned for redelivery (the
-// output ids are deterministic, so parts already published are
-// deduplicated).
-func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) error {
-	start := time.Now()
-	if enc := msg.Headers().Get(bus.HeaderEncoding); enc != "" && enc != event.Encoding {
-		return bus.Poison(fmt.Errorf("raw batch on %s: unsupported encoding %q", msg.Subject(), enc))
-	}
-	groups, st, err := s.enrich(msg.Data())
-	if err != nil {
-		return bus.Poison(fmt.Errorf("raw batch on %s: %w", msg.Subject(), err))
-	}
-	published := 0
-	for _, g := range groups {
-		suffix := "events"
-		if len(groups) > 1 {
-			suffix = "events:" + bus.Token(g.site)
-		}
-		n, err := s.publish(ctx, bus.EventsSubject(g.site), bus.MsgID(msg, suffix), g.events)
-		published += n
-		if err != nil {
-			return err
-		}
-	}
-	s.record(st, published, start)
-	return nil
-}
-
-// enrich decodes a raw batch, enriches every event with one snapshot of the
-// site models and groups them by site.
-func (s *Service) enrich(data []byte) ([]siteGroup, batchStats, error) {
-	var st batchStats
-	evs, err := event.UnmarshalEventsShared(data, nil) // see processWindow
-	if err != nil {
-		return nil, st, err
-	}
-	st = s.enrichEvents(s.set.Load(), evs)
-	return groupBySite(evs), st, nil
-}
-
 // enrichEvents enriches evs in place with set, marks their new pairs (in
 // order: the pair memory depends on the order of the flows) and returns
 // the batch's counts.

@@ -344,43 +344,46 @@ func TestSplitLargeBatch(t *testing.T) {
 	}
 }
 
-// TestHandleIdempotent checks that handling the same raw message twice (a
-// redelivery) stores the enriched batch once.
-func TestHandleIdempotent(t *testing.T) {
+// TestRedeliveryIdempotent: an instance enriched and published a raw batch
+// but its acknowledgement was lost (the durable consumer is recreated, so
+// the batch is delivered again from the start); the next instance
+// republishes it under the same message ids and the events stream still
+// holds it once.
+func TestRedeliveryIdempotent(t *testing.T) {
 	env := bustest.Start(t)
 	ctx := context.Background()
-	svc, err := New(Config{Sites: []string{demoSite}}, Deps{JS: env.JS})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := bus.PublishRecords(ctx, env.JS, bus.RawSubject("demo-plant", "fw"), "raw-1", []event.Event{
 		rawEvent("e1", "demo-plant", "10.20.2.11", "10.20.1.11", 502, "modbus", "write"),
 	}); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := env.JS.OrderedConsumer(ctx, bus.StreamRaw, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		if err := svc.Handle(ctx, msg); err != nil {
+	eventsHeld := func() uint64 {
+		st, err := env.JS.Stream(ctx, bus.StreamEvents)
+		if err != nil {
+			return 0 // not created yet
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
+		return info.State.Msgs
 	}
-	st, err := env.JS.Stream(ctx, bus.StreamEvents)
-	if err != nil {
-		t.Fatal(err)
+	for i := range 2 {
+		t.Run(fmt.Sprintf("instance %d", i+1), func(t *testing.T) {
+			if i > 0 {
+				if err := env.JS.DeleteConsumer(ctx, bus.StreamRaw, bus.ConsumerEnrich); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, reg := runService(t, env.JS, Config{})
+			waitAtLeast(t, reg, "c981_enrich_batches_total", 1)
+			if got := metric(t, reg, "c981_enrich_events_total"); got != 1 {
+				t.Errorf("instance %d enriched %v events, want 1", i+1, got)
+			}
+		})
 	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs != 1 {
-		t.Errorf("%s holds %d messages after a redelivery, want 1", bus.StreamEvents, info.State.Msgs)
+	if n := eventsHeld(); n != 1 {
+		t.Errorf("%s holds %d messages after a redelivery, want 1", bus.StreamEvents, n)
 	}
 }
 
