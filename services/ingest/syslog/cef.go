@@ -91,6 +91,11 @@ func unescapedPipe(s string) int {
 	if p := strings.IndexByte(s, '|'); p < 0 || strings.IndexByte(s[:p], '\\') < 0 {
 		return p // no backslash before the first '|'
 	}
+	return scanUnescapedPipe(s)
+}
+
+// scanUnescapedPipe is unescapedPipe byte by byte.
+func scanUnescapedPipe(s string) int {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '\\':

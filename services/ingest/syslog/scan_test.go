@@ -275,26 +275,12 @@ func FuzzCEFPairs(f *testing.F) {
 	})
 }
 
-// unescapedPipeRef is the byte-by-byte scan behind unescapedPipe's fast
-// path.
-func unescapedPipeRef(s string) int {
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '|':
-			return i
-		}
-	}
-	return -1
-}
-
 func FuzzUnescapedPipe(f *testing.F) {
 	for _, s := range []string{"", "|", `\|`, `\\|`, `a\|b|c`, `abc`, `a|b\|c`, `\`, `x\\\|y|`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := unescapedPipe(s), unescapedPipeRef(s); got != want {
+		if got, want := unescapedPipe(s), scanUnescapedPipe(s); got != want {
 			t.Fatalf("unescapedPipe(%q) = %d, want %d", s, got, want)
 		}
 	})

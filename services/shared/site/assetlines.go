@@ -170,29 +170,38 @@ func setAssetField(a *Asset, key string, list []string, scalar string, plain boo
 	if isList || (plain && !plainString(scalar)) {
 		return false
 	}
-	switch key {
-	case "id":
-		a.ID = scalar
-	case "name":
-		a.Name = scalar
-	case "role":
-		a.Role = scalar
-	case "zone":
-		a.Zone = scalar
-	case "hostname":
-		a.Hostname = scalar
-	case "vendor":
-		a.Vendor = scalar
-	case "model":
-		a.Model = scalar
-	case "firmware":
-		a.Firmware = scalar
-	case "criticality":
-		a.Criticality = scalar
-	default:
+	f := a.stringField(key)
+	if f == nil {
 		return false
 	}
+	*f = scalar
 	return true
+}
+
+// stringField returns the asset's string field whose YAML (and CSV column)
+// name is key, or nil when key names no string field.
+func (a *Asset) stringField(key string) *string {
+	switch key {
+	case "id":
+		return &a.ID
+	case "name":
+		return &a.Name
+	case "role":
+		return &a.Role
+	case "zone":
+		return &a.Zone
+	case "hostname":
+		return &a.Hostname
+	case "vendor":
+		return &a.Vendor
+	case "model":
+		return &a.Model
+	case "firmware":
+		return &a.Firmware
+	case "criticality":
+		return &a.Criticality
+	}
+	return nil
 }
 
 // flowList reads the items of a flow sequence whose "[" is consumed, up to

@@ -147,14 +147,10 @@ func ImportCSV(m *Model, r io.Reader, name string) (ImportResult, error) {
 				continue
 			}
 			switch fields[i] {
-			case "id":
-				a.ID = v
-			case "name":
-				a.Name = v
 			case "role":
 				a.Role = csvRole(v)
-			case "zone":
-				a.Zone = v
+			case "criticality":
+				a.Criticality = strings.ToLower(v)
 			case "ips":
 				a.IPs = append(a.IPs, splitList(v)...)
 			case "macs":
@@ -164,18 +160,8 @@ func ImportCSV(m *Model, r io.Reader, name string) (ImportResult, error) {
 					}
 					a.MACs = append(a.MACs, mac)
 				}
-			case "hostname":
-				a.Hostname = v
 			case "hostnames":
 				a.Hostnames = append(a.Hostnames, splitList(v)...)
-			case "vendor":
-				a.Vendor = v
-			case "model":
-				a.Model = v
-			case "firmware":
-				a.Firmware = v
-			case "criticality":
-				a.Criticality = strings.ToLower(v)
 			case "safety":
 				b, err := strconv.ParseBool(normalizeBool(v))
 				if err != nil {
@@ -188,6 +174,10 @@ func ImportCSV(m *Model, r io.Reader, name string) (ImportResult, error) {
 					rowErrs = append(rowErrs, fmt.Sprintf("purdue_level %q is not a number", v))
 				} else {
 					a.PurdueLevel = &p
+				}
+			default:
+				if f := a.stringField(fields[i]); f != nil {
+					*f = v
 				}
 			}
 		}
