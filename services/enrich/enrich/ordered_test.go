@@ -3,7 +3,6 @@ package enrich
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -70,30 +69,9 @@ func readOrdered(t *testing.T, js jetstream.JetStream, want int) []string {
 
 func runService(t *testing.T, js jetstream.JetStream, cfg Config) (*Service, *prometheus.Registry) {
 	t.Helper()
-	reg := prometheus.NewRegistry()
 	cfg.Sites = []string{demoSite}
 	cfg.ReloadInterval = -1
-	if cfg.RetryDelay == 0 {
-		cfg.RetryDelay = 100 * time.Millisecond
-	}
-	svc, err := New(cfg, Deps{JS: js, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)), Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
+	svc, reg, _ := runWith(t, js, cfg)
 	return svc, reg
 }
 

@@ -41,14 +41,23 @@ type harness struct {
 func start(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	env := bustest.Start(t)
-	reg := prometheus.NewRegistry()
 	if cfg.Sites == nil {
 		cfg.Sites = []string{demoSite}
 	}
+	svc, reg, ctx := runWith(t, env.JS, cfg)
+	return &harness{env: env, svc: svc, reg: reg, ctx: ctx}
+}
+
+// runWith starts the service with cfg (RetryDelay 100 ms unless set) on
+// js until the test ends, and returns it, its registry and the context it
+// runs under.
+func runWith(t *testing.T, js jetstream.JetStream, cfg Config) (*Service, *prometheus.Registry, context.Context) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
 	if cfg.RetryDelay == 0 {
 		cfg.RetryDelay = 100 * time.Millisecond
 	}
-	svc, err := New(cfg, Deps{JS: env.JS, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)), Registry: reg})
+	svc, err := New(cfg, Deps{JS: js, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)), Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +75,7 @@ func start(t *testing.T, cfg Config) *harness {
 			t.Error("Run did not return after cancel")
 		}
 	})
-	return &harness{env: env, svc: svc, reg: reg, ctx: ctx}
+	return svc, reg, ctx
 }
 
 type testWriter struct{ t *testing.T }
