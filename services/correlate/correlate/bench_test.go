@@ -63,13 +63,7 @@ func BenchmarkEngineProcess(b *testing.B) {
 	b.ReportAllocs()
 	start := time.Now()
 	for b.Loop() {
-		suffix := "-" + strconv.Itoa(iter)
-		shift := time.Duration(iter) * time.Minute
-		for i := range base {
-			batch[i] = base[i]
-			batch[i].ID = base[i].ID + suffix
-			batch[i].Time = base[i].Time.Add(shift)
-		}
+		repeatBatch(batch, base, iter)
 		if _, _, err := eng.Process(ctx, batch); err != nil {
 			b.Fatal(err)
 		}
@@ -183,13 +177,7 @@ func BenchmarkEngineKVStore(b *testing.B) {
 	b.ReportAllocs()
 	start := time.Now()
 	for b.Loop() {
-		suffix := "-" + strconv.Itoa(iter)
-		shift := time.Duration(iter) * time.Minute
-		for i := range base {
-			batch[i] = base[i]
-			batch[i].ID = base[i].ID + suffix
-			batch[i].Time = base[i].Time.Add(shift)
-		}
+		repeatBatch(batch, base, iter)
 		if _, _, err := eng.Process(ctx, batch); err != nil {
 			b.Fatal(err)
 		}
@@ -247,13 +235,7 @@ func benchApplyDecoded(b *testing.B, mix, mode string) {
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
-		suffix := "-" + strconv.Itoa(iter)
-		shift := time.Duration(iter) * time.Minute
-		for i := range base {
-			batch[i] = base[i]
-			batch[i].ID = base[i].ID + suffix
-			batch[i].Time = base[i].Time.Add(shift)
-		}
+		repeatBatch(batch, base, iter)
 		data, err := event.Marshal(batch)
 		if err != nil {
 			b.Fatal(err)
@@ -279,4 +261,18 @@ func benchApplyDecoded(b *testing.B, mix, mode string) {
 		busy += time.Since(start)
 	}
 	b.ReportMetric(float64(iter*len(base))/busy.Seconds(), "events/s")
+}
+
+// repeatBatch fills batch with the iter-th repetition of base: event ids
+// end in "-iter" and times are shifted by iter minutes. It returns the
+// suffix.
+func repeatBatch(batch, base []event.Event, iter int) string {
+	suffix := "-" + strconv.Itoa(iter)
+	shift := time.Duration(iter) * time.Minute
+	for i := range base {
+		batch[i] = base[i]
+		batch[i].ID = base[i].ID + suffix
+		batch[i].Time = base[i].Time.Add(shift)
+	}
+	return suffix
 }

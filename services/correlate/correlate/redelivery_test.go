@@ -181,20 +181,9 @@ func TestCrashBetweenPublishAndCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := bustest.Start(t)
-	ctx := context.Background()
 	cfg := Config{AckWait: time.Second, RetryDelay: 50 * time.Millisecond, ReloadInterval: -1}
 	write := func(id string, at time.Duration) {
 		publishEvents(t, env.JS, "in-"+id, []event.Event{flow(id, at, hist, plc101, "write", false)})
-	}
-	acked := func(seq uint64) func() bool {
-		return func() bool {
-			cons, err := env.JS.Consumer(ctx, bus.StreamEvents, bus.ConsumerCorrelate)
-			if err != nil {
-				return false
-			}
-			info, err := cons.Info(ctx)
-			return err == nil && info.AckFloor.Stream >= seq && info.NumAckPending == 0
-		}
 	}
 	pairAlerts := func() []event.Alert {
 		var out []event.Alert
@@ -209,7 +198,7 @@ func TestCrashBetweenPublishAndCheckpoint(t *testing.T) {
 	js := &failingState{JetStream: env.JS}
 	stopA := startCorrelator(t, js, rulesDir, cfg)
 	write("e1", 0)
-	waitFor(t, "message 1 acknowledged", acked(1))
+	waitFor(t, "message 1 acknowledged", ackedThrough(env.JS, 1))
 	js.fail.Store(true)
 	write("e2", time.Second)
 	waitFor(t, "the alert of message 2", func() bool { return len(pairAlerts()) == 1 })
@@ -218,7 +207,7 @@ func TestCrashBetweenPublishAndCheckpoint(t *testing.T) {
 	regB := prometheus.NewRegistry()
 	stopB := startCorrelatorWith(t, env.JS, rulesDir, cfg, regB)
 	defer stopB()
-	waitFor(t, "message 2 acknowledged", acked(2))
+	waitFor(t, "message 2 acknowledged", ackedThrough(env.JS, 2))
 	// The incident key's journal recognised message 2's alert as applied.
 	if n, err := testutil.GatherAndCount(regB, "c981_correlate_reapplied_alerts_total"); err != nil || n != 3 {
 		t.Fatalf("reapplied alerts series = %d, %v", n, err)
@@ -228,7 +217,7 @@ func TestCrashBetweenPublishAndCheckpoint(t *testing.T) {
 	}
 	write("e3", 2*time.Second)
 	write("e4", 3*time.Second)
-	waitFor(t, "message 4 acknowledged", acked(4))
+	waitFor(t, "message 4 acknowledged", ackedThrough(env.JS, 4))
 
 	var got []string
 	for _, a := range pairAlerts() {
@@ -299,13 +288,7 @@ func benchService(b *testing.B, mix string, pending, perIter int) {
 	for b.Loop() {
 		b.StopTimer()
 		for range perIter {
-			suffix := "-" + strconv.Itoa(iter)
-			shift := time.Duration(iter) * time.Minute
-			for i := range base {
-				batch[i] = base[i]
-				batch[i].ID = base[i].ID + suffix
-				batch[i].Time = base[i].Time.Add(shift)
-			}
+			suffix := repeatBatch(batch, base, iter)
 			if err := bus.PublishRecords(ctx, env.JS, bus.EventsSubject("demo-plant"), "bench"+suffix, batch); err != nil {
 				b.Fatal(err)
 			}
@@ -415,16 +398,6 @@ func TestKilledPipelineResumesAtOnce(t *testing.T) {
 			}
 			publishEvents(t, env.JS, "in-"+strconv.Itoa(m), batch)
 		}
-		acked := func(seq uint64) func() bool {
-			return func() bool {
-				cons, err := env.JS.Consumer(ctx, bus.StreamEvents, bus.ConsumerCorrelate)
-				if err != nil {
-					return false
-				}
-				info, err := cons.Info(ctx)
-				return err == nil && info.AckFloor.Stream >= seq && info.NumAckPending == 0
-			}
-		}
 		floorAt := func(seq uint64) func() bool {
 			return func() bool {
 				cons, err := env.JS.Consumer(ctx, bus.StreamEvents, bus.ConsumerCorrelate)
@@ -468,7 +441,7 @@ func TestKilledPipelineResumesAtOnce(t *testing.T) {
 		if took := time.Since(started); took > 20*time.Second {
 			t.Errorf("took %s to apply the first unacknowledged message after the restart: it waited for AckWait", took)
 		}
-		waitWithin(t, 3*time.Minute, "every message acknowledged", acked(messages))
+		waitWithin(t, 3*time.Minute, "every message acknowledged", ackedThrough(env.JS, messages))
 		o := outcome{alerts: map[string]string{}, incidents: map[string]string{}}
 		for _, a := range readStream[event.Alert](t, env.JS, bus.StreamAlerts) {
 			o.alerts[a.ID] = a.IncidentID
@@ -611,4 +584,19 @@ func gatherCounter(t *testing.T, reg *prometheus.Registry, name, label string) f
 	}
 	t.Fatalf("no sample %s{%s}", name, label)
 	return 0
+}
+
+// ackedThrough reports, when called, whether the correlator's consumer has
+// acknowledged every message of C981_EVENTS up to seq and holds none
+// pending.
+func ackedThrough(js jetstream.JetStream, seq uint64) func() bool {
+	return func() bool {
+		ctx := context.Background()
+		cons, err := js.Consumer(ctx, bus.StreamEvents, bus.ConsumerCorrelate)
+		if err != nil {
+			return false
+		}
+		info, err := cons.Info(ctx)
+		return err == nil && info.AckFloor.Stream >= seq && info.NumAckPending == 0
+	}
 }
