@@ -131,29 +131,11 @@ func dialFrom(t *testing.T, network, ip, addr string) net.Conn {
 // rawByPeerIP counts the events in C981_RAW per peer IP.
 func rawByPeerIP(t *testing.T, js jetstream.JetStream) map[string]int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, bus.StreamRaw, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]int{}
-	for {
-		msg, err := cons.Next(jetstream.FetchMaxWait(200 * time.Millisecond))
-		if errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var evs []event.Event
-		if err := event.Unmarshal(msg.Data(), &evs); err != nil {
-			t.Fatal(err)
-		}
-		for _, ev := range evs {
-			out[peerIP(ev.Peer)]++
-		}
+	for ip, ts := range rawReceived(t, js) {
+		out[ip] = len(ts)
 	}
+	return out
 }
 
 // rawReceived returns the receipt times of the events in C981_RAW per
@@ -169,15 +151,19 @@ func rawReceived(t *testing.T, js jetstream.JetStream) map[string][]time.Time {
 	out := map[string][]time.Time{}
 	for {
 		msg, err := cons.Next(jetstream.FetchMaxWait(200 * time.Millisecond))
-		if err != nil {
+		if errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
 			return out
+		}
+		if err != nil {
+			t.Fatal(err)
 		}
 		var evs []event.Event
 		if err := event.Unmarshal(msg.Data(), &evs); err != nil {
 			t.Fatal(err)
 		}
 		for _, ev := range evs {
-			out[peerIP(ev.Peer)] = append(out[peerIP(ev.Peer)], ev.ReceivedAt)
+			ip := peerIP(ev.Peer)
+			out[ip] = append(out[ip], ev.ReceivedAt)
 		}
 	}
 }
