@@ -438,6 +438,20 @@ func (l *link) down() {
 	l.conns = nil
 }
 
+// startSiteOverLink starts central (hub) with o and the leaf node of site,
+// connected through a link the test can cut, waits for the leaf connection
+// and returns them, the users' passwords and the provisioning user's
+// JetStream at central.
+func startSiteOverLink(t *testing.T, site string, o natsconf.Options) (hub, leaf *server.Server, wan *link, pw map[string]string, prov jetstream.JetStream) {
+	t.Helper()
+	hub, leafPort, pw := startHub(t, o)
+	wan = newLink(t, "127.0.0.1:"+strconv.Itoa(leafPort))
+	leaf = startSite(t, site, wan.addr, pw[natsconf.SiteUser(site)])
+	waitLeafs(t, hub, 1)
+	_, prov = connect(t, hub.ClientURL(), natsconf.ProvisionUser, pw)
+	return hub, leaf, wan, pw, prov
+}
+
 // TestSiteStoreAndForward cuts a site's link to central while the site
 // keeps publishing: the site's own JetStream acknowledges and buffers every
 // batch, and once the link is back central's C981_RAW holds every batch
@@ -447,13 +461,9 @@ func (l *link) down() {
 func TestSiteStoreAndForward(t *testing.T) {
 	const site = "plant-a"
 	o := natsconf.Options{Sites: []string{site}}
-	hub, leafPort, pw := startHub(t, o)
-	wan := newLink(t, "127.0.0.1:"+strconv.Itoa(leafPort))
-	leaf := startSite(t, site, wan.addr, pw[natsconf.SiteUser(site)])
-	waitLeafs(t, hub, 1)
+	hub, leaf, wan, pw, prov := startSiteOverLink(t, site, o)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	_, prov := connect(t, hub.ClientURL(), natsconf.ProvisionUser, pw)
 	// A deduplication window far shorter than the outage: central must
 	// resume the sourcing where it stopped, not rely on Nats-Msg-Id.
 	hubOpts := bus.DefaultStreamOptions()
@@ -573,13 +583,9 @@ func must[T any](v T, err error) T {
 func TestSiteIngestAcrossLinkOutage(t *testing.T) {
 	const site, run, records, rate = "plant-a", "site-outage", 3000, 1500
 	o := natsconf.Options{Sites: []string{site}}
-	hub, leafPort, pw := startHub(t, o)
-	wan := newLink(t, "127.0.0.1:"+strconv.Itoa(leafPort))
-	leaf := startSite(t, site, wan.addr, pw[natsconf.SiteUser(site)])
-	waitLeafs(t, hub, 1)
+	hub, leaf, wan, pw, prov := startSiteOverLink(t, site, o)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	_, prov := connect(t, hub.ClientURL(), natsconf.ProvisionUser, pw)
 	hubStreams(t, ctx, prov, bus.DefaultStreamOptions(), o.Sites)
 
 	cfg := pipeline.Default()
