@@ -26,6 +26,9 @@ const (
 	fieldAlertCount = "alert_count"
 )
 
+// volatileOrder lists them in the order inputs hashes them.
+var volatileOrder = []string{fieldVersion, fieldUpdatedAt, fieldFirstSeen, fieldLastSeen, fieldAlertIDs, fieldAlertCount}
+
 // planned remembers, per incident, the last version respond planned and
 // the fingerprint of its plan inputs, so that a newer version that changes
 // none of them is not planned, audited and executed again: its plans
@@ -71,12 +74,11 @@ func newPlanned(set *playbook.Set, size int) *planned {
 	}
 	p := &planned{seed: maphash.MakeSeed(), volatile: map[string]bool{}, max: size, last: map[string]plannedVersion{}}
 	for _, f := range set.Fields() {
-		switch f {
-		case playbook.AllFields:
-			for _, v := range []string{fieldVersion, fieldUpdatedAt, fieldFirstSeen, fieldLastSeen, fieldAlertIDs, fieldAlertCount} {
+		if f == playbook.AllFields {
+			for _, v := range volatileOrder {
 				p.volatile[v] = true
 			}
-		case fieldVersion, fieldUpdatedAt, fieldFirstSeen, fieldLastSeen, fieldAlertIDs, fieldAlertCount:
+		} else if slices.Contains(volatileOrder, f) {
 			p.volatile[f] = true
 		}
 	}
@@ -143,7 +145,7 @@ func (p *planned) inputs(inc *event.Incident) uint64 {
 	flag(inc.MaintActive)
 	// Volatile fields, when read: tagged so that two different sets
 	// cannot hash alike.
-	for _, f := range []string{fieldVersion, fieldUpdatedAt, fieldFirstSeen, fieldLastSeen, fieldAlertIDs, fieldAlertCount} {
+	for _, f := range volatileOrder {
 		if !p.volatile[f] {
 			continue
 		}
