@@ -2,7 +2,6 @@ package chstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -165,31 +164,13 @@ func insertEvents(ctx context.Context, conn driver.Conn, evs []*event.Event, sto
 		return sendRows(ctx, b, TableEvents, rows, InsertBlockRows)
 	}
 	blk := eventBlock{storedMS: storedMS}
-	for start := 0; start < len(evs); start += InsertBlockRows {
-		end := min(start+InsertBlockRows, len(evs))
-		if start > 0 {
-			if err := flush(ctx, b); err != nil {
-				return fmt.Errorf("insert %d rows into %s: send block: %w", len(evs), TableEvents, err)
-			}
-		}
+	return sendBlocks(ctx, b, TableEvents, len(evs), InsertBlockRows, func(start, end int) error {
 		blk.stored = nil
 		if stored != nil {
 			blk.stored = stored[start:end]
 		}
-		if err := blk.append(cols, evs[start:end]); err != nil {
-			// The columns may now be unequal: the batch cannot be sent.
-			_ = b.Abort()
-			var ae *AppendError
-			if errors.As(err, &ae) {
-				ae.Index += start
-			}
-			return fmt.Errorf("insert into %s: %w", TableEvents, err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		return fmt.Errorf("insert %d rows into %s: %w", len(evs), TableEvents, err)
-	}
-	return nil
+		return blk.append(cols, evs[start:end])
+	})
 }
 
 // eventBlock is the scratch space of InsertEvents: one typed slice per

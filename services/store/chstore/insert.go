@@ -82,27 +82,44 @@ func insertBlocks(ctx context.Context, conn driver.Conn, table string, columns [
 // sendRows appends rows to the prepared batch b in blocks of blockRows rows
 // (0: one block) and sends it.
 func sendRows(ctx context.Context, b driver.Batch, table string, rows [][]any, blockRows int) error {
-	if blockRows <= 0 {
-		blockRows = len(rows)
-	}
 	app := newBlockAppender(b.Columns())
-	for start := 0; start < len(rows); start += blockRows {
+	return sendBlocks(ctx, b, table, len(rows), blockRows, func(start, end int) error {
+		if i, err := app.append(rows[start:end]); err != nil {
+			return &AppendError{Index: i, Err: err}
+		}
+		return nil
+	})
+}
+
+// sendBlocks sends n rows through the prepared batch b in blocks of
+// blockRows rows (0: one block), fill appending rows [start, end) to b's
+// columns before each block goes out. An error of fill abandons the insert
+// (an *AppendError's Index, relative to the block, is made relative to the
+// n rows).
+func sendBlocks(ctx context.Context, b driver.Batch, table string, n, blockRows int, fill func(start, end int) error) error {
+	if blockRows <= 0 {
+		blockRows = n
+	}
+	for start := 0; start < n; start += blockRows {
 		if start > 0 {
 			if err := flush(ctx, b); err != nil {
-				return fmt.Errorf("insert %d rows into %s: send block: %w", len(rows), table, err)
+				return fmt.Errorf("insert %d rows into %s: send block: %w", n, table, err)
 			}
 		}
-		block := rows[start:min(start+blockRows, len(rows))]
-		if i, err := app.append(block); err != nil {
+		if err := fill(start, min(start+blockRows, n)); err != nil {
 			// Some columns may hold more values than others: the batch
 			// cannot be sent. Abort closes the connection; the server may
 			// keep the blocks sent before (see Insert).
 			_ = b.Abort()
-			return fmt.Errorf("insert into %s: %w", table, &AppendError{Index: start + i, Err: err})
+			var ae *AppendError
+			if errors.As(err, &ae) {
+				ae.Index += start
+			}
+			return fmt.Errorf("insert into %s: %w", table, err)
 		}
 	}
 	if err := b.Send(); err != nil {
-		return fmt.Errorf("insert %d rows into %s: %w", len(rows), table, err)
+		return fmt.Errorf("insert %d rows into %s: %w", n, table, err)
 	}
 	return nil
 }
