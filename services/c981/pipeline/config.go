@@ -44,6 +44,16 @@ type Config struct {
 	// pull budgets and the store's batch bounds it keeps the resident set
 	// of the all-in-one pipeline bounded under a backlog.
 	MemoryLimit string `yaml:"memory_limit"`
+	// RawStream makes the all-in-one run publish parsed events to
+	// C981_RAW for the enrich stage's consumer, as separately run stages
+	// do. By default (false) the all-in-one ingest enriches each batch in
+	// its publish path (enrich.Service.EnrichInline) and publishes it
+	// straight to C981_EVENTS: one stream write, one encoding and one
+	// decoding less per event, the largest cost of the pipeline
+	// (docs/BENCHMARKS.md). The enrich stage's consumer on C981_RAW runs
+	// either way, for raw batches of other ingests (site leaf nodes).
+	// `c981 ingest` run alone always publishes to C981_RAW.
+	RawStream bool `yaml:"raw_stream"`
 
 	Ingest    ingest.Config    `yaml:"ingest"`
 	Enrich    enrich.Config    `yaml:"enrich"`

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/c981/c981/services/shared/bus"
 	"github.com/c981/c981/services/shared/chtest"
 )
 
@@ -25,8 +26,22 @@ const repo = "../../.."
 // TestEndToEnd runs every stage in-process on a real embedded JetStream and
 // a real ClickHouse, sends the demo scenario over UDP and TCP syslog, and
 // checks events, dead letters, alerts, incidents and plans in ClickHouse and
-// through the console API.
+// through the console API: with the default inline enrichment (ingest
+// publishes enriched batches straight to C981_EVENTS, C981_RAW stays
+// empty) and with raw_stream (through C981_RAW and the enrich consumer).
 func TestEndToEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		rawStream bool
+	}{
+		{"inline enrichment", false},
+		{"raw stream", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testEndToEnd(t, tc.rawStream) })
+	}
+}
+
+func testEndToEnd(t *testing.T, rawStream bool) {
 	addr, db := chtest.Database(t)
 	cfg := Default()
 	cfg.DataDir = t.TempDir()
@@ -43,6 +58,7 @@ func TestEndToEnd(t *testing.T) {
 	cfg.Console.Addr = "127.0.0.1:0"
 	cfg.MetricsAddr = "127.0.0.1:0"
 	cfg.Store.BatchWait = 200 * time.Millisecond
+	cfg.RawStream = rawStream
 
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	p, err := NewAllInOne(cfg, log)
@@ -182,6 +198,11 @@ func TestEndToEnd(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	// The events took the configured path: C981_RAW holds the parsed
+	// batches only with raw_stream.
+	if n := streamMsgs(t, ready.NATSURL, bus.StreamRaw); (n > 0) != rawStream {
+		t.Errorf("raw_stream %v: %s holds %d messages", rawStream, bus.StreamRaw, n)
+	}
 	// Every stage exports its metrics; the malformed lines were counted.
 	resp, err := http.Get(ready.TelemetryURL + "/metrics")
 	if err != nil {
@@ -195,6 +216,28 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("/metrics has no %s", m)
 		}
 	}
+}
+
+// streamMsgs returns the number of messages in stream name on the NATS
+// server at url.
+func streamMsgs(t *testing.T, url, name string) uint64 {
+	t.Helper()
+	nc, js, err := bus.Connect(url, "e2e-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, name)
+	if err != nil {
+		t.Fatalf("stream %s: %v", name, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatalf("stream %s info: %v", name, err)
+	}
+	return info.State.Msgs
 }
 
 type incidentRow struct {

@@ -172,6 +172,9 @@ func (p *AllInOne) runStages(ctx context.Context, cfg Config, nc *nats.Conn, js 
 	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
+	if !cfg.RawStream {
+		ing.EnrichWith(enr)
+	}
 	cor, err := correlate.New(cfg.Correlate, correlate.Deps{JS: js, Logger: log, Registry: reg})
 	if err != nil {
 		return fmt.Errorf("correlate: %w", err)

@@ -30,11 +30,11 @@ func newMetrics(reg prometheus.Registerer, pairs *zone.Pairs) (*metrics, error) 
 	m := &metrics{
 		batches: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "c981_enrich_batches_total",
-			Help: "Raw batches enriched and published.",
+			Help: "Batches enriched: raw batches consumed from C981_RAW and published, and batches enriched inline for an ingest in the same process (EnrichInline).",
 		}),
 		events: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "c981_enrich_events_total",
-			Help: "Events enriched and published.",
+			Help: "Events enriched (from C981_RAW or inline).",
 		}),
 		poison: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "c981_enrich_poison_total",
@@ -58,7 +58,7 @@ func newMetrics(reg prometheus.Registerer, pairs *zone.Pairs) (*metrics, error) 
 		}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "c981_enrich_batch_duration_seconds",
-			Help:    "Time to decode, enrich and publish one raw batch.",
+			Help:    "Time to decode, enrich and publish one raw batch from C981_RAW; for a batch enriched inline, the time to enrich it.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 		modelVersion: prometheus.NewGaugeVec(prometheus.GaugeOpts{

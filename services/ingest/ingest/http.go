@@ -272,6 +272,9 @@ func (l *listener) publishRequest(ctx context.Context, evs []event.Event, dls []
 			size += eventSize(&evs[n])
 			n++
 		}
+		if l.s.enricher != nil {
+			l.s.enricher.EnrichInline(evs[:n])
+		}
 		if err := l.publishBatch(ctx, evs[:n]); err != nil {
 			return err
 		}
@@ -293,12 +296,13 @@ func (l *listener) publishRequest(ctx context.Context, evs []event.Event, dls []
 // large is split in halves, a single event too large is dead-lettered.
 func (l *listener) publishBatch(ctx context.Context, evs []event.Event) error {
 	r := l.def
+	subject := r.publishSubject()
 	start := time.Now()
 	data, err := event.AppendEvents(nil, evs)
 	if err != nil {
-		return fmt.Errorf("encode batch for %s: %w", r.subject, err)
+		return fmt.Errorf("encode batch for %s: %w", subject, err)
 	}
-	err = bus.Publish(ctx, l.s.js, r.subject, evs[0].ID+":"+strconv.Itoa(len(evs)), len(evs), data)
+	err = bus.Publish(ctx, l.s.js, subject, evs[0].ID+":"+strconv.Itoa(len(evs)), len(evs), data)
 	switch {
 	case err == nil:
 		l.s.m.publishSeconds.Observe(time.Since(start).Seconds())
@@ -306,7 +310,7 @@ func (l *listener) publishBatch(ctx context.Context, evs []event.Event) error {
 		l.s.m.published.WithLabelValues(r.site, r.source).Add(float64(len(evs)))
 		return nil
 	case !tooLarge(err):
-		l.s.m.publishErrors.WithLabelValues(r.subject).Inc()
+		l.s.m.publishErrors.WithLabelValues(subject).Inc()
 		return err
 	case len(evs) == 1:
 		ev := evs[0]

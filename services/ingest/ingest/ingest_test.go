@@ -33,6 +33,13 @@ type harness struct {
 
 func start(t *testing.T, env *bustest.Env, cfg Config) *harness {
 	t.Helper()
+	return startWith(t, env, cfg, nil)
+}
+
+// startWith is start with an inline enricher (Service.EnrichWith) when e
+// is not nil.
+func startWith(t *testing.T, env *bustest.Env, cfg Config, e Enricher) *harness {
+	t.Helper()
 	if env == nil {
 		env = bustest.Start(t)
 	}
@@ -44,6 +51,9 @@ func start(t *testing.T, env *bustest.Env, cfg Config) *harness {
 	svc, err := New(cfg, Deps{JS: env.JS, Logger: log, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if e != nil {
+		svc.EnrichWith(e)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, env: env, svc: svc, reg: reg, cancel: cancel, done: make(chan error, 1)}

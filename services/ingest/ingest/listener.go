@@ -32,7 +32,17 @@ type route struct {
 	parser  *syslog.Parser
 	site    string
 	source  string
-	subject string
+	subject string // on C981_RAW
+	events  string // on C981_EVENTS, for batches enriched inline
+}
+
+// publishSubject is where r's batches go: C981_EVENTS when the service
+// enriches inline (Service.EnrichWith), else C981_RAW.
+func (r *route) publishSubject() string {
+	if r.l.s.enricher != nil {
+		return r.events
+	}
+	return r.subject
 }
 
 // listener is one configured input.
@@ -89,6 +99,7 @@ func newRoute(l *listener, site, source string, cfg Config) (*route, error) {
 		site:    site,
 		source:  source,
 		subject: bus.RawSubject(site, source),
+		events:  bus.EventsSubject(site),
 	}, nil
 }
 

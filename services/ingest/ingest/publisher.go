@@ -75,7 +75,10 @@ func (p *publisher) startWorkers(ctx context.Context) {
 			// batches: no per-batch allocation of the encoded message.
 			var buf []byte
 			for j := range p.jobs {
-				err := p.retry(ctx, j.r.subject, func() error { return p.publishEvents(ctx, j.r, j.evs, &buf) })
+				if p.s.enricher != nil {
+					p.s.enricher.EnrichInline(j.evs)
+				}
+				err := p.retry(ctx, j.r.publishSubject(), func() error { return p.publishEvents(ctx, j.r, j.evs, &buf) })
 				if err != nil {
 					p.lose(j.r.l.cfg.Name, len(j.evs), err)
 				}
@@ -237,17 +240,18 @@ func (p *publisher) flush(ctx context.Context, b *batch) {
 // own deterministic id), and dead-letters a single event that is too large.
 func (p *publisher) publishEvents(ctx context.Context, r *route, evs []event.Event, buf *[]byte) error {
 	l := r.l
+	subject := r.publishSubject()
 	start := time.Now()
 	// The same bytes as bus.PublishRecords (event.Marshal), encoded into
 	// the worker's buffer; the publish has copied them when it returns.
 	data, err := event.AppendEvents((*buf)[:0], evs)
 	if err != nil {
-		return fmt.Errorf("encode batch for %s: %w", r.subject, err)
+		return fmt.Errorf("encode batch for %s: %w", subject, err)
 	}
 	if cap(data) <= 4*p.s.cfg.MaxBatchBytes {
 		*buf = data
 	}
-	err = bus.Publish(ctx, p.s.js, r.subject, evs[0].ID+":"+strconv.Itoa(len(evs)), len(evs), data)
+	err = bus.Publish(ctx, p.s.js, subject, evs[0].ID+":"+strconv.Itoa(len(evs)), len(evs), data)
 	if err == nil {
 		p.s.m.publishSeconds.Observe(time.Since(start).Seconds())
 		p.s.m.batches.WithLabelValues(r.site, r.source).Inc()

@@ -39,7 +39,26 @@ type Service struct {
 
 	mu    sync.Mutex
 	addrs map[string]string
+
+	// enricher, when set (EnrichWith), enriches every batch before it is
+	// published to C981_EVENTS.
+	enricher Enricher
 }
+
+// Enricher enriches a batch of parsed events in place, with the site
+// model, before ingest publishes it: enrich.Service.EnrichInline, wired by
+// the all-in-one run so that events cross one stream (C981_EVENTS) instead
+// of two. It must be safe for concurrent use.
+type Enricher interface {
+	EnrichInline(evs []event.Event)
+}
+
+// EnrichWith makes the service enrich every batch with e before publishing
+// it and publish the enriched batches to C981_EVENTS (bus.EventsSubject of
+// the listener's site) instead of the parsed ones to C981_RAW. A batch is
+// enriched once, before its first publish attempt, so a retried publish
+// sends the same bytes under the same message id. Call it before Run.
+func (s *Service) EnrichWith(e Enricher) { s.enricher = e }
 
 // item is one received record on its way to the publisher: an event, or a
 // dead letter when it could not be parsed.
