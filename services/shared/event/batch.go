@@ -9,6 +9,9 @@ package event
 //msgp:tag json
 // As for the records (event.go): a corrupt count must not be allocated.
 //msgp:limit arrays:262144 maps:262144
+// EventBatch's methods are hand-written (compact.go): it writes compact
+// records and reads both record forms.
+//msgp:ignore EventBatch
 
 // EventBatch is a bus message's worth of events.
 type EventBatch []Event

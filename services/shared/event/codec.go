@@ -7,10 +7,13 @@ import (
 )
 
 // Encoding is the value of the Encoding header on bus messages that carry
-// batches encoded by this package: MessagePack maps keyed by the json field
-// names, encoded and decoded by generated code (see batch.go). The choice
+// batches encoded by this package: MessagePack arrays of records, encoded
+// and decoded by generated code (see batch.go). Records are maps keyed by
+// the json field names, except events, which are written as compact
+// positional arrays (see compact.go) and read in either form. The choice
 // over encoding/json is measured by BenchmarkBatchCodec and
-// BenchmarkBatchEncoding (docs/BENCHMARKS.md).
+// BenchmarkBatchEncoding (docs/BENCHMARKS.md); the compact form's by
+// BenchmarkEventRecordForms.
 const Encoding = "msgpack"
 
 // batchOf returns the generated encoder of a batch: one of the *Batch
@@ -50,15 +53,15 @@ func Marshal(v any) ([]byte, error) {
 }
 
 // AppendEvents appends the bus encoding of evs - the bytes Marshal(evs)
-// gives - to buf, without Marshal's up-front size pass over every event's
-// Fields: for publishers that reuse one buffer.
+// gives: an array of compact records (compact.go) - to buf, without
+// Marshal's up-front size pass over every event's Fields: for publishers
+// that reuse one buffer. The error is always nil (the compact encoding of
+// an Event cannot fail); it stays for the callers written against the
+// map-form encoder, which could.
 func AppendEvents(buf []byte, evs []Event) ([]byte, error) {
 	buf = msgp.AppendArrayHeader(buf, uint32(len(evs)))
 	for i := range evs {
-		var err error
-		if buf, err = evs[i].MarshalMsg(buf); err != nil {
-			return buf, fmt.Errorf("encode batch: event %d: %w", i, err)
-		}
+		buf = evs[i].appendCompact(buf)
 	}
 	return buf, nil
 }
@@ -73,9 +76,9 @@ func Unmarshal(data []byte, v any) error {
 	)
 	switch x := v.(type) {
 	case *[]Event:
-		rest, err = unmarshalBatch(data, x)
+		rest, err = unmarshalBatchWith(data, x, (*Event).unmarshalRecord)
 	case *EventBatch:
-		rest, err = unmarshalBatch(data, (*[]Event)(x))
+		rest, err = unmarshalBatchWith(data, (*[]Event)(x), (*Event).unmarshalRecord)
 	case *[]Alert:
 		rest, err = unmarshalBatch(data, x)
 	case *AlertBatch:
@@ -122,6 +125,14 @@ func unmarshalBatch[T any, P interface {
 	*T
 	msgp.Unmarshaler
 }](data []byte, dst *[]T) ([]byte, error) {
+	return unmarshalBatchWith(data, dst, func(r *T, b []byte) ([]byte, error) { return P(r).UnmarshalMsg(b) })
+}
+
+// unmarshalBatchWith is unmarshalBatch with the per-record decoder given:
+// decode decodes the record b starts with into the zero record r and
+// returns the bytes after it (event batches decode either record form,
+// see (*Event).unmarshalRecord).
+func unmarshalBatchWith[T any](data []byte, dst *[]T, decode func(r *T, b []byte) ([]byte, error)) ([]byte, error) {
 	n, bts, err := msgp.ReadArrayHeaderBytes(data)
 	if err != nil {
 		return bts, msgp.WrapError(err)
@@ -136,7 +147,7 @@ func unmarshalBatch[T any, P interface {
 	for i := 0; i < int(n); i++ {
 		var zero T
 		out = append(out, zero)
-		if bts, err = P(&out[i]).UnmarshalMsg(bts); err != nil {
+		if bts, err = decode(&out[i], bts); err != nil {
 			*dst = out[:i]
 			return bts, msgp.WrapError(err, i)
 		}

@@ -61,7 +61,7 @@ func UnmarshalEventsShared(data []byte, dst []Event) ([]Event, error) {
 	// The strings alias data (see the obligations above): no copy.
 	d := &sharedText{data: data, text: unsafe.String(unsafe.SliceData(data), len(data))}
 	for i := range dst {
-		if bts, err = dst[i].unmarshalShared(bts, d); err != nil {
+		if bts, err = dst[i].unmarshalRecordShared(bts, d); err != nil {
 			return dst[:0], fmt.Errorf("decode batch: %w", msgp.WrapError(err, i))
 		}
 	}

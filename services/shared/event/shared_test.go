@@ -17,8 +17,27 @@ import (
 
 // sharedBatches returns encoded batches covering every field kind of Event:
 // the schema example, events with and without the optional parts, empty
-// strings and maps, non-ASCII text, many fields.
+// strings and maps, non-ASCII text, many fields. The batches of
+// sharedEvents are encoded by MarshalEvents (compact records); "map" and
+// "mixed-forms" hold map-form records (all, and every other one).
 func sharedBatches(t testing.TB) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for name, evs := range sharedEvents(t) {
+		data, err := MarshalEvents(evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = data
+	}
+	mixed := sharedEvents(t)["mixed"]
+	out["map"] = marshalEventsForms(t, mixed, func(int) bool { return false })
+	out["mixed-forms"] = marshalEventsForms(t, mixed, func(i int) bool { return i%2 == 0 })
+	return out
+}
+
+// sharedEvents returns the events of sharedBatches by batch name.
+func sharedEvents(t testing.TB) map[string][]Event {
 	t.Helper()
 	var example Event
 	data, err := os.ReadFile(filepath.Join("..", "..", "..", "schemas", "examples", "event.json"))
@@ -61,15 +80,7 @@ func sharedBatches(t testing.TB) map[string][]byte {
 		"bare":     {bare},
 		"emptymap": {emptyMap},
 	}
-	out := map[string][]byte{}
-	for name, evs := range batches {
-		data, err := MarshalEvents(evs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[name] = data
-	}
-	return out
+	return batches
 }
 
 // TestUnmarshalEventsShared checks that the shared-string decoder gives
@@ -173,9 +184,10 @@ func TestSharedGenUpToDate(t *testing.T) {
 	}
 }
 
-// FuzzUnmarshalEventsShared checks on arbitrary input that the shared
-// decoder accepts exactly what the generated one accepts and decodes it to
-// equal events. Inputs whose counts exceed the bytes left are rejected by
+// FuzzUnmarshalEventsShared checks on arbitrary input, map-form and compact
+// records, that the shared decoder accepts exactly what the generated one
+// accepts and decodes it to equal events (and EventBatch.UnmarshalMsg
+// too). Inputs whose counts exceed the bytes left are rejected by
 // the shared decoder before allocating; the generated per-record code
 // (below Unmarshal's batch guard) is bounded by the msgp limits.
 func FuzzUnmarshalEventsShared(f *testing.F) {
@@ -183,6 +195,10 @@ func FuzzUnmarshalEventsShared(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte{0xdd, 0x0f, 0xff, 0xff, 0xff})
+	// Compact records: short, long, with a huge list count, a bad time.
+	f.Add([]byte{0x92, 0x90, 0x93, 0xa1, 'x', 0x01, 0xc0})
+	f.Add([]byte{0x91, 0xdc, 0x00, 0x17, 0xa0, 0xdd, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{0x91, 0x92, 0xa0, 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, serr := UnmarshalEventsShared(data, nil)
 		want, gerr := UnmarshalEvents(data)
@@ -197,6 +213,10 @@ func FuzzUnmarshalEventsShared(f *testing.F) {
 		}
 		if len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
 			t.Fatalf("shared decode differs:\n got %+v\nwant %+v", got, want)
+		}
+		var batch EventBatch
+		if rest, err := batch.UnmarshalMsg(data); err != nil || len(rest) != 0 || (len(want) > 0 && !reflect.DeepEqual([]Event(batch), want)) {
+			t.Fatalf("EventBatch.UnmarshalMsg differs (%d bytes left, err %v):\n got %+v\nwant %+v", len(rest), err, batch, want)
 		}
 	})
 }
