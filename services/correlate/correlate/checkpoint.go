@@ -255,15 +255,24 @@ func (s *StateStore) Save(ctx context.Context, e *Engine) error {
 	if cp.Empty() {
 		return nil
 	}
-	// Keys first, watermarks after them: a stored watermark never runs
-	// ahead of the key state a replay relies on.
-	err := s.write(ctx, Checkpoint{Keys: cp.Keys, Deleted: cp.Deleted})
-	if err == nil {
-		err = s.write(ctx, Checkpoint{Sites: cp.Sites})
-	}
-	if err != nil {
+	if err := s.writeOrdered(ctx, cp); err != nil {
 		s.pending = &cp
 		return err
+	}
+	return nil
+}
+
+// writeOrdered stores a checkpoint: the keys first and the watermarks
+// after them (once the keys are acknowledged), so a stored watermark never
+// runs ahead of the key state a replay relies on.
+func (s *StateStore) writeOrdered(ctx context.Context, cp Checkpoint) error {
+	if len(cp.Keys) > 0 || len(cp.Deleted) > 0 {
+		if err := s.write(ctx, Checkpoint{Keys: cp.Keys, Deleted: cp.Deleted}); err != nil {
+			return err
+		}
+	}
+	if len(cp.Sites) > 0 {
+		return s.write(ctx, Checkpoint{Sites: cp.Sites})
 	}
 	return nil
 }
@@ -298,6 +307,46 @@ func merge(old, cur Checkpoint) Checkpoint {
 		}
 	}
 	return cur
+}
+
+// mergeAll combines the checkpoints of consecutive messages, oldest first,
+// into one: a key or a site changed by several of them is written once,
+// as the last one left it (a key deleted and then changed again is
+// written, one changed and then deleted is deleted). The newest records
+// are taken first, so each record costs one look-up whatever the number
+// of checkpoints.
+func mergeAll(cps []Checkpoint) Checkpoint {
+	switch len(cps) {
+	case 0:
+		return Checkpoint{}
+	case 1:
+		return cps[0]
+	}
+	var out Checkpoint
+	seen := map[string]bool{}
+	sites := map[string]bool{}
+	for i := len(cps) - 1; i >= 0; i-- {
+		cp := cps[i]
+		for _, r := range cp.Keys {
+			if k := keyStoreKey(r.Rule, r.Site, r.Hash); !seen[k] {
+				seen[k] = true
+				out.Keys = append(out.Keys, r)
+			}
+		}
+		for _, k := range cp.Deleted {
+			if !seen[k] {
+				seen[k] = true
+				out.Deleted = append(out.Deleted, k)
+			}
+		}
+		for _, r := range cp.Sites {
+			if !sites[r.Site] {
+				sites[r.Site] = true
+				out.Sites = append(out.Sites, r)
+			}
+		}
+	}
+	return out
 }
 
 // checkpointWindow bounds the unacknowledged state writes in flight (the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/c981/c981/services/shared/bus"
@@ -30,8 +31,9 @@ type item struct {
 	msg   jetstream.Msg
 	seq   uint64
 	start time.Time
-	// futures are the PubAcks of the message's alerts and incident
-	// versions.
+	// outs are the message's alerts and incident versions, encoded, until
+	// the apply stage publishes them; futures are their PubAcks.
+	outs    []*nats.Msg
 	futures []jetstream.PubAckFuture
 	// cp is the window, sequence and watermark state the message changed.
 	cp Checkpoint
@@ -72,7 +74,7 @@ func (e *pipelineError) Error() string {
 // effects are durable (the consumer's ack floor or the last commit);
 // expect is the consumer sequence of the next delivery (0: unknown). It
 // returns the last message committed.
-func (s *Service) runPipeline(ctx context.Context, cons jetstream.Consumer, engine *Engine, state *StateStore, applied, expect uint64) (uint64, *pipelineError) {
+func (s *Service) runPipeline(ctx context.Context, cons jetstream.Consumer, engine *Engine, store *CachedStore, state *StateStore, applied, expect uint64) (uint64, *pipelineError) {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	it, err := cons.Messages(bus.PullBudget(s.cfg.MaxAckPending, s.cfg.PullMaxBytes))
@@ -96,7 +98,7 @@ func (s *Service) runPipeline(ctx context.Context, cons jetstream.Consumer, engi
 		}
 		done <- result{c, perr}
 	}()
-	aerr := s.apply(pctx, it, engine, commits, applied, expect)
+	aerr := s.apply(pctx, it, engine, store, commits, applied, expect)
 	close(commits)
 	r := <-done
 	if r.err != nil {
@@ -105,6 +107,10 @@ func (s *Service) runPipeline(ctx context.Context, cons jetstream.Consumer, engi
 	return r.committed, aerr
 }
 
+// maxApplyGroup bounds the messages the apply stage applies before it
+// flushes their incidents and publishes their outputs.
+const maxApplyGroup = 16
+
 // apply is the first stage of runPipeline: it reads the deliveries in
 // order and hands each message, prepared, to the commit stage. A message
 // at or below applied is a redelivery of one already applied: it is passed
@@ -112,61 +118,204 @@ func (s *Service) runPipeline(ctx context.Context, cons jetstream.Consumer, engi
 // consumer's sequence means a message went elsewhere (a predecessor's
 // pending pull): the run ends so that the pipeline restarts from the
 // checkpoint.
-func (s *Service) apply(ctx context.Context, it jetstream.MessagesContext, engine *Engine, commits chan<- *item, applied, expect uint64) *pipelineError {
+//
+// Messages are applied in groups: the messages already delivered when a
+// group starts (at most maxApplyGroup and MaxAckPending) are evaluated one
+// after the other with deferred incident writes (CachedStore), then the
+// incidents of the whole group are written at once (Flush: one round trip
+// per group, not one per message) and only then are the group's alerts
+// and incident versions published, in order. A correlator that keeps up
+// applies groups of one message; one that fell behind catches up.
+func (s *Service) apply(ctx context.Context, it jetstream.MessagesContext, engine *Engine, store *CachedStore, commits chan<- *item, applied, expect uint64) *pipelineError {
+	// Deferred writes not flushed belong to messages that are applied
+	// again after the restart from the checkpoint.
+	defer store.Discard()
+	msgs := s.deliveries(ctx, it)
+	limit := max(min(maxApplyGroup, s.cfg.MaxAckPending), 1)
+	group := make([]*item, 0, limit)
 	for {
-		msg, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil
-			}
-			s.log.Warn("consumer next", "err", err)
-			if !sleep(ctx, 50*time.Millisecond) {
-				return nil
-			}
-			continue
-		}
-		md, err := msg.Metadata()
-		if err != nil {
-			return &pipelineError{reason: restartError, err: fmt.Errorf("message without JetStream metadata on %s: %w", msg.Subject(), err)}
-		}
-		if expect != 0 && md.Sequence.Consumer != expect {
-			return &pipelineError{reason: restartGap, err: fmt.Errorf("delivery %d (stream sequence %d) where %d was expected: a delivery went elsewhere",
-				md.Sequence.Consumer, md.Sequence.Stream, expect)}
-		}
-		expect = md.Sequence.Consumer + 1
-		var next *item
-		if md.Sequence.Stream <= applied {
-			s.metrics.Replayed.Inc()
-			next = &item{msg: msg, seq: md.Sequence.Stream, skip: true}
-		} else {
-			applied = md.Sequence.Stream
-			next = s.prepare(ctx, engine, msg, md.Sequence.Stream)
-		}
-		failed := next.err != nil // next belongs to the commit stage once sent
+		var msg jetstream.Msg
 		select {
-		case commits <- next:
+		case m, ok := <-msgs:
+			if !ok {
+				return nil
+			}
+			msg = m
 		case <-ctx.Done():
 			return nil
 		}
-		if failed {
-			return nil // the commit stage reports it after committing the earlier messages
+		group = group[:0]
+		failed := false
+		for {
+			md, err := msg.Metadata()
+			if err != nil {
+				return &pipelineError{reason: restartError, err: fmt.Errorf("message without JetStream metadata on %s: %w", msg.Subject(), err)}
+			}
+			if expect != 0 && md.Sequence.Consumer != expect {
+				return &pipelineError{reason: restartGap, err: fmt.Errorf("delivery %d (stream sequence %d) where %d was expected: a delivery went elsewhere",
+					md.Sequence.Consumer, md.Sequence.Stream, expect)}
+			}
+			expect = md.Sequence.Consumer + 1
+			var next *item
+			if md.Sequence.Stream <= applied {
+				s.metrics.Replayed.Inc()
+				next = &item{msg: msg, seq: md.Sequence.Stream, skip: true}
+			} else {
+				applied = md.Sequence.Stream
+				next = s.prepare(ctx, engine, msg, md.Sequence.Stream)
+			}
+			group = append(group, next)
+			if failed = next.err != nil; failed || len(group) == limit {
+				break
+			}
+			select {
+			case m, ok := <-msgs:
+				if ok {
+					msg = m
+					continue
+				}
+			default:
+			}
+			break
+		}
+		if err := s.release(ctx, store, group, commits); err != nil || failed {
+			return nil // the commit stage reports the failure after committing the earlier messages
 		}
 	}
 }
 
-// commit is the second stage of runPipeline: for each message in order it
-// waits until the message's outputs are stored, writes its checkpoint and
-// acknowledges it. It returns the last message committed and, when a
-// message failed, why.
+// deliveries reads the consumer's messages into a channel until ctx ends
+// or the iterator is stopped, so that the apply stage can see which
+// messages are already delivered.
+func (s *Service) deliveries(ctx context.Context, it jetstream.MessagesContext) <-chan jetstream.Msg {
+	msgs := make(chan jetstream.Msg, max(min(maxApplyGroup, s.cfg.MaxAckPending), 1))
+	go func() {
+		defer close(msgs)
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					return
+				}
+				s.log.Warn("consumer next", "err", err)
+				if !sleep(ctx, 50*time.Millisecond) {
+					return
+				}
+				continue
+			}
+			select {
+			case msgs <- msg:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return msgs
+}
+
+// release makes a group's incidents durable (CachedStore.Flush), publishes
+// the outputs of its messages in order and hands the messages to the
+// commit stage. When the flush or a publication fails, the first message
+// whose outputs are not published carries the error and is the last one
+// handed over; release then returns the error.
+func (s *Service) release(ctx context.Context, store *CachedStore, group []*item, commits chan<- *item) error {
+	var err error
+	if ferr := store.Flush(ctx, s.cfg.StoreConcurrency); ferr != nil {
+		err = ferr
+	}
+	for _, it := range group {
+		if it.err == nil && len(it.outs) > 0 {
+			if err == nil {
+				it.futures, err = publishAll(s.js, it.outs, it.futures)
+			}
+			it.outs = nil
+			if err != nil {
+				it.err = err
+			}
+		}
+		select {
+		case commits <- it:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if it.err != nil {
+			return it.err
+		}
+	}
+	return nil
+}
+
+// commit is the second stage of runPipeline: it makes the prepared
+// messages durable in order and acknowledges them. It returns the last
+// message committed and, when a message failed, why.
+//
+// Messages are committed in groups: every message the apply stage has
+// handed over by the time a group starts joins it (at most MaxAckPending).
+// A group costs the round trips of one message (the outputs' PubAcks, the
+// keys' checkpoint, the watermarks' checkpoint), however many messages it
+// holds, so a commit stage that fell behind catches up instead of paying
+// three round trips per message: under load, when every round trip waits
+// for a CPU and behind other stages' traffic on a shared connection, per
+// message commits were what held the correlator below the input rate.
 func (s *Service) commit(ctx context.Context, state *StateStore, commits <-chan *item, committed uint64) (uint64, *pipelineError) {
+	group := make([]*item, 0, max(s.cfg.MaxAckPending, 1))
 	for it := range commits {
+		group = append(group[:0], it)
+	fill:
+		for it.err == nil && len(group) < cap(group) {
+			select {
+			case next, ok := <-commits:
+				if !ok {
+					break fill
+				}
+				group = append(group, next)
+				it = next
+			default:
+				break fill
+			}
+		}
+		var perr *pipelineError
+		committed, perr = s.commitGroup(ctx, state, group, committed)
+		clear(group) // the messages' data is not kept until the next group
+		if perr != nil {
+			return committed, perr
+		}
+	}
+	return committed, nil
+}
+
+// commitGroup commits a group of messages in stream order: it waits for
+// the PubAcks of their outputs, writes one checkpoint of the state they
+// changed (keys, then watermarks; a key changed by several messages is
+// written once, as the last one left it) and acknowledges them. The
+// messages before the first one that failed (failed to apply, or its
+// outputs were refused) are committed; that one is reported.
+func (s *Service) commitGroup(ctx context.Context, state *StateStore, group []*item, committed uint64) (uint64, *pipelineError) {
+	ctx, cancel := context.WithTimeout(ctx, durableTimeout)
+	defer cancel()
+	n := len(group) // the messages committed: those before the first failure
+	var failed *item
+	var ferr error
+	for i, it := range group {
 		err := it.err
 		if err == nil {
-			err = s.durable(ctx, state, it)
+			err = waitPublished(ctx, it.futures)
 		}
 		if err != nil {
-			return committed, &pipelineError{reason: restartError, seq: it.seq, msg: it.msg, err: err}
+			n, failed, ferr = i, it, err
+			break
 		}
+	}
+	cps := make([]Checkpoint, 0, n)
+	for _, it := range group[:n] {
+		if !it.cp.Empty() {
+			cps = append(cps, it.cp)
+		}
+	}
+	if err := state.writeOrdered(ctx, mergeAll(cps)); err != nil {
+		return committed, &pipelineError{reason: restartError, seq: group[0].seq, msg: group[0].msg, err: err}
+	}
+	for _, it := range group[:n] {
 		ack := it.msg.Ack
 		if it.term {
 			ack = it.msg.Term
@@ -180,32 +329,21 @@ func (s *Service) commit(ctx context.Context, state *StateStore, commits <-chan 
 			s.metrics.Duration.Observe(time.Since(it.start).Seconds())
 		}
 	}
+	if failed != nil {
+		return committed, &pipelineError{reason: restartError, seq: failed.seq, msg: failed.msg, err: ferr}
+	}
 	return committed, nil
 }
 
-// durable waits for the PubAcks of a message's outputs, then writes its
-// checkpoint: the changed keys first and the watermarks after them, so a
-// stored watermark never runs ahead of the key state a replay relies on.
-func (s *Service) durable(ctx context.Context, state *StateStore, it *item) error {
-	ctx, cancel := context.WithTimeout(ctx, durableTimeout)
-	defer cancel()
-	for _, f := range it.futures {
+// waitPublished waits for the PubAcks of a message's outputs.
+func waitPublished(ctx context.Context, futures []jetstream.PubAckFuture) error {
+	for _, f := range futures {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
 			return fmt.Errorf("publish %s: %w", f.Msg().Subject, err)
 		case <-ctx.Done():
 			return fmt.Errorf("publish %s: %w", f.Msg().Subject, ctx.Err())
-		}
-	}
-	if len(it.cp.Keys) > 0 || len(it.cp.Deleted) > 0 {
-		if err := state.write(ctx, Checkpoint{Keys: it.cp.Keys, Deleted: it.cp.Deleted}); err != nil {
-			return err
-		}
-	}
-	if len(it.cp.Sites) > 0 {
-		if err := state.write(ctx, Checkpoint{Sites: it.cp.Sites}); err != nil {
-			return err
 		}
 	}
 	return nil
@@ -257,9 +395,12 @@ func (s *Service) prepare(ctx context.Context, engine *Engine, msg jetstream.Msg
 		it.err = err
 		return it
 	}
-	it.futures, err = publishBySite(s.js, msg, s.cfg.Partitions.suffix("alerts"), bus.AlertsSubject, alerts, func(a event.Alert) string { return a.Site }, it.futures)
+	// Encoded now: the alerts and incidents are the engine's until the
+	// next message is applied; they are published once the group's
+	// incidents are stored (see release).
+	it.outs, err = encodeBySite(msg, s.cfg.Partitions.suffix("alerts"), bus.AlertsSubject, alerts, func(a event.Alert) string { return a.Site }, it.outs)
 	if err == nil {
-		it.futures, err = publishBySite(s.js, msg, s.cfg.Partitions.suffix("incidents"), bus.IncidentsSubject, incidents, func(i event.Incident) string { return i.Site }, it.futures)
+		it.outs, err = encodeBySite(msg, s.cfg.Partitions.suffix("incidents"), bus.IncidentsSubject, incidents, func(i event.Incident) string { return i.Site }, it.outs)
 	}
 	if err != nil {
 		it.err = err

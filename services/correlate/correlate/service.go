@@ -385,6 +385,9 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("correlate: %w", err)
 	}
 	store := NewCachedStore(kv, s.cfg.IncidentCache, s.metrics)
+	// The apply stage flushes the incidents of a group of messages at once
+	// (see apply).
+	store.SetDeferred(true)
 	engine := NewEngine(s.Rules(), store, EngineOptions{
 		Window: s.cfg.IncidentWindow, MaxAlerts: s.cfg.MaxAlertsPerIncident, Metrics: s.metrics, Logger: s.log,
 		AllowedLateness: s.cfg.AllowedLateness, MaxKeys: s.cfg.MaxKeys, StoreConcurrency: s.cfg.StoreConcurrency,
@@ -444,7 +447,7 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			expect = 1
 		}
-		committed, perr := s.runPipeline(ctx, cons, engine, state, applied, expect)
+		committed, perr := s.runPipeline(ctx, cons, engine, store, state, applied, expect)
 		applied = max(applied, committed)
 		if ctx.Err() != nil {
 			return nil
@@ -536,16 +539,13 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// publishBySite starts publishing records grouped by site, one batch per
-// site, with message ids derived from the input message so that a replay
-// is deduplicated, and appends the publications' futures to futures. A
-// message normally holds one site; extra sites get the site appended to
-// the id suffix.
-func publishBySite[T any](js jetstream.JetStream, in jetstream.Msg, suffix string,
-	subject func(string) string, recs []T, site func(T) string, futures []jetstream.PubAckFuture,
-) ([]jetstream.PubAckFuture, error) {
+// encodeBySite encodes records grouped by site, one message per site, with
+// message ids derived from the input message so that a replay is
+// deduplicated, and appends the messages to out. A message normally holds
+// one site; extra sites get the site appended to the id suffix.
+func encodeBySite[T any](in jetstream.Msg, suffix string, subject func(string) string, recs []T, site func(T) string, out []*nats.Msg) ([]*nats.Msg, error) {
 	if len(recs) == 0 {
-		return futures, nil
+		return out, nil
 	}
 	var order []string
 	bySite := map[string][]T{}
@@ -563,14 +563,24 @@ func publishBySite[T any](js jetstream.JetStream, in jetstream.Msg, suffix strin
 		}
 		data, err := event.Marshal(bySite[st])
 		if err != nil {
-			return futures, fmt.Errorf("publish %s: %w", suffix, err)
+			return out, fmt.Errorf("encode %s %s: %w", suffix, id, err)
 		}
 		msg := &nats.Msg{Subject: subject(st), Data: data, Header: nats.Header{}}
 		msg.Header.Set(bus.HeaderEncoding, event.Encoding)
 		msg.Header.Set(bus.HeaderCount, strconv.Itoa(len(bySite[st])))
-		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(id))
+		msg.Header.Set(jetstream.MsgIDHeader, id)
+		out = append(out, msg)
+	}
+	return out, nil
+}
+
+// publishAll starts publishing msgs (their message ids are in their
+// headers) and appends the publications' futures to futures.
+func publishAll(js jetstream.JetStream, msgs []*nats.Msg, futures []jetstream.PubAckFuture) ([]jetstream.PubAckFuture, error) {
+	for _, m := range msgs {
+		f, err := js.PublishMsgAsync(m)
 		if err != nil {
-			return futures, fmt.Errorf("publish %s %s: %w", suffix, id, err)
+			return futures, fmt.Errorf("publish %s %s: %w", m.Subject, m.Header.Get(jetstream.MsgIDHeader), err)
 		}
 		futures = append(futures, f)
 	}
