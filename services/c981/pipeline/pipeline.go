@@ -151,43 +151,91 @@ func (p *AllInOne) Run(ctx context.Context) error {
 	}
 	defer conn.Close()
 
-	return p.runStages(ctx, cfg, nc, js, conn, natsURL)
+	conns := &stageConns{url: natsURL, opts: connOpts}
+	defer conns.close()
+	return p.runStages(ctx, cfg, nc, conns, conn, natsURL)
 }
 
-func (p *AllInOne) runStages(ctx context.Context, cfg Config, nc *nats.Conn, js jetstream.JetStream, conn driver.Conn, natsURL string) error {
+// stageConns dials one NATS connection per stage of the all-in-one run
+// (in-process when the server is embedded). A connection has one read loop
+// and one outbound buffer: shared by every stage, correlate's small
+// KV writes and PubAcks queued behind the megabytes of ingest and store
+// traffic, which made its per-message round trips, and so its lag, grow
+// with the load (docs/BENCHMARKS.md, session 5).
+type stageConns struct {
+	url  string
+	opts []nats.Option
+	ncs  []*nats.Conn
+}
+
+// js connects stage name ("c981-run-<name>") and returns its JetStream
+// context.
+func (c *stageConns) js(name string) (jetstream.JetStream, error) {
+	nc, js, err := bus.Connect(c.url, "c981-run-"+name, c.opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	c.ncs = append(c.ncs, nc)
+	return js, nil
+}
+
+// connected reports the first stage connection that is not connected.
+func (c *stageConns) connected() error {
+	for _, nc := range c.ncs {
+		if !nc.IsConnected() {
+			return fmt.Errorf("%s: not connected", nc.Opts.Name)
+		}
+	}
+	return nil
+}
+
+func (c *stageConns) close() {
+	for _, nc := range c.ncs {
+		nc.Close()
+	}
+}
+
+func (p *AllInOne) runStages(ctx context.Context, cfg Config, nc *nats.Conn, conns *stageConns, conn driver.Conn, natsURL string) error {
 	log, reg := p.log, p.registry
 	health := &telemetry.Health{}
 	health.Register("nats", func() error {
 		if !nc.IsConnected() {
 			return errors.New("not connected")
 		}
-		return nil
+		return conns.connected()
 	})
+	js := map[string]jetstream.JetStream{}
+	for _, name := range []string{"ingest", "enrich", "correlate", "store", "respond", "console"} {
+		var err error
+		if js[name], err = conns.js(name); err != nil {
+			return err
+		}
+	}
 
-	ing, err := ingest.New(cfg.Ingest, ingest.Deps{JS: js, Logger: log, Registry: reg})
+	ing, err := ingest.New(cfg.Ingest, ingest.Deps{JS: js["ingest"], Logger: log, Registry: reg})
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
-	enr, err := enrich.New(cfg.Enrich, enrich.Deps{JS: js, Logger: log, Registry: reg})
+	enr, err := enrich.New(cfg.Enrich, enrich.Deps{JS: js["enrich"], Logger: log, Registry: reg})
 	if err != nil {
 		return fmt.Errorf("enrich: %w", err)
 	}
 	if !cfg.RawStream {
 		ing.EnrichWith(enr)
 	}
-	cor, err := correlate.New(cfg.Correlate, correlate.Deps{JS: js, Logger: log, Registry: reg})
+	cor, err := correlate.New(cfg.Correlate, correlate.Deps{JS: js["correlate"], Logger: log, Registry: reg})
 	if err != nil {
 		return fmt.Errorf("correlate: %w", err)
 	}
-	sto, err := store.New(cfg.Store, store.Deps{JS: js, Conn: conn, Logger: log, Registry: reg})
+	sto, err := store.New(cfg.Store, store.Deps{JS: js["store"], Conn: conn, Logger: log, Registry: reg})
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	res, err := respond.New(cfg.Respond, respond.Deps{JS: js, Logger: log, Registry: reg})
+	res, err := respond.New(cfg.Respond, respond.Deps{JS: js["respond"], Logger: log, Registry: reg})
 	if err != nil {
 		return fmt.Errorf("respond: %w", err)
 	}
-	con, err := console.New(cfg.Console, console.Deps{Conn: conn, Logger: log, Registry: reg, JS: js})
+	con, err := console.New(cfg.Console, console.Deps{Conn: conn, Logger: log, Registry: reg, JS: js["console"]})
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
