@@ -24,6 +24,7 @@ import (
 //	batch_wait: 1s
 //	max_batch_bytes: 25165824
 //	max_ack_pending: 1000
+//	insert_concurrency: 2
 //	ack_wait: 30s
 //	retry_min: 100ms
 //	retry_max: 10s
@@ -44,10 +45,21 @@ type Config struct {
 	BatchWait time.Duration `yaml:"batch_wait"`
 	// MaxBatchBytes flushes a table's batch once its messages' payloads
 	// reach this many bytes (at least bus.MinPullBytes; a batch may exceed
-	// it by up to one message). A table holds up to three batches (one
-	// gathering, one waiting, one being inserted), each as bus messages and
-	// as decoded rows, so this bounds the store's memory under a backlog.
+	// it by up to one message). A table holds up to InsertConcurrency+1
+	// batches (one gathering, the others being inserted or waiting to be
+	// acknowledged), each as bus messages and as decoded rows, so this
+	// bounds the store's memory under a backlog.
 	MaxBatchBytes int `yaml:"max_batch_bytes"`
+	// InsertConcurrency is the number of batches of the events table
+	// inserted into ClickHouse at the same time (the other tables insert
+	// one batch at a time). One INSERT is processed by one ClickHouse
+	// thread and waits for it: with one at a time, the events writer
+	// stored at most what one insert stream does (~30k events/s on the
+	// 2-core bench machine, docs/BENCHMARKS.md). Batches are still
+	// acknowledged in the order they were gathered. Default 2 (at most
+	// clickhouse.max_open_conns, whose pool the other tables and the
+	// console share).
+	InsertConcurrency int `yaml:"insert_concurrency"`
 	// MaxAckPending bounds the unacknowledged messages per table (the
 	// messages of one batch); it is also the durable consumers' setting.
 	MaxAckPending int `yaml:"max_ack_pending"`
@@ -77,8 +89,10 @@ const (
 	DefaultBatchWait     = time.Second
 	DefaultMaxAckPending = 1000
 	DefaultAckWait       = 30 * time.Second
-	DefaultRetryMin      = 100 * time.Millisecond
-	DefaultRetryMax      = 10 * time.Second
+	// DefaultInsertConcurrency is the default InsertConcurrency.
+	DefaultInsertConcurrency = 2
+	DefaultRetryMin          = 100 * time.Millisecond
+	DefaultRetryMax          = 10 * time.Second
 	// DefaultRetentionInterval is the period of the retention runs.
 	DefaultRetentionInterval = time.Hour
 )
@@ -105,6 +119,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.AckWait == 0 {
 		c.AckWait = DefaultAckWait
+	}
+	if c.InsertConcurrency == 0 {
+		c.InsertConcurrency = max(1, min(DefaultInsertConcurrency, c.ClickHouse.MaxOpenConns))
 	}
 	if c.RetryMin == 0 {
 		c.RetryMin = DefaultRetryMin
@@ -138,6 +155,9 @@ func (c Config) Validate() error {
 	}
 	if c.AckWait < 3*c.BatchWait || c.AckWait < time.Second {
 		errs = append(errs, fmt.Errorf("ack_wait: %s must be at least 1s and 3 x batch_wait (%s) so a gathering batch is not redelivered", c.AckWait, c.BatchWait))
+	}
+	if c.InsertConcurrency < 1 || c.InsertConcurrency > c.ClickHouse.MaxOpenConns {
+		errs = append(errs, fmt.Errorf("insert_concurrency: %d must be between 1 and clickhouse.max_open_conns (%d)", c.InsertConcurrency, c.ClickHouse.MaxOpenConns))
 	}
 	if c.RetryMin <= 0 {
 		errs = append(errs, fmt.Errorf("retry_min: %s must be positive", c.RetryMin))

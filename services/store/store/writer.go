@@ -77,38 +77,50 @@ type batch struct {
 func (b *batch) size() int { return len(b.rows) + len(b.dead) }
 
 // run gathers and flushes batches until ctx ends. Gathering (fetch, decode,
-// map) and flushing (insert, acknowledge) run in two goroutines, so the
-// next batch is decoded while ClickHouse ingests the current one; at most
-// one gathered batch waits for the flusher, and its messages are kept alive
-// with InProgress while it waits.
+// map) runs in this goroutine; each gathered batch is inserted by a
+// goroutine of its own, up to inserts batches at the same time (the events
+// table's InsertConcurrency, 1 for the others), so the next batch is
+// decoded, and another inserted, while ClickHouse ingests one; and one
+// finisher completes the batches in the order they were gathered: text
+// index keys, dead letters, acknowledgement (finish). A table holds at
+// most inserts+1 batches (inserts being inserted or waiting for the
+// finisher, one gathering), their messages kept alive with InProgress
+// until acknowledged.
 func (w *writer) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ready := make(chan *batch)
+	inserts := 1
+	if w.t.name == chstore.TableEvents {
+		inserts = w.svc.cfg.InsertConcurrency
+	}
+	// slots bounds the batches between gathering and finishing, running
+	// the inserts in progress; flights hands the batches to the finisher
+	// in gathering order.
+	slots := make(chan struct{}, inserts+1)
+	running := make(chan struct{}, inserts)
+	flights := make(chan *flight, inserts+1)
 	var (
 		flushErr error
 		wg       sync.WaitGroup
 	)
 	wg.Go(func() {
-		for b := range ready {
-			if flushErr != nil || ctx.Err() != nil {
-				w.nak(b)
-				continue
-			}
-			if err := w.flush(ctx, b); err != nil {
-				if ctx.Err() != nil {
-					w.nak(b)
-					continue
-				}
-				b.stopKeepAlive()
-				flushErr = err
-				cancel()
-			}
+		for f := range flights {
+			<-f.done
+			w.complete(ctx, f, &flushErr, cancel)
+			<-slots
 		}
 	})
 	for ctx.Err() == nil {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
 		b := w.collect(ctx)
 		if len(b.msgs) == 0 {
+			<-slots
 			continue
 		}
 		b.stopKeepAlive = w.keepAlive(b)
@@ -117,17 +129,61 @@ func (w *writer) run(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			w.nak(b)
+			<-slots
 			break
 		}
-		select {
-		case ready <- b:
-		case <-ctx.Done():
-			w.nak(b)
-		}
+		f := &flight{b: b, done: make(chan struct{})}
+		go func() {
+			defer close(f.done)
+			select {
+			case running <- struct{}{}:
+			case <-ctx.Done():
+				f.err = ctx.Err()
+				return
+			}
+			defer func() { <-running }()
+			f.rejected, f.err = w.insertAll(ctx, w.t.name, w.t.columns, b.rows)
+		}()
+		flights <- f // never blocks: at most inserts+1 flights hold a slot
 	}
-	close(ready)
+	close(flights)
 	wg.Wait()
 	return flushErr
+}
+
+// flight is a gathered batch being inserted: done is closed when the
+// insert returned the rows ClickHouse rejected, or an error (ctx ended).
+type flight struct {
+	b        *batch
+	rejected []rejection
+	err      error
+	done     chan struct{}
+}
+
+// complete finishes an inserted batch in the finisher goroutine: it
+// acknowledges it (finish), or naks it when the writer is stopping or an
+// earlier batch failed; the first failure is kept in *flushErr and stops
+// the writer (cancel).
+func (w *writer) complete(ctx context.Context, f *flight, flushErr *error, cancel context.CancelFunc) {
+	b := f.b
+	if *flushErr != nil || ctx.Err() != nil {
+		w.nak(b)
+		return
+	}
+	err := f.err
+	if err == nil {
+		err = w.finish(ctx, b, f.rejected)
+	}
+	if err == nil {
+		return
+	}
+	if ctx.Err() != nil {
+		w.nak(b)
+		return
+	}
+	b.stopKeepAlive()
+	*flushErr = err
+	cancel()
 }
 
 // collect fetches messages until the batch holds BatchRows rows, BatchWait
@@ -278,12 +334,20 @@ func (w *writer) flush(ctx context.Context, b *batch) error {
 	if b.stopKeepAlive == nil {
 		b.stopKeepAlive = w.keepAlive(b)
 	}
-	stop := b.stopKeepAlive
-
 	rejected, err := w.insertAll(ctx, w.t.name, w.t.columns, b.rows)
 	if err != nil {
 		return err
 	}
+	return w.finish(ctx, b, rejected)
+}
+
+// finish completes a batch whose rows are inserted (but for rejected):
+// it dead-letters the rejected rows, writes the text-index keys of the
+// batch (events writer), runs the afterInsert hook and acknowledges the
+// messages. Batches must be finished in the order they were gathered, by
+// one goroutine (the text index state is the finisher's).
+func (w *writer) finish(ctx context.Context, b *batch, rejected []rejection) error {
+	stop := b.stopKeepAlive
 	for _, rj := range rejected {
 		h := b.msgs[rj.row.msg]
 		pos := h.pos + " record " + strconv.Itoa(rj.row.idx)
