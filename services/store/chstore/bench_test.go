@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	chproto "github.com/ClickHouse/ch-go/proto"
+	chcol "github.com/ClickHouse/clickhouse-go/v2/lib/column"
+
 	"github.com/c981/c981/services/shared/event"
 )
 
@@ -159,4 +162,49 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkEventBlock measures filling the events columns of one block of
+// InsertBlockRows events (eventBlock.append: fields sorted, values gathered
+// column by column and appended) and encoding them as the driver does
+// before writing a block to the socket, without a server: the columns are
+// built offline with the server's types (TestInsertEventsColumns checks
+// those against the server). It reports events/s.
+func BenchmarkEventBlock(b *testing.B) {
+	gen := benchEvents(8 * InsertBlockRows)
+	evs := make([]*event.Event, len(gen))
+	for i := range gen {
+		evs[i] = &gen[i]
+	}
+	sc := &chcol.ServerContext{Revision: 54413, VersionMajor: 18, VersionMinor: 16, Timezone: time.UTC}
+	cols := make([]chcol.Interface, len(eventColumns))
+	for i, ec := range eventColumns {
+		t := ec.chType()
+		if EventColumns[i] == "id" {
+			t = "UUID"
+		}
+		c, err := chcol.Type(t).Column(EventColumns[i], sc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cols[i] = c
+	}
+	blk := eventBlock{storedMS: time.Now().UnixMilli()}
+	var buf chproto.Buffer
+	var n, at int
+	b.ReportAllocs()
+	for b.Loop() {
+		part := evs[at : at+InsertBlockRows]
+		at = (at + InsertBlockRows) % len(evs)
+		if err := blk.append(cols, part); err != nil {
+			b.Fatal(err)
+		}
+		buf.Reset()
+		for _, c := range cols {
+			c.Encode(&buf)
+			c.Reset()
+		}
+		n += len(part)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }

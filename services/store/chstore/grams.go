@@ -1,6 +1,9 @@
 package chstore
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // TableEventGrams is the n-gram text-search index of events (migration
 // 0008): one row per (key, site, hour) in which a key of an event's text
@@ -47,6 +50,28 @@ func AppendGrams(dst []uint32, text string) []uint32 {
 		dst = append(dst, g<<(8*(4-n))|GramHead)
 	}
 	return dst
+}
+
+// GramsWithin reports whether every key AppendGrams gives for part is
+// among those it gives for text, by a cheap sufficient test: part occurs in
+// text (as its suffix, or first anywhere) where no token of text runs on
+// into or out of it, so that every token of part is a token of text. It
+// may answer false for a part whose keys are all in text. An event's
+// message is usually such a part of its raw line: the keys of the event
+// are then those of the raw line alone.
+func GramsWithin(text, part string) bool {
+	if part == "" {
+		return true
+	}
+	at := len(text) - len(part)
+	if !strings.HasSuffix(text, part) {
+		if at = strings.Index(text, part); at < 0 {
+			return false
+		}
+	}
+	end := at + len(part)
+	return (at == 0 || gramByte[text[at-1]] == 0 || gramByte[part[0]] == 0) &&
+		(end == len(text) || gramByte[text[end]] == 0 || gramByte[part[len(part)-1]] == 0)
 }
 
 // gramByte maps a byte to its lowercase token byte, or 0 for a separator.

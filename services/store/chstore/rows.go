@@ -137,24 +137,32 @@ const ZeroUUID = "00000000-0000-0000-0000-000000000000"
 
 // ValidUUID reports whether s is a UUID in canonical 8-4-4-4-12 hex form.
 func ValidUUID(s string) bool {
-	if len(s) != 36 {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return false
 	}
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
+	ok := uint8(1)
+	for _, i := range uuidHexAt {
+		ok &= isHex[s[i]]
 	}
-	return true
+	return ok == 1
 }
+
+// uuidHexAt are the positions of the hex digits of a canonical UUID.
+var uuidHexAt = [32]uint8{
+	0, 1, 2, 3, 4, 5, 6, 7,
+	9, 10, 11, 12,
+	14, 15, 16, 17,
+	19, 20, 21, 22,
+	24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35,
+}
+
+// isHex is 1 for the bytes 0-9, a-f and A-F, 0 for the others.
+var isHex = func() (t [256]uint8) {
+	for _, r := range "0123456789abcdefABCDEF" {
+		t[r] = 1
+	}
+	return t
+}()
 
 func (r *rowErrors) uuid(col, s string, optional bool) string {
 	if s == "" && optional {

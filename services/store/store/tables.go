@@ -51,19 +51,24 @@ func decoder[T any](rows func(*T) ([][]any, error), meta func(*T) (id, site, sou
 // eventDecoder decodes a batch of events without copying their strings
 // (event.UnmarshalEventsShared: they point into data, the message's bytes,
 // which the writer holds until the batch is acknowledged) and maps each
-// event to a chstore.EventRef row, which chstore.Insert sends column by
-// column. Whatever outlives the batch copies what it keeps (textIndex.state
+// event to a chstore.EventRef row (chstore.EventRefs, the rows of a message
+// in one allocation), which chstore.Insert sends column by column. Whatever outlives the batch copies what it keeps (textIndex.state
 // clones the site).
 func eventDecoder(data []byte) ([]record, error) {
 	evs, err := event.UnmarshalEventsShared(data, nil)
 	if err != nil {
 		return nil, err
 	}
+	rows, errs := chstore.EventRefs(evs)
 	out := make([]record, len(evs))
 	for i := range evs {
 		e := &evs[i]
-		rs, err := one(chstore.EventRef(e))
-		out[i] = record{id: e.ID, site: e.Site, source: e.Source, rows: rs, err: err, orig: e}
+		out[i] = record{id: e.ID, site: e.Site, source: e.Source, orig: e}
+		if errs != nil && errs[i] != nil {
+			out[i].err = errs[i]
+		} else {
+			out[i].rows = rows[i : i+1 : i+1]
+		}
 	}
 	return out, nil
 }

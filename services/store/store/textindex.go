@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,6 +58,95 @@ func dense(key uint32) uint32 {
 	return d + key>>31*(37*37*37*37)
 }
 
+// gramHeadBase is the dense code of the first head key: head keys take
+// the codes from gramHeadBase up, 4-grams those below.
+const gramHeadBase = 37 * 37 * 37 * 37
+
+// textCode maps a byte of text to the code dense gives its token byte
+// (chstore.AppendGrams lowercases A-Z), 0 for a separator.
+var textCode = func() (t [256]uint32) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = gramCode[c]
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = gramCode[c]
+		t[c-'a'+'A'] = gramCode[c]
+	}
+	return t
+}()
+
+// padCode scales the code of a head key's first n bytes (n = 1..3) to the
+// code of the key zero-padded to 4 bytes.
+var padCode = [4]uint32{0, 37 * 37 * 37, 37 * 37, 37}
+
+// appendGramCodes appends to dst the dense codes of the keys
+// chstore.AppendGrams gives for text, in the same order (dense(k) for
+// each key k), computed as the text is scanned: the code of a token's
+// last 4 bytes is rolled forward byte by byte instead of building each
+// key and then converting it.
+func appendGramCodes(dst []uint32, text string) []uint32 {
+	// A token of n bytes gives max(1, n-2) keys: at most len(text) in all.
+	dst = slices.Grow(dst, len(text))
+	out := dst[len(dst) : len(dst)+len(text)]
+	j := 0       // keys in out
+	n := 0       // bytes of the current token so far
+	var d uint32 // code of its last (up to) 4 bytes
+	for i := 0; i < len(text); i++ {
+		c := textCode[text[i]]
+		if c == 0 {
+			if n > 0 && n < 4 {
+				out[j] = gramHeadBase + d*padCode[n]
+				j++
+			}
+			n, d = 0, 0
+			continue
+		}
+		if n >= 4 {
+			d -= textCode[text[i-4]] * (37 * 37 * 37) // drop the oldest byte
+		}
+		d = d*37 + c
+		n++
+		if n >= 4 {
+			if n == 4 {
+				out[j] = gramHeadBase + d
+				j++
+			}
+			out[j] = d
+			j++
+		}
+	}
+	if n > 0 && n < 4 {
+		out[j] = gramHeadBase + d*padCode[n]
+		j++
+	}
+	return dst[:len(dst)+j]
+}
+
+// codeByte maps a code of dense back to its token byte (0: padding).
+var codeByte = func() (t [37]byte) {
+	for c := '0'; c <= '9'; c++ {
+		t[gramCode[c]] = byte(c)
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[gramCode[c]] = byte(c)
+	}
+	return t
+}()
+
+// keyOf returns the key whose dense code is d (the inverse of dense).
+func keyOf(d uint32) uint32 {
+	var k uint32
+	if d >= gramHeadBase {
+		k, d = chstore.GramHead, d-gramHeadBase
+	}
+	k |= uint32(codeByte[d%37])
+	d /= 37
+	k |= uint32(codeByte[d%37]) << 8
+	d /= 37
+	k |= uint32(codeByte[d%37]) << 16
+	return k | uint32(codeByte[d/37])<<24
+}
+
 // gramHour is what the writer remembers of one (site, hour).
 type gramHour struct {
 	site string
@@ -84,8 +174,8 @@ type gramCounter struct {
 	// events of the group that held it (low 32 bits).
 	cells   []uint64
 	stamp   uint32   // of the current event; never 0
-	touched []uint32 // keys with a count > 0 in cells
-	keys    []uint32 // AppendGrams scratch
+	touched []uint32 // codes with a count > 0 in cells
+	codes   []uint32 // appendGramCodes scratch
 	groups  map[gramGroup]int
 	order   []int
 }
@@ -223,24 +313,27 @@ func (c *gramCounter) count(evs []*event.Event) *gramBatch {
 				c.stamp = 1 // 0 is the stamp of an empty cell
 			}
 			st := uint64(c.stamp) << 32
-			c.keys = chstore.AppendGrams(chstore.AppendGrams(c.keys[:0], e.Raw), e.Message)
-			for _, k := range c.keys {
-				d := dense(k)
+			c.codes = appendGramCodes(c.codes[:0], e.Raw)
+			if !chstore.GramsWithin(e.Raw, e.Message) {
+				// (Usually the message is a part of the raw line,
+				// whose keys hold its keys.)
+				c.codes = appendGramCodes(c.codes, e.Message)
+			}
+			for _, d := range c.codes {
 				v := c.cells[d]
 				if v&^cellCount == st {
 					continue // counted for this event
 				}
 				if v&cellCount == 0 {
-					c.touched = append(c.touched, k)
+					c.touched = append(c.touched, d)
 				}
 				c.cells[d] = st | (v&cellCount + 1)
 			}
 			at++
 		}
 		counts := make([]gramCount, len(c.touched))
-		for i, k := range c.touched {
-			d := dense(k)
-			counts[i] = gramCount{key: k, n: uint32(c.cells[d] & cellCount)}
+		for i, d := range c.touched {
+			counts[i] = gramCount{key: keyOf(d), n: uint32(c.cells[d] & cellCount)}
 			c.cells[d] = 0
 		}
 		gb.counts[id] = counts

@@ -1,0 +1,72 @@
+package store
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/c981/c981/services/store/chstore"
+)
+
+// denseGrams is the reference of appendGramCodes: dense of every key of
+// chstore.AppendGrams.
+func denseGrams(text string) []uint32 {
+	keys := chstore.AppendGrams(nil, text)
+	out := make([]uint32, len(keys))
+	for i, k := range keys {
+		out[i] = dense(k)
+	}
+	return out
+}
+
+// checkGramCodes fails t unless appendGramCodes gives denseGrams' codes
+// for text and keyOf maps each back to AppendGrams' key.
+func checkGramCodes(t *testing.T, text string) {
+	t.Helper()
+	got, want := appendGramCodes([]uint32{7}, text)[1:], denseGrams(text)
+	if !slices.Equal(got, want) {
+		t.Fatalf("appendGramCodes(%q) = %v; want %v", text, got, want)
+	}
+	for i, k := range chstore.AppendGrams(nil, text) {
+		if back := keyOf(got[i]); back != k {
+			t.Fatalf("keyOf(%d) = %08x; want %08x (key %d of %q)", got[i], back, k, i, text)
+		}
+	}
+}
+
+// TestAppendGramCodes checks appendGramCodes and keyOf against
+// chstore.AppendGrams and dense.
+func TestAppendGramCodes(t *testing.T) {
+	tests := []struct{ name, text string }{
+		{"empty", ""},
+		{"separators only", " =-,./[]"},
+		{"one byte", "a"},
+		{"two bytes", "Z9"},
+		{"three bytes", "ops"},
+		{"four bytes", "op42"},
+		{"long token", "abcdefghijklmnopqrstuvwxyz0123456789"},
+		{"mixed case", "PROGRAM Download OB12"},
+		{"syslog line", "<134>Nov 26 10:00:01 fw-cell-01 fw: action=allow src=10.20.2.11 dst=10.20.1.12 op=write"},
+		{"structured data", `<134>1 2026-11-26T10:00:00.000000Z ews-01 engineering 4711 AUDIT [c981@32473 user="eng1"] operator session`},
+		{"non-ASCII", "Störung Ventil\xffzu ÄÖÜ"},
+		{"trailing short token", "write ok"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { checkGramCodes(t, tc.text) })
+	}
+	t.Run("every byte in every position", func(t *testing.T) {
+		for c := 0; c < 256; c++ {
+			for _, tmpl := range []string{"#", "#bcde", "a#cde", "ab#de", "abc#e", "abcd#", "abcdefg#"} {
+				checkGramCodes(t, strings.Replace(tmpl, "#", string([]byte{byte(c)}), 1))
+			}
+		}
+	})
+}
+
+// FuzzAppendGramCodes checks appendGramCodes and keyOf against
+// chstore.AppendGrams and dense on any text.
+func FuzzAppendGramCodes(f *testing.F) {
+	f.Add("<134>Nov 26 10:00:01 fw-cell-01 fw: action=allow")
+	f.Add("a bc def ghij klmno")
+	f.Fuzz(func(t *testing.T, text string) { checkGramCodes(t, text) })
+}
