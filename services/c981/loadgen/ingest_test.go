@@ -172,8 +172,8 @@ func TestIngestTCPZeroLoss(t *testing.T) {
 // connection, and the iteration ends when JetStream acknowledged all of
 // them. Sequence numbers are verified once at the end.
 //
-// workers is ingest's publish_workers: 1 (the default) keeps batches in
-// order, 4 publishes four batches concurrently.
+// workers is ingest's publish_workers: the batches encoded at once (they
+// are published in order, pipelined, either way).
 func BenchmarkIngestTCPLoad(b *testing.B) {
 	for _, workers := range []int{1, 4} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/c981/c981/services/shared/bus"
@@ -245,10 +244,7 @@ pipelined:
 				syncAt = i
 				break pipelined
 			}
-			m := &nats.Msg{Subject: o.subject, Data: o.data, Header: nats.Header{}}
-			m.Header.Set(bus.HeaderEncoding, event.Encoding)
-			m.Header.Set(bus.HeaderCount, strconv.Itoa(len(o.evs)))
-			f, err := s.js.PublishMsgAsync(m, jetstream.WithMsgID(o.id))
+			f, err := s.js.PublishMsgAsync(bus.BatchMsg(o.subject, len(o.evs), o.data), jetstream.WithMsgID(o.id))
 			if err != nil {
 				s.log.Warn("pipelined publish; publishing the rest of the window one by one", "id", o.id, "err", err)
 				syncAt = i

@@ -413,6 +413,31 @@ func TestIngestBatching(t *testing.T) {
 	}
 }
 
+// TestPublishKeepsOrder: with several batches encoded at once, the
+// pipelined publisher still puts a source's batches on the stream in the
+// order they were formed.
+func TestPublishKeepsOrder(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxBatch = 5
+	cfg.PublishWorkers = 4
+	h := start(t, nil, cfg)
+	const n = 500
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "<134>Nov 26 10:00:01 hmi-01 hmi: seq=%d\n", i)
+	}
+	sendTCP(t, h.addr("syslog-tcp"), b.String())
+	next := 0
+	for _, m := range collect[event.Event](t, h.env.JS, bus.StreamRaw, n) {
+		for _, ev := range m.recs {
+			if want := strconv.Itoa(next); ev.Fields["seq"] != want {
+				t.Fatalf("message %s: event seq %s where %s was next", m.msgID, ev.Fields["seq"], want)
+			}
+			next++
+		}
+	}
+}
+
 // TestIngestSplitsOversizedBatch shrinks the stream's maximum message size
 // so that a batch is rejected as too large: the publisher splits it, and a
 // single event larger than the limit is dead-lettered.

@@ -129,7 +129,7 @@ func newMetrics(reg prometheus.Registerer, queueLen, queueBytes func() float64, 
 			Name: "c981_ingest_dead_letters_published_total", Help: "Dead letters published to the ingest DLQ.",
 		}),
 		publishSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "c981_ingest_publish_duration_seconds", Help: "Time to publish one batch until its acknowledgement.",
+			Name: "c981_ingest_publish_duration_seconds", Help: "Time from a batch being formed to its publish acknowledgement (enrich, encode, pipelined publish).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 	}

@@ -25,14 +25,19 @@ type batch struct {
 	deadline time.Time
 }
 
-// publisher drains the queue into batches in one goroutine (run) and
-// hands full or due batches to PublishWorkers goroutines, which encode and
-// publish them concurrently, each retrying its batch with the same message
-// id until JetStream acknowledges it. At most 2*PublishWorkers batches are
-// in flight (one per worker and one waiting per worker); when all workers
-// are busy, run blocks, the queue fills and the listeners push back. The
-// order of batches on a subject is therefore not guaranteed; events carry
-// their own time and id.
+// publisher drains the queue into batches in one goroutine (run) and hands
+// full or due batches to the publishing pipeline (startWorkers):
+// PublishWorkers goroutines enrich (Service.EnrichWith) and encode batches
+// concurrently, and one sender publishes them in the order run flushed
+// them, pipelined: up to publishWindow batches are sent before the first
+// PubAck is awaited, so the publish round trip (which grows to tens of
+// milliseconds when the machine is busy) no longer bounds the rate. The
+// server stores what one connection sends in order, so the batches of a
+// source land on the stream in order. A batch whose pipelined publish is
+// not acknowledged is published again synchronously with the same message
+// id (retried until JetStream acknowledges it); only then can batches
+// behind it that were already sent land before it. When the pipeline is
+// full, run blocks, the queue fills and the listeners push back.
 type publisher struct {
 	s       *Service
 	batches map[*route]*batch
@@ -40,52 +45,172 @@ type publisher struct {
 	dlCost  int64              // budget reservation of dls
 	dlSince time.Time
 	timer   *time.Timer
-	jobs    chan job
+	jobs    chan *job
 	// free recycles the event slices of published batches: a batch
 	// holds up to MaxBatch events of ~1 KiB, and growing a new slice
 	// event by event for every batch cost more allocation than parsing.
-	free      chan []event.Event
+	free chan []event.Event
+	// bufs recycles the encoded batches.
+	bufs      chan []byte
 	workers   sync.WaitGroup
 	published atomic.Int64
 	lost      atomic.Int64
 }
 
-// job is one batch handed to a publish worker.
+// publishWindow is the number of batches published but not yet
+// acknowledged.
+const publishWindow = 8
+
+// pubAckWait bounds the wait for one pipelined publish acknowledgement; a
+// batch not acknowledged by then is published again synchronously.
+const pubAckWait = 5 * time.Second
+
+// job is one batch on its way through the publishing pipeline.
 type job struct {
-	r    *route
-	evs  []event.Event
-	cost int64
+	r     *route
+	evs   []event.Event
+	cost  int64
+	start time.Time
+	// Set by a preparing worker before ready is closed: the encoded batch
+	// (nil when it could not be encoded: the synchronous path reports
+	// it). A batch the server refuses as too large is split by the
+	// synchronous path.
+	data  []byte
+	ready chan struct{}
+	// fut is the pipelined publish's acknowledgement (nil: not sent).
+	fut jetstream.PubAckFuture
 }
 
 func newPublisher(s *Service) *publisher {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
+	n := s.cfg.PublishWorkers
 	return &publisher{
 		s: s, batches: map[*route]*batch{}, timer: t,
-		jobs: make(chan job, s.cfg.PublishWorkers),
-		free: make(chan []event.Event, 2*s.cfg.PublishWorkers+1),
+		jobs: make(chan *job, n),
+		free: make(chan []event.Event, n+2*publishWindow+1),
+		bufs: make(chan []byte, n+2*publishWindow+1),
 	}
 }
 
-// startWorkers starts the publish workers; they stop when jobs is closed.
+// startWorkers starts the publishing pipeline; it stops once jobs is
+// closed and every batch is published (or lost at the shutdown timeout).
 func (p *publisher) startWorkers(ctx context.Context) {
-	for range p.s.cfg.PublishWorkers {
+	n := p.s.cfg.PublishWorkers
+	prepare := make(chan *job, n)
+	sendq := make(chan *job, publishWindow)
+	acks := make(chan *job, publishWindow)
+	p.workers.Go(func() {
+		defer close(prepare)
+		defer close(sendq)
+		for j := range p.jobs {
+			prepare <- j
+			sendq <- j
+		}
+	})
+	for range n {
 		p.workers.Go(func() {
-			// Each worker encodes into its own buffer, reused across
-			// batches: no per-batch allocation of the encoded message.
-			var buf []byte
-			for j := range p.jobs {
-				if p.s.enricher != nil {
-					p.s.enricher.EnrichInline(j.evs)
-				}
-				err := p.retry(ctx, j.r.publishSubject(), func() error { return p.publishEvents(ctx, j.r, j.evs, &buf) })
-				if err != nil {
-					p.lose(j.r.l.cfg.Name, len(j.evs), err)
-				}
-				p.s.budget.release(j.cost)
-				p.recycle(j.evs)
+			for j := range prepare {
+				p.prepare(j)
 			}
 		})
+	}
+	p.workers.Go(func() {
+		defer close(acks)
+		for j := range sendq {
+			<-j.ready
+			if j.data != nil && ctx.Err() == nil {
+				subject := j.r.publishSubject()
+				f, err := p.s.js.PublishMsgAsync(bus.BatchMsg(subject, len(j.evs), j.data), jetstream.WithMsgID(batchID(j.evs)))
+				if err == nil {
+					j.fut = f
+				} else {
+					p.s.log.Warn("pipelined publish; publishing the batch synchronously", "subject", subject, "err", err)
+				}
+			}
+			acks <- j
+		}
+	})
+	p.workers.Go(func() {
+		var buf []byte
+		timer := time.NewTimer(pubAckWait)
+		defer timer.Stop()
+		for j := range acks {
+			p.settle(ctx, j, timer, &buf)
+		}
+	})
+}
+
+// prepare enriches (once: a publish that is retried sends the same bytes)
+// and encodes j's batch, then marks it ready.
+func (p *publisher) prepare(j *job) {
+	defer close(j.ready)
+	if p.s.enricher != nil {
+		p.s.enricher.EnrichInline(j.evs)
+	}
+	var buf []byte
+	select {
+	case buf = <-p.bufs:
+	default:
+	}
+	data, err := event.AppendEvents(buf[:0], j.evs)
+	if err != nil {
+		// The synchronous path reports the error.
+		p.recycleBuf(data)
+		return
+	}
+	j.data = data
+}
+
+// settle waits for j's pipelined publish to be acknowledged, or publishes
+// it synchronously (retrying with the same message id until it is
+// acknowledged or ctx ends), then releases the batch.
+func (p *publisher) settle(ctx context.Context, j *job, timer *time.Timer, buf *[]byte) {
+	subject := j.r.publishSubject()
+	var err error
+	if j.fut != nil {
+		timer.Reset(pubAckWait)
+		select {
+		case <-j.fut.Ok():
+		case err = <-j.fut.Err():
+		case <-timer.C:
+			err = errors.New("no publish acknowledgement within " + pubAckWait.String())
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err == nil {
+			p.s.m.publishSeconds.Observe(time.Since(j.start).Seconds())
+			p.s.m.batches.WithLabelValues(j.r.site, j.r.source).Inc()
+			p.s.m.published.WithLabelValues(j.r.site, j.r.source).Add(float64(len(j.evs)))
+			p.published.Add(int64(len(j.evs)))
+		} else if ctx.Err() == nil {
+			p.s.m.publishErrors.WithLabelValues(subject).Inc()
+			p.s.log.Warn("pipelined publish not acknowledged; publishing it again synchronously with the same message id", "subject", subject, "err", err)
+		}
+	}
+	if j.fut == nil || err != nil {
+		err = p.retry(ctx, subject, func() error { return p.publishEvents(ctx, j.r, j.evs, buf) })
+		if err != nil {
+			p.lose(j.r.l.cfg.Name, len(j.evs), err)
+		}
+	}
+	p.s.budget.release(j.cost)
+	p.recycle(j.evs)
+	p.recycleBuf(j.data)
+}
+
+// batchID is the message id of a batch: "<first event id>:<count>".
+func batchID(evs []event.Event) string { return evs[0].ID + ":" + strconv.Itoa(len(evs)) }
+
+// recycleBuf keeps an encoded batch's buffer for a next batch, unless
+// enough are kept or it grew beyond what a batch needs.
+func (p *publisher) recycleBuf(b []byte) {
+	if b == nil || cap(b) > 4*p.s.cfg.MaxBatchBytes {
+		return
+	}
+	select {
+	case p.bufs <- b[:0]:
+	default:
 	}
 }
 
@@ -228,7 +353,7 @@ func (p *publisher) flush(ctx context.Context, b *batch) {
 		return
 	}
 	select {
-	case p.jobs <- job{r: b.r, evs: evs, cost: cost}:
+	case p.jobs <- &job{r: b.r, evs: evs, cost: cost, start: time.Now(), ready: make(chan struct{})}:
 	case <-ctx.Done():
 		p.lose(b.r.l.cfg.Name, len(evs), ctx.Err())
 		p.s.budget.release(cost)
@@ -251,7 +376,7 @@ func (p *publisher) publishEvents(ctx context.Context, r *route, evs []event.Eve
 	if cap(data) <= 4*p.s.cfg.MaxBatchBytes {
 		*buf = data
 	}
-	err = bus.Publish(ctx, p.s.js, subject, evs[0].ID+":"+strconv.Itoa(len(evs)), len(evs), data)
+	err = bus.Publish(ctx, p.s.js, subject, batchID(evs), len(evs), data)
 	if err == nil {
 		p.s.m.publishSeconds.Observe(time.Since(start).Seconds())
 		p.s.m.batches.WithLabelValues(r.site, r.source).Inc()

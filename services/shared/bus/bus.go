@@ -97,14 +97,21 @@ func CheckStreams(ctx context.Context, js jetstream.JetStream) error {
 	return nil
 }
 
+// BatchMsg is the bus message of one encoded batch of count records: data
+// with the encoding and count headers (HeaderEncoding, HeaderCount).
+func BatchMsg(subject string, count int, data []byte) *nats.Msg {
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	msg.Header.Set(HeaderEncoding, event.Encoding)
+	msg.Header.Set(HeaderCount, strconv.Itoa(count))
+	return msg
+}
+
 // Publish sends one batch with a deterministic message id and waits for the
 // server's acknowledgement. Timeouts and missing responders (leader
 // elections, restarts) are retried with the same id until ctx ends, so the
 // batch is stored once. Other errors (stream full, too large) are returned.
 func Publish(ctx context.Context, js jetstream.JetStream, subject, msgID string, count int, data []byte) error {
-	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
-	msg.Header.Set(HeaderEncoding, event.Encoding)
-	msg.Header.Set(HeaderCount, strconv.Itoa(count))
+	msg := BatchMsg(subject, count, data)
 	backoff := 50 * time.Millisecond
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
