@@ -39,7 +39,7 @@ type Config struct {
 	MetricsAddr string `yaml:"metrics_addr"`
 	// MemoryLimit is the Go runtime's soft memory limit for the process
 	// (runtime/debug.SetMemoryLimit), e.g. "1GiB" or "1536MiB"; empty means
-	// DefaultMemoryLimit (1 GiB), "off" means none. The GOMEMLIMIT
+	// DefaultMemoryLimit (2 GiB), "off" means none. The GOMEMLIMIT
 	// environment variable, when set, wins over it. Together with the bus
 	// pull budgets and the store's batch bounds it keeps the resident set
 	// of the all-in-one pipeline bounded under a backlog.

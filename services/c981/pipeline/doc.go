@@ -14,10 +14,11 @@
 //     the store gathers at most store.max_batch_bytes of messages per batch
 //     and table (one gathering, one waiting, one being inserted).
 //   - The embedded nats-server's block caches (8 MiB per stream block being
-//     read or written) are released by its own expiry and by garbage
-//     collection.
+//     read or written) are released by its own expiry (10 s after a block's
+//     last use, not configurable) and by garbage collection: about 10 s of
+//     the bytes written to the streams.
 //   - The Go heap is held near memory_limit (runtime/debug.SetMemoryLimit;
-//     default DefaultMemoryLimit, 1 GiB; GOMEMLIMIT wins): the collector
+//     default DefaultMemoryLimit, 2 GiB; GOMEMLIMIT wins): the collector
 //     runs as often as it must to stay under it, instead of letting the
 //     heap grow to twice the live data (GOGC=100). It is a soft limit: a
 //     live heap above it (a site model of a million assets holds about

@@ -11,13 +11,17 @@ import (
 )
 
 // DefaultMemoryLimit is the Go soft memory limit of a c981 process when the
-// config sets no memory_limit and GOMEMLIMIT is unset: 1 GiB. The live heap
-// of the all-in-one pipeline under a sustained backlog stays around half of
-// it with the default pull and batch budgets (see docs and
-// testdata/backlog-rss.sh), so the collector runs often enough to keep the
-// resident set near the limit instead of at twice the live heap (GOGC=100),
-// without running continuously.
-const DefaultMemoryLimit int64 = 1 << 30
+// config sets no memory_limit and GOMEMLIMIT is unset: 2 GiB. The embedded
+// nats-server shares the Go heap, and its file-store block caches hold
+// about the last 10 s of what is written to the streams (~330 MiB at
+// 30,000 events/s, ~650 MiB at 60,000); with the pipeline's own working
+// set (pull and batch budgets) that left so little headroom under the
+// previous 1 GiB that the collector ran continuously at high rates: flat
+// out, 47k events/s at 37 µs of CPU per event with 1 GiB against 60k at
+// 25 µs with 2 GiB (docs/BENCHMARKS.md, session 5). The limit keeps the
+// resident set near it under a backlog instead of at twice the live heap
+// (GOGC=100), see testdata/backlog-rss.sh.
+const DefaultMemoryLimit int64 = 2 << 30
 
 // minMemoryLimit rejects limits so small that the collector would run
 // continuously (the streams' 8 MiB messages alone need several MiB each).
