@@ -18,7 +18,6 @@ import (
 // SCADA polling and historian replication, with one suspicious event in
 // twenty (writes from the historian, SIS writes, unknown devices).
 func benchBatch() []event.Event {
-	hmi := event.Endpoint{IP: "10.20.2.11", Known: true, AssetID: "demo-plant/hmi-01", Role: "hmi", Zone: "demo-plant/supervisory", ZoneKind: "supervisory", Purdue: 2, SLT: 2}
 	plcs := []event.Endpoint{plc101,
 		{IP: "10.20.1.12", Known: true, AssetID: "demo-plant/plc-102", Role: "plc", Zone: "demo-plant/control", ZoneKind: "control", Purdue: 1, SLT: 3, Criticality: "critical"},
 		{IP: "10.20.1.13", Known: true, AssetID: "demo-plant/plc-103", Role: "plc", Zone: "demo-plant/control", ZoneKind: "control", Purdue: 1, SLT: 3, Criticality: "critical"},

@@ -22,6 +22,8 @@ var (
 	t0  = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	ews = event.Endpoint{IP: "10.20.2.21", Known: true, AssetID: "demo-plant/ews-01", Role: "ews",
 		Zone: "demo-plant/supervisory", ZoneKind: "supervisory", Purdue: 2, SLT: 2}
+	hmi = event.Endpoint{IP: "10.20.2.11", Known: true, AssetID: "demo-plant/hmi-01", Role: "hmi",
+		Zone: "demo-plant/supervisory", ZoneKind: "supervisory", Purdue: 2, SLT: 2}
 	hist = event.Endpoint{IP: "10.20.3.10", Known: true, AssetID: "demo-plant/hist-01", Role: "historian",
 		Zone: "demo-plant/operations", ZoneKind: "operations", Purdue: 3, SLT: 2}
 	plc101 = event.Endpoint{IP: "10.20.1.11", Known: true, AssetID: "demo-plant/plc-101", Role: "plc",

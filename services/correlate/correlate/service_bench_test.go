@@ -29,7 +29,6 @@ import (
 // OT-007). Every event carries the strings enrich writes (about 1.6 KB
 // per event encoded, as in the end-to-end runs).
 func plantBatch() []event.Event {
-	hmi := event.Endpoint{IP: "10.20.2.11", Known: true, AssetID: "demo-plant/hmi-01", Role: "hmi", Zone: "demo-plant/supervisory", ZoneKind: "supervisory", Purdue: 2, SLT: 2}
 	evs := make([]event.Event, 1000)
 	for i := range evs {
 		id := "p" + strconv.Itoa(i)

@@ -258,16 +258,7 @@ pipelined:
 	timer := time.NewTimer(pubAckWait)
 	defer timer.Stop()
 	for i, p := range futures {
-		var err error
-		select {
-		case <-p.f.Ok():
-		case err = <-p.f.Err():
-		case <-timer.C:
-			err = errors.New("no publish acknowledgement within " + pubAckWait.String())
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		if err != nil {
+		if err := bus.AwaitPubAck(ctx, p.f, timer.C, pubAckWait); err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("pipelined publish not acknowledged; publishing again one by one", "id", p.it.outs[p.out].id, "err", err)
 			}

@@ -170,14 +170,7 @@ func (p *publisher) settle(ctx context.Context, j *job, timer *time.Timer, buf *
 	var err error
 	if j.fut != nil {
 		timer.Reset(pubAckWait)
-		select {
-		case <-j.fut.Ok():
-		case err = <-j.fut.Err():
-		case <-timer.C:
-			err = errors.New("no publish acknowledgement within " + pubAckWait.String())
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
+		err = bus.AwaitPubAck(ctx, j.fut, timer.C, pubAckWait)
 		if err == nil {
 			p.s.m.publishSeconds.Observe(time.Since(j.start).Seconds())
 			p.s.m.batches.WithLabelValues(j.r.site, j.r.source).Inc()

@@ -106,6 +106,23 @@ func BatchMsg(subject string, count int, data []byte) *nats.Msg {
 	return msg
 }
 
+// AwaitPubAck waits for the acknowledgement of a pipelined publish
+// (PublishMsgAsync): nil once it is acknowledged, else the publish's
+// error, an error naming wait when expired (a timer's channel set to wait)
+// fires first, or ctx's error.
+func AwaitPubAck(ctx context.Context, f jetstream.PubAckFuture, expired <-chan time.Time, wait time.Duration) error {
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return err
+	case <-expired:
+		return errors.New("no publish acknowledgement within " + wait.String())
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Publish sends one batch with a deterministic message id and waits for the
 // server's acknowledgement. Timeouts and missing responders (leader
 // elections, restarts) are retried with the same id until ctx ends, so the
