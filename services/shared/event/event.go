@@ -123,6 +123,16 @@ type Event struct {
 	Maint Maint `json:"maint" expr:"maint"`
 	// ModelVersion is the version of the site model used for enrichment.
 	ModelVersion int `json:"model_version,omitempty" expr:"model_version"`
+
+	// fieldsRaw, when not nil, holds the MessagePack map of Fields as it
+	// was in the message (validated, undecoded): UnmarshalEventsRawFields
+	// leaves Fields nil and sets it (see RangeFields). It is no part of
+	// any encoding (msgp and compactgen skip unexported fields). It points
+	// into a slice allocated once per batch, so that the raw form costs an
+	// Event one word, not a slice header, and reflection-based code that
+	// sets every string, slice and map of an Event (tests of other
+	// stages) leaves it alone.
+	fieldsRaw *[]byte
 }
 
 // Endpoint is the zone context of one side of an event.

@@ -575,6 +575,7 @@ func (z *Event) unmarshalCompact(bts []byte) (o []byte, err error) {
 		o = bts
 		return
 	}
+	z.fieldsRaw = nil
 	if msgp.IsNil(bts) {
 		bts, err = msgp.ReadNilBytes(bts)
 		if err != nil {
@@ -1132,46 +1133,55 @@ func (z *Event) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 		o = bts
 		return
 	}
-	if msgp.IsNil(bts) {
-		bts, err = msgp.ReadNilBytes(bts)
+	if d.rawMap != nil {
+		z.fieldsRaw, bts, err = d.readRawMap(bts, "Fields")
 		if err != nil {
-			err = msgp.WrapError(err, "Fields")
 			return
 		}
 		z.Fields = nil
 	} else {
-		var m uint32
-		m, bts, err = msgp.ReadMapHeaderBytes(bts)
-		if err != nil {
-			err = msgp.WrapError(err, "Fields")
-			return
-		}
-		if int64(m) > int64(len(bts)) {
-			err = msgp.WrapError(msgp.ErrShortBytes, "Fields")
-			return
-		}
-		if m > compactLimit {
-			err = msgp.WrapError(msgp.ErrLimitExceeded, "Fields")
-			return
-		}
-		if z.Fields == nil {
-			z.Fields = make(map[string]string, m)
-		} else {
-			clear(z.Fields)
-		}
-		for ; m > 0; m-- {
-			var k, v string
-			k, bts, err = d.readString(bts)
+		z.fieldsRaw = nil
+		if msgp.IsNil(bts) {
+			bts, err = msgp.ReadNilBytes(bts)
 			if err != nil {
 				err = msgp.WrapError(err, "Fields")
 				return
 			}
-			v, bts, err = d.readString(bts)
+			z.Fields = nil
+		} else {
+			var m uint32
+			m, bts, err = msgp.ReadMapHeaderBytes(bts)
 			if err != nil {
-				err = msgp.WrapError(err, "Fields", k)
+				err = msgp.WrapError(err, "Fields")
 				return
 			}
-			z.Fields[k] = v
+			if int64(m) > int64(len(bts)) {
+				err = msgp.WrapError(msgp.ErrShortBytes, "Fields")
+				return
+			}
+			if m > compactLimit {
+				err = msgp.WrapError(msgp.ErrLimitExceeded, "Fields")
+				return
+			}
+			if z.Fields == nil {
+				z.Fields = make(map[string]string, m)
+			} else {
+				clear(z.Fields)
+			}
+			for ; m > 0; m-- {
+				var k, v string
+				k, bts, err = d.readString(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Fields")
+					return
+				}
+				v, bts, err = d.readString(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Fields", k)
+					return
+				}
+				z.Fields[k] = v
+			}
 		}
 	}
 	if n <= 41 {
@@ -1371,6 +1381,7 @@ func (z *Event) zeroCompactFrom(k uint32) {
 		fallthrough
 	case 40:
 		z.Fields = nil
+		z.fieldsRaw = nil
 		fallthrough
 	case 41:
 		z.Raw = ""

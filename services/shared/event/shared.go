@@ -15,6 +15,10 @@ import (
 type sharedText struct {
 	data []byte
 	text string
+	// rawMap, when not nil, asks the compact decoder to leave the Fields
+	// map of the record it decodes undecoded (readRawMap), in this slot
+	// (UnmarshalEventsRawFields).
+	rawMap *[]byte
 }
 
 // readString is msgp.ReadStringBytes returning a substring of d.text

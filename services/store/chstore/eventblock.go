@@ -3,6 +3,7 @@ package chstore
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -222,6 +223,8 @@ type eventBlock struct {
 	// none yet); they are sub-slices of kv.
 	sorted [sortedFields][]string
 	ptrs   []*string
+	// pairs is the scratch space of sortedKV.
+	pairs []kvPair
 }
 
 // sortedFields bounds the field counts whose sorted names nested reuses.
@@ -291,14 +294,17 @@ func (b *eventBlock) appendStrings(col chcol.Interface, ss []string) error {
 }
 
 // nested fills keys and values with the fields of evs, as NestedKV does,
-// in storage reused from block to block. The events of a source mostly
-// share one set of field names: an event whose map holds exactly the
-// sorted names of the last event with as many fields takes them (and only
-// looks its values up) instead of collecting and sorting its own.
+// in storage reused from block to block. The fields are read with
+// RangeFields, so an event decoded by event.UnmarshalEventsRawFields,
+// whose fields are still the message's bytes, needs no map. The events of
+// a source mostly share one set of field names: an event whose fields are
+// exactly the sorted names of the last event with as many fields takes
+// them (and only places its values) instead of collecting and sorting its
+// own.
 func (b *eventBlock) nested(evs []*event.Event) {
 	n := 0
 	for _, e := range evs {
-		n += 2 * len(e.Fields)
+		n += 2 * e.NumFields()
 	}
 	if cap(b.kv) < n {
 		b.kv = make([]string, n)
@@ -309,42 +315,77 @@ func (b *eventBlock) nested(evs []*event.Event) {
 	// below.
 	clear(b.sorted[:])
 	for _, e := range evs {
-		m := len(e.Fields)
+		m := e.NumFields()
 		if m < len(b.sorted) {
-			if keys := b.sorted[m]; keys != nil && lookupAll(e.Fields, keys, kv[:m]) {
+			if keys := b.sorted[m]; keys != nil && placeValues(e, keys, kv[:m]) {
 				b.keys, b.values = append(b.keys, keys), append(b.values, kv[:m:m])
 				kv = kv[m:]
 				continue
 			}
 		}
-		keys, vals := kv[:0:m], kv[m:2*m:2*m]
+		keys, vals := sortedKV(e, kv[:2*m], &b.pairs)
 		kv = kv[2*m:]
-		for k := range e.Fields {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for i, k := range keys {
-			vals[i] = e.Fields[k]
-		}
-		if m < len(b.sorted) {
-			b.sorted[m] = keys
+		if len(keys) < len(b.sorted) {
+			b.sorted[len(keys)] = keys
 		}
 		b.keys, b.values = append(b.keys, keys), append(b.values, vals)
 	}
 }
 
-// lookupAll sets vals[i] to fields[keys[i]] for every key, reporting
-// whether fields holds them all (with len(keys) == len(fields): whether
-// keys are exactly its names).
-func lookupAll(fields map[string]string, keys, vals []string) bool {
-	for i, k := range keys {
-		v, ok := fields[k]
-		if !ok {
+// placeValues sets vals[i] to the value of field keys[i] of e, for the
+// sorted keys (fewer than 64), reporting whether e's fields are exactly
+// keys, each once.
+func placeValues(e *event.Event, keys, vals []string) bool {
+	var seen uint64
+	for k, v := range e.RangeFields {
+		i, found := slices.BinarySearch(keys, k)
+		if !found || seen&(1<<i) != 0 {
 			return false
 		}
+		seen |= 1 << i
 		vals[i] = v
 	}
-	return true
+	return bits.OnesCount64(seen) == len(keys)
+}
+
+// kvPair is one field of an event.
+type kvPair struct{ k, v string }
+
+// sortedKV returns the field names of e sorted and their values, as
+// NestedKV returns those of a map, in kv (2*e.NumFields() long): keys is a
+// prefix of kv[:len(kv)/2] and values of the rest. A name a raw map holds
+// twice (see event.Event.RangeFields) is kept once, with its last value, as
+// the map decoding keeps it. pairs is scratch space.
+func sortedKV(e *event.Event, kv []string, pairs *[]kvPair) (keys, values []string) {
+	ps := (*pairs)[:0]
+	for k, v := range e.RangeFields {
+		ps = append(ps, kvPair{k, v})
+	}
+	// Stable: of a name's pairs, the last in the map stays last.
+	slices.SortStableFunc(ps, func(a, b kvPair) int { return strings.Compare(a.k, b.k) })
+	m := len(kv) / 2
+	keys, values = kv[:0:m], kv[m:m:2*m]
+	for i, p := range ps {
+		if i+1 < len(ps) && ps[i+1].k == p.k {
+			continue // a later value of the same name follows
+		}
+		keys, values = append(keys, p.k), append(values, p.v)
+	}
+	clear(ps) // the strings point into a message
+	*pairs = ps
+	return keys, values
+}
+
+// eventKV returns the field names of e sorted and their values, the
+// fields.key and fields.value arrays of its row (NestedKV of its Fields,
+// also when they were left raw by event.UnmarshalEventsRawFields).
+func eventKV(e *event.Event) (keys, values []string) {
+	m := e.NumFields()
+	if e.Fields != nil || m == 0 {
+		return NestedKV(e.Fields)
+	}
+	var pairs []kvPair
+	return sortedKV(e, make([]string, 2*m), &pairs)
 }
 
 // gather fills *buf with get of every event and returns it.

@@ -321,7 +321,7 @@ func EventRow(e *event.Event) ([]any, error) {
 	}
 	t, tms := DateTime(e.Time)
 	rt, rms := DateTime(e.ReceivedAt)
-	keys, vals := NestedKV(e.Fields)
+	keys, vals := eventKV(e)
 	row := []any{
 		id, &e.Site, t, tms, rt, rms,
 		&e.Source, &e.Format, &e.Transport, &e.Peer, &e.Host, &e.App, &e.ProcID, &e.MsgID,

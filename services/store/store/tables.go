@@ -49,13 +49,17 @@ func decoder[T any](rows func(*T) ([][]any, error), meta func(*T) (id, site, sou
 }
 
 // eventDecoder decodes a batch of events without copying their strings
-// (event.UnmarshalEventsShared: they point into data, the message's bytes,
-// which the writer holds until the batch is acknowledged) and maps each
-// event to a chstore.EventRef row (chstore.EventRefs, the rows of a message
-// in one allocation), which chstore.Insert sends column by column. Whatever outlives the batch copies what it keeps (textIndex.state
-// clones the site).
+// and without building their Fields maps (event.UnmarshalEventsRawFields:
+// the strings, and the fields of compact records, point into data, the
+// message's bytes, which the writer holds until the batch is
+// acknowledged) and maps each event to a chstore.EventRef row
+// (chstore.EventRefs, the rows of a message in one allocation), which
+// chstore.Insert sends column by column, reading the fields with
+// RangeFields. Whatever outlives the batch copies what it keeps
+// (textIndex.state clones the site); a dead letter's payload decodes the
+// fields (payload).
 func eventDecoder(data []byte) ([]record, error) {
-	evs, err := event.UnmarshalEventsShared(data, nil)
+	evs, err := event.UnmarshalEventsRawFields(data, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -319,7 +319,16 @@ func (w *writer) decode(msg jetstream.Msg) ([]record, error) {
 	return w.t.decode(msg.Data())
 }
 
+// payload is v JSON-encoded, the payload of a dead letter. An event
+// whose fields eventDecoder left raw (event.UnmarshalEventsRawFields) is
+// encoded with its Fields map decoded (in a copy: its row may still
+// alias it).
 func payload(v any) string {
+	if e, ok := v.(*event.Event); ok && e.Fields == nil && e.NumFields() > 0 {
+		c := *e
+		c.DecodeFields()
+		v = &c
+	}
 	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Sprintf("%+v", v)

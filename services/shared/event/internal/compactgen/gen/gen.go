@@ -11,6 +11,7 @@ import (
 	"go/parser"
 	"go/token"
 	"strconv"
+	"strings"
 )
 
 // OrderVar is the name of the variable in package event that holds the
@@ -50,7 +51,21 @@ type field struct {
 	name string
 	kind kind
 	typ  string // the struct type name, for kStruct
+	// raw names the field's raw companion, for a kStringMap field X whose
+	// struct declares `xRaw *[]byte` (see RawSuffix); "" when it has none.
+	raw string
 }
+
+// RawSuffix ends the name of the raw companion of a map[string]string
+// field: a struct with a field X of that type and an unexported field
+// named x+RawSuffix (X with its first letter lower-cased) of type *[]byte
+// gets a shared decoder that, when the decoding state asks for it
+// (d.rawMap != nil, UnmarshalEventsRawFields), leaves the map undecoded
+// (d.readRawMap(bts, "X")):
+// it validates it, stores its bytes in *d.rawMap and points the companion
+// at them (nil for a nil map), leaving X nil. At most one field of all
+// the records may have a companion: d.rawMap is one slot per record.
+const RawSuffix = "Raw"
 
 // record is a type with a compact encoding and its fields in order.
 type record struct {
@@ -76,6 +91,7 @@ func Compact(typeSrc, orderSrc []byte) ([]byte, error) {
 		return nil, err
 	}
 	var recs []record
+	var raws []string
 	for _, name := range names {
 		st, ok := structs[name]
 		if !ok {
@@ -85,7 +101,15 @@ func Compact(typeSrc, orderSrc []byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		for _, f := range rec.fields {
+			if f.raw != "" {
+				raws = append(raws, name+"."+f.name)
+			}
+		}
 		recs = append(recs, rec)
+	}
+	if len(raws) > 1 {
+		return nil, fmt.Errorf("raw companions for %s: at most one map field may have one", strings.Join(raws, ", "))
 	}
 	var out bytes.Buffer
 	out.WriteString(Header)
@@ -196,13 +220,19 @@ func parseStructs(src []byte) (map[string]*ast.StructType, error) {
 // buildRecord checks that order lists exactly the fields of st, each once,
 // and classifies their types.
 func buildRecord(name string, st *ast.StructType, order []string, all map[string][]string) (record, error) {
-	types := map[string]ast.Expr{}
+	types, unexported := map[string]ast.Expr{}, map[string]ast.Expr{}
 	var declared []string
 	for _, f := range st.Fields.List {
 		if len(f.Names) == 0 {
 			return record{}, fmt.Errorf("%s: embedded field %s: the compact codec does not know embedded fields", name, exprString(f.Type))
 		}
 		for _, n := range f.Names {
+			if !n.IsExported() {
+				// Not part of the record (as in the msgp map form); a
+				// raw companion is looked up below.
+				unexported[n.Name] = f.Type
+				continue
+			}
 			types[n.Name] = f.Type
 			declared = append(declared, n.Name)
 		}
@@ -221,6 +251,15 @@ func buildRecord(name string, st *ast.StructType, order []string, all map[string
 		f, err := classify(fn, t, all)
 		if err != nil {
 			return record{}, fmt.Errorf("%s.%s: %w", name, fn, err)
+		}
+		if f.kind == kStringMap {
+			rn := strings.ToLower(fn[:1]) + fn[1:] + RawSuffix
+			if rt, ok := unexported[rn]; ok {
+				if s := exprString(rt); s != "*[]byte" {
+					return record{}, fmt.Errorf("%s.%s: raw companion of %s has type %s, want *[]byte", name, rn, fn, s)
+				}
+				f.raw = rn
+			}
 		}
 		rec.fields = append(rec.fields, f)
 	}
@@ -406,6 +445,22 @@ return
 }
 `, check, q, x, readStr)
 		case kStringMap:
+			switch {
+			case shared && f.raw != "":
+				// readRawMap adds the field's context to its errors, as
+				// the map decoding below does (with the key of a value).
+				fmt.Fprintf(w, `if d.rawMap != nil {
+z.%[2]s, bts, err = d.readRawMap(bts, %[1]s)
+if err != nil {
+return
+}
+%[3]s = nil
+} else {
+z.%[2]s = nil
+`, q, f.raw, x)
+			case f.raw != "":
+				fmt.Fprintf(w, "z.%s = nil\n", f.raw)
+			}
 			fmt.Fprintf(w, `if msgp.IsNil(bts) {
 bts, err = msgp.ReadNilBytes(bts)
 %[1]s%[3]s = nil
@@ -441,6 +496,9 @@ return
 }
 }
 `, check, q, x, readStr)
+			if shared && f.raw != "" {
+				w.WriteString("}\n")
+			}
 		case kStruct:
 			fmt.Fprintf(w, "bts, err = %s.%s\n%s", x, nested, check)
 		}
@@ -481,6 +539,9 @@ func writeZero(w *bytes.Buffer, r record) {
 			zero = f.typ + "{}"
 		}
 		fmt.Fprintf(w, "case %d:\nz.%s = %s\n", i, f.name, zero)
+		if f.raw != "" {
+			fmt.Fprintf(w, "z.%s = nil\n", f.raw)
+		}
 		if i < len(r.fields)-1 {
 			w.WriteString("fallthrough\n")
 		}

@@ -29,6 +29,8 @@ func TestCompact(t *testing.T) {
 		"bts, err = z.Src.unmarshalCompactShared(bts, d)",
 		"z.Time, bts, err = readCompactTime(bts)",
 		"z.zeroCompactFrom(46)",
+		// Event.fieldsRaw: skipped as a field, the raw companion of Fields.
+		"z.fieldsRaw, bts, err = d.readRawMap(bts, \"Fields\")",
 	} {
 		if !strings.Contains(string(code), want) {
 			t.Errorf("generated code lacks %q", want)
@@ -47,6 +49,8 @@ func TestCompact(t *testing.T) {
 		{"embedded field", "package event\ntype Event struct{ Other }\n", `"Other"`, "embedded field Other"},
 		{"no struct", "package event\n", `"A"`, "no struct Event"},
 		{"not a string", "package event\ntype Event struct{ A string }\n", `A`, "not a string literal"},
+		{"raw companion of the wrong type", "package event\ntype Event struct{ A map[string]string; aRaw []byte }\n", `"A"`, "raw companion of A has type []byte"},
+		{"two raw companions", "package event\ntype Event struct{ A, B map[string]string; aRaw, bRaw *[]byte }\n", `"A", "B"`, "at most one map field"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,6 +59,15 @@ func TestCompact(t *testing.T) {
 				t.Fatalf("err = %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+	// An unexported field is not a position; a map without a companion
+	// has no raw decoding.
+	code, err = Compact([]byte("package event\ntype Event struct{ A map[string]string; b int }\n"), []byte(strings.Replace(order, "%s", `"A"`, 1)))
+	if err != nil {
+		t.Fatalf("unexported field: %v", err)
+	}
+	if strings.Contains(string(code), "z.b") || strings.Contains(string(code), "rawMap") {
+		t.Fatalf("unexported field or raw decoding in the code:\n%s", code)
 	}
 	if _, err := Compact(typeSrc, []byte("package event\n")); err == nil || !strings.Contains(err.Error(), "no var compactOrder") {
 		t.Fatalf("order file without the var: err = %v", err)

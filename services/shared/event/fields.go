@@ -1,0 +1,178 @@
+package event
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/tinylib/msgp/msgp"
+)
+
+// UnmarshalEventsRawFields decodes a batch of events like
+// UnmarshalEventsShared, with the same obligations (the events' strings
+// share data's memory), except that the Fields of a compact record are
+// not decoded into a map: they are validated as UnmarshalEventsShared
+// validates them (the same input is accepted and rejected, with the same
+// error) and left as the record's MessagePack bytes, a part of data.
+// Such an event has a nil Fields; RangeFields, NumFields and DecodeFields
+// read its fields from the bytes, which stay valid while data is. A
+// map-form record (written before the compact form) is decoded into a
+// Fields map as by UnmarshalEventsShared.
+//
+// It is for a reader that does not need the map: the store, which writes
+// the fields as two sorted arrays, saves a map and its buckets per event.
+// Code that reads e.Fields directly, or encodes the event (MarshalMsg,
+// AppendEvents, encoding/json: they write Fields as it is), must call
+// DecodeFields first.
+func UnmarshalEventsRawFields(data []byte, dst []Event) ([]Event, error) {
+	n, bts, err := msgp.ReadArrayHeaderBytes(data)
+	if err != nil {
+		return dst[:0], fmt.Errorf("decode batch: %w", err)
+	}
+	if int(n) > len(bts) {
+		return dst[:0], fmt.Errorf("decode batch: %d events in %d bytes: %w", n, len(bts), msgp.ErrShortBytes)
+	}
+	if cap(dst) >= int(n) {
+		dst = dst[:n]
+		clear(dst)
+	} else {
+		dst = make([]Event, n)
+	}
+	// One slot per event for its raw Fields, allocated once for the batch
+	// (an Event holds a pointer to its slot, see Event.fieldsRaw).
+	slots := make([][]byte, n)
+	d := &sharedText{data: data, text: unsafe.String(unsafe.SliceData(data), len(data))}
+	for i := range dst {
+		d.rawMap = &slots[i]
+		if bts, err = dst[i].unmarshalRecordShared(bts, d); err != nil {
+			return dst[:0], fmt.Errorf("decode batch: %w", msgp.WrapError(err, i))
+		}
+	}
+	if len(bts) != 0 {
+		return dst[:0], fmt.Errorf("decode batch: %d trailing bytes", len(bts))
+	}
+	return dst, nil
+}
+
+// readRawMap validates the MessagePack map of strings to strings (or nil)
+// b starts with, as the compact decoder of the map field name reads it,
+// stores its bytes in *d.rawMap and returns d.rawMap (nil for a nil map)
+// and the rest of b. Its errors are the map decoding's, with the same
+// context (name, and the key of a bad value).
+func (d *sharedText) readRawMap(b []byte, name string) (*[]byte, []byte, error) {
+	if msgp.IsNil(b) {
+		o, err := msgp.ReadNilBytes(b)
+		if err != nil {
+			return nil, o, msgp.WrapError(err, name)
+		}
+		return nil, o, nil
+	}
+	m, o, err := msgp.ReadMapHeaderBytes(b)
+	if err != nil {
+		return nil, o, msgp.WrapError(err, name)
+	}
+	if int64(m) > int64(len(o)) {
+		return nil, o, msgp.WrapError(msgp.ErrShortBytes, name)
+	}
+	if m > compactLimit {
+		return nil, o, msgp.WrapError(msgp.ErrLimitExceeded, name)
+	}
+	for ; m > 0; m-- {
+		var k []byte
+		if k, o, err = msgp.ReadStringZC(o); err != nil {
+			return nil, o, msgp.WrapError(err, name)
+		}
+		if _, o, err = msgp.ReadStringZC(o); err != nil {
+			return nil, o, msgp.WrapError(err, name, string(k))
+		}
+	}
+	*d.rawMap = b[:len(b)-len(o)]
+	return d.rawMap, o, nil
+}
+
+// rawFields returns the raw Fields map of z (see UnmarshalEventsRawFields)
+// after its header, and its number of pairs; ok is false when z has none.
+func (z *Event) rawFields() (pairs []byte, n uint32, ok bool) {
+	if z.fieldsRaw == nil {
+		return nil, 0, false
+	}
+	// Validated when decoded: the header reads.
+	n, pairs, err := msgp.ReadMapHeaderBytes(*z.fieldsRaw)
+	if err != nil {
+		return nil, 0, false
+	}
+	return pairs, n, true
+}
+
+// zcString is v as a string sharing its memory ("" for an empty v, which
+// keeps nothing alive).
+func zcString(v []byte) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(v), len(v))
+}
+
+// NumFields returns the number of fields of z: len(z.Fields), or, for an
+// event decoded by UnmarshalEventsRawFields whose Fields were left raw,
+// the number of key/value pairs RangeFields yields.
+func (z *Event) NumFields() int {
+	if z.Fields != nil {
+		return len(z.Fields)
+	}
+	_, n, _ := z.rawFields()
+	return int(n)
+}
+
+// RangeFields calls yield with every key and value of the event's fields
+// until yield returns false: the entries of z.Fields (in map order) when
+// it is not nil, else, for an event decoded by UnmarshalEventsRawFields,
+// the pairs of the raw map in their encoded order, as strings sharing the
+// message's memory (valid while it is; strings.Clone what is kept). A raw
+// map that holds a key twice (no encoder of this package writes one)
+// yields it twice; the map decoding keeps the last value. Its signature
+// is an iterator's: `for k, v := range e.RangeFields`.
+func (z *Event) RangeFields(yield func(k, v string) bool) {
+	if z.Fields != nil {
+		for k, v := range z.Fields {
+			if !yield(k, v) {
+				return
+			}
+		}
+		return
+	}
+	b, n, ok := z.rawFields()
+	if !ok {
+		return
+	}
+	for ; n > 0; n-- {
+		k, o, err := msgp.ReadStringZC(b)
+		if err != nil {
+			return // validated when decoded: unreachable
+		}
+		v, o, err := msgp.ReadStringZC(o)
+		if err != nil {
+			return
+		}
+		b = o
+		if !yield(zcString(k), zcString(v)) {
+			return
+		}
+	}
+}
+
+// DecodeFields sets z.Fields to the map UnmarshalEventsShared would have
+// decoded when they were left raw by UnmarshalEventsRawFields (its
+// strings share the message's memory), after which z is that decoder's
+// event; it does nothing for any other event.
+func (z *Event) DecodeFields() {
+	if z.fieldsRaw == nil || z.Fields != nil {
+		z.fieldsRaw = nil
+		return
+	}
+	m := make(map[string]string, z.NumFields())
+	z.RangeFields(func(k, v string) bool {
+		m[k] = v
+		return true
+	})
+	z.Fields, z.fieldsRaw = m, nil
+}

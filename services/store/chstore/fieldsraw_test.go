@@ -1,0 +1,167 @@
+package chstore
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/c981/c981/services/shared/event"
+)
+
+// rawAndMapEvents encodes evs as a bus batch and decodes it twice: with
+// the Fields of every event left raw (event.UnmarshalEventsRawFields, what
+// the store does) and decoded into maps (event.UnmarshalEventsShared).
+func rawAndMapEvents(t testing.TB, evs []event.Event) (raw, maps []event.Event) {
+	t.Helper()
+	data, err := event.MarshalEvents(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decodeBoth(t, data)
+}
+
+// decodeBoth decodes the bus batch data with both decoders.
+func decodeBoth(t testing.TB, data []byte) (raw, maps []event.Event) {
+	t.Helper()
+	raw, err := event.UnmarshalEventsRawFields(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps, err = event.UnmarshalEventsShared(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw, maps
+}
+
+// TestEventKVRawFields checks that the fields.key and fields.value arrays
+// of an event whose fields were left raw are those of its map (NestedKV),
+// through EventRow's eventKV and through the block builder's nested, by
+// number of fields (none, empty, one, many, more than sortedFields) and
+// for a raw map holding a key twice (the last value wins, as in the map).
+func TestEventKVRawFields(t *testing.T) {
+	many := map[string]string{}
+	for i := range 2 * sortedFields {
+		many["k"+strconv.Itoa(i)] = "v" + strconv.Itoa(i)
+	}
+	dup, err := event.MarshalEvents([]event.Event{{ID: "x", Fields: map[string]string{"dupA": "1", "dupB": "2", "c": "3"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup = bytes.Replace(dup, []byte("dupB"), []byte("dupA"), 1)
+	tests := []struct {
+		name   string
+		fields []map[string]string // the fields of the events of one batch
+		data   []byte              // or the batch itself
+	}{
+		{"nil", []map[string]string{nil}, nil},
+		{"empty", []map[string]string{{}}, nil},
+		{"one", []map[string]string{{"k": "v"}}, nil},
+		{"empty strings", []map[string]string{{"": ""}}, nil},
+		{"many", []map[string]string{many}, nil},
+		{"same names reused", []map[string]string{{"a": "1", "b": "2"}, {"b": "3", "a": "4"}, {"a": "5", "c": "6"}, nil, {"a": "7", "b": "8"}}, nil},
+		{"duplicate key", nil, dup},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := tt.data
+			if data == nil {
+				evs := make([]event.Event, len(tt.fields))
+				for i, f := range tt.fields {
+					evs[i] = event.Event{ID: event.NewID("kv", strconv.Itoa(i)), Fields: f}
+				}
+				if data, err = event.MarshalEvents(evs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			raw, maps := decodeBoth(t, data)
+			var blk eventBlock
+			ptrs := make([]*event.Event, len(raw))
+			for i := range raw {
+				ptrs[i] = &raw[i]
+			}
+			// Twice: the second pass reuses the block's storage.
+			for pass := range 2 {
+				blk.nested(ptrs)
+				for i := range raw {
+					wk, wv := NestedKV(maps[i].Fields)
+					gk, gv := eventKV(&raw[i])
+					if !slices.Equal(gk, wk) || !slices.Equal(gv, wv) {
+						t.Fatalf("event %d: eventKV = %q %q, want %q %q", i, gk, gv, wk, wv)
+					}
+					if !slices.Equal(blk.keys[i], wk) || !slices.Equal(blk.values[i], wv) {
+						t.Fatalf("pass %d, event %d: nested = %q %q, want %q %q", pass, i, blk.keys[i], blk.values[i], wk, wv)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestInsertEventsRawFields checks that the columns of the InsertEvents
+// tests' events decoded with raw fields (the store's decoding), and their
+// EventRow rows, encode to the bytes of the same events decoded into
+// Fields maps.
+func TestInsertEventsRawFields(t *testing.T) {
+	conn := migrated(t)
+	ctx := context.Background()
+	var evs []event.Event
+	for _, e := range blockEvents(t) {
+		evs = append(evs, *e)
+	}
+	raw, maps := rawAndMapEvents(t, evs)
+	rawFields := 0
+	for i := range raw {
+		if raw[i].Fields == nil && raw[i].NumFields() > 0 {
+			rawFields++
+		}
+	}
+	if rawFields == 0 {
+		t.Fatal("no event with raw fields: the test compares maps with maps")
+	}
+	stored := time.Date(2026, 11, 26, 18, 0, 0, 123e6, time.UTC)
+	query := InsertQuery(TableEvents, EventColumns)
+	encode := func(evs []event.Event, rowPath bool) [][]byte {
+		t.Helper()
+		b, err := conn.PrepareBatch(ctx, query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = b.Abort() }()
+		if rowPath {
+			rows := make([][]any, len(evs))
+			for i := range evs {
+				if rows[i], err = EventRow(&evs[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			SetStoredMS(rows, indexOf(EventColumns, StoredMSColumn), stored)
+			if i, err := newBlockAppender(b.Columns()).append(rows); err != nil {
+				t.Fatalf("row %d: %v", i, err)
+			}
+			return encodeColumns(b)
+		}
+		blk := eventBlock{storedMS: stored.UnixMilli()}
+		ptrs := make([]*event.Event, len(evs))
+		for i := range evs {
+			ptrs[i] = &evs[i]
+		}
+		for start := 0; start < len(ptrs); start += InsertBlockRows {
+			if err := blk.append(b.Columns(), ptrs[start:min(start+InsertBlockRows, len(ptrs))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return encodeColumns(b)
+	}
+	for _, rowPath := range []bool{false, true} {
+		want, got := encode(maps, rowPath), encode(raw, rowPath)
+		for i, c := range got {
+			if !bytes.Equal(c, want[i]) {
+				t.Errorf("row path %v, column %s: %d bytes differ from the map-decoded events' %d", rowPath, EventColumns[i], len(c), len(want[i]))
+			}
+		}
+	}
+}
