@@ -35,7 +35,9 @@ type ConnConfig struct {
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// ReadTimeout bounds waiting for the server during one query or insert.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
-	// MaxOpenConns bounds the connection pool.
+	// MaxOpenConns bounds the connection pool (default 16: the store's
+	// events writer inserts up to store.insert_concurrency batches at once,
+	// each other table one, and the console queries share the pool).
 	MaxOpenConns int `yaml:"max_open_conns"`
 	// CreateDatabase creates Database (connecting to "default" first) when
 	// it does not exist.
@@ -50,7 +52,7 @@ func DefaultConnConfig() ConnConfig {
 		Username:     "default",
 		DialTimeout:  5 * time.Second,
 		ReadTimeout:  60 * time.Second,
-		MaxOpenConns: 10,
+		MaxOpenConns: 16,
 	}
 }
 

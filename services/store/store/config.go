@@ -18,13 +18,13 @@ import (
 //	  password: ""
 //	  dial_timeout: 5s
 //	  read_timeout: 60s
-//	  max_open_conns: 10
+//	  max_open_conns: 16
 //	  create_database: true
 //	batch_rows: 50000
 //	batch_wait: 1s
 //	max_batch_bytes: 25165824
 //	max_ack_pending: 1000
-//	insert_concurrency: 2
+//	insert_concurrency: 4
 //	ack_wait: 30s
 //	retry_min: 100ms
 //	retry_max: 10s
@@ -52,13 +52,14 @@ type Config struct {
 	MaxBatchBytes int `yaml:"max_batch_bytes"`
 	// InsertConcurrency is the number of batches of the events table
 	// inserted into ClickHouse at the same time (the other tables insert
-	// one batch at a time). One INSERT is processed by one ClickHouse
-	// thread and waits for it: with one at a time, the events writer
-	// stored at most what one insert stream does (~30k events/s on the
-	// 2-core bench machine, docs/BENCHMARKS.md). Batches are still
-	// acknowledged in the order they were gathered. Default 2 (at most
+	// one batch at a time). One INSERT is written by one ClickHouse thread
+	// and takes ~45 µs per row of wall time on the 2-core bench machine
+	// (~15 µs of it CPU): with one insert at a time the events writer
+	// stored at most ~30k events/s, with two ~42k, with four it keeps up
+	// with 45k (docs/BENCHMARKS.md, session 5). Batches are still
+	// acknowledged in the order they were gathered. Default 4; at most
 	// clickhouse.max_open_conns, whose pool the other tables and the
-	// console share).
+	// console share.
 	InsertConcurrency int `yaml:"insert_concurrency"`
 	// MaxAckPending bounds the unacknowledged messages per table (the
 	// messages of one batch); it is also the durable consumers' setting.
@@ -90,7 +91,7 @@ const (
 	DefaultMaxAckPending = 1000
 	DefaultAckWait       = 30 * time.Second
 	// DefaultInsertConcurrency is the default InsertConcurrency.
-	DefaultInsertConcurrency = 2
+	DefaultInsertConcurrency = 4
 	DefaultRetryMin          = 100 * time.Millisecond
 	DefaultRetryMax          = 10 * time.Second
 	// DefaultRetentionInterval is the period of the retention runs.
