@@ -1,7 +1,6 @@
 package event
 
 import (
-	"fmt"
 	"unsafe"
 
 	"github.com/tinylib/msgp/msgp"
@@ -24,33 +23,7 @@ import (
 // AppendEvents, encoding/json: they write Fields as it is), must call
 // DecodeFields first.
 func UnmarshalEventsRawFields(data []byte, dst []Event) ([]Event, error) {
-	n, bts, err := msgp.ReadArrayHeaderBytes(data)
-	if err != nil {
-		return dst[:0], fmt.Errorf("decode batch: %w", err)
-	}
-	if int(n) > len(bts) {
-		return dst[:0], fmt.Errorf("decode batch: %d events in %d bytes: %w", n, len(bts), msgp.ErrShortBytes)
-	}
-	if cap(dst) >= int(n) {
-		dst = dst[:n]
-		clear(dst)
-	} else {
-		dst = make([]Event, n)
-	}
-	// One slot per event for its raw Fields, allocated once for the batch
-	// (an Event holds a pointer to its slot, see Event.fieldsRaw).
-	slots := make([][]byte, n)
-	d := &sharedText{data: data, text: unsafe.String(unsafe.SliceData(data), len(data))}
-	for i := range dst {
-		d.rawMap = &slots[i]
-		if bts, err = dst[i].unmarshalRecordShared(bts, d); err != nil {
-			return dst[:0], fmt.Errorf("decode batch: %w", msgp.WrapError(err, i))
-		}
-	}
-	if len(bts) != 0 {
-		return dst[:0], fmt.Errorf("decode batch: %d trailing bytes", len(bts))
-	}
-	return dst, nil
+	return unmarshalEventsShared(data, dst, true)
 }
 
 // readRawMap validates the MessagePack map of strings to strings (or nil)

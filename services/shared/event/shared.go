@@ -47,6 +47,12 @@ func (d *sharedText) readString(b []byte) (string, []byte, error) {
 // dropped after the batch is processed (enrich re-encodes them, store
 // turns them into rows) and copy (strings.Clone) what is kept for long.
 func UnmarshalEventsShared(data []byte, dst []Event) ([]Event, error) {
+	return unmarshalEventsShared(data, dst, false)
+}
+
+// unmarshalEventsShared is UnmarshalEventsShared and, with rawFields,
+// UnmarshalEventsRawFields.
+func unmarshalEventsShared(data []byte, dst []Event, rawFields bool) ([]Event, error) {
 	n, bts, err := msgp.ReadArrayHeaderBytes(data)
 	if err != nil {
 		return dst[:0], fmt.Errorf("decode batch: %w", err)
@@ -64,7 +70,17 @@ func UnmarshalEventsShared(data []byte, dst []Event) ([]Event, error) {
 	}
 	// The strings alias data (see the obligations above): no copy.
 	d := &sharedText{data: data, text: unsafe.String(unsafe.SliceData(data), len(data))}
+	var slots [][]byte
+	if rawFields {
+		// One slot per event for its raw Fields, allocated once for the
+		// batch (an Event holds a pointer to its slot, see
+		// Event.fieldsRaw).
+		slots = make([][]byte, n)
+	}
 	for i := range dst {
+		if rawFields {
+			d.rawMap = &slots[i]
+		}
 		if bts, err = dst[i].unmarshalRecordShared(bts, d); err != nil {
 			return dst[:0], fmt.Errorf("decode batch: %w", msgp.WrapError(err, i))
 		}
