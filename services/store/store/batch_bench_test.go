@@ -357,3 +357,18 @@ func BenchmarkStoreBatch(b *testing.B) {
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(events), "cpu-ns/event")
 	b.ReportMetric(float64(events)/float64(b.N), "events/op")
 }
+
+// flush inserts the batch's rows and dead letters, then acknowledges its
+// messages, in one goroutine (what run's insert goroutine and finisher do
+// for a gathered batch). It returns an error, leaving the messages
+// unacknowledged, only when ctx ends first or the test hook fails.
+func (w *writer) flush(ctx context.Context, b *batch) error {
+	if b.stopKeepAlive == nil {
+		b.stopKeepAlive = w.keepAlive(b)
+	}
+	rejected, err := w.insertAll(ctx, w.t.name, w.t.columns, b.rows)
+	if err != nil {
+		return err
+	}
+	return w.finish(ctx, b, rejected)
+}

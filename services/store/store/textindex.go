@@ -440,17 +440,10 @@ func countGrams(counter *gramCounter, b *batch) *gramBatch {
 }
 
 // indexText inserts the event_grams rows of the batch's keys (counted by
-// the gathering goroutine) and remembers them. It returns an error only
-// when ctx ends.
+// the gathering goroutine, which sets b.grams for every batch of the
+// events writer) and remembers them. It returns an error only when ctx
+// ends.
 func (w *writer) indexText(ctx context.Context, b *batch) error {
-	if b.grams == nil {
-		// Not counted when gathered (a batch flushed by other means):
-		// count it here, with the flushing goroutine's own counter.
-		if w.flushCounter == nil {
-			w.flushCounter = newGramCounter()
-		}
-		b.grams = countGrams(w.flushCounter, b)
-	}
 	vals := w.idx.rows(b.grams)
 	if err := w.insertGrams(ctx, vals); err != nil {
 		return err

@@ -39,10 +39,9 @@ type writer struct {
 	log  *slog.Logger
 	// idx and grams build the text-search index of the events writer
 	// (nil for the other tables; textindex.go): grams counts the keys of
-	// a gathered batch, idx decides which rows the flush inserts.
-	idx          *textIndex
-	grams        *gramCounter
-	flushCounter *gramCounter // lazily, for a batch grams did not count
+	// a gathered batch, idx decides which rows the finisher inserts.
+	idx   *textIndex
+	grams *gramCounter
 }
 
 // held is one message of the batch being gathered.
@@ -334,20 +333,6 @@ func payload(v any) string {
 		return fmt.Sprintf("%+v", v)
 	}
 	return string(data)
-}
-
-// flush inserts the batch's rows and dead letters, then acknowledges its
-// messages. It returns an error, leaving the messages unacknowledged, only
-// when ctx ends first or the test hook fails.
-func (w *writer) flush(ctx context.Context, b *batch) error {
-	if b.stopKeepAlive == nil {
-		b.stopKeepAlive = w.keepAlive(b)
-	}
-	rejected, err := w.insertAll(ctx, w.t.name, w.t.columns, b.rows)
-	if err != nil {
-		return err
-	}
-	return w.finish(ctx, b, rejected)
 }
 
 // finish completes a batch whose rows are inserted (but for rejected):
