@@ -266,16 +266,16 @@ func (l *listener) requestID(key string, i int) string {
 // Idempotency-Key), then its dead letters.
 func (l *listener) publishRequest(ctx context.Context, evs []event.Event, dls []event.DeadLetter) error {
 	cfg := l.s.cfg
+	var buf []byte
 	for len(evs) > 0 {
 		n, size := 0, 0
 		for n < len(evs) && n < cfg.MaxBatch && (n == 0 || size+eventSize(&evs[n]) <= cfg.MaxBatchBytes) {
 			size += eventSize(&evs[n])
 			n++
 		}
-		if l.s.enricher != nil {
-			l.s.enricher.EnrichInline(evs[:n])
-		}
-		if err := l.publishBatch(ctx, evs[:n]); err != nil {
+		l.s.enrich(evs[:n])
+		if err := l.s.publishEvents(ctx, l.def, evs[:n], &buf); err != nil {
+			l.s.m.publishErrors.WithLabelValues(l.def.publishSubject()).Inc()
 			return err
 		}
 		evs = evs[n:]
@@ -290,41 +290,6 @@ func (l *listener) publishRequest(ctx context.Context, evs []event.Event, dls []
 		dls = dls[n:]
 	}
 	return nil
-}
-
-// publishBatch publishes evs as one message; a batch the bus refuses as too
-// large is split in halves, a single event too large is dead-lettered.
-func (l *listener) publishBatch(ctx context.Context, evs []event.Event) error {
-	r := l.def
-	subject := r.publishSubject()
-	start := time.Now()
-	data, err := event.AppendEvents(nil, evs)
-	if err != nil {
-		return fmt.Errorf("encode batch for %s: %w", subject, err)
-	}
-	err = bus.Publish(ctx, l.s.js, subject, evs[0].ID+":"+strconv.Itoa(len(evs)), len(evs), data)
-	switch {
-	case err == nil:
-		l.s.m.publishSeconds.Observe(time.Since(start).Seconds())
-		l.s.m.batches.WithLabelValues(r.site, r.source).Inc()
-		l.s.m.published.WithLabelValues(r.site, r.source).Add(float64(len(evs)))
-		return nil
-	case !tooLarge(err):
-		l.s.m.publishErrors.WithLabelValues(subject).Inc()
-		return err
-	case len(evs) == 1:
-		ev := evs[0]
-		l.s.m.dropped.WithLabelValues(l.cfg.Name, dropTooLarge).Inc()
-		return bus.DeadLetter(ctx, l.s.js, bus.StageIngest, []event.DeadLetter{{
-			ID: ev.ID, Time: ev.ReceivedAt, Stage: bus.StageIngest, Site: ev.Site, Source: ev.Source,
-			Reason: "event too large for the bus: " + err.Error(), Payload: ev.Raw, Position: ev.Transport + " " + ev.Peer,
-		}})
-	}
-	half := len(evs) / 2
-	if err := l.publishBatch(ctx, evs[:half]); err != nil {
-		return err
-	}
-	return l.publishBatch(ctx, evs[half:])
 }
 
 // retrySeconds is a Retry-After value: d rounded up to whole seconds, at

@@ -51,10 +51,9 @@ type publisher struct {
 	// event by event for every batch cost more allocation than parsing.
 	free chan []event.Event
 	// bufs recycles the encoded batches.
-	bufs      chan []byte
-	workers   sync.WaitGroup
-	published atomic.Int64
-	lost      atomic.Int64
+	bufs    chan []byte
+	workers sync.WaitGroup
+	lost    atomic.Int64
 }
 
 // publishWindow is the number of batches published but not yet
@@ -145,9 +144,7 @@ func (p *publisher) startWorkers(ctx context.Context) {
 // and encodes j's batch, then marks it ready.
 func (p *publisher) prepare(j *job) {
 	defer close(j.ready)
-	if p.s.enricher != nil {
-		p.s.enricher.EnrichInline(j.evs)
-	}
+	p.s.enrich(j.evs)
 	var buf []byte
 	select {
 	case buf = <-p.bufs:
@@ -172,17 +169,14 @@ func (p *publisher) settle(ctx context.Context, j *job, timer *time.Timer, buf *
 		timer.Reset(pubAckWait)
 		err = bus.AwaitPubAck(ctx, j.fut, timer.C, pubAckWait)
 		if err == nil {
-			p.s.m.publishSeconds.Observe(time.Since(j.start).Seconds())
-			p.s.m.batches.WithLabelValues(j.r.site, j.r.source).Inc()
-			p.s.m.published.WithLabelValues(j.r.site, j.r.source).Add(float64(len(j.evs)))
-			p.published.Add(int64(len(j.evs)))
+			p.s.countPublished(j.r, len(j.evs), j.start)
 		} else if ctx.Err() == nil {
 			p.s.m.publishErrors.WithLabelValues(subject).Inc()
 			p.s.log.Warn("pipelined publish not acknowledged; publishing it again synchronously with the same message id", "subject", subject, "err", err)
 		}
 	}
 	if j.fut == nil || err != nil {
-		err = p.retry(ctx, subject, func() error { return p.publishEvents(ctx, j.r, j.evs, buf) })
+		err = p.retry(ctx, subject, func() error { return p.s.publishEvents(ctx, j.r, j.evs, buf) })
 		if err != nil {
 			p.lose(j.r.l.cfg.Name, len(j.evs), err)
 		}
@@ -353,28 +347,40 @@ func (p *publisher) flush(ctx context.Context, b *batch) {
 	}
 }
 
-// publishEvents publishes evs as one message with id "<first event id>:<count>",
-// splitting a batch the bus rejects as too large into halves (each with its
-// own deterministic id), and dead-letters a single event that is too large.
-func (p *publisher) publishEvents(ctx context.Context, r *route, evs []event.Event, buf *[]byte) error {
+// countPublished counts a published batch of n events of r, formed at
+// start.
+func (s *Service) countPublished(r *route, n int, start time.Time) {
+	s.m.publishSeconds.Observe(time.Since(start).Seconds())
+	s.m.batches.WithLabelValues(r.site, r.source).Inc()
+	s.m.published.WithLabelValues(r.site, r.source).Add(float64(n))
+	s.published.Add(int64(n))
+}
+
+// publishEvents publishes evs as one message with id batchID(evs) and
+// waits for its acknowledgement, splitting a batch the bus rejects as too
+// large into halves (each with its own deterministic id), and
+// dead-letters a single event that is too large: the synchronous path of
+// the publisher and of the HTTP input. buf, when not nil, is reused for
+// the encoding.
+func (s *Service) publishEvents(ctx context.Context, r *route, evs []event.Event, buf *[]byte) error {
+	if buf == nil {
+		buf = new([]byte)
+	}
 	l := r.l
 	subject := r.publishSubject()
 	start := time.Now()
 	// The same bytes as bus.PublishRecords (event.Marshal), encoded into
-	// the worker's buffer; the publish has copied them when it returns.
+	// the caller's buffer; the publish has copied them when it returns.
 	data, err := event.AppendEvents((*buf)[:0], evs)
 	if err != nil {
 		return fmt.Errorf("encode batch for %s: %w", subject, err)
 	}
-	if cap(data) <= 4*p.s.cfg.MaxBatchBytes {
+	if cap(data) <= 4*s.cfg.MaxBatchBytes {
 		*buf = data
 	}
-	err = bus.Publish(ctx, p.s.js, subject, batchID(evs), len(evs), data)
+	err = bus.Publish(ctx, s.js, subject, batchID(evs), len(evs), data)
 	if err == nil {
-		p.s.m.publishSeconds.Observe(time.Since(start).Seconds())
-		p.s.m.batches.WithLabelValues(r.site, r.source).Inc()
-		p.s.m.published.WithLabelValues(r.site, r.source).Add(float64(len(evs)))
-		p.published.Add(int64(len(evs)))
+		s.countPublished(r, len(evs), start)
 		return nil
 	}
 	if !tooLarge(err) {
@@ -382,25 +388,25 @@ func (p *publisher) publishEvents(ctx context.Context, r *route, evs []event.Eve
 	}
 	if len(evs) == 1 {
 		ev := evs[0]
-		p.s.m.dropped.WithLabelValues(l.cfg.Name, dropTooLarge).Inc()
-		p.s.log.Warn("event too large for the bus; dead-lettered", "listener", l.cfg.Name, "id", ev.ID, "raw_bytes", len(ev.Raw))
-		// Published here (this runs in a worker, not in run, which owns
-		// p.dls): the dead letter is durable before the batch counts as done.
+		s.m.dropped.WithLabelValues(l.cfg.Name, dropTooLarge).Inc()
+		s.log.Warn("event too large for the bus; dead-lettered", "listener", l.cfg.Name, "id", ev.ID, "raw_bytes", len(ev.Raw))
+		// Published here (not queued with the publisher's dead letters):
+		// the dead letter is durable before the batch counts as done.
 		dl := []event.DeadLetter{{
 			ID: ev.ID, Time: ev.ReceivedAt, Stage: bus.StageIngest, Site: ev.Site, Source: ev.Source,
 			Reason: "event too large for the bus: " + err.Error(), Payload: ev.Raw, Position: ev.Transport + " " + ev.Peer,
 		}}
-		if err := bus.DeadLetter(ctx, p.s.js, bus.StageIngest, dl); err != nil {
+		if err := bus.DeadLetter(ctx, s.js, bus.StageIngest, dl); err != nil {
 			return err
 		}
-		p.s.m.deadLetters.Inc()
+		s.m.deadLetters.Inc()
 		return nil
 	}
 	half := len(evs) / 2
-	if err := p.publishEvents(ctx, r, evs[:half], buf); err != nil {
+	if err := s.publishEvents(ctx, r, evs[:half], buf); err != nil {
 		return err
 	}
-	return p.publishEvents(ctx, r, evs[half:], buf)
+	return s.publishEvents(ctx, r, evs[half:], buf)
 }
 
 func tooLarge(err error) bool {

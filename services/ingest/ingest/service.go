@@ -43,6 +43,9 @@ type Service struct {
 	// enricher, when set (EnrichWith), enriches every batch before it is
 	// published to C981_EVENTS.
 	enricher Enricher
+
+	// published counts the events published (for the log at shutdown).
+	published atomic.Int64
 }
 
 // Enricher enriches a batch of parsed events in place, with the site
@@ -59,6 +62,14 @@ type Enricher interface {
 // enriched once, before its first publish attempt, so a retried publish
 // sends the same bytes under the same message id. Call it before Run.
 func (s *Service) EnrichWith(e Enricher) { s.enricher = e }
+
+// enrich enriches a batch about to be published, when the service
+// enriches inline (EnrichWith).
+func (s *Service) enrich(evs []event.Event) {
+	if s.enricher != nil {
+		s.enricher.EnrichInline(evs)
+	}
+}
 
 // item is one received record on its way to the publisher: an event, or a
 // dead letter when it could not be parsed.
@@ -193,7 +204,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if lost := pub.lost.Load(); lost > 0 {
 		return fmt.Errorf("ingest: %d records not published within shutdown timeout %s", lost, s.cfg.ShutdownTimeout)
 	}
-	s.log.Info("stopped", "published", pub.published.Load())
+	s.log.Info("stopped", "published", s.published.Load())
 	return nil
 }
 
