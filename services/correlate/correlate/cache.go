@@ -174,8 +174,9 @@ func (s *CachedStore) Len() int {
 // Flush stores the latest entry of every key written since the last
 // Flush or Discard (deferred writes), up to parallel keys at once, each
 // with the closed incidents it produced and a check of the revision the
-// first deferred write was based on. A key whose write fails is dropped
-// from the cache (re-read on its next use); the first error is returned.
+// first deferred write was based on. It returns the first error; the
+// writes still running are then cancelled, and every key not stored is
+// dropped from the cache (re-read on its next use).
 func (s *CachedStore) Flush(ctx context.Context, parallel int) error {
 	s.mu.Lock()
 	type job struct {
@@ -189,32 +190,31 @@ func (s *CachedStore) Flush(ctx context.Context, parallel int) error {
 	}
 	s.dirty = nil
 	s.mu.Unlock()
-	errs := make([]error, len(jobs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(parallel, 1))
-	for i, j := range jobs {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			rev, err := s.next.Put(ctx, j.e, j.d.base, j.d.closed)
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if err != nil {
-				delete(s.cur, j.k)
-				errs[i] = err
-				return
-			}
-			if ce, ok := s.cur[j.k]; ok {
-				ce.rev = rev
-				s.cur[j.k] = ce
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
+	stored := make([]bool, len(jobs))
+	err := forEach(ctx, len(jobs), parallel, func(ctx context.Context, i int) error {
+		j := jobs[i]
+		rev, err := s.next.Put(ctx, j.e, j.d.base, j.d.closed)
 		if err != nil {
-			return fmt.Errorf("flush incidents: %w", err)
+			return err
 		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if ce, ok := s.cur[j.k]; ok {
+			ce.rev = rev
+			s.cur[j.k] = ce
+		}
+		stored[i] = true
+		return nil
+	})
+	if err != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for i, j := range jobs {
+			if !stored[i] {
+				delete(s.cur, j.k)
+			}
+		}
+		return fmt.Errorf("flush incidents: %w", err)
 	}
 	return nil
 }

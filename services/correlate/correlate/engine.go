@@ -248,7 +248,14 @@ func (e *Engine) ProcessAt(ctx context.Context, seq uint64, evs []event.Event) (
 // forEachGroup runs f for 0..n-1 on up to e.parallel goroutines and returns
 // the first error (the others are cancelled through ctx).
 func (e *Engine) forEachGroup(ctx context.Context, n int, f func(context.Context, int) error) error {
-	if n == 1 || e.parallel <= 1 {
+	return forEach(ctx, n, e.parallel, f)
+}
+
+// forEach runs f for 0..n-1 on up to parallel goroutines and returns the
+// first error (the others are cancelled through ctx; an index not started
+// by then is skipped).
+func forEach(ctx context.Context, n, parallel int, f func(context.Context, int) error) error {
+	if n == 1 || parallel <= 1 {
 		for i := range n {
 			if err := f(ctx, i); err != nil {
 				return err
@@ -264,7 +271,7 @@ func (e *Engine) forEachGroup(ctx context.Context, n int, f func(context.Context
 		first error
 		next  atomic.Int64
 	)
-	for range min(n, e.parallel) {
+	for range min(n, parallel) {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
