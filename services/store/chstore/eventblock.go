@@ -377,15 +377,12 @@ func sortedKV(e *event.Event, kv []string, pairs *[]kvPair) (keys, values []stri
 }
 
 // eventKV returns the field names of e sorted and their values, the
-// fields.key and fields.value arrays of its row (NestedKV of its Fields,
-// also when they were left raw by event.UnmarshalEventsRawFields).
+// fields.key and fields.value arrays of its row (what NestedKV gives for
+// its Fields map, also when they were left raw by
+// event.UnmarshalEventsRawFields).
 func eventKV(e *event.Event) (keys, values []string) {
-	m := e.NumFields()
-	if e.Fields != nil || m == 0 {
-		return NestedKV(e.Fields)
-	}
 	var pairs []kvPair
-	return sortedKV(e, make([]string, 2*m), &pairs)
+	return sortedKV(e, make([]string, 2*e.NumFields()), &pairs)
 }
 
 // gather fills *buf with get of every event and returns it.
