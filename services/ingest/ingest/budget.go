@@ -92,7 +92,7 @@ func (b *byteBudget) inUse() int64 {
 }
 
 // itemOverhead estimates the memory of a queued record besides its raw
-// text: the Event struct, its Fields map and the unescaped values that do
+// text: the Event struct, its fields and the unescaped values that do
 // not share the raw text's memory.
 const itemOverhead = 1024
 

@@ -57,8 +57,12 @@ func TestParseRecycledNoLeak(t *testing.T) {
 				if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
 					t.Fatalf("after %s: error %v, fresh Parse gives %v", a.name, err, wantErr)
 				}
-				if !reflect.DeepEqual(got, want) {
-					t.Fatalf("after %s: recycled event differs from a fresh parse\ngot:  %+v\nwant: %+v", a.name, got, want)
+				// The recycled event's fields are pairs: as a map they
+				// must be Parse's.
+				cmp := got
+				cmp.DecodeFields()
+				if !reflect.DeepEqual(cmp, want) {
+					t.Fatalf("after %s: recycled event differs from a fresh parse\ngot:  %+v\nwant: %+v", a.name, cmp, want)
 				}
 				recycleFields([]event.Event{got})
 			}
@@ -66,35 +70,42 @@ func TestParseRecycledNoLeak(t *testing.T) {
 	}
 }
 
-// TestRecycleFieldsEmptiesMaps checks that recycling drops the maps and
-// technique arrays from the events, empties them (releasing the records'
-// strings) and keeps no oversized one.
+// TestRecycleFieldsEmptiesMaps checks that recycling drops the field
+// pairs, maps and technique arrays from the events, empties the pairs and
+// technique arrays it keeps (releasing the records' strings) and keeps no
+// oversized one.
 func TestRecycleFieldsEmptiesMaps(t *testing.T) {
-	small := map[string]string{"a": "1", "b": "2"}
-	big := map[string]string{}
+	smallArr := []string{"a", "1", "b", "2"}
+	small := new([]string)
+	*small = smallArr
+	bigArr := make([]string, 0, 2*maxRecycledFields+2)
 	for i := range maxRecycledFields + 1 {
-		big[fmt.Sprint("k", i)] = "v"
+		bigArr = append(bigArr, fmt.Sprint("k", i), "v")
 	}
+	big := new([]string)
+	*big = bigArr
 	techs := []string{"T0843", "T0801"}
 	bigTechs := make([]string, maxRecycledTechniques+1)
 	for i := range bigTechs {
 		bigTechs[i] = fmt.Sprint("T", 1000+i)
 	}
-	evs := []event.Event{{Fields: small, Techniques: techs}, {Fields: big, Techniques: bigTechs}, {}}
+	evs := []event.Event{{Techniques: techs}, {Techniques: bigTechs}, {}, {Fields: map[string]string{"m": "1"}}}
+	evs[0].SetFieldPairs(small)
+	evs[1].SetFieldPairs(big)
 	recycleFields(evs)
 	for i, ev := range evs {
-		if ev.Fields != nil || ev.Techniques != nil {
-			t.Errorf("event %d still holds its Fields map or Techniques", i)
+		if ev.Fields != nil || ev.FieldPairs() != nil || ev.Techniques != nil || ev.NumFields() != 0 {
+			t.Errorf("event %d still holds its fields or Techniques", i)
 		}
 	}
-	if len(small) != 0 {
-		t.Errorf("recycled map not emptied: %v", small)
+	if len(*small) != 0 || smallArr[0] != "" || smallArr[3] != "" {
+		t.Errorf("recycled pairs not emptied: %q", smallArr)
 	}
 	if techs[0] != "" || techs[1] != "" {
 		t.Errorf("recycled technique array not emptied: %q", techs)
 	}
-	if len(big) != maxRecycledFields+1 {
-		t.Errorf("an oversized map was emptied (recycled): %d keys left", len(big))
+	if len(*big) != 2*(maxRecycledFields+1) || bigArr[0] == "" {
+		t.Errorf("oversized pairs were emptied (recycled): %d strings left", len(*big))
 	}
 	if bigTechs[0] == "" {
 		t.Errorf("an oversized technique array was emptied (recycled)")

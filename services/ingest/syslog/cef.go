@@ -18,7 +18,7 @@ import (
 // next key=) and unescape \=, \\, \n and \r. Label pairs (cs1/cs1Label,
 // cn1/cn1Label, ...) also add the value under the normalized label.
 // valid says that s is valid UTF-8.
-func (p *Parser) parseCEF(s string, valid bool, ev *event.Event, fields map[string]string, as *aliasState) error {
+func (p *Parser) parseCEF(s string, valid bool, ev *event.Event, fields *fieldSet, as *aliasState) error {
 	var hdr [7]string
 	rest := s[len("CEF:"):]
 	// Without a backslash in the record (the usual case) nothing is
@@ -123,7 +123,7 @@ func unescapeHeader(s string) string {
 
 // cefExtension parses the extension into fields; valid says that s is
 // valid UTF-8 (its values need no clean), esc that it may hold escapes.
-func cefExtension(s string, valid, esc bool, fields map[string]string, as *aliasState) error {
+func cefExtension(s string, valid, esc bool, fields *fieldSet, as *aliasState) error {
 	s = strings.TrimLeft(s, " ")
 	if s == "" {
 		return nil
@@ -137,9 +137,9 @@ func cefExtension(s string, valid, esc bool, fields map[string]string, as *alias
 	// non-empty value of k among the pairs (kept in pairs, unescaped),
 	// so the label pairs below need no map lookups.
 	// (noView: tests compare with the lookups.)
-	fromPairs := len(fields) == 0 && (as == nil || !as.noView)
+	fromPairs := fields.len() == 0 && (as == nil || !as.noView)
 	for i, kv := range pairs {
-		if len(fields) >= MaxFields {
+		if fields.len() >= MaxFields {
 			fromPairs = false
 			break
 		}
@@ -161,10 +161,10 @@ func cefExtension(s string, valid, esc bool, fields map[string]string, as *alias
 // cs1=program_download adds operation=program_download. fromPairs says
 // that the pairs (values unescaped) are all in fields, so that a key's
 // value is its last non-empty one among them.
-func cefLabels(pairs []cefPair, fromPairs bool, fields map[string]string, as *aliasState) {
+func cefLabels(pairs []cefPair, fromPairs bool, fields *fieldSet, as *aliasState) {
 	derived := false // a label added a key (it may be a later pair's base)
 	for _, kv := range pairs {
-		if !strings.HasSuffix(kv.key, "Label") || len(fields) >= MaxFields {
+		if !strings.HasSuffix(kv.key, "Label") || fields.len() >= MaxFields {
 			continue
 		}
 		base := kv.key[:len(kv.key)-len("Label")]
@@ -175,19 +175,19 @@ func cefLabels(pairs []cefPair, fromPairs bool, fields map[string]string, as *al
 			// (lower-case) key does: its value is a pair's.
 			labelText, _ = lastValue(pairs, kv.key)
 			if v, ok = lastValue(pairs, base); !ok && derived {
-				v, ok = fields[base]
+				v, ok = fields.get(base)
 			}
 		} else {
-			v, ok = fields[base]
-			labelText = fields[kv.key]
+			v, ok = fields.get(base)
+			labelText, _ = fields.get(kv.key)
 		}
 		label := labelKey(labelText)
 		if !ok || label == "" {
 			continue
 		}
-		n := len(fields)
+		n := fields.len()
 		addField(fields, as, label, v)
-		derived = derived || len(fields) > n
+		derived = derived || fields.len() > n
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 
 // parseEnveloped parses a CEF or LEEF payload that starts at offset off of
 // the record body; the text before it, if any, is a syslog header.
-func (p *Parser) parseEnveloped(format Format, r record, off int, ev *event.Event, fields map[string]string, as *aliasState) error {
+func (p *Parser) parseEnveloped(format Format, r record, off int, ev *event.Event, fields *fieldSet, as *aliasState) error {
 	body := r.body()
 	// Valid UTF-8 as a whole (the usual case) is valid in every part cut
 	// at ASCII delimiters: neither the header nor the payload values
@@ -100,7 +100,7 @@ func (p *Parser) parseStamp(raw string) (time.Time, bool) {
 }
 
 // parseJSONEnveloped parses a JSON payload that follows a syslog header.
-func (p *Parser) parseJSONEnveloped(format Format, r record, ev *event.Event, fields map[string]string, as *aliasState) (Format, error) {
+func (p *Parser) parseJSONEnveloped(format Format, r record, ev *event.Event, fields *fieldSet, as *aliasState) (Format, error) {
 	body := r.body()
 	if body[0] == '1' && (len(body) == 1 || body[1] == ' ') {
 		if err := p.parse5424(r, ev, fields, as); err != nil {

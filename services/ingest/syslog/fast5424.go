@@ -18,7 +18,7 @@ type sdParam struct{ id, name, value string }
 // checks this against go-syslog) and returns false for anything else —
 // an unusual but valid record or an invalid one — which then goes
 // through the machine for its result or its precise error.
-func fast5424(r record, ev *event.Event, fields map[string]string, as *aliasState) bool {
+func fast5424(r record, ev *event.Event, fields *fieldSet, as *aliasState) bool {
 	if r.priLen > 3 && r.raw[1] == '0' {
 		return false // the machine rejects a PRI with a leading zero
 	}
@@ -96,7 +96,7 @@ func fast5424(r record, ev *event.Event, fields map[string]string, as *aliasStat
 	// differs from every bare name, and with one element the bare names
 	// are distinct too (duplicates went to the machine): then an empty
 	// map needs no lookups before inserting.
-	distinct, oneElement := len(fields) == 0, true
+	distinct, oneElement := fields.len() == 0, true
 	for _, p := range params {
 		distinct = distinct && strings.IndexByte(p.name, '.') < 0
 		oneElement = oneElement && p.id == params[0].id
@@ -104,18 +104,18 @@ func fast5424(r record, ev *event.Event, fields map[string]string, as *aliasStat
 	for _, p := range params {
 		k := keys[off : off+len(p.id)+1+len(p.name)]
 		off += len(k)
-		if len(fields) >= MaxFields {
+		if fields.len() >= MaxFields {
 			break
 		}
 		v := p.value // valid UTF-8: scanSD checked it
 		if distinct {
-			fields[k] = v
+			fields.set(k, v)
 			as.add(k, v)
 		} else {
 			setField(fields, as, k, v)
 		}
 		if distinct && oneElement {
-			fields[p.name] = v
+			fields.set(p.name, v)
 			as.add(p.name, v)
 		} else {
 			addField(fields, as, p.name, v)

@@ -36,14 +36,14 @@ func FuzzFast5424(f *testing.F) {
 		}
 		r := record{raw: rec, priLen: priLen}
 		var fastEv, slowEv event.Event
-		fastFields, slowFields := map[string]string{}, map[string]string{}
+		fastFields, slowFields := newFieldSet(nil), newFieldSet(nil)
 		if !fast5424(r, &fastEv, fastFields, nil) {
 			return
 		}
 		if err := p.machine5424(r, &slowEv, slowFields, nil); err != nil {
 			t.Fatalf("fast path accepted %q, go-syslog: %v", raw, err)
 		}
-		fastEv.Fields, slowEv.Fields = fastFields, slowFields
+		fastEv.Fields, slowEv.Fields = asMap(fastFields), asMap(slowFields)
 		fj, _ := json.Marshal(fastEv)
 		sj, _ := json.Marshal(slowEv)
 		// TimeRaw is set by the fast path only when a timestamp exists;

@@ -21,9 +21,9 @@ import (
 //
 // It jumps from '=' to '=': a key is the run of key characters that ends
 // at an '=', so no other position can start one.
-func extractPairs(s string, fields map[string]string, as *aliasState) {
+func extractPairs(s string, fields *fieldSet, as *aliasState) {
 	i := 0
-	for i < len(s) && len(fields) < MaxFields {
+	for i < len(s) && fields.len() < MaxFields {
 		eq := strings.IndexByte(s[i:], '=')
 		if eq < 0 {
 			return
@@ -304,13 +304,13 @@ func (f fieldView) hotVals() bool {
 // only while it covers every key (as.count equals the map's size: every
 // insertion went through add); otherwise the map is asked.
 type fieldView struct {
-	m  map[string]string
+	m  *fieldSet
 	as *aliasState
 }
 
 // tracked reports whether the tracking covers every key of the map.
 func (f fieldView) tracked() bool {
-	return f.as != nil && !f.as.noView && f.as.count == len(f.m)
+	return f.as != nil && !f.as.noView && f.as.count == f.m.len()
 }
 
 // absent reports whether k is certainly not in the map.
@@ -343,8 +343,7 @@ func (f fieldView) lookup(k string) (string, bool) {
 			return f.as.hotVal[f.as.hotIdx[h]], true
 		}
 	}
-	v, ok := f.m[k]
-	return v, ok
+	return f.m.get(k)
 }
 
 // hot returns the value of the hot key hotKeys[h] and whether it is
@@ -356,8 +355,7 @@ func (f fieldView) hot(h int) (string, bool) {
 		}
 		return f.as.hotVal[f.as.hotIdx[h]], true
 	}
-	v, ok := f.m[hotKeys[h]]
-	return v, ok
+	return f.m.get(hotKeys[h])
 }
 
 // hotGet returns the value of the hot key hotKeys[h], "" when absent.
@@ -437,24 +435,23 @@ func (f fieldView) first(keys []string, norm func(string) (string, bool)) string
 	return ""
 }
 
-// setField sets fields[k] = v and tracks it in as (one map operation:
-// whether k was new shows in the map's size).
+// setField sets k to v in fields (a new key at the end, see fieldSet)
+// and tracks it in as (one index probe says whether k was new).
 //
 // A known key (an alias or hot key) is stored as the parser's constant
 // string, not as the caller's (usually a substring of the record): one
 // pointer into the heap less for the garbage collector's write barrier,
 // and the key is hashed once for the map's tracking.
-func setField(fields map[string]string, as *aliasState, k, v string) {
+func setField(fields *fieldSet, as *aliasState, k, v string) {
 	x := keyHash(k)
 	e := knownKey(k, x)
 	if e != nil {
 		k = e.key
 	}
-	n := len(fields)
-	fields[k] = v
+	added := fields.set(k, v)
 	switch {
 	case as == nil:
-	case len(fields) == n:
+	case !added:
 		as.overwritten()
 		if e != nil && e.hot >= 0 {
 			as.setHot(e.hot, v)
@@ -464,20 +461,17 @@ func setField(fields map[string]string, as *aliasState, k, v string) {
 	}
 }
 
-// addField sets fields[k] = v unless k is set, and tracks it in as.
+// addField adds k with v to fields unless k is set, and tracks it in as.
 // Like setField it stores known keys as constants.
-func addField(fields map[string]string, as *aliasState, k, v string) {
-	if !(fieldView{fields, as}).absent(k) {
-		if _, ok := fields[k]; ok {
-			return
-		}
-	}
+func addField(fields *fieldSet, as *aliasState, k, v string) {
 	x := keyHash(k)
 	e := knownKey(k, x)
 	if e != nil {
 		k = e.key
 	}
-	fields[k] = v
+	if !fields.add(k, v) {
+		return
+	}
 	if as != nil {
 		as.addHashed(v, x, e)
 	}
@@ -518,11 +512,11 @@ func (as *aliasState) considerAlias(a aliasRef, v string) {
 // first alias with a valid value wins; invalid values (an IP that does not
 // parse, a port outside 1-65535) stay only in Fields. as, when usable,
 // already holds the mapping.
-func mapFields(ev *event.Event, as *aliasState) {
-	if f := ev.Fields; f != nil {
-		if as == nil || !as.valid || as.broken || as.count != len(f) {
+func mapFields(ev *event.Event, f *fieldSet, as *aliasState) {
+	if f.len() > 0 {
+		if as == nil || !as.valid || as.broken || as.count != f.len() {
 			as = &aliasState{}
-			for k, v := range f {
+			for k, v := range f.pairs {
 				as.consider(k, v)
 			}
 		}

@@ -12,37 +12,37 @@ import (
 func TestFieldView(t *testing.T) {
 	tests := []struct {
 		name  string
-		build func(m map[string]string, as *aliasState)
+		build func(m *fieldSet, as *aliasState)
 		// untracked: a key set behind the tracking's back.
 		untracked bool
 	}{
-		{"setField", func(m map[string]string, as *aliasState) {
+		{"setField", func(m *fieldSet, as *aliasState) {
 			for i := range 40 {
 				setField(m, as, fmt.Sprintf("key%d", i), "v")
 			}
 			setField(m, as, "key3", "overwritten")
 		}, false},
-		{"addField", func(m map[string]string, as *aliasState) {
+		{"addField", func(m *fieldSet, as *aliasState) {
 			for i := range 40 {
 				addField(m, as, fmt.Sprintf("k.%d.x", i), "v")
 				addField(m, as, fmt.Sprintf("k.%d.x", i), "second")
 			}
 		}, false},
-		{"extractPairs", func(m map[string]string, as *aliasState) {
+		{"extractPairs", func(m *fieldSet, as *aliasState) {
 			extractPairs(`src=10.0.0.1 dst=10.0.0.2 a=1 bb=2 ccc=3 dddd=4 op=write user=op1 src=dup msg="a b"`, m, as)
 		}, false},
-		{"untracked key", func(m map[string]string, as *aliasState) {
+		{"untracked key", func(m *fieldSet, as *aliasState) {
 			setField(m, as, "tracked", "v")
-			m["sneaky"] = "v"
+			m.set("sneaky", "v")
 		}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := map[string]string{}
+			m := newFieldSet(nil)
 			var as aliasState
 			tc.build(m, &as)
 			fv := fieldView{m, &as}
-			for k, v := range m {
+			for k, v := range m.pairs {
 				if fv.absent(k) {
 					t.Fatalf("present key %q reported absent", k)
 				}
@@ -63,8 +63,8 @@ func TestFieldView(t *testing.T) {
 			switch {
 			case tc.untracked && absent != 0:
 				t.Errorf("%d keys reported absent although the filter does not cover the map", absent)
-			case !tc.untracked && len(m) < 20 && absent < 500:
-				t.Errorf("only %d of 1000 missing keys filtered out with %d keys", absent, len(m))
+			case !tc.untracked && m.len() < 20 && absent < 500:
+				t.Errorf("only %d of 1000 missing keys filtered out with %d keys", absent, m.len())
 			}
 			if fv.first([]string{"missing-1", "missing-2"}, keep) != "" {
 				t.Error("first found a missing key")
@@ -113,31 +113,31 @@ func TestFastEVETimeAccepts(t *testing.T) {
 func TestFieldViewHot(t *testing.T) {
 	tests := []struct {
 		name  string
-		build func(m map[string]string, as *aliasState)
+		build func(m *fieldSet, as *aliasState)
 	}{
-		{"setField overwrites", func(m map[string]string, as *aliasState) {
+		{"setField overwrites", func(m *fieldSet, as *aliasState) {
 			setField(m, as, "msg", "first")
 			setField(m, as, "msg", "second")
 			setField(m, as, "cat", "Authentication")
 			setField(m, as, "technique", "T0843")
 		}},
-		{"addField keeps", func(m map[string]string, as *aliasState) {
+		{"addField keeps", func(m *fieldSet, as *aliasState) {
 			addField(m, as, "operation", "program_download")
 			addField(m, as, "operation", "write")
 			addField(m, as, "app", "ENIP")
 		}},
-		{"empty values", func(m map[string]string, as *aliasState) {
+		{"empty values", func(m *fieldSet, as *aliasState) {
 			setField(m, as, "event_type", "")
 			setField(m, as, "protocol", " ")
 			setField(m, as, "app", "modbus")
 		}},
-		{"more hot keys than values", func(m map[string]string, as *aliasState) {
+		{"more hot keys than values", func(m *fieldSet, as *aliasState) {
 			for _, k := range hotKeys {
 				setField(m, as, k, "v-"+k)
 			}
 			setField(m, as, "msg", "again")
 		}},
-		{"flattened JSON", func(m map[string]string, as *aliasState) {
+		{"flattened JSON", func(m *fieldSet, as *aliasState) {
 			if err := flattenJSON(`{"timestamp":"t","event_type":"alert","alert":{"signature":"s","severity":2,"metadata":{"mitre_technique_id":["T0843"]}},"host":"h","alert.signature":"dup"}`, m, as); err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +147,7 @@ func TestFieldViewHot(t *testing.T) {
 		eveBytesOutKeys, newKeyList("msg", "not-hot", "app")}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := map[string]string{}
+			m := newFieldSet(nil)
 			var as aliasState
 			tc.build(m, &as)
 			tracked := fieldView{m, &as}
@@ -156,7 +156,7 @@ func TestFieldViewHot(t *testing.T) {
 				t.Fatal("tracking not as built")
 			}
 			for h, k := range hotKeys {
-				want, wantOK := m[k]
+				want, wantOK := m.get(k)
 				if v, ok := tracked.hot(h); v != want || ok != wantOK {
 					t.Errorf("hot(%q) = %q %v, want %q %v", k, v, ok, want, wantOK)
 				}
@@ -176,10 +176,10 @@ func TestFieldViewHot(t *testing.T) {
 				}
 				absent := true
 				for i, k := range l.keys {
-					_, ok := m[k]
+					v, ok := m.get(k)
 					absent = absent && !ok
-					if got := tracked.getAt(l, i); got != m[k] {
-						t.Errorf("getAt(%q) = %q, want %q", k, got, m[k])
+					if got := tracked.getAt(l, i); got != v {
+						t.Errorf("getAt(%q) = %q, want %q", k, got, v)
 					}
 				}
 				if l.absentIn(tracked) && !absent {

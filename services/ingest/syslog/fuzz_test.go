@@ -191,8 +191,9 @@ func FuzzFlattenJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		leaves := map[string]string{}
-		err := flattenJSON(string(data), leaves, nil)
+		leafSet := newFieldSet(nil)
+		err := flattenJSON(string(data), leafSet, nil)
+		leaves := asMap(leafSet)
 		var obj map[string]any
 		stdErr := json.Unmarshal(data, &obj)
 		if stdErr == nil && obj == nil {

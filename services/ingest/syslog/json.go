@@ -25,7 +25,7 @@ type jsonFlattener struct {
 	// fields receives the leaves (at most MaxFields), tracked in track (a
 	// value, not a pointer: the recursive methods would make a pointer
 	// escape to the heap).
-	fields map[string]string
+	fields *fieldSet
 	track  aliasState
 	// topKey is the current key while it is a top-level key: usually a
 	// substring of data, so top-level leaves cost no key allocation.
@@ -37,14 +37,14 @@ type jsonFlattener struct {
 // tracked). A usual record into empty fields takes fastFlattenJSON;
 // anything else (or a record it gives up on, after its partial work is
 // undone) the general jsonFlattener.
-func flattenJSON(data string, fields map[string]string, as *aliasState) error {
-	if len(fields) == 0 && (as == nil || as.count == 0) {
+func flattenJSON(data string, fields *fieldSet, as *aliasState) error {
+	if fields.len() == 0 && (as == nil || as.count == 0) {
 		if fastFlattenJSON(data, fields, as) {
 			return nil
 		}
 		// Undo: with nothing added before, the state was the zero
 		// state but for its settings.
-		clear(fields)
+		fields.clearPairs()
 		if as != nil {
 			*as = aliasState{valid: as.valid, noView: as.noView}
 		}
@@ -53,7 +53,7 @@ func flattenJSON(data string, fields map[string]string, as *aliasState) error {
 }
 
 // flattenJSONGeneral is flattenJSON with the general jsonFlattener.
-func flattenJSONGeneral(data string, fields map[string]string, as *aliasState) error {
+func flattenJSONGeneral(data string, fields *fieldSet, as *aliasState) error {
 	f := jsonFlattener{data: data, fields: fields}
 	if as != nil {
 		f.track = *as
@@ -151,7 +151,7 @@ func (f *jsonFlattener) nest() {
 }
 
 func (f *jsonFlattener) emit(v string) {
-	if len(f.fields) >= MaxFields {
+	if f.fields.len() >= MaxFields {
 		return
 	}
 	switch {

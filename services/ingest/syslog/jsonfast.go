@@ -18,7 +18,7 @@ const fastJSONDepth = 8
 // malformed): then fields and as hold part of the record, and the caller
 // must restore them and run the general flattener, which also reports
 // the errors.
-func fastFlattenJSON(d string, fields map[string]string, as *aliasState) bool {
+func fastFlattenJSON(d string, fields *fieldSet, as *aliasState) bool {
 	if len(d) < 2 || d[0] != '{' {
 		return false
 	}
@@ -174,8 +174,8 @@ func fastFlattenJSON(d string, fields map[string]string, as *aliasState) bool {
 }
 
 // fastEmit is jsonFlattener.emit for fastFlattenJSON.
-func fastEmit(fields map[string]string, as *aliasState, topKey string, key *keyBuf, v string) {
-	if len(fields) >= MaxFields {
+func fastEmit(fields *fieldSet, as *aliasState, topKey string, key *keyBuf, v string) {
+	if fields.len() >= MaxFields {
 		return
 	}
 	if topKey != "" {

@@ -13,16 +13,18 @@ import (
 // same error, the same leaves and the same tracked state.
 func checkFastFlatten(t *testing.T, data string) (fast bool) {
 	t.Helper()
-	general, gas := map[string]string{}, aliasState{}
-	gerr := flattenJSONGeneral(data, general, &gas)
+	generalSet, gas := newFieldSet(nil), aliasState{}
+	gerr := flattenJSONGeneral(data, generalSet, &gas)
+	general := asMap(generalSet)
 
 	// With and without the state's settings (kept when the fast path
 	// gives up).
 	for _, noView := range []bool{false, true} {
-		got, as := map[string]string{}, aliasState{valid: true, noView: noView}
-		want, was := map[string]string{}, aliasState{valid: true, noView: noView}
-		err := flattenJSON(data, got, &as)
-		werr := flattenJSONGeneral(data, want, &was)
+		gotSet, as := newFieldSet(nil), aliasState{valid: true, noView: noView}
+		wantSet, was := newFieldSet(nil), aliasState{valid: true, noView: noView}
+		err := flattenJSON(data, gotSet, &as)
+		werr := flattenJSONGeneral(data, wantSet, &was)
+		got, want := asMap(gotSet), asMap(wantSet)
 		if fmt.Sprint(err) != fmt.Sprint(werr) {
 			t.Fatalf("flattenJSON(%q) error %v, general flattener %v", data, err, werr)
 		}
@@ -31,10 +33,11 @@ func checkFastFlatten(t *testing.T, data string) (fast bool) {
 		}
 	}
 
-	fm, fas := map[string]string{}, aliasState{}
-	if !fastFlattenJSON(data, fm, &fas) {
+	fmSet, fas := newFieldSet(nil), aliasState{}
+	if !fastFlattenJSON(data, fmSet, &fas) {
 		return false
 	}
+	fm := asMap(fmSet)
 	if gerr != nil {
 		t.Fatalf("fastFlattenJSON accepted %q, the general flattener: %v", data, gerr)
 	}

@@ -13,7 +13,7 @@ import (
 // EVE, Zeek or generic JSON. With FormatAuto the record is EVE when it has
 // event_type and timestamp, Zeek when it has ts and uid, id.orig_h or
 // _path, generic JSON otherwise; FormatJSON always maps generic JSON.
-func (p *Parser) parseJSON(format Format, s string, ev *event.Event, fields map[string]string, as *aliasState) (Format, error) {
+func (p *Parser) parseJSON(format Format, s string, ev *event.Event, fields *fieldSet, as *aliasState) (Format, error) {
 	err := flattenJSON(s, fields, as)
 	if err != nil {
 		if format == FormatAuto {
@@ -192,7 +192,7 @@ func (p *Parser) mapEVE(ev *event.Event, f fieldView) error {
 		}
 		for i := 0; i < MaxFields; i++ {
 			k := strconv.AppendInt(append(kb[:0], key.prefix...), int64(i), 10)
-			v, ok := f.m[string(k)]
+			v, ok := f.m.getBytes(k)
 			if !ok {
 				break
 			}
@@ -385,7 +385,7 @@ func (p *Parser) mapGenericJSON(ev *event.Event, f fieldView) {
 // mentions a technique (alert.metadata.mitre_technique_id.0,
 // threat.technique.id, Technique, TECHNIQUES, ...).
 func techniquesFrom(f fieldView, dst []string) []string {
-	for k, v := range f.m {
+	for k, v := range f.m.pairs {
 		if strings.Contains(k, "echnique") || strings.Contains(k, "ECHNIQUE") {
 			dst = appendTechniques(dst, v)
 		}

@@ -37,9 +37,9 @@ func otProtocol(name string) string {
 // time, devname the host, logid the event code, level the severity,
 // attack/attackid the signature (and Kind alert), service/app the OT
 // protocol and operation.
-func (p *Parser) parseKV(s string, ev *event.Event, fields map[string]string, as *aliasState) error {
+func (p *Parser) parseKV(s string, ev *event.Event, fields *fieldSet, as *aliasState) error {
 	extractPairs(clean(s), fields, as)
-	if len(fields) == 0 {
+	if fields.len() == 0 {
 		return newError(ReasonFormatMismatch, FormatKV, nil, "no key=value pairs in the record")
 	}
 	ev.Message = ""

@@ -17,7 +17,7 @@ import (
 // "0xHH"; empty means tab. A field without '=' continues the previous
 // value (a value that contains the delimiter). valid says that s is
 // valid UTF-8.
-func (p *Parser) parseLEEF(s string, valid bool, ev *event.Event, fields map[string]string, as *aliasState) error {
+func (p *Parser) parseLEEF(s string, valid bool, ev *event.Event, fields *fieldSet, as *aliasState) error {
 	rest := s[len("LEEF:"):]
 	var hdr [5]string
 	for i := range hdr {
@@ -109,7 +109,7 @@ func leefDelimiter(s string) (byte, bool) {
 
 // leefAttributes splits attributes by delim into fields; valid says that
 // every attribute is valid UTF-8 (needs no clean).
-func leefAttributes(s string, delim byte, valid bool, fields map[string]string, as *aliasState) error {
+func leefAttributes(s string, delim byte, valid bool, fields *fieldSet, as *aliasState) error {
 	s = strings.TrimRight(s, " \t")
 	if s == "" {
 		return nil
@@ -130,10 +130,10 @@ func leefAttributes(s string, delim byte, valid bool, fields map[string]string, 
 				}
 				return newError(ReasonBadLEEF, FormatLEEF, nil, "LEEF attribute %q is not key=value", part)
 			}
-			setField(fields, as, lastKey, fields[lastKey]+string(delim)+cleanUnless(valid, part))
+			setField(fields, as, lastKey, fieldValue(fields, lastKey)+string(delim)+cleanUnless(valid, part))
 			continue
 		}
-		if len(fields) >= MaxFields {
+		if fields.len() >= MaxFields {
 			break
 		}
 		key := strings.TrimSpace(part[:eq])

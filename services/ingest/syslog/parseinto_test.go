@@ -131,6 +131,54 @@ func FuzzParseInto(f *testing.F) {
 	})
 }
 
+// FuzzParseIntoPairs is FuzzParseInto for ParseIntoPairs: record b
+// parsed into the event and pair storage of record a gives Parse's
+// event once its pairs are decoded, with no key twice.
+func FuzzParseIntoPairs(f *testing.F) {
+	for _, a := range append(fuzzPairSeeds(), []byte("<13>Nov 26 10:00:01 h a: x=1 x=2 y=3")) {
+		for _, b := range fuzzPairSeeds() {
+			f.Add(a, b)
+		}
+	}
+	parsers := fuzzParsers(f, FormatAuto, FormatRFC5424, FormatRFC3164, FormatCEF, FormatLEEF, FormatEVE, FormatZeek, FormatJSON, FormatKV)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		for _, p := range parsers {
+			want, wantErr := p.Parse(b, "id-b", "peer-b", now)
+			var ev event.Event
+			pairs := new([]string)
+			_ = p.ParseIntoPairs(&ev, pairs, a, "id-a", "peer-a", now)
+			err := p.ParseIntoPairs(&ev, pairs, b, "id-b", "peer-b", now)
+			if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+				t.Fatalf("format %s: error %v after a recycled event, fresh Parse gives %v", p.opts.Format, err, wantErr)
+			}
+			seen := map[string]bool{}
+			for k := range ev.RangeFields {
+				if seen[k] {
+					t.Fatalf("format %s: key %q twice in the pairs", p.opts.Format, k)
+				}
+				seen[k] = true
+			}
+			ev.DecodeFields()
+			if err == nil && !reflect.DeepEqual(ev, want) {
+				t.Fatalf("format %s: recycled event differs from a fresh parse\ngot:  %+v\nwant: %+v", p.opts.Format, ev, want)
+			}
+		}
+	})
+}
+
+// fuzzPairSeeds are the seed records of FuzzParseIntoPairs.
+func fuzzPairSeeds() [][]byte {
+	var seeds [][]byte
+	for _, l := range benchLines {
+		seeds = append(seeds, l.raw)
+	}
+	for _, s := range []string{"", "<13>Nov 26 10:00:01 h a: x=1", `{"a":{"b":[1,2]}}`, "CEF:0|v|p|1|s|n|5|a=1"} {
+		seeds = append(seeds, []byte(s))
+	}
+	return seeds
+}
+
 // TestCEFLabelsTracked checks that CEF records whose label pairs are
 // resolved from the pairs and hot keys (the tracked parser) parse as with
 // map lookups (noAliasTracking): labels naming other pairs' keys,
@@ -166,6 +214,57 @@ func TestCEFLabelsTracked(t *testing.T) {
 			bj, _ := json.Marshal(b)
 			if string(aj) != string(bj) {
 				t.Fatalf("tracked and untracked differ:\n%s\n%s", aj, bj)
+			}
+		})
+	}
+}
+
+// TestParseIntoPairs parses every record (B) with ParseIntoPairs into an
+// event and pair storage that already hold the result of every other
+// record (A) and checks that the event is a fresh Parse of B: the pairs
+// hold distinct keys, exactly the entries of Parse's Fields map, and
+// nothing of A leaks (the error too). A record without fields, or a
+// rejected one, leaves no fields and the storage empty.
+func TestParseIntoPairs(t *testing.T) {
+	cases := recycleCases(t)
+	for _, b := range cases {
+		t.Run(b.name, func(t *testing.T) {
+			want, wantErr := b.p.Parse(b.raw, "id-b", "127.0.0.1:40001", receivedAt)
+			for _, a := range cases {
+				var ev event.Event
+				pairs := new([]string)
+				errA := a.p.ParseIntoPairs(&ev, pairs, a.raw, "id-a", "127.0.0.1:40000", receivedAt)
+				if (errA != nil || ev.FieldPairs() == nil) && len(*pairs) != 0 {
+					t.Fatalf("A=%s: no fields, but %d strings in the storage", a.name, len(*pairs))
+				}
+				err := b.p.ParseIntoPairs(&ev, pairs, b.raw, "id-b", "127.0.0.1:40001", receivedAt)
+				if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+					t.Fatalf("A=%s: error %v, fresh Parse gives %v", a.name, err, wantErr)
+				}
+				switch got := ev.FieldPairs(); {
+				case err != nil || want.Fields == nil:
+					if got != nil || ev.NumFields() != 0 || len(*pairs) != 0 {
+						t.Fatalf("A=%s: no fields expected, got %v (storage %q)", a.name, got, *pairs)
+					}
+				case got != pairs:
+					t.Fatalf("A=%s: fields not set to the storage given", a.name)
+				}
+				seen := map[string]bool{}
+				for k := range ev.RangeFields {
+					if seen[k] {
+						t.Fatalf("A=%s: key %q twice in the pairs %q", a.name, k, *pairs)
+					}
+					seen[k] = true
+				}
+				if ev.Fields != nil {
+					t.Fatalf("A=%s: ParseIntoPairs set a Fields map", a.name)
+				}
+				ev.DecodeFields()
+				if err == nil && !reflect.DeepEqual(ev, want) {
+					gj, _ := json.Marshal(ev)
+					wj, _ := json.Marshal(want)
+					t.Fatalf("A=%s: ParseIntoPairs differs from Parse\ngot:  %s\nwant: %s", a.name, gj, wj)
+				}
 			}
 		})
 	}

@@ -55,6 +55,8 @@ type Parser struct {
 	noAliasTracking bool
 	m5424           sync.Pool
 	m3164           sync.Pool
+	// sets holds the parsers' fieldSets (*fieldSet).
+	sets sync.Pool
 }
 
 // NewParser returns a Parser with opts.
@@ -111,21 +113,67 @@ func (p *Parser) Parse(raw []byte, id string, peer string, receivedAt time.Time)
 func (p *Parser) ParseInto(ev *event.Event, raw []byte, id string, peer string, receivedAt time.Time) error {
 	fields := ev.Fields
 	clear(fields)
-	techs := ev.Techniques[:0]
-	clear(techs[:cap(techs)]) // release the previous record's strings
-	*ev = event.Event{}
-	if cap(techs) > 0 {
-		ev.Techniques = techs // appended to by the format mappers
-	}
-	err := p.parseInto(ev, fields, raw, id, peer, receivedAt)
+	resetEvent(ev)
+	fs := p.fieldSet()
+	err := p.parseInto(ev, fs, raw, id, peer, receivedAt)
 	if err != nil {
+		p.putFieldSet(fs, fs.kv)
 		// Reset again, keeping the (emptied) storage for the next record.
-		clear(fields)
-		clear(techs[:cap(techs)])
-		*ev = event.Event{Fields: fields}
-		if cap(techs) > 0 {
-			ev.Techniques = techs
+		resetEvent(ev)
+		ev.Fields = fields
+		return err
+	}
+	if fs.len() > 0 {
+		if fields == nil {
+			fields = make(map[string]string, fs.len())
 		}
+		fs.fill(fields)
+		ev.Fields = fields
+	}
+	p.putFieldSet(fs, fs.kv)
+	if len(ev.Techniques) == 0 {
+		ev.Techniques = nil // as Parse returns it
+	}
+	return nil
+}
+
+// ParseIntoPairs is ParseInto for a caller that encodes the event rather
+// than reading its Fields map: the record's fields are set as key/value
+// pairs (ev.SetFieldPairs(pairs), see event.Event.SetFieldPairs) in the
+// order they were added instead of in a map, which costs the map's
+// insertions, its iteration by the encoder and its clearing. The pairs
+// are appended to *pairs, emptied first (its array is reused; nil
+// allocates new storage). The event is otherwise the one ParseInto (and
+// Parse) returns, and ev.DecodeFields() makes it that event: the pairs
+// hold the entries of Parse's Fields map. A record without fields, or a
+// rejected one, leaves ev without fields and *pairs empty. Like ParseInto
+// it keeps the storage of ev.Techniques; ev.Fields is dropped.
+//
+// The caller must not keep a copy of *ev, of its Techniques or of *pairs
+// across a call that reuses them.
+func (p *Parser) ParseIntoPairs(ev *event.Event, pairs *[]string, raw []byte, id string, peer string, receivedAt time.Time) error {
+	resetEvent(ev)
+	if pairs == nil {
+		pairs = new([]string)
+	}
+	clear(*pairs)
+	fs := p.fieldSet()
+	own := fs.kv
+	fs.kv = (*pairs)[:0]
+	err := p.parseInto(ev, fs, raw, id, peer, receivedAt)
+	switch {
+	case err != nil:
+		clear(fs.kv)
+		*pairs = fs.kv[:0]
+		resetEvent(ev)
+	case fs.len() > 0:
+		*pairs = fs.kv
+		ev.SetFieldPairs(pairs)
+	default:
+		*pairs = fs.kv[:0]
+	}
+	p.putFieldSet(fs, own)
+	if err != nil {
 		return err
 	}
 	if len(ev.Techniques) == 0 {
@@ -134,9 +182,43 @@ func (p *Parser) ParseInto(ev *event.Event, raw []byte, id string, peer string, 
 	return nil
 }
 
-// parseInto parses raw into the zeroed *ev; fields is an empty map to
-// fill, nil to allocate one.
-func (p *Parser) parseInto(ev *event.Event, fields map[string]string, raw []byte, id string, peer string, receivedAt time.Time) error {
+// resetEvent sets *ev to the zero Event but for the storage of its
+// Techniques (emptied, its strings released).
+func resetEvent(ev *event.Event) {
+	techs := ev.Techniques[:0]
+	clear(techs[:cap(techs)]) // release the previous record's strings
+	*ev = event.Event{}
+	if cap(techs) > 0 {
+		ev.Techniques = techs // appended to by the format mappers
+	}
+}
+
+// maxPooledPairs bounds the pair storage a pooled fieldSet keeps (a
+// larger one, from an unusual record, is left to the garbage collector).
+const maxPooledPairs = 2 * 64
+
+// fieldSet takes an empty fieldSet from the parser's pool.
+func (p *Parser) fieldSet() *fieldSet {
+	if f, _ := p.sets.Get().(*fieldSet); f != nil {
+		return f
+	}
+	return newFieldSet(nil)
+}
+
+// putFieldSet empties f, makes it keep kv as its own pair storage (which
+// it clears) and puts it back in the pool.
+func (p *Parser) putFieldSet(f *fieldSet, kv []string) {
+	clear(kv)
+	if cap(kv) > maxPooledPairs {
+		kv = nil
+	}
+	f.reset(kv)
+	p.sets.Put(f)
+}
+
+// parseInto parses raw into the zeroed *ev and its fields into the empty
+// fields.
+func (p *Parser) parseInto(ev *event.Event, fields *fieldSet, raw []byte, id string, peer string, receivedAt time.Time) error {
 	format := p.opts.Format
 	if !format.Valid() || format == "" {
 		format = FormatAuto
@@ -186,23 +268,16 @@ func (p *Parser) parseInto(ev *event.Event, fields map[string]string, raw []byte
 	var as aliasState
 	as.noView = p.noAliasTracking
 	r := record{raw: ev.Raw[:len(rec)], priLen: priLen}
-	if fields == nil {
-		fields = make(map[string]string, fieldsHint(r))
-	}
 	format, err = p.dispatch(format, r, ev, fields, &as)
 	if err != nil {
 		return err
 	}
 	ev.Format = string(format)
-	ev.Fields = nil
-	if len(fields) > 0 {
-		ev.Fields = fields
-	}
 	// Every path adds fields through setField/addField/extractPairs,
 	// so the tracked mapping is complete (mapFields still checks the
 	// count).
 	as.valid = !p.noAliasTracking
-	mapFields(ev, &as)
+	mapFields(ev, fields, &as)
 	return nil
 }
 
@@ -214,28 +289,6 @@ func blank(b []byte) bool {
 		return false
 	}
 	return len(bytes.TrimSpace(b)) == 0
-}
-
-// fieldsHint estimates how many Fields a record yields, so that the map is
-// allocated once at the right size (growing it costs more than parsing):
-// one per ':' for JSON, two per '=' for RFC 5424 (structured data params
-// are added as "sdid.param" and "param"), one per '=' otherwise, plus the
-// derived keys of CEF and LEEF (header fields, custom-field labels).
-func fieldsHint(r record) int {
-	body := r.body()
-	var n int
-	switch {
-	case strings.IndexByte(body[:min(len(body), 512)], '{') >= 0:
-		n = strings.Count(body, ":")
-	case len(body) > 1 && body[0] == '1' && body[1] == ' ':
-		n = 2 * strings.Count(body, "=")
-	default:
-		n = strings.Count(body, "=")
-		if strings.Contains(body, "EF:") {
-			n += 2 + strings.Count(body, "Label=")
-		}
-	}
-	return min(n, MaxFields)
 }
 
 // record is the text of one record (Raw without line terminators) and the
@@ -251,7 +304,7 @@ func (r record) body() string { return r.raw[r.priLen:] }
 // dispatch parses r as format (detecting it for FormatAuto) and returns
 // the format the record was parsed as. as collects the alias mapping of
 // the fields as they are added (see aliasState).
-func (p *Parser) dispatch(format Format, r record, ev *event.Event, fields map[string]string, as *aliasState) (Format, error) {
+func (p *Parser) dispatch(format Format, r record, ev *event.Event, fields *fieldSet, as *aliasState) (Format, error) {
 	body := r.body()
 	trimmed := strings.TrimLeft(body, " ")
 	switch format {
@@ -341,7 +394,7 @@ func scanPRI(rec []byte) (pri, n int, err error) {
 	return pri, end + 1, nil
 }
 
-func (p *Parser) parse5424(r record, ev *event.Event, fields map[string]string, as *aliasState) error {
+func (p *Parser) parse5424(r record, ev *event.Event, fields *fieldSet, as *aliasState) error {
 	if r.priLen == 0 {
 		return newError(ReasonBadPRI, FormatRFC5424, nil, "RFC 5424 record without PRI")
 	}
@@ -352,7 +405,7 @@ func (p *Parser) parse5424(r record, ev *event.Event, fields map[string]string, 
 }
 
 // machine5424 parses an RFC 5424 record with the go-syslog machine.
-func (p *Parser) machine5424(r record, ev *event.Event, fields map[string]string, as *aliasState) error {
+func (p *Parser) machine5424(r record, ev *event.Event, fields *fieldSet, as *aliasState) error {
 	m := p.m5424.Get().(gosyslog.Machine)
 	defer p.m5424.Put(m)
 	rec := []byte(r.raw)
@@ -530,7 +583,7 @@ func (p *Parser) stampYear(f stampFields) time.Time {
 
 // sdFields adds structured data params as "sdid.param" and, when not
 // already set by an earlier element (SD-IDs in sorted order), as "param".
-func sdFields(sd map[string]map[string]string, fields map[string]string, as *aliasState) {
+func sdFields(sd map[string]map[string]string, fields *fieldSet, as *aliasState) {
 	ids := make([]string, 0, len(sd))
 	for id := range sd {
 		ids = append(ids, id)
@@ -544,7 +597,7 @@ func sdFields(sd map[string]map[string]string, fields map[string]string, as *ali
 		}
 		sort.Strings(names)
 		for _, k := range names {
-			if len(fields) >= MaxFields {
+			if fields.len() >= MaxFields {
 				return
 			}
 			v := clean(params[k])

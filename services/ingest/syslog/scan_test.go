@@ -60,9 +60,10 @@ var pairSeeds = []string{
 func TestExtractPairs(t *testing.T) {
 	for _, s := range pairSeeds {
 		t.Run(s, func(t *testing.T) {
-			got, want := map[string]string{}, map[string]string{}
-			extractPairs(s, got, nil)
+			gotSet, want := newFieldSet(nil), map[string]string{}
+			extractPairs(s, gotSet, nil)
 			extractPairsRef(s, want)
+			got := asMap(gotSet)
 			if !maps.Equal(got, want) {
 				t.Fatalf("extractPairs(%q) = %v, want %v", s, got, want)
 			}
@@ -78,9 +79,10 @@ func FuzzExtractPairs(f *testing.F) {
 		f.Add(string(l.raw))
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got, want := map[string]string{}, map[string]string{}
-		extractPairs(s, got, nil)
+		gotSet, want := newFieldSet(nil), map[string]string{}
+		extractPairs(s, gotSet, nil)
 		extractPairsRef(s, want)
+		got := asMap(gotSet)
 		if !maps.Equal(got, want) {
 			t.Fatalf("extractPairs(%q) = %v, want %v", s, got, want)
 		}

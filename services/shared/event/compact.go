@@ -105,6 +105,18 @@ const (
 	maxNanoSec = 9223372035
 )
 
+// appendStr appends s as a MessagePack string: msgp.AppendString, byte
+// for byte, without its general work for the short strings (at most 31
+// bytes: a one-byte header) most values of an event record are, which
+// take two appends. A record has some 80 strings (many empty): this
+// was the largest cost of encoding an event batch.
+func appendStr(o []byte, s string) []byte {
+	if len(s) <= 31 {
+		return append(append(o, 0xa0|byte(len(s))), s...)
+	}
+	return msgp.AppendString(o, s)
+}
+
 // appendCompactTime appends t as its UTC instant: int64 Unix nanoseconds
 // when they fit (9 bytes), else the msgp time extension (15 bytes, as in
 // the map form). The zone and the monotonic reading are dropped, as the

@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -545,5 +546,25 @@ func BenchmarkEventRecordForms(b *testing.B) {
 			}
 			report(b)
 		})
+	}
+}
+
+// TestAppendStr checks that appendStr writes exactly what
+// msgp.AppendString writes, at every header size boundary, onto a
+// buffer with and without room.
+func TestAppendStr(t *testing.T) {
+	for _, n := range []int{0, 1, 30, 31, 32, 255, 256, 65535, 65536} {
+		s := strings.Repeat("é", n/2) + strings.Repeat("x", n%2)
+		for _, prefix := range [][]byte{nil, []byte("ab"), make([]byte, 3, 3+len(s)+8)} {
+			want := msgp.AppendString(append([]byte(nil), prefix...), s)
+			got := appendStr(append([]byte(nil), prefix...), s)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("appendStr of %d bytes after %d: % x, want % x", len(s), len(prefix), got[:min(len(got), 16)], want[:min(len(want), 16)])
+			}
+			roomy := appendStr(prefix[:len(prefix):cap(prefix)], s)
+			if !bytes.Equal(roomy, want) {
+				t.Fatalf("appendStr into spare capacity differs for %d bytes", len(s))
+			}
+		}
 	}
 }

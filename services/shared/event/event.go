@@ -133,6 +133,14 @@ type Event struct {
 	// sets every string, slice and map of an Event (tests of other
 	// stages) leaves it alone.
 	fieldsRaw *[]byte
+	// fieldsPairs, when not nil, holds the fields as key/value pairs with
+	// Fields nil (SetFieldPairs): k0, v0, k1, v1, ..., distinct keys in
+	// the order the parser added them. The ingest parser fills it instead
+	// of a map, and the compact encoder writes it as the map it stands
+	// for, so that a parsed event costs no map on its way to the bus. Like
+	// fieldsRaw it is no part of any encoding (compactgen writes it as
+	// Fields, see appendStringPairs) and takes an Event one word.
+	fieldsPairs *[]string
 }
 
 // Endpoint is the zone context of one side of an event.

@@ -11,59 +11,61 @@ import (
 // appendCompact appends the compact record of z (compact.go) to o.
 func (z *Event) appendCompact(o []byte) []byte {
 	o = msgp.AppendArrayHeader(o, 47)
-	o = msgp.AppendString(o, z.ID)
+	o = appendStr(o, z.ID)
 	o = appendCompactTime(o, z.Time)
 	o = appendCompactTime(o, z.ReceivedAt)
-	o = msgp.AppendString(o, z.Site)
-	o = msgp.AppendString(o, z.Source)
-	o = msgp.AppendString(o, z.Format)
-	o = msgp.AppendString(o, z.Transport)
-	o = msgp.AppendString(o, z.Peer)
-	o = msgp.AppendString(o, z.PeerIdentity)
-	o = msgp.AppendString(o, z.TimeRaw)
-	o = msgp.AppendString(o, z.Host)
-	o = msgp.AppendString(o, z.App)
-	o = msgp.AppendString(o, z.ProcID)
-	o = msgp.AppendString(o, z.MsgID)
+	o = appendStr(o, z.Site)
+	o = appendStr(o, z.Source)
+	o = appendStr(o, z.Format)
+	o = appendStr(o, z.Transport)
+	o = appendStr(o, z.Peer)
+	o = appendStr(o, z.PeerIdentity)
+	o = appendStr(o, z.TimeRaw)
+	o = appendStr(o, z.Host)
+	o = appendStr(o, z.App)
+	o = appendStr(o, z.ProcID)
+	o = appendStr(o, z.MsgID)
 	o = msgp.AppendInt(o, z.Facility)
 	o = msgp.AppendInt(o, z.Severity)
-	o = msgp.AppendString(o, z.Message)
-	o = msgp.AppendString(o, z.Vendor)
-	o = msgp.AppendString(o, z.Product)
-	o = msgp.AppendString(o, z.SignatureID)
-	o = msgp.AppendString(o, z.Signature)
-	o = msgp.AppendString(o, z.EventCode)
+	o = appendStr(o, z.Message)
+	o = appendStr(o, z.Vendor)
+	o = appendStr(o, z.Product)
+	o = appendStr(o, z.SignatureID)
+	o = appendStr(o, z.Signature)
+	o = appendStr(o, z.EventCode)
 	o = msgp.AppendArrayHeader(o, uint32(len(z.Techniques)))
 	for _, v := range z.Techniques {
-		o = msgp.AppendString(o, v)
+		o = appendStr(o, v)
 	}
-	o = msgp.AppendString(o, z.Kind)
-	o = msgp.AppendString(o, z.Category)
-	o = msgp.AppendString(o, z.Action)
-	o = msgp.AppendString(o, z.Outcome)
-	o = msgp.AppendString(o, z.User)
-	o = msgp.AppendString(o, z.SrcIP)
-	o = msgp.AppendString(o, z.DstIP)
-	o = msgp.AppendString(o, z.SrcMAC)
-	o = msgp.AppendString(o, z.DstMAC)
+	o = appendStr(o, z.Kind)
+	o = appendStr(o, z.Category)
+	o = appendStr(o, z.Action)
+	o = appendStr(o, z.Outcome)
+	o = appendStr(o, z.User)
+	o = appendStr(o, z.SrcIP)
+	o = appendStr(o, z.DstIP)
+	o = appendStr(o, z.SrcMAC)
+	o = appendStr(o, z.DstMAC)
 	o = msgp.AppendInt(o, z.SrcPort)
 	o = msgp.AppendInt(o, z.DstPort)
-	o = msgp.AppendString(o, z.Proto)
-	o = msgp.AppendString(o, z.AppProto)
+	o = appendStr(o, z.Proto)
+	o = appendStr(o, z.AppProto)
 	o = msgp.AppendInt64(o, z.BytesOut)
 	o = msgp.AppendInt64(o, z.BytesIn)
-	o = msgp.AppendString(o, z.Session)
-	o = msgp.AppendString(o, z.Operation)
-	if z.Fields == nil {
+	o = appendStr(o, z.Session)
+	o = appendStr(o, z.Operation)
+	if z.Fields == nil && z.fieldsPairs != nil {
+		o = appendStringPairs(o, *z.fieldsPairs)
+	} else if z.Fields == nil {
 		o = msgp.AppendNil(o)
 	} else {
 		o = msgp.AppendMapHeader(o, uint32(len(z.Fields)))
 		for k, v := range z.Fields {
-			o = msgp.AppendString(o, k)
-			o = msgp.AppendString(o, v)
+			o = appendStr(o, k)
+			o = appendStr(o, v)
 		}
 	}
-	o = msgp.AppendString(o, z.Raw)
+	o = appendStr(o, z.Raw)
 	o = z.Src.appendCompact(o)
 	o = z.Dst.appendCompact(o)
 	o = z.Flow.appendCompact(o)
@@ -118,9 +120,13 @@ func (z *Event) sizeCompact() (s int) {
 	s += msgp.Int64Size
 	s += msgp.StringPrefixSize + len(z.Session)
 	s += msgp.StringPrefixSize + len(z.Operation)
-	s += msgp.MapHeaderSize
-	for k, v := range z.Fields {
-		s += 2*msgp.StringPrefixSize + len(k) + len(v)
+	if z.Fields == nil && z.fieldsPairs != nil {
+		s += sizeStringPairs(*z.fieldsPairs)
+	} else {
+		s += msgp.MapHeaderSize
+		for k, v := range z.Fields {
+			s += 2*msgp.StringPrefixSize + len(k) + len(v)
+		}
 	}
 	s += msgp.StringPrefixSize + len(z.Raw)
 	s += z.Src.sizeCompact()
@@ -575,6 +581,7 @@ func (z *Event) unmarshalCompact(bts []byte) (o []byte, err error) {
 		o = bts
 		return
 	}
+	z.fieldsPairs = nil
 	z.fieldsRaw = nil
 	if msgp.IsNil(bts) {
 		bts, err = msgp.ReadNilBytes(bts)
@@ -1133,6 +1140,7 @@ func (z *Event) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 		o = bts
 		return
 	}
+	z.fieldsPairs = nil
 	if d.rawMap != nil {
 		z.fieldsRaw, bts, err = d.readRawMap(bts, "Fields")
 		if err != nil {
@@ -1382,6 +1390,7 @@ func (z *Event) zeroCompactFrom(k uint32) {
 	case 40:
 		z.Fields = nil
 		z.fieldsRaw = nil
+		z.fieldsPairs = nil
 		fallthrough
 	case 41:
 		z.Raw = ""
@@ -1406,16 +1415,16 @@ func (z *Event) zeroCompactFrom(k uint32) {
 // appendCompact appends the compact record of z (compact.go) to o.
 func (z *Endpoint) appendCompact(o []byte) []byte {
 	o = msgp.AppendArrayHeader(o, 11)
-	o = msgp.AppendString(o, z.IP)
+	o = appendStr(o, z.IP)
 	o = msgp.AppendBool(o, z.Known)
-	o = msgp.AppendString(o, z.AssetID)
-	o = msgp.AppendString(o, z.AssetName)
-	o = msgp.AppendString(o, z.Role)
-	o = msgp.AppendString(o, z.Zone)
-	o = msgp.AppendString(o, z.ZoneKind)
+	o = appendStr(o, z.AssetID)
+	o = appendStr(o, z.AssetName)
+	o = appendStr(o, z.Role)
+	o = appendStr(o, z.Zone)
+	o = appendStr(o, z.ZoneKind)
 	o = msgp.AppendFloat(o, z.Purdue)
 	o = msgp.AppendInt(o, z.SLT)
-	o = msgp.AppendString(o, z.Criticality)
+	o = appendStr(o, z.Criticality)
 	o = msgp.AppendBool(o, z.Safety)
 	return o
 }
@@ -1749,9 +1758,9 @@ func (z *Flow) appendCompact(o []byte) []byte {
 	o = msgp.AppendArrayHeader(o, 8)
 	o = msgp.AppendBool(o, z.CrossZone)
 	o = msgp.AppendBool(o, z.Allowed)
-	o = msgp.AppendString(o, z.Conduit)
-	o = msgp.AppendString(o, z.FlowID)
-	o = msgp.AppendString(o, z.Violation)
+	o = appendStr(o, z.Conduit)
+	o = appendStr(o, z.FlowID)
+	o = appendStr(o, z.Violation)
 	o = msgp.AppendBool(o, z.NewPair)
 	o = msgp.AppendFloat(o, z.PurdueDelta)
 	o = msgp.AppendBool(o, z.SafetyInvolved)
@@ -2014,19 +2023,19 @@ func (z *Flow) zeroCompactFrom(k uint32) {
 func (z *Maint) appendCompact(o []byte) []byte {
 	o = msgp.AppendArrayHeader(o, 6)
 	o = msgp.AppendBool(o, z.Active)
-	o = msgp.AppendString(o, z.WindowID)
+	o = appendStr(o, z.WindowID)
 	o = msgp.AppendArrayHeader(o, uint32(len(z.AllowedOps)))
 	for _, v := range z.AllowedOps {
-		o = msgp.AppendString(o, v)
+		o = appendStr(o, v)
 	}
-	o = msgp.AppendString(o, z.WorkOrder)
+	o = appendStr(o, z.WorkOrder)
 	o = msgp.AppendArrayHeader(o, uint32(len(z.AllowedSources)))
 	for _, v := range z.AllowedSources {
-		o = msgp.AppendString(o, v)
+		o = appendStr(o, v)
 	}
 	o = msgp.AppendArrayHeader(o, uint32(len(z.AllowedUsers)))
 	for _, v := range z.AllowedUsers {
-		o = msgp.AppendString(o, v)
+		o = appendStr(o, v)
 	}
 	return o
 }

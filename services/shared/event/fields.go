@@ -87,10 +87,14 @@ func zcString(v []byte) string {
 
 // NumFields returns the number of fields of z: len(z.Fields), or, for an
 // event decoded by UnmarshalEventsRawFields whose Fields were left raw,
-// the number of key/value pairs RangeFields yields.
+// the number of key/value pairs RangeFields yields, or the number of the
+// pairs set by SetFieldPairs.
 func (z *Event) NumFields() int {
 	if z.Fields != nil {
 		return len(z.Fields)
+	}
+	if z.fieldsPairs != nil {
+		return len(*z.fieldsPairs) / 2
 	}
 	_, n, _ := z.rawFields()
 	return int(n)
@@ -102,12 +106,22 @@ func (z *Event) NumFields() int {
 // the pairs of the raw map in their encoded order, as strings sharing the
 // message's memory (valid while it is; strings.Clone what is kept). A raw
 // map that holds a key twice (no encoder of this package writes one)
-// yields it twice; the map decoding keeps the last value. Its signature
-// is an iterator's: `for k, v := range e.RangeFields`.
+// yields it twice; the map decoding keeps the last value. For an event
+// whose fields were set by SetFieldPairs it yields the pairs in their
+// order. Its signature is an iterator's: `for k, v := range e.RangeFields`.
 func (z *Event) RangeFields(yield func(k, v string) bool) {
 	if z.Fields != nil {
 		for k, v := range z.Fields {
 			if !yield(k, v) {
+				return
+			}
+		}
+		return
+	}
+	if p := z.fieldsPairs; p != nil {
+		kv := *p
+		for i := 0; i+1 < len(kv); i += 2 {
+			if !yield(kv[i], kv[i+1]) {
 				return
 			}
 		}
@@ -136,8 +150,22 @@ func (z *Event) RangeFields(yield func(k, v string) bool) {
 // DecodeFields sets z.Fields to the map UnmarshalEventsShared would have
 // decoded when they were left raw by UnmarshalEventsRawFields (its
 // strings share the message's memory), after which z is that decoder's
-// event; it does nothing for any other event.
+// event, or to the map of the pairs set by SetFieldPairs (which z then
+// no longer reads); it does nothing for any other event.
 func (z *Event) DecodeFields() {
+	if z.fieldsRaw == nil && z.fieldsPairs == nil {
+		return // nothing to decode: no write, so concurrent readers of a decoded event do not race
+	}
+	if z.Fields == nil && z.fieldsPairs != nil {
+		kv := *z.fieldsPairs
+		m := make(map[string]string, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		z.Fields, z.fieldsRaw, z.fieldsPairs = m, nil, nil
+		return
+	}
+	z.fieldsPairs = nil
 	if z.fieldsRaw == nil || z.Fields != nil {
 		z.fieldsRaw = nil
 		return
@@ -148,4 +176,50 @@ func (z *Event) DecodeFields() {
 		return true
 	})
 	z.Fields, z.fieldsRaw = m, nil
+}
+
+// SetFieldPairs sets the fields of z to the key/value pairs in *p (k0, v0,
+// k1, v1, ...; an even number of strings, no key twice) in place of a
+// Fields map: Fields and any raw fields are dropped. NumFields,
+// RangeFields (in the pairs' order) and DecodeFields read them, and the
+// compact encoder (AppendEvents, MarshalEvents, EventBatch) writes them
+// as the map they stand for, byte for byte the record of an event whose
+// Fields map holds them and iterates in that order; a nil p leaves z
+// without fields. z reads *p until the fields are replaced: the caller
+// must not change it while z is used. Code that reads z.Fields directly
+// or encodes the map form (MarshalMsg, encoding/json) calls DecodeFields
+// first. A parser fills the pairs instead of a map when the map would
+// only be iterated again by the encoder (ingest).
+func (z *Event) SetFieldPairs(p *[]string) {
+	z.Fields, z.fieldsRaw, z.fieldsPairs = nil, nil, p
+}
+
+// FieldPairs returns the pairs z's fields were set to by SetFieldPairs,
+// nil when they are not (a Fields map, raw fields or none): the storage
+// a caller recycles once nothing reads the event any more.
+func (z *Event) FieldPairs() *[]string {
+	if z.Fields != nil {
+		return nil
+	}
+	return z.fieldsPairs
+}
+
+// appendStringPairs appends the MessagePack map of the key/value pairs
+// kv (see SetFieldPairs) to o.
+func appendStringPairs(o []byte, kv []string) []byte {
+	o = msgp.AppendMapHeader(o, uint32(len(kv)/2))
+	for _, s := range kv[:len(kv)&^1] {
+		o = appendStr(o, s)
+	}
+	return o
+}
+
+// sizeStringPairs returns an upper bound of the bytes appendStringPairs
+// appends for kv.
+func sizeStringPairs(kv []string) int {
+	s := msgp.MapHeaderSize
+	for _, v := range kv {
+		s += msgp.StringPrefixSize + len(v)
+	}
+	return s
 }

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
+
+	"github.com/tinylib/msgp/msgp"
 )
 
 // rangedFields collects RangeFields of e into a map (the last value of a
@@ -279,4 +281,152 @@ func BenchmarkDecodeFields(b *testing.B) {
 		})
 	}
 	_ = sink
+}
+
+// TestSetFieldPairs checks an event whose fields are pairs
+// (SetFieldPairs) against the same event with the map of the pairs: its
+// compact record is the map's record with the pairs written in their
+// order (byte for byte), sizeCompact bounds it, every decoder gives the
+// map event's result, NumFields, RangeFields (in order) and FieldPairs
+// read the pairs, DecodeFields turns them into the map, and decoding into
+// the event drops them.
+func TestSetFieldPairs(t *testing.T) {
+	many := make([]string, 0, 600)
+	for i := range 300 {
+		many = append(many, "key."+strconv.Itoa(i), strconv.Itoa(i))
+	}
+	tests := []struct {
+		name  string
+		pairs []string // nil: SetFieldPairs(nil)
+	}{
+		{"nil", nil},
+		{"empty", []string{}},
+		{"one", []string{"src", "10.0.0.1"}},
+		{"empty strings", []string{"", "", "k", ""}},
+		{"three", []string{"src", "10.0.0.1", "dport", "502", "msg", "write register"}},
+		{"300", many},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mapped map[string]string
+			if tt.pairs != nil {
+				mapped = map[string]string{}
+				for i := 0; i < len(tt.pairs); i += 2 {
+					mapped[tt.pairs[i]] = tt.pairs[i+1]
+				}
+			}
+			withMap := fullEvent()
+			withMap.Fields = mapped
+			withPairs := fullEvent()
+			var p *[]string
+			if tt.pairs != nil {
+				p = &tt.pairs
+			}
+			withPairs.Fields = map[string]string{"dropped": "by SetFieldPairs"}
+			withPairs.SetFieldPairs(p)
+
+			// The record: the nil-Fields record with the pairs' map
+			// (or nil) in the place of its nil.
+			noFields := fullEvent()
+			noFields.Fields = nil
+			rec0 := noFields.appendCompact(nil)
+			noFields.Fields = map[string]string{}
+			at := 0
+			for rec1 := noFields.appendCompact(nil); rec0[at] == rec1[at]; at++ {
+			}
+			want := append([]byte(nil), rec0[:at]...)
+			if p == nil {
+				want = append(want, 0xc0)
+			} else {
+				want = msgp.AppendMapHeader(want, uint32(len(tt.pairs)/2))
+				for _, s := range tt.pairs {
+					want = msgp.AppendString(want, s)
+				}
+			}
+			want = append(want, rec0[at+1:]...)
+			got := withPairs.appendCompact(nil)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("record differs from the map's in pair order\n got % x\nwant % x", got, want)
+			}
+			if s := withPairs.sizeCompact(); s < len(got) {
+				t.Fatalf("sizeCompact %d < %d bytes written", s, len(got))
+			}
+
+			data, err := MarshalEvents([]Event{withPairs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back := decodeAll(t, data); !reflect.DeepEqual(back[0].Fields, mapped) {
+				t.Fatalf("decoded Fields %v, want %v", back[0].Fields, mapped)
+			}
+
+			if withPairs.FieldPairs() != p || withPairs.NumFields() != len(tt.pairs)/2 {
+				t.Fatalf("FieldPairs %v, NumFields %d; want %v, %d", withPairs.FieldPairs(), withPairs.NumFields(), p, len(tt.pairs)/2)
+			}
+			var ranged []string
+			for k, v := range withPairs.RangeFields {
+				ranged = append(ranged, k, v)
+			}
+			if len(ranged) != len(tt.pairs) || len(ranged) > 0 && !reflect.DeepEqual(ranged, tt.pairs) {
+				t.Fatalf("RangeFields yielded %q, want %q", ranged, tt.pairs)
+			}
+			decoded := withPairs
+			decoded.DecodeFields()
+			if decoded.FieldPairs() != nil || !reflect.DeepEqual(decoded, withMap) {
+				t.Fatalf("DecodeFields: %+v\nwant %+v", decoded, withMap)
+			}
+
+			// Decoding a record into the event replaces the pairs.
+			into, full := withPairs, fullEvent()
+			if _, err := into.unmarshalCompact(full.appendCompact(nil)); err != nil {
+				t.Fatal(err)
+			}
+			if into.fieldsPairs != nil || !maps.Equal(into.Fields, full.Fields) {
+				t.Fatalf("decoding kept the pairs: %v, Fields %v", into.fieldsPairs, into.Fields)
+			}
+			short := withPairs
+			short.zeroCompactFrom(0) // what a record of no values decodes to
+			if short.fieldsPairs != nil {
+				t.Fatal("zeroCompactFrom kept the pairs")
+			}
+		})
+	}
+}
+
+// BenchmarkAppendFields compares the compact encoding of 1000 parsed
+// events whose fields are a map with the same events whose fields are
+// pairs (SetFieldPairs, the ingest parser's form).
+func BenchmarkAppendFields(b *testing.B) {
+	evs := make([]Event, 1000)
+	pairs := make([][]string, len(evs))
+	for i := range evs {
+		kv := []string{"run", "bench", "seq", strconv.Itoa(i), "sent", "1795687200000000000", "action", "allow",
+			"src", "10.20.2.31", "dst", "10.20.3.10", "proto", "tcp", "sport", strconv.Itoa(40000 + i), "dport", "5450",
+			"app", "historian", "policy", "scada-hist", "msg", "historian replication batch sent, 1000 tags"}
+		pairs[i] = kv
+		e := fullEvent()
+		e.Fields = map[string]string{}
+		for j := 0; j < len(kv); j += 2 {
+			e.Fields[kv[j]] = kv[j+1]
+		}
+		evs[i] = e
+	}
+	var buf []byte
+	b.Run("map", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf, _ = AppendEvents(buf[:0], evs)
+		}
+		b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
+	})
+	for i := range evs {
+		evs[i].SetFieldPairs(&pairs[i])
+	}
+	b.Run("pairs", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf, _ = AppendEvents(buf[:0], evs)
+		}
+		b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
+	})
 }

@@ -54,6 +54,10 @@ type field struct {
 	// raw names the field's raw companion, for a kStringMap field X whose
 	// struct declares `xRaw *[]byte` (see RawSuffix); "" when it has none.
 	raw string
+	// pairs names the field's pairs companion, for a kStringMap field X
+	// whose struct declares `xPairs *[]string` (see PairsSuffix); "" when
+	// it has none.
+	pairs string
 }
 
 // RawSuffix ends the name of the raw companion of a map[string]string
@@ -66,6 +70,15 @@ type field struct {
 // at them (nil for a nil map), leaving X nil. At most one field of all
 // the records may have a companion: d.rawMap is one slot per record.
 const RawSuffix = "Raw"
+
+// PairsSuffix ends the name of the pairs companion of a map[string]string
+// field: a struct with a field X of that type and an unexported field
+// named x+PairsSuffix of type *[]string gets an encoder that, when X is
+// nil and the companion is not, writes the companion's key/value pairs
+// (k0, v0, k1, v1, ...: distinct keys) as the map X they stand for
+// (appendStringPairs, sizeStringPairs, hand-written beside the struct),
+// and decoders that set the companion to nil (they decode X itself).
+const PairsSuffix = "Pairs"
 
 // record is a type with a compact encoding and its fields in order.
 type record struct {
@@ -260,6 +273,13 @@ func buildRecord(name string, st *ast.StructType, order []string, all map[string
 				}
 				f.raw = rn
 			}
+			pn := strings.ToLower(fn[:1]) + fn[1:] + PairsSuffix
+			if pt, ok := unexported[pn]; ok {
+				if s := exprString(pt); s != "*[]string" {
+					return record{}, fmt.Errorf("%s.%s: pairs companion of %s has type %s, want *[]string", name, pn, fn, s)
+				}
+				f.pairs = pn
+			}
 		}
 		rec.fields = append(rec.fields, f)
 	}
@@ -316,7 +336,7 @@ func writeAppend(w *bytes.Buffer, r record) {
 		x := "z." + f.name
 		switch f.kind {
 		case kString:
-			fmt.Fprintf(w, "o = msgp.AppendString(o, %s)\n", x)
+			fmt.Fprintf(w, "o = appendStr(o, %s)\n", x)
 		case kInt:
 			fmt.Fprintf(w, "o = msgp.AppendInt(o, %s)\n", x)
 		case kInt64:
@@ -329,9 +349,12 @@ func writeAppend(w *bytes.Buffer, r record) {
 		case kTime:
 			fmt.Fprintf(w, "o = appendCompactTime(o, %s)\n", x)
 		case kStrings:
-			fmt.Fprintf(w, "o = msgp.AppendArrayHeader(o, uint32(len(%s)))\nfor _, v := range %s {\no = msgp.AppendString(o, v)\n}\n", x, x)
+			fmt.Fprintf(w, "o = msgp.AppendArrayHeader(o, uint32(len(%s)))\nfor _, v := range %s {\no = appendStr(o, v)\n}\n", x, x)
 		case kStringMap:
-			fmt.Fprintf(w, "if %s == nil {\no = msgp.AppendNil(o)\n} else {\no = msgp.AppendMapHeader(o, uint32(len(%s)))\nfor k, v := range %s {\no = msgp.AppendString(o, k)\no = msgp.AppendString(o, v)\n}\n}\n", x, x, x)
+			if f.pairs != "" {
+				fmt.Fprintf(w, "if %s == nil && z.%s != nil {\no = appendStringPairs(o, *z.%[2]s)\n} else ", x, f.pairs)
+			}
+			fmt.Fprintf(w, "if %s == nil {\no = msgp.AppendNil(o)\n} else {\no = msgp.AppendMapHeader(o, uint32(len(%s)))\nfor k, v := range %s {\no = appendStr(o, k)\no = appendStr(o, v)\n}\n}\n", x, x, x)
 		case kStruct:
 			fmt.Fprintf(w, "o = %s.appendCompact(o)\n", x)
 		}
@@ -362,7 +385,13 @@ func writeSize(w *bytes.Buffer, r record) {
 		case kStrings:
 			fmt.Fprintf(w, "s += msgp.ArrayHeaderSize\nfor _, v := range %s {\ns += msgp.StringPrefixSize + len(v)\n}\n", x)
 		case kStringMap:
+			if f.pairs != "" {
+				fmt.Fprintf(w, "if %s == nil && z.%s != nil {\ns += sizeStringPairs(*z.%[2]s)\n} else {\n", x, f.pairs)
+			}
 			fmt.Fprintf(w, "s += msgp.MapHeaderSize\nfor k, v := range %s {\ns += 2*msgp.StringPrefixSize + len(k) + len(v)\n}\n", x)
+			if f.pairs != "" {
+				w.WriteString("}\n")
+			}
 		case kStruct:
 			fmt.Fprintf(w, "s += %s.sizeCompact()\n", x)
 		}
@@ -445,6 +474,9 @@ return
 }
 `, check, q, x, readStr)
 		case kStringMap:
+			if f.pairs != "" {
+				fmt.Fprintf(w, "z.%s = nil\n", f.pairs)
+			}
 			switch {
 			case shared && f.raw != "":
 				// readRawMap adds the field's context to its errors, as
@@ -541,6 +573,9 @@ func writeZero(w *bytes.Buffer, r record) {
 		fmt.Fprintf(w, "case %d:\nz.%s = %s\n", i, f.name, zero)
 		if f.raw != "" {
 			fmt.Fprintf(w, "z.%s = nil\n", f.raw)
+		}
+		if f.pairs != "" {
+			fmt.Fprintf(w, "z.%s = nil\n", f.pairs)
 		}
 		if i < len(r.fields)-1 {
 			w.WriteString("fallthrough\n")

@@ -31,6 +31,11 @@ func TestCompact(t *testing.T) {
 		"z.zeroCompactFrom(46)",
 		// Event.fieldsRaw: skipped as a field, the raw companion of Fields.
 		"z.fieldsRaw, bts, err = d.readRawMap(bts, \"Fields\")",
+		// Event.fieldsPairs: skipped as a field, the pairs companion of
+		// Fields, written in its place and dropped by the decoders.
+		"if z.Fields == nil && z.fieldsPairs != nil {\n\t\to = appendStringPairs(o, *z.fieldsPairs)",
+		"s += sizeStringPairs(*z.fieldsPairs)",
+		"z.fieldsPairs = nil\n\tif d.rawMap != nil {",
 	} {
 		if !strings.Contains(string(code), want) {
 			t.Errorf("generated code lacks %q", want)
@@ -50,6 +55,7 @@ func TestCompact(t *testing.T) {
 		{"no struct", "package event\n", `"A"`, "no struct Event"},
 		{"not a string", "package event\ntype Event struct{ A string }\n", `A`, "not a string literal"},
 		{"raw companion of the wrong type", "package event\ntype Event struct{ A map[string]string; aRaw []byte }\n", `"A"`, "raw companion of A has type []byte"},
+		{"pairs companion of the wrong type", "package event\ntype Event struct{ A map[string]string; aPairs []string }\n", `"A"`, "pairs companion of A has type []string"},
 		{"two raw companions", "package event\ntype Event struct{ A, B map[string]string; aRaw, bRaw *[]byte }\n", `"A", "B"`, "at most one map field"},
 	}
 	for _, tt := range tests {
@@ -66,7 +72,7 @@ func TestCompact(t *testing.T) {
 	if err != nil {
 		t.Fatalf("unexported field: %v", err)
 	}
-	if strings.Contains(string(code), "z.b") || strings.Contains(string(code), "rawMap") {
+	if strings.Contains(string(code), "z.b") || strings.Contains(string(code), "rawMap") || strings.Contains(string(code), "Pairs") {
 		t.Fatalf("unexported field or raw decoding in the code:\n%s", code)
 	}
 	if _, err := Compact(typeSrc, []byte("package event\n")); err == nil || !strings.Contains(err.Error(), "no var compactOrder") {
