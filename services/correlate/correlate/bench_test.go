@@ -188,16 +188,19 @@ func BenchmarkEngineKVStore(b *testing.B) {
 // BenchmarkApplyDecoded is the apply stage's CPU per message without the
 // bus: decode a 1000-event message of enriched events (about 40 strings
 // each, as enrich writes them) and process it. decode=shared is the
-// service's decoder (event.UnmarshalEventsShared: the strings point into
-// the message); decode=copy allocates every string (EventBatch.UnmarshalMsg
-// into a reused batch, the decoder before it). Every iteration is a new
+// service's decoder (event.UnmarshalEventsRawFields: the strings point into
+// the message, and an event's Fields map is built only for the rules that
+// read it); decode=maps builds every event's map
+// (event.UnmarshalEventsShared, the decoder before it); decode=copy
+// allocates every string (EventBatch.UnmarshalMsg into a reused batch, the
+// decoder before that). Every iteration is a new
 // message (fresh event ids, later times), encoded outside the timer. Mix
 // "ot" is benchBatch (about one alert per 20 events), "alerts" makes every
 // event a historian write to a PLC (about one alert per event, like the
 // end-to-end runs), as in BenchmarkServiceOrdered.
 func BenchmarkApplyDecoded(b *testing.B) {
 	for _, mix := range []string{"ot", "alerts"} {
-		for _, mode := range []string{"shared", "copy"} {
+		for _, mode := range []string{"shared", "maps", "copy"} {
 			b.Run("mix="+mix+"/decode="+mode, func(b *testing.B) { benchApplyDecoded(b, mix, mode) })
 		}
 	}
@@ -243,9 +246,13 @@ func benchApplyDecoded(b *testing.B, mix, mode string) {
 		start := time.Now()
 		b.StartTimer()
 		var evs []event.Event
-		if mode == "shared" {
+		switch mode {
+		case "shared":
 			evs, err = svc.decode(data)
-		} else {
+		case "maps":
+			buf, err = event.UnmarshalEventsShared(data, buf[:0])
+			evs = buf
+		default:
 			clear(buf)
 			eb := event.EventBatch(buf[:0])
 			_, err = eb.UnmarshalMsg(data)

@@ -151,6 +151,9 @@ func (s *keyState) clone() keyState {
 	if s.Expected != nil {
 		ev := *s.Expected
 		ev.Raw = "" // a borrowed event still has it (see settle)
+		// A borrowed event may still have raw Fields (see ownEvent):
+		// the checkpoint has the map, and no pointer into the message.
+		ev.DecodeFields()
 		c.Expected = &ev
 	}
 	c.own = c.Expected // the copy owns its expected event

@@ -41,8 +41,10 @@
 // does not fill memory.
 //
 // Memory: the apply stage decodes a message with
-// event.UnmarshalEventsShared, so the events' strings point into the
-// message instead of being allocated one by one. Whatever the engine keeps
+// event.UnmarshalEventsRawFields, so the events' strings point into the
+// message instead of being allocated one by one, and an event's Fields map
+// is built only when a rule that reads fields is a candidate for it (see
+// rule.Rule.ReadsFields). Whatever the engine keeps
 // beyond a message (window, sequence and absence state, watermarks,
 // maintenance targets, incidents, the alerts of the last batch) holds
 // copies of its own (see own.go; TestSharedDecodeRetention overwrites the

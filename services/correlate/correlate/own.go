@@ -7,9 +7,11 @@ import (
 	"github.com/c981/c981/services/shared/event"
 )
 
-// The service decodes its input with event.UnmarshalEventsShared: every
+// The service decodes its input with event.UnmarshalEventsRawFields: every
 // string of an event is a substring of its bus message, which is about
-// 1.2 MB for 1000 events. Whatever the engine keeps beyond the processing
+// 1.2 MB for 1000 events, and an event's Fields stay the message's bytes
+// until a rule that reads them decodes them into a map (whose strings are
+// substrings of the message too; see rule.Rule.ReadsFields). Whatever the engine keeps beyond the processing
 // of a batch must therefore not be one of those substrings, or a key of a
 // rule window (kept for hours) would keep a whole message alive, and the
 // engine's state would depend on bytes the engine does not own. The rule:
@@ -31,8 +33,12 @@ import (
 //     key, target and source, assets and zones are cloned when set
 //     (newIncident, mergeAlert, addSorted). Their other strings are the
 //     rule's (title, severity, rule ids, techniques) or generated ids.
-//   - Checkpoints are built from the window state (owned, see above).
-//   - Dead letters and log records are encoded before the batch ends.
+//   - Checkpoints are built from the window state (owned, see above);
+//     an expected event still borrowed gets its Fields decoded in the
+//     copy (keyState.clone).
+//   - Dead letters and log records are encoded before the batch ends (a
+//     dead-lettered event's Fields are decoded first: encoders write the
+//     map, not the raw bytes).
 //   - The rule package's in_cidr cache clones the CIDRs it keeps.
 //
 // TestSharedDecodeRetention proves it: it processes batches decoded from
@@ -164,10 +170,16 @@ func eventStrings(ev *event.Event, f func(string) string) {
 
 // ownEvent sets *dst to a copy of src without its raw text whose strings,
 // slices and map are its own (the strings share one new allocation): an
-// event kept beyond its batch (an absence key's expected event). src is
+// event kept beyond its batch (an absence key's expected event). When the
+// service's decoder left src's Fields raw (event.UnmarshalEventsRawFields)
+// and no rule needed them yet, the copy decodes them: a kept event has its
+// map (a rule reloaded with the same fingerprint may read it, a
+// checkpoint writes it) and nothing that points into the message. src is
 // not modified.
 func ownEvent(dst, src *event.Event) {
 	*dst = *src
+	dst.DecodeFields() // src's map, or a map of src's raw fields in the message
+	fields := dst.Fields
 	dst.Raw = ""
 	dst.Techniques = slices.Clone(src.Techniques)
 	dst.Maint.AllowedOps = slices.Clone(src.Maint.AllowedOps)
@@ -176,14 +188,14 @@ func ownEvent(dst, src *event.Event) {
 	dst.Fields = nil
 	var c copier
 	eventStrings(dst, func(s string) string { c.n += len(s); return s }) // dst's own
-	for k, v := range src.Fields {
+	for k, v := range fields {
 		c.n += len(k) + len(v)
 	}
 	c.alloc()
 	eventStrings(dst, c.copy)
-	if src.Fields != nil {
-		dst.Fields = make(map[string]string, len(src.Fields))
-		for k, v := range src.Fields {
+	if fields != nil {
+		dst.Fields = make(map[string]string, len(fields))
+		for k, v := range fields {
 			dst.Fields[c.copy(k)] = c.copy(v)
 		}
 	}

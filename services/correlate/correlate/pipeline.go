@@ -432,8 +432,11 @@ func deadLetterMessage(ctx context.Context, js jetstream.JetStream, msg jetstrea
 // buffer: a message of 1000 events is about 1 MB of Event structs, and
 // allocating it for every message made the garbage collector run several
 // times as often. The events' strings are not allocated either: they
-// point into data (event.UnmarshalEventsShared; a decoded event has about
-// 40 of them), which nothing writes to. So the events and their strings
+// point into data (event.UnmarshalEventsRawFields; a decoded event has
+// about 40 of them), which nothing writes to, and an event's Fields map is
+// not built: it stays the message's bytes until a rule that reads fields
+// is a candidate for the event (rule.Matcher.Eval decodes it then; building
+// a map per event was most of the decoding). So the events and their strings
 // are only used while their message is applied: the engine copies what it
 // keeps beyond that (see own.go), alerts and incidents are encoded before
 // the message is acknowledged, and the engine's memo of the last batch
@@ -445,7 +448,7 @@ func (s *Service) decode(data []byte) ([]event.Event, error) {
 	// The decoder checks every array and map header against the bytes
 	// left (an element takes one at least), so a damaged or hostile
 	// header is an error, not an allocation of what it announces.
-	evs, err := event.UnmarshalEventsShared(data, s.evbuf[:0])
+	evs, err := event.UnmarshalEventsRawFields(data, s.evbuf[:0])
 	if cap(evs) > cap(s.evbuf) {
 		s.evbuf, s.evlen = evs[:0], 0 // the old buffer is dropped whole
 	}

@@ -597,6 +597,9 @@ func position(msg jetstream.Msg) string {
 
 // deadLetter records an event that cannot be correlated.
 func deadLetter(ev *event.Event, pos string, index int, cause error) event.DeadLetter {
+	// The payload has the event's fields: the encoder writes Fields, not
+	// the raw form the service's decoder leaves them in.
+	ev.DecodeFields()
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		payload = []byte(fmt.Sprintf("%+v", *ev))

@@ -397,3 +397,90 @@ func TestCheckpointManyKeys(t *testing.T) {
 		t.Errorf("restored %d keys, want 3001", n)
 	}
 }
+
+// TestStateTouchedInBatch checks the bookkeeping of windows.state for a
+// key updated more than once in a batch (returned at once after its first
+// update): it stays dirty and not deleted, a replayed batch still skips a
+// key whose state contains it, and a key removed during the batch gets a
+// new state that is dirty again.
+func TestStateTouchedInBatch(t *testing.T) {
+	set := loadRules(t, statefulRules)
+	m, err := NewMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk := partKey{"site-a", 42}
+	ref := stateRef{"W-THR", pk}
+	tests := []struct {
+		name string
+		run  func(t *testing.T, w *windows, rw *ruleWindows)
+	}{
+		{"twice in a batch", func(t *testing.T, w *windows, rw *ruleWindows) {
+			w.begin(5)
+			first := w.state(rw, pk, true, keyTexter{fixed: "k"})
+			if again := w.state(rw, pk, true, keyTexter{fixed: "k"}); again != first || again.Seq != 5 {
+				t.Fatalf("second update: %p (seq %d), want %p (seq 5)", again, again.Seq, first)
+			}
+			if _, ok := w.dirty[ref]; !ok {
+				t.Error("key not dirty")
+			}
+			clear(w.dirty) // a checkpoint between batches
+			w.begin(6)
+			if st := w.state(rw, pk, false, keyTexter{}); st != first || st.Seq != 6 {
+				t.Fatalf("next batch: %p, want %p", st, first)
+			}
+			if _, ok := w.dirty[ref]; !ok {
+				t.Error("key not dirty after its first update of the next batch")
+			}
+		}},
+		{"replay of a position the state contains", func(t *testing.T, w *windows, rw *ruleWindows) {
+			w.begin(7)
+			st := w.state(rw, pk, true, keyTexter{fixed: "k"})
+			w.begin(7) // the same position again: a replay after a restart
+			if got := w.state(rw, pk, true, keyTexter{fixed: "k"}); got != nil {
+				t.Fatalf("replayed position applied again to %+v", got)
+			}
+			w.begin(8)
+			if got := w.state(rw, pk, true, keyTexter{fixed: "k"}); got != st || st.Seq != 8 {
+				t.Fatalf("next position: %p (seq %d), want %p (seq 8)", got, st.Seq, st)
+			}
+		}},
+		{"removed during the batch", func(t *testing.T, w *windows, rw *ruleWindows) {
+			w.begin(9)
+			st := w.state(rw, pk, true, keyTexter{fixed: "k"})
+			w.remove(rw, pk)
+			if _, ok := w.deleted[ref]; !ok {
+				t.Fatal("removed key not recorded as deleted")
+			}
+			got := w.state(rw, pk, true, keyTexter{fixed: "k"})
+			if got == nil || got == st {
+				t.Fatalf("state after removal: %p, want a new one (old %p)", got, st)
+			}
+			if _, ok := w.dirty[ref]; !ok {
+				t.Error("recreated key not dirty")
+			}
+			if _, ok := w.deleted[ref]; ok {
+				t.Error("recreated key still recorded as deleted")
+			}
+		}},
+		{"no position", func(t *testing.T, w *windows, rw *ruleWindows) {
+			w.begin(0)
+			st := w.state(rw, pk, true, keyTexter{fixed: "k"})
+			if again := w.state(rw, pk, true, keyTexter{fixed: "k"}); again != st || st.Seq != 0 {
+				t.Fatalf("second update: %p (seq %d), want %p (seq 0)", again, again.Seq, st)
+			}
+			clear(w.dirty) // a checkpoint between batches
+			w.begin(0)
+			w.state(rw, pk, true, keyTexter{fixed: "k"})
+			if _, ok := w.dirty[ref]; !ok {
+				t.Error("key updated after a checkpoint not dirty")
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWindows(set, time.Minute, 100, m)
+			tt.run(t, w, w.rules["W-THR"])
+		})
+	}
+}

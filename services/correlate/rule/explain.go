@@ -41,8 +41,10 @@ type Explanation struct {
 
 // Explain evaluates each condition of r (the condition, or every step of a
 // sequence) against ev clause by clause, so that a rule author sees which
-// clause made it fail. It evaluates every operand (no short-circuit).
+// clause made it fail. It evaluates every operand (no short-circuit). Like
+// Matcher.Eval, it decodes ev's raw Fields when r reads them.
 func (r *Rule) Explain(ev *event.Event) ([]Explanation, error) {
+	needFields(ev, r.anyCondFields())
 	env := newEnv()
 	env.set(ev)
 	var out []Explanation

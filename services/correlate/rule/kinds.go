@@ -39,6 +39,10 @@ type Step struct {
 	by    []*vm.Program
 	ncond func(*event.Event) bool           // native form of cond (nil: interpreted)
 	nby   func(uint64, *event.Event) uint64 // native form of by (nil: interpreted)
+	// condFields and byFields say whether the condition and the by
+	// expressions read the event's Fields (see fielduse.go).
+	condFields bool
+	byFields   bool
 }
 
 type stepDoc struct {

@@ -133,6 +133,12 @@ type Rule struct {
 	distinct  *vm.Program
 	fp        string
 	getters   []fieldGetter
+	// condFields, keyFields and describeFields say whether the condition,
+	// the keys (group_by, distinct) and the alert description (incident
+	// key, summary, alert fields) read the event's Fields (fielduse.go).
+	condFields     bool
+	keyFields      bool
+	describeFields bool
 }
 
 // LoadError is a rule file error located at file:line.
@@ -375,6 +381,7 @@ func compile(name string, lines *lineFinder, i int, d ruleDoc) (*Rule, error) {
 		}
 		r.getters = append(r.getters, g)
 	}
+	decideFields(r)
 	return r, nil
 }
 

@@ -143,7 +143,11 @@ type Hit struct {
 
 // Eval evaluates every enabled rule against ev: match rules append a
 // complete Match to matches, stateful rules a Hit (with the key hash) to
-// hits. Evaluation errors skip the rule (or step) concerned only.
+// hits. Evaluation errors skip the rule (or step) concerned only. An
+// event whose Fields were left raw (event.UnmarshalEventsRawFields) gets
+// its Fields map (event.Event.DecodeFields) before the first part of a
+// candidate rule that reads them (condition, key, alert description)
+// runs, and only then: ev is modified.
 func (m *Matcher) Eval(ev *event.Event, matches []Match, hits []Hit) ([]Match, []Hit, []*EvalError) {
 	if ev == nil {
 		return matches, hits, nil
@@ -157,6 +161,7 @@ func (m *Matcher) Eval(ev *event.Event, matches []Match, hits []Hit) ([]Match, [
 		r := en.rule
 		if en.step >= 0 {
 			st := r.Steps[en.step]
+			needFields(ev, st.condFields)
 			ok, err := m.test(st.ncond, st.cond, ev)
 			if err != nil {
 				errs = append(errs, &EvalError{RuleID: r.ID, Part: "steps[" + strconv.Itoa(en.step) + "].condition", Err: err})
@@ -165,6 +170,7 @@ func (m *Matcher) Eval(ev *event.Event, matches []Match, hits []Hit) ([]Match, [
 			if !ok {
 				continue
 			}
+			needFields(ev, st.byFields)
 			key, err := m.key(st.nby, st.by, ev)
 			if err != nil {
 				errs = append(errs, &EvalError{RuleID: r.ID, Part: "steps[" + strconv.Itoa(en.step) + "].by", Err: err})
@@ -173,6 +179,7 @@ func (m *Matcher) Eval(ev *event.Event, matches []Match, hits []Hit) ([]Match, [
 			hits = append(hits, Hit{Rule: r, Step: en.step, Key: key})
 			continue
 		}
+		needFields(ev, r.condFields)
 		ok, err := m.test(r.ncond, r.cond, ev)
 		if err != nil {
 			errs = append(errs, &EvalError{RuleID: r.ID, Part: "condition", Err: err})
@@ -188,6 +195,7 @@ func (m *Matcher) Eval(ev *event.Event, matches []Match, hits []Hit) ([]Match, [
 			continue
 		}
 		h := Hit{Rule: r}
+		needFields(ev, r.keyFields)
 		if h.Key, err = m.key(r.nkey, r.groupBy, ev); err != nil {
 			errs = append(errs, &EvalError{RuleID: r.ID, Part: "group_by", Err: err})
 			continue
@@ -204,7 +212,8 @@ func (m *Matcher) Eval(ev *event.Event, matches []Match, hits []Hit) ([]Match, [
 }
 
 // Describe computes the incident key, summary and fields of rule r for the
-// event ev (for a stateful rule: the event that completed it).
+// event ev (for a stateful rule: the event that completed it). Like Eval,
+// it decodes ev's raw Fields when r reads them.
 func (m *Matcher) Describe(r *Rule, ev *event.Event) (Match, []*EvalError) {
 	m.env.set(ev)
 	defer m.env.set(nil)
@@ -212,8 +221,10 @@ func (m *Matcher) Describe(r *Rule, ev *event.Event) (Match, []*EvalError) {
 }
 
 // KeyText renders the key values of rule r (step of a sequence) for ev as
-// text, "|"-separated: the readable form of Hit.Key.
+// text, "|"-separated: the readable form of Hit.Key. Like Eval, it
+// decodes ev's raw Fields when r reads them.
 func (m *Matcher) KeyText(r *Rule, step int, ev *event.Event) string {
+	needFields(ev, r.keyTextFields(step))
 	progs := r.groupBy
 	if r.Kind == KindSequence && step < len(r.Steps) {
 		progs = r.Steps[step].by
@@ -232,7 +243,9 @@ func (m *Matcher) KeyText(r *Rule, step int, ev *event.Event) string {
 	return strings.Join(parts, "|")
 }
 
+// describe is Describe with m.env set to ev.
 func (m *Matcher) describe(r *Rule, ev *event.Event) (Match, []*EvalError) {
+	needFields(ev, r.describeFields)
 	var errs []*EvalError
 	match := Match{Rule: r}
 	if r.nkeyText != nil && !m.interpret {
