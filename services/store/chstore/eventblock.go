@@ -213,22 +213,38 @@ type eventBlock struct {
 	u64      []uint64
 	i64      []int64
 	f32      []float32
-	times    []time.Time
+	secs     []int64
 	// keys and values are the fields of the block's events, sorted by key
 	// (NestedKV), sub-slices of kv.
 	keys, values [][]string
 	kv           []string
 	// sorted holds, per number of fields, the sorted field names of the
-	// last event of the block with that many fields that was sorted (nil:
-	// none yet); they are sub-slices of kv.
-	sorted [sortedFields][]string
+	// last event of the block with that many fields that was sorted (no
+	// keys: none yet), indexed for lookups by name; the names are
+	// sub-slices of kv.
+	sorted [sortedFields]fieldIndex
 	ptrs   []*string
+	// ptrBoxes holds, per length below ptrBoxLens, a []*string of that
+	// length and the same slice boxed once: appendStrings refills its
+	// elements, so that appending an array does not box (allocate) a new
+	// slice header.
+	ptrBoxes [ptrBoxLens]ptrBox
 	// pairs is the scratch space of sortedKV.
 	pairs []kvPair
 }
 
 // sortedFields bounds the field counts whose sorted names nested reuses.
 const sortedFields = 32
+
+// ptrBoxLens bounds the array lengths whose pointers appendStrings passes
+// in a slice boxed once (eventBlock.ptrBoxes).
+const ptrBoxLens = 2 * sortedFields
+
+// ptrBox is a []*string and the same slice boxed in an interface.
+type ptrBox struct {
+	ptrs []*string
+	box  any
+}
 
 // append appends the events of one block to cols (the events columns, in
 // EventColumns order).
@@ -255,7 +271,7 @@ func (b *eventBlock) append(cols []chcol.Interface, evs []*event.Event) error {
 		case ec.f32 != nil:
 			v = gather(&b.f32, evs, ec.f32)
 		case ec.dt != nil:
-			v = gather(&b.times, evs, ec.dt)
+			v = gather(&b.secs, evs, ec.dt)
 		case ec.stored && b.stored != nil:
 			v = b.stored
 		case ec.stored:
@@ -281,10 +297,22 @@ func (b *eventBlock) append(cols []chcol.Interface, evs []*event.Event) error {
 
 // appendStrings appends one Array(String) value through pointers to its
 // elements (the driver boxes each string element it is given, which
-// allocates, but not a pointer).
+// allocates, but not a pointer), in a slice boxed once per length
+// (ptrBoxes) for the lengths below ptrBoxLens.
 func (b *eventBlock) appendStrings(col chcol.Interface, ss []string) error {
 	if len(ss) == 0 {
 		return col.AppendRow(emptyStrings)
+	}
+	if len(ss) < ptrBoxLens {
+		pb := &b.ptrBoxes[len(ss)]
+		if pb.box == nil {
+			pb.ptrs = make([]*string, len(ss))
+			pb.box = pb.ptrs
+		}
+		for j := range ss {
+			pb.ptrs[j] = &ss[j]
+		}
+		return col.AppendRow(pb.box)
 	}
 	b.ptrs = b.ptrs[:0]
 	for j := range ss {
@@ -299,8 +327,8 @@ func (b *eventBlock) appendStrings(col chcol.Interface, ss []string) error {
 // whose fields are still the message's bytes, needs no map. The events of
 // a source mostly share one set of field names: an event whose fields are
 // exactly the sorted names of the last event with as many fields takes
-// them (and only places its values) instead of collecting and sorting its
-// own.
+// them (and only places its values, finding each name in a small hash
+// table, fieldIndex) instead of collecting and sorting its own.
 func (b *eventBlock) nested(evs []*event.Event) {
 	n := 0
 	for _, e := range evs {
@@ -313,12 +341,14 @@ func (b *eventBlock) nested(evs []*event.Event) {
 	b.keys, b.values = b.keys[:0], b.values[:0]
 	// The names kept from the previous block point into kv, overwritten
 	// below.
-	clear(b.sorted[:])
+	for i := range b.sorted {
+		b.sorted[i].keys = nil
+	}
 	for _, e := range evs {
 		m := e.NumFields()
 		if m < len(b.sorted) {
-			if keys := b.sorted[m]; keys != nil && placeValues(e, keys, kv[:m]) {
-				b.keys, b.values = append(b.keys, keys), append(b.values, kv[:m:m])
+			if x := &b.sorted[m]; x.keys != nil && x.place(e, kv[:m]) {
+				b.keys, b.values = append(b.keys, x.keys), append(b.values, kv[:m:m])
 				kv = kv[m:]
 				continue
 			}
@@ -326,26 +356,76 @@ func (b *eventBlock) nested(evs []*event.Event) {
 		keys, vals := sortedKV(e, kv[:2*m], &b.pairs)
 		kv = kv[2*m:]
 		if len(keys) < len(b.sorted) {
-			b.sorted[len(keys)] = keys
+			b.sorted[len(keys)].set(keys)
 		}
 		b.keys, b.values = append(b.keys, keys), append(b.values, vals)
 	}
 }
 
-// placeValues sets vals[i] to the value of field keys[i] of e, for the
-// sorted keys (fewer than 64), reporting whether e's fields are exactly
-// keys, each once.
-func placeValues(e *event.Event, keys, vals []string) bool {
+// fieldIndex finds a name among the sorted, distinct field names keys
+// (fewer than sortedFields) without a binary search: slot is an
+// open-addressing hash table (linear probing, at most half full, so a
+// probe always ends on an empty slot) from fieldSlot of a name to its
+// index in keys plus one (0: empty).
+type fieldIndex struct {
+	keys []string
+	slot [fieldSlots]uint8
+}
+
+// fieldSlots is the size of a fieldIndex table: a power of two, twice the
+// most names it holds.
+const fieldSlots = 2 * sortedFields
+
+// fieldSlot is the home slot of the name k: a multiplicative hash of its
+// length and first and last bytes, which tell apart most field names of
+// one source.
+func fieldSlot(k string) uint32 {
+	h := uint32(len(k))
+	if len(k) > 0 {
+		h |= uint32(k[0])<<8 | uint32(k[len(k)-1])<<16
+	}
+	return h * 0x9e3779b1 >> (32 - bits.TrailingZeros32(fieldSlots))
+}
+
+// set makes x index keys (sorted, distinct, fewer than sortedFields).
+func (x *fieldIndex) set(keys []string) {
+	x.keys = keys
+	clear(x.slot[:])
+	for i, k := range keys {
+		s := fieldSlot(k)
+		for x.slot[s] != 0 {
+			s = (s + 1) % fieldSlots
+		}
+		x.slot[s] = uint8(i + 1)
+	}
+}
+
+// find returns the index of the name k in x.keys, or false.
+func (x *fieldIndex) find(k string) (int, bool) {
+	for s := fieldSlot(k); ; s = (s + 1) % fieldSlots {
+		i := int(x.slot[s])
+		if i == 0 {
+			return 0, false
+		}
+		if x.keys[i-1] == k {
+			return i - 1, true
+		}
+	}
+}
+
+// place sets vals[i] to the value of field x.keys[i] of e, reporting
+// whether e's fields are exactly x.keys, each once.
+func (x *fieldIndex) place(e *event.Event, vals []string) bool {
 	var seen uint64
 	for k, v := range e.RangeFields {
-		i, found := slices.BinarySearch(keys, k)
+		i, found := x.find(k)
 		if !found || seen&(1<<i) != 0 {
 			return false
 		}
 		seen |= 1 << i
 		vals[i] = v
 	}
-	return bits.OnesCount64(seen) == len(keys)
+	return bits.OnesCount64(seen) == len(x.keys)
 }
 
 // kvPair is one field of an event.
@@ -435,9 +515,11 @@ type eventColumn struct {
 	u32     func(*event.Event) uint32
 	u64     func(*event.Event) uint64
 	f32     func(*event.Event) float32
-	dt      func(*event.Event) time.Time
-	arr     func(b *eventBlock, i int, e *event.Event) []string
-	stored  bool
+	// dt gives a DateTime column's value as Unix seconds, which the
+	// driver stores as it stores the time.Time of EventRow.
+	dt     func(*event.Event) int64
+	arr    func(b *eventBlock, i int, e *event.Event) []string
+	stored bool
 }
 
 // chType is the ClickHouse type of the column c fills.
@@ -518,15 +600,28 @@ func listCol(f func(*event.Event) []string) eventColumn {
 	return eventColumn{arr: func(_ *eventBlock, _ int, e *event.Event) []string { return f(e) }}
 }
 
-func seconds(t time.Time) time.Time { s, _ := DateTime(t); return s }
-func millis(t time.Time) uint16     { _, ms := DateTime(t); return ms }
+// unixDateTime returns DateTime(t) as the Unix seconds of its DateTime
+// value and its milliseconds, without building the truncated time (the
+// driver stores a DateTime as its Unix seconds).
+func unixDateTime(t time.Time) (int64, uint16) {
+	if t.Before(minDateTime) {
+		return minDateTime.Unix(), 0
+	}
+	if t.After(maxDateTime) {
+		return maxDateTime.Unix(), 0
+	}
+	return t.Unix(), uint16(t.Nanosecond() / int(time.Millisecond))
+}
+
+func seconds(t time.Time) int64 { s, _ := unixDateTime(t); return s }
+func millis(t time.Time) uint16 { _, ms := unixDateTime(t); return ms }
 
 var eventColumnsByName = map[string]eventColumn{
 	"id":                    strCol(func(e *event.Event) string { return lowerHex(e.ID) }),
 	"site":                  fieldCol(func(e *event.Event) *string { return &e.Site }),
-	"time":                  {dt: func(e *event.Event) time.Time { return seconds(e.Time) }},
+	"time":                  {dt: func(e *event.Event) int64 { return seconds(e.Time) }},
 	"time_ms":               {u16: func(e *event.Event) uint16 { return millis(e.Time) }},
-	"received_at":           {dt: func(e *event.Event) time.Time { return seconds(e.ReceivedAt) }},
+	"received_at":           {dt: func(e *event.Event) int64 { return seconds(e.ReceivedAt) }},
 	"received_ms":           {u16: func(e *event.Event) uint16 { return millis(e.ReceivedAt) }},
 	"source":                fieldCol(func(e *event.Event) *string { return &e.Source }),
 	"format":                fieldCol(func(e *event.Event) *string { return &e.Format }),

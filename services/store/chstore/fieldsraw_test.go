@@ -3,6 +3,7 @@ package chstore
 import (
 	"bytes"
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 	"testing"
@@ -163,5 +164,70 @@ func TestInsertEventsRawFields(t *testing.T) {
 				t.Errorf("row path %v, column %s: %d bytes differ from the map-decoded events' %d", rowPath, EventColumns[i], len(c), len(want[i]))
 			}
 		}
+	}
+}
+
+// TestNestedFieldIndex checks nested on blocks whose events share field
+// names or not (their Fields maps iterate in any order): an event whose
+// names are those sorted for an earlier event with as many fields takes
+// them (fieldIndex.place), and one with the same number of fields but
+// another name, a name colliding in the hash table with one indexed, or
+// fewer distinct names still gets its own sorted names and values.
+func TestNestedFieldIndex(t *testing.T) {
+	// Names of one length with the same first and last bytes share their
+	// home slot (fieldSlot).
+	colliding := func(n int, mid string) map[string]string {
+		m := map[string]string{}
+		for i := range n {
+			m["a"+mid+strconv.Itoa(i%10)+strconv.Itoa(i/10)+"z"] = strconv.Itoa(i)
+		}
+		return m
+	}
+	most := map[string]string{}
+	for i := range sortedFields - 1 {
+		most["f"+strconv.Itoa(i)] = "v" + strconv.Itoa(i)
+	}
+	mostOther := maps.Clone(most)
+	delete(mostOther, "f7")
+	mostOther["f7x"] = "w"
+	tests := []struct {
+		name   string
+		fields []map[string]string // the fields of the events of one block
+	}{
+		{"same names", []map[string]string{{"b": "1", "a": "2", "c": "3"}, {"c": "4", "a": "5", "b": "6"}, {"a": "7", "b": "8", "c": "9"}}},
+		{"other name same count", []map[string]string{{"b": "1", "a": "2"}, {"b": "3", "x": "4"}, {"b": "5", "a": "6"}, {"x": "7", "b": "8"}}},
+		{"empty name", []map[string]string{{"": "", "a": ""}, {"": "x", "a": "y"}, {"": "x", "b": "y"}}},
+		{"colliding names", []map[string]string{colliding(12, ""), colliding(12, ""), colliding(12, "q"), colliding(12, "")}},
+		{"colliding name absent", []map[string]string{colliding(3, ""), {"a00z": "1", "a10z": "2", "a30z": "3"}}},
+		{"most names", []map[string]string{most, most, mostOther, most}},
+		{"counts interleaved", []map[string]string{{"a": "1"}, {"a": "2", "b": "3"}, {"a": "4"}, {}, nil, {"b": "5", "a": "6"}, {"b": "7"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evs := make([]event.Event, len(tt.fields))
+			ptrs := make([]*event.Event, len(evs))
+			for i, f := range tt.fields {
+				evs[i] = event.Event{ID: event.NewID("kv", strconv.Itoa(i)), Fields: f}
+				ptrs[i] = &evs[i]
+			}
+			raw, _ := rawAndMapEvents(t, evs)
+			rawPtrs := make([]*event.Event, len(raw))
+			for i := range raw {
+				rawPtrs[i] = &raw[i]
+			}
+			var blk eventBlock
+			for name, ptrs := range map[string][]*event.Event{"maps": ptrs, "raw": rawPtrs} {
+				// Twice: the second pass reuses the block's storage.
+				for pass := range 2 {
+					blk.nested(ptrs)
+					for i, f := range tt.fields {
+						wk, wv := NestedKV(f)
+						if !slices.Equal(blk.keys[i], wk) || !slices.Equal(blk.values[i], wv) {
+							t.Fatalf("%s, pass %d, event %d: nested = %q %q, want %q %q", name, pass, i, blk.keys[i], blk.values[i], wk, wv)
+						}
+					}
+				}
+			}
+		})
 	}
 }

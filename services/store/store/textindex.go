@@ -153,7 +153,8 @@ type gramHour struct {
 	hour int64 // Unix seconds
 	// seen has a bit per dense code: the key's row is durable.
 	seen []uint64
-	// delta counts the events holding seen keys, not yet inserted.
+	// delta counts the events holding seen keys, not yet inserted, by
+	// dense code.
 	delta map[uint32]uint64
 }
 
@@ -177,7 +178,10 @@ type gramCounter struct {
 	touched []uint32 // codes with a count > 0 in cells
 	codes   []uint32 // appendGramCodes scratch
 	groups  map[gramGroup]int
-	order   []int
+	// gid and order are count's scratch space: the group of every event,
+	// and the events' indexes ordered by group.
+	gid   []int
+	order []int
 }
 
 // gramBatch is what gramCounter found in one batch: per (site, hour) of its
@@ -187,8 +191,9 @@ type gramBatch struct {
 	counts [][]gramCount // per group
 }
 
-// gramCount is one key of a group and the number of its events holding it.
-type gramCount struct{ key, n uint32 }
+// gramCount is one key of a group, by its dense code d, and the number n
+// of the group's events holding it.
+type gramCount struct{ d, n uint32 }
 
 // textIndex is the events writer's index state: the keys written per
 // (site, hour) and the count deltas. The flushing goroutine uses it.
@@ -277,7 +282,8 @@ func (c *gramCounter) count(evs []*event.Event) *gramBatch {
 	clear(c.groups)
 	// Group the events by (site, hour) (a counting sort of their
 	// indexes, keeping their order within a group).
-	gid := make([]int, len(evs))
+	gid := append(c.gid[:0], make([]int, len(evs))...)
+	c.gid = gid
 	gb := &gramBatch{}
 	var sizes []int
 	for i, e := range evs {
@@ -333,7 +339,7 @@ func (c *gramCounter) count(evs []*event.Event) *gramBatch {
 		}
 		counts := make([]gramCount, len(c.touched))
 		for i, d := range c.touched {
-			counts[i] = gramCount{key: keyOf(d), n: uint32(c.cells[d] & cellCount)}
+			counts[i] = gramCount{d: d, n: uint32(c.cells[d] & cellCount)}
 			c.cells[d] = 0
 		}
 		gb.counts[id] = counts
@@ -351,22 +357,49 @@ func (c *gramCounter) count(evs []*event.Event) *gramBatch {
 func (x *textIndex) rows(gb *gramBatch) [][]any {
 	x.marks = x.marks[:0]
 	var rows [][]any
+	var slab gramSlab
 	for id, g := range gb.groups {
 		h := x.state(g.site, g.hour)
-		hour := time.Unix(g.hour, 0).UTC()
+		site, hour := gramGroupValues(g.site, g.hour)
 		for _, kc := range gb.counts[id] {
-			d := dense(kc.key)
-			if h != nil && h.has(d) {
-				h.delta[kc.key] += uint64(kc.n)
+			if h != nil && h.has(kc.d) {
+				h.delta[kc.d] += uint64(kc.n)
 				continue
 			}
-			rows = append(rows, chstore.GramRow(kc.key, g.site, hour, uint64(kc.n)))
+			rows = append(rows, slab.row(keyOf(kc.d), site, hour, uint64(kc.n)))
 			if h != nil {
-				x.marks = append(x.marks, gramMark{h, d})
+				x.marks = append(x.marks, gramMark{h, kc.d})
 			}
 		}
 	}
 	return rows
+}
+
+// gramGroupValues returns the site and hour values of the event_grams
+// rows of a (site, hour) (hour in Unix seconds, a whole hour), boxed once
+// for all its rows: chstore.GramRow's values.
+func gramGroupValues(site string, hour int64) (any, any) {
+	return site, time.Unix(hour, 0).UTC()
+}
+
+// gramSlab hands out the values of event_grams rows from larger
+// allocations, one per gramSlabRows rows instead of one per row.
+type gramSlab struct{ free []any }
+
+// gramSlabRows is the number of rows one allocation of gramSlab holds.
+const gramSlabRows = 256
+
+// row returns the event_grams row of key in a group whose values
+// gramGroupValues gave (site, hour): the values of chstore.GramRow(key,
+// site, hour, n).
+func (s *gramSlab) row(key uint32, site, hour any, n uint64) []any {
+	if len(s.free) < len(chstore.GramColumns) {
+		s.free = make([]any, gramSlabRows*len(chstore.GramColumns))
+	}
+	r := s.free[:len(chstore.GramColumns):len(chstore.GramColumns)]
+	s.free = s.free[len(chstore.GramColumns):]
+	r[0], r[1], r[2], r[3] = key, site, hour, n
+	return r
 }
 
 // commit remembers the keys of the last batch as written.
@@ -384,10 +417,11 @@ func (x *textIndex) deltaDue(now time.Time) bool { return now.Sub(x.lastDelta) >
 // clearDeltas.
 func (x *textIndex) deltas() [][]any {
 	var rows [][]any
+	var slab gramSlab
 	add := func(h *gramHour) {
-		hour := time.Unix(h.hour, 0).UTC()
-		for k, n := range h.delta {
-			rows = append(rows, chstore.GramRow(k, h.site, hour, n))
+		site, hour := gramGroupValues(h.site, h.hour)
+		for d, n := range h.delta {
+			rows = append(rows, slab.row(keyOf(d), site, hour, n))
 		}
 	}
 	for _, h := range x.evicted {
