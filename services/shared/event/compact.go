@@ -95,6 +95,7 @@ func (z *Event) unmarshalRecordShared(bts []byte, d *sharedText) ([]byte, error)
 	if isCompactRecord(bts) {
 		return z.unmarshalCompactShared(bts, d)
 	}
+	*z = Event{} // unmarshalShared sets only the fields the record has
 	return z.unmarshalShared(bts, d)
 }
 

@@ -3,6 +3,8 @@
 package event
 
 import (
+	"encoding/binary"
+	"math"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
@@ -141,10 +143,16 @@ func (z *Event) sizeCompact() (s int) {
 // a shorter record lacks are set to zero, extra trailing values skipped.
 func (z *Event) unmarshalCompact(bts []byte) (o []byte, err error) {
 	var n uint32
-	n, bts, err = msgp.ReadArrayHeaderBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err)
-		return
+	if len(bts) >= 3 && bts[0] == 0xdc {
+		n, bts = uint32(binary.BigEndian.Uint16(bts[1:3])), bts[3:]
+	} else if len(bts) != 0 && bts[0]&0xf0 == 0x90 {
+		n, bts = uint32(bts[0]&0x0f), bts[1:]
+	} else {
+		n, bts, err = msgp.ReadArrayHeaderBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
 	}
 	if int64(n) > int64(len(bts)) {
 		err = msgp.WrapError(msgp.ErrShortBytes)
@@ -155,220 +163,326 @@ func (z *Event) unmarshalCompact(bts []byte) (o []byte, err error) {
 		o = bts
 		return
 	}
-	z.ID, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "ID")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.ID, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.ID, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "ID")
+			return
+		}
 	}
 	if n <= 1 {
 		z.zeroCompactFrom(1)
 		o = bts
 		return
 	}
-	z.Time, bts, err = readCompactTime(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Time")
-		return
+	if len(bts) >= 9 && bts[0] == 0xd3 {
+		z.Time, bts = time.Unix(0, int64(binary.BigEndian.Uint64(bts[1:9]))).UTC(), bts[9:]
+	} else {
+		z.Time, bts, err = readCompactTime(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Time")
+			return
+		}
 	}
 	if n <= 2 {
 		z.zeroCompactFrom(2)
 		o = bts
 		return
 	}
-	z.ReceivedAt, bts, err = readCompactTime(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "ReceivedAt")
-		return
+	if len(bts) >= 9 && bts[0] == 0xd3 {
+		z.ReceivedAt, bts = time.Unix(0, int64(binary.BigEndian.Uint64(bts[1:9]))).UTC(), bts[9:]
+	} else {
+		z.ReceivedAt, bts, err = readCompactTime(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "ReceivedAt")
+			return
+		}
 	}
 	if n <= 3 {
 		z.zeroCompactFrom(3)
 		o = bts
 		return
 	}
-	z.Site, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Site")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Site, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Site, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Site")
+			return
+		}
 	}
 	if n <= 4 {
 		z.zeroCompactFrom(4)
 		o = bts
 		return
 	}
-	z.Source, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Source")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Source, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Source, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Source")
+			return
+		}
 	}
 	if n <= 5 {
 		z.zeroCompactFrom(5)
 		o = bts
 		return
 	}
-	z.Format, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Format")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Format, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Format, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Format")
+			return
+		}
 	}
 	if n <= 6 {
 		z.zeroCompactFrom(6)
 		o = bts
 		return
 	}
-	z.Transport, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Transport")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Transport, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Transport, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Transport")
+			return
+		}
 	}
 	if n <= 7 {
 		z.zeroCompactFrom(7)
 		o = bts
 		return
 	}
-	z.Peer, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Peer")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Peer, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Peer, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Peer")
+			return
+		}
 	}
 	if n <= 8 {
 		z.zeroCompactFrom(8)
 		o = bts
 		return
 	}
-	z.PeerIdentity, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "PeerIdentity")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.PeerIdentity, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.PeerIdentity, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "PeerIdentity")
+			return
+		}
 	}
 	if n <= 9 {
 		z.zeroCompactFrom(9)
 		o = bts
 		return
 	}
-	z.TimeRaw, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "TimeRaw")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.TimeRaw, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.TimeRaw, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "TimeRaw")
+			return
+		}
 	}
 	if n <= 10 {
 		z.zeroCompactFrom(10)
 		o = bts
 		return
 	}
-	z.Host, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Host")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Host, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Host, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Host")
+			return
+		}
 	}
 	if n <= 11 {
 		z.zeroCompactFrom(11)
 		o = bts
 		return
 	}
-	z.App, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "App")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.App, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.App, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "App")
+			return
+		}
 	}
 	if n <= 12 {
 		z.zeroCompactFrom(12)
 		o = bts
 		return
 	}
-	z.ProcID, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "ProcID")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.ProcID, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.ProcID, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "ProcID")
+			return
+		}
 	}
 	if n <= 13 {
 		z.zeroCompactFrom(13)
 		o = bts
 		return
 	}
-	z.MsgID, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "MsgID")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.MsgID, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.MsgID, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "MsgID")
+			return
+		}
 	}
 	if n <= 14 {
 		z.zeroCompactFrom(14)
 		o = bts
 		return
 	}
-	z.Facility, bts, err = msgp.ReadIntBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Facility")
-		return
+	if len(bts) != 0 && bts[0] < 0x80 {
+		z.Facility, bts = int(bts[0]), bts[1:]
+	} else {
+		z.Facility, bts, err = msgp.ReadIntBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Facility")
+			return
+		}
 	}
 	if n <= 15 {
 		z.zeroCompactFrom(15)
 		o = bts
 		return
 	}
-	z.Severity, bts, err = msgp.ReadIntBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Severity")
-		return
+	if len(bts) != 0 && bts[0] < 0x80 {
+		z.Severity, bts = int(bts[0]), bts[1:]
+	} else {
+		z.Severity, bts, err = msgp.ReadIntBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Severity")
+			return
+		}
 	}
 	if n <= 16 {
 		z.zeroCompactFrom(16)
 		o = bts
 		return
 	}
-	z.Message, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Message")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Message, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Message, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Message")
+			return
+		}
 	}
 	if n <= 17 {
 		z.zeroCompactFrom(17)
 		o = bts
 		return
 	}
-	z.Vendor, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Vendor")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Vendor, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Vendor, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Vendor")
+			return
+		}
 	}
 	if n <= 18 {
 		z.zeroCompactFrom(18)
 		o = bts
 		return
 	}
-	z.Product, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Product")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Product, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Product, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Product")
+			return
+		}
 	}
 	if n <= 19 {
 		z.zeroCompactFrom(19)
 		o = bts
 		return
 	}
-	z.SignatureID, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "SignatureID")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.SignatureID, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.SignatureID, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "SignatureID")
+			return
+		}
 	}
 	if n <= 20 {
 		z.zeroCompactFrom(20)
 		o = bts
 		return
 	}
-	z.Signature, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Signature")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Signature, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Signature, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Signature")
+			return
+		}
 	}
 	if n <= 21 {
 		z.zeroCompactFrom(21)
 		o = bts
 		return
 	}
-	z.EventCode, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "EventCode")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.EventCode, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.EventCode, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "EventCode")
+			return
+		}
 	}
 	if n <= 22 {
 		z.zeroCompactFrom(22)
@@ -377,10 +491,14 @@ func (z *Event) unmarshalCompact(bts []byte) (o []byte, err error) {
 	}
 	{
 		var m uint32
-		m, bts, err = msgp.ReadArrayHeaderBytes(bts)
-		if err != nil {
-			err = msgp.WrapError(err, "Techniques")
-			return
+		if len(bts) != 0 && bts[0]&0xf0 == 0x90 {
+			m, bts = uint32(bts[0]&0x0f), bts[1:]
+		} else {
+			m, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Techniques")
+				return
+			}
 		}
 		if int64(m) > int64(len(bts)) {
 			err = msgp.WrapError(msgp.ErrShortBytes, "Techniques")
@@ -399,10 +517,15 @@ func (z *Event) unmarshalCompact(bts []byte) (o []byte, err error) {
 			z.Techniques = make([]string, m)
 		}
 		for i := range z.Techniques {
-			z.Techniques[i], bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Techniques", i)
-				return
+			if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+				end := int(bts[0]-0xa0) + 1
+				z.Techniques[i], bts = string(bts[1:end]), bts[end:]
+			} else {
+				z.Techniques[i], bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Techniques", i)
+					return
+				}
 			}
 		}
 	}
@@ -411,170 +534,251 @@ func (z *Event) unmarshalCompact(bts []byte) (o []byte, err error) {
 		o = bts
 		return
 	}
-	z.Kind, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Kind")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Kind, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Kind, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Kind")
+			return
+		}
 	}
 	if n <= 24 {
 		z.zeroCompactFrom(24)
 		o = bts
 		return
 	}
-	z.Category, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Category")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Category, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Category, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Category")
+			return
+		}
 	}
 	if n <= 25 {
 		z.zeroCompactFrom(25)
 		o = bts
 		return
 	}
-	z.Action, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Action")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Action, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Action, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Action")
+			return
+		}
 	}
 	if n <= 26 {
 		z.zeroCompactFrom(26)
 		o = bts
 		return
 	}
-	z.Outcome, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Outcome")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Outcome, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Outcome, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Outcome")
+			return
+		}
 	}
 	if n <= 27 {
 		z.zeroCompactFrom(27)
 		o = bts
 		return
 	}
-	z.User, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "User")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.User, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.User, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "User")
+			return
+		}
 	}
 	if n <= 28 {
 		z.zeroCompactFrom(28)
 		o = bts
 		return
 	}
-	z.SrcIP, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "SrcIP")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.SrcIP, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.SrcIP, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "SrcIP")
+			return
+		}
 	}
 	if n <= 29 {
 		z.zeroCompactFrom(29)
 		o = bts
 		return
 	}
-	z.DstIP, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "DstIP")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.DstIP, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.DstIP, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "DstIP")
+			return
+		}
 	}
 	if n <= 30 {
 		z.zeroCompactFrom(30)
 		o = bts
 		return
 	}
-	z.SrcMAC, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "SrcMAC")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.SrcMAC, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.SrcMAC, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "SrcMAC")
+			return
+		}
 	}
 	if n <= 31 {
 		z.zeroCompactFrom(31)
 		o = bts
 		return
 	}
-	z.DstMAC, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "DstMAC")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.DstMAC, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.DstMAC, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "DstMAC")
+			return
+		}
 	}
 	if n <= 32 {
 		z.zeroCompactFrom(32)
 		o = bts
 		return
 	}
-	z.SrcPort, bts, err = msgp.ReadIntBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "SrcPort")
-		return
+	if len(bts) != 0 && bts[0] < 0x80 {
+		z.SrcPort, bts = int(bts[0]), bts[1:]
+	} else {
+		z.SrcPort, bts, err = msgp.ReadIntBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "SrcPort")
+			return
+		}
 	}
 	if n <= 33 {
 		z.zeroCompactFrom(33)
 		o = bts
 		return
 	}
-	z.DstPort, bts, err = msgp.ReadIntBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "DstPort")
-		return
+	if len(bts) != 0 && bts[0] < 0x80 {
+		z.DstPort, bts = int(bts[0]), bts[1:]
+	} else {
+		z.DstPort, bts, err = msgp.ReadIntBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "DstPort")
+			return
+		}
 	}
 	if n <= 34 {
 		z.zeroCompactFrom(34)
 		o = bts
 		return
 	}
-	z.Proto, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Proto")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Proto, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Proto, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Proto")
+			return
+		}
 	}
 	if n <= 35 {
 		z.zeroCompactFrom(35)
 		o = bts
 		return
 	}
-	z.AppProto, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "AppProto")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.AppProto, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.AppProto, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "AppProto")
+			return
+		}
 	}
 	if n <= 36 {
 		z.zeroCompactFrom(36)
 		o = bts
 		return
 	}
-	z.BytesOut, bts, err = msgp.ReadInt64Bytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "BytesOut")
-		return
+	if len(bts) != 0 && bts[0] < 0x80 {
+		z.BytesOut, bts = int64(bts[0]), bts[1:]
+	} else {
+		z.BytesOut, bts, err = msgp.ReadInt64Bytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "BytesOut")
+			return
+		}
 	}
 	if n <= 37 {
 		z.zeroCompactFrom(37)
 		o = bts
 		return
 	}
-	z.BytesIn, bts, err = msgp.ReadInt64Bytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "BytesIn")
-		return
+	if len(bts) != 0 && bts[0] < 0x80 {
+		z.BytesIn, bts = int64(bts[0]), bts[1:]
+	} else {
+		z.BytesIn, bts, err = msgp.ReadInt64Bytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "BytesIn")
+			return
+		}
 	}
 	if n <= 38 {
 		z.zeroCompactFrom(38)
 		o = bts
 		return
 	}
-	z.Session, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Session")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Session, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Session, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Session")
+			return
+		}
 	}
 	if n <= 39 {
 		z.zeroCompactFrom(39)
 		o = bts
 		return
 	}
-	z.Operation, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Operation")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Operation, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Operation, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Operation")
+			return
+		}
 	}
 	if n <= 40 {
 		z.zeroCompactFrom(40)
@@ -612,15 +816,25 @@ func (z *Event) unmarshalCompact(bts []byte) (o []byte, err error) {
 		}
 		for ; m > 0; m-- {
 			var k, v string
-			k, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Fields")
-				return
+			if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+				end := int(bts[0]-0xa0) + 1
+				k, bts = string(bts[1:end]), bts[end:]
+			} else {
+				k, bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Fields")
+					return
+				}
 			}
-			v, bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Fields", k)
-				return
+			if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+				end := int(bts[0]-0xa0) + 1
+				v, bts = string(bts[1:end]), bts[end:]
+			} else {
+				v, bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Fields", k)
+					return
+				}
 			}
 			z.Fields[k] = v
 		}
@@ -630,10 +844,15 @@ func (z *Event) unmarshalCompact(bts []byte) (o []byte, err error) {
 		o = bts
 		return
 	}
-	z.Raw, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Raw")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Raw, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Raw, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Raw")
+			return
+		}
 	}
 	if n <= 42 {
 		z.zeroCompactFrom(42)
@@ -680,10 +899,14 @@ func (z *Event) unmarshalCompact(bts []byte) (o []byte, err error) {
 		o = bts
 		return
 	}
-	z.ModelVersion, bts, err = msgp.ReadIntBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "ModelVersion")
-		return
+	if len(bts) != 0 && bts[0] < 0x80 {
+		z.ModelVersion, bts = int(bts[0]), bts[1:]
+	} else {
+		z.ModelVersion, bts, err = msgp.ReadIntBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "ModelVersion")
+			return
+		}
 	}
 	// Values a newer writer appended.
 	for ; n > 47; n-- {
@@ -700,10 +923,16 @@ func (z *Event) unmarshalCompact(bts []byte) (o []byte, err error) {
 // unmarshalCompactShared is unmarshalCompact with the strings taken from d.
 func (z *Event) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err error) {
 	var n uint32
-	n, bts, err = msgp.ReadArrayHeaderBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err)
-		return
+	if len(bts) >= 3 && bts[0] == 0xdc {
+		n, bts = uint32(binary.BigEndian.Uint16(bts[1:3])), bts[3:]
+	} else if len(bts) != 0 && bts[0]&0xf0 == 0x90 {
+		n, bts = uint32(bts[0]&0x0f), bts[1:]
+	} else {
+		n, bts, err = msgp.ReadArrayHeaderBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
 	}
 	if int64(n) > int64(len(bts)) {
 		err = msgp.WrapError(msgp.ErrShortBytes)
@@ -714,220 +943,326 @@ func (z *Event) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 		o = bts
 		return
 	}
-	z.ID, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "ID")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.ID, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.ID, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "ID")
+			return
+		}
 	}
 	if n <= 1 {
 		z.zeroCompactFrom(1)
 		o = bts
 		return
 	}
-	z.Time, bts, err = readCompactTime(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Time")
-		return
+	if len(bts) >= 9 && bts[0] == 0xd3 {
+		z.Time, bts = time.Unix(0, int64(binary.BigEndian.Uint64(bts[1:9]))).UTC(), bts[9:]
+	} else {
+		z.Time, bts, err = readCompactTime(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Time")
+			return
+		}
 	}
 	if n <= 2 {
 		z.zeroCompactFrom(2)
 		o = bts
 		return
 	}
-	z.ReceivedAt, bts, err = readCompactTime(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "ReceivedAt")
-		return
+	if len(bts) >= 9 && bts[0] == 0xd3 {
+		z.ReceivedAt, bts = time.Unix(0, int64(binary.BigEndian.Uint64(bts[1:9]))).UTC(), bts[9:]
+	} else {
+		z.ReceivedAt, bts, err = readCompactTime(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "ReceivedAt")
+			return
+		}
 	}
 	if n <= 3 {
 		z.zeroCompactFrom(3)
 		o = bts
 		return
 	}
-	z.Site, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Site")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Site, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Site, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Site")
+			return
+		}
 	}
 	if n <= 4 {
 		z.zeroCompactFrom(4)
 		o = bts
 		return
 	}
-	z.Source, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Source")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Source, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Source, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Source")
+			return
+		}
 	}
 	if n <= 5 {
 		z.zeroCompactFrom(5)
 		o = bts
 		return
 	}
-	z.Format, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Format")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Format, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Format, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Format")
+			return
+		}
 	}
 	if n <= 6 {
 		z.zeroCompactFrom(6)
 		o = bts
 		return
 	}
-	z.Transport, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Transport")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Transport, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Transport, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Transport")
+			return
+		}
 	}
 	if n <= 7 {
 		z.zeroCompactFrom(7)
 		o = bts
 		return
 	}
-	z.Peer, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Peer")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Peer, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Peer, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Peer")
+			return
+		}
 	}
 	if n <= 8 {
 		z.zeroCompactFrom(8)
 		o = bts
 		return
 	}
-	z.PeerIdentity, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "PeerIdentity")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.PeerIdentity, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.PeerIdentity, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "PeerIdentity")
+			return
+		}
 	}
 	if n <= 9 {
 		z.zeroCompactFrom(9)
 		o = bts
 		return
 	}
-	z.TimeRaw, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "TimeRaw")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.TimeRaw, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.TimeRaw, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "TimeRaw")
+			return
+		}
 	}
 	if n <= 10 {
 		z.zeroCompactFrom(10)
 		o = bts
 		return
 	}
-	z.Host, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Host")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Host, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Host, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Host")
+			return
+		}
 	}
 	if n <= 11 {
 		z.zeroCompactFrom(11)
 		o = bts
 		return
 	}
-	z.App, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "App")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.App, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.App, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "App")
+			return
+		}
 	}
 	if n <= 12 {
 		z.zeroCompactFrom(12)
 		o = bts
 		return
 	}
-	z.ProcID, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "ProcID")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.ProcID, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.ProcID, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "ProcID")
+			return
+		}
 	}
 	if n <= 13 {
 		z.zeroCompactFrom(13)
 		o = bts
 		return
 	}
-	z.MsgID, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "MsgID")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.MsgID, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.MsgID, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "MsgID")
+			return
+		}
 	}
 	if n <= 14 {
 		z.zeroCompactFrom(14)
 		o = bts
 		return
 	}
-	z.Facility, bts, err = msgp.ReadIntBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Facility")
-		return
+	if len(bts) != 0 && bts[0] < 0x80 {
+		z.Facility, bts = int(bts[0]), bts[1:]
+	} else {
+		z.Facility, bts, err = msgp.ReadIntBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Facility")
+			return
+		}
 	}
 	if n <= 15 {
 		z.zeroCompactFrom(15)
 		o = bts
 		return
 	}
-	z.Severity, bts, err = msgp.ReadIntBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Severity")
-		return
+	if len(bts) != 0 && bts[0] < 0x80 {
+		z.Severity, bts = int(bts[0]), bts[1:]
+	} else {
+		z.Severity, bts, err = msgp.ReadIntBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Severity")
+			return
+		}
 	}
 	if n <= 16 {
 		z.zeroCompactFrom(16)
 		o = bts
 		return
 	}
-	z.Message, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Message")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Message, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Message, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Message")
+			return
+		}
 	}
 	if n <= 17 {
 		z.zeroCompactFrom(17)
 		o = bts
 		return
 	}
-	z.Vendor, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Vendor")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Vendor, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Vendor, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Vendor")
+			return
+		}
 	}
 	if n <= 18 {
 		z.zeroCompactFrom(18)
 		o = bts
 		return
 	}
-	z.Product, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Product")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Product, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Product, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Product")
+			return
+		}
 	}
 	if n <= 19 {
 		z.zeroCompactFrom(19)
 		o = bts
 		return
 	}
-	z.SignatureID, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "SignatureID")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.SignatureID, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.SignatureID, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "SignatureID")
+			return
+		}
 	}
 	if n <= 20 {
 		z.zeroCompactFrom(20)
 		o = bts
 		return
 	}
-	z.Signature, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Signature")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Signature, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Signature, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Signature")
+			return
+		}
 	}
 	if n <= 21 {
 		z.zeroCompactFrom(21)
 		o = bts
 		return
 	}
-	z.EventCode, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "EventCode")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.EventCode, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.EventCode, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "EventCode")
+			return
+		}
 	}
 	if n <= 22 {
 		z.zeroCompactFrom(22)
@@ -936,10 +1271,14 @@ func (z *Event) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 	}
 	{
 		var m uint32
-		m, bts, err = msgp.ReadArrayHeaderBytes(bts)
-		if err != nil {
-			err = msgp.WrapError(err, "Techniques")
-			return
+		if len(bts) != 0 && bts[0]&0xf0 == 0x90 {
+			m, bts = uint32(bts[0]&0x0f), bts[1:]
+		} else {
+			m, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Techniques")
+				return
+			}
 		}
 		if int64(m) > int64(len(bts)) {
 			err = msgp.WrapError(msgp.ErrShortBytes, "Techniques")
@@ -949,19 +1288,21 @@ func (z *Event) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 			err = msgp.WrapError(msgp.ErrLimitExceeded, "Techniques")
 			return
 		}
-		switch {
-		case m == 0:
+		if m == 0 {
 			z.Techniques = nil
-		case cap(z.Techniques) >= int(m):
-			z.Techniques = z.Techniques[:m]
-		default:
-			z.Techniques = make([]string, m)
+		} else {
+			z.Techniques = d.strings(int(m))
 		}
 		for i := range z.Techniques {
-			z.Techniques[i], bts, err = d.readString(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "Techniques", i)
-				return
+			if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+				end := int(bts[0]-0xa0) + 1
+				z.Techniques[i], bts = zcString(bts[1:end]), bts[end:]
+			} else {
+				z.Techniques[i], bts, err = d.readString(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "Techniques", i)
+					return
+				}
 			}
 		}
 	}
@@ -970,170 +1311,251 @@ func (z *Event) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 		o = bts
 		return
 	}
-	z.Kind, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Kind")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Kind, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Kind, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Kind")
+			return
+		}
 	}
 	if n <= 24 {
 		z.zeroCompactFrom(24)
 		o = bts
 		return
 	}
-	z.Category, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Category")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Category, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Category, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Category")
+			return
+		}
 	}
 	if n <= 25 {
 		z.zeroCompactFrom(25)
 		o = bts
 		return
 	}
-	z.Action, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Action")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Action, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Action, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Action")
+			return
+		}
 	}
 	if n <= 26 {
 		z.zeroCompactFrom(26)
 		o = bts
 		return
 	}
-	z.Outcome, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Outcome")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Outcome, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Outcome, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Outcome")
+			return
+		}
 	}
 	if n <= 27 {
 		z.zeroCompactFrom(27)
 		o = bts
 		return
 	}
-	z.User, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "User")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.User, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.User, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "User")
+			return
+		}
 	}
 	if n <= 28 {
 		z.zeroCompactFrom(28)
 		o = bts
 		return
 	}
-	z.SrcIP, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "SrcIP")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.SrcIP, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.SrcIP, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "SrcIP")
+			return
+		}
 	}
 	if n <= 29 {
 		z.zeroCompactFrom(29)
 		o = bts
 		return
 	}
-	z.DstIP, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "DstIP")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.DstIP, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.DstIP, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "DstIP")
+			return
+		}
 	}
 	if n <= 30 {
 		z.zeroCompactFrom(30)
 		o = bts
 		return
 	}
-	z.SrcMAC, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "SrcMAC")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.SrcMAC, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.SrcMAC, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "SrcMAC")
+			return
+		}
 	}
 	if n <= 31 {
 		z.zeroCompactFrom(31)
 		o = bts
 		return
 	}
-	z.DstMAC, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "DstMAC")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.DstMAC, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.DstMAC, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "DstMAC")
+			return
+		}
 	}
 	if n <= 32 {
 		z.zeroCompactFrom(32)
 		o = bts
 		return
 	}
-	z.SrcPort, bts, err = msgp.ReadIntBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "SrcPort")
-		return
+	if len(bts) != 0 && bts[0] < 0x80 {
+		z.SrcPort, bts = int(bts[0]), bts[1:]
+	} else {
+		z.SrcPort, bts, err = msgp.ReadIntBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "SrcPort")
+			return
+		}
 	}
 	if n <= 33 {
 		z.zeroCompactFrom(33)
 		o = bts
 		return
 	}
-	z.DstPort, bts, err = msgp.ReadIntBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "DstPort")
-		return
+	if len(bts) != 0 && bts[0] < 0x80 {
+		z.DstPort, bts = int(bts[0]), bts[1:]
+	} else {
+		z.DstPort, bts, err = msgp.ReadIntBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "DstPort")
+			return
+		}
 	}
 	if n <= 34 {
 		z.zeroCompactFrom(34)
 		o = bts
 		return
 	}
-	z.Proto, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Proto")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Proto, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Proto, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Proto")
+			return
+		}
 	}
 	if n <= 35 {
 		z.zeroCompactFrom(35)
 		o = bts
 		return
 	}
-	z.AppProto, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "AppProto")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.AppProto, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.AppProto, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "AppProto")
+			return
+		}
 	}
 	if n <= 36 {
 		z.zeroCompactFrom(36)
 		o = bts
 		return
 	}
-	z.BytesOut, bts, err = msgp.ReadInt64Bytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "BytesOut")
-		return
+	if len(bts) != 0 && bts[0] < 0x80 {
+		z.BytesOut, bts = int64(bts[0]), bts[1:]
+	} else {
+		z.BytesOut, bts, err = msgp.ReadInt64Bytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "BytesOut")
+			return
+		}
 	}
 	if n <= 37 {
 		z.zeroCompactFrom(37)
 		o = bts
 		return
 	}
-	z.BytesIn, bts, err = msgp.ReadInt64Bytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "BytesIn")
-		return
+	if len(bts) != 0 && bts[0] < 0x80 {
+		z.BytesIn, bts = int64(bts[0]), bts[1:]
+	} else {
+		z.BytesIn, bts, err = msgp.ReadInt64Bytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "BytesIn")
+			return
+		}
 	}
 	if n <= 38 {
 		z.zeroCompactFrom(38)
 		o = bts
 		return
 	}
-	z.Session, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Session")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Session, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Session, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Session")
+			return
+		}
 	}
 	if n <= 39 {
 		z.zeroCompactFrom(39)
 		o = bts
 		return
 	}
-	z.Operation, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Operation")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Operation, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Operation, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Operation")
+			return
+		}
 	}
 	if n <= 40 {
 		z.zeroCompactFrom(40)
@@ -1171,22 +1593,28 @@ func (z *Event) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 				err = msgp.WrapError(msgp.ErrLimitExceeded, "Fields")
 				return
 			}
-			if z.Fields == nil {
-				z.Fields = make(map[string]string, m)
-			} else {
-				clear(z.Fields)
-			}
+			z.Fields = make(map[string]string, m)
 			for ; m > 0; m-- {
 				var k, v string
-				k, bts, err = d.readString(bts)
-				if err != nil {
-					err = msgp.WrapError(err, "Fields")
-					return
+				if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+					end := int(bts[0]-0xa0) + 1
+					k, bts = zcString(bts[1:end]), bts[end:]
+				} else {
+					k, bts, err = d.readString(bts)
+					if err != nil {
+						err = msgp.WrapError(err, "Fields")
+						return
+					}
 				}
-				v, bts, err = d.readString(bts)
-				if err != nil {
-					err = msgp.WrapError(err, "Fields", k)
-					return
+				if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+					end := int(bts[0]-0xa0) + 1
+					v, bts = zcString(bts[1:end]), bts[end:]
+				} else {
+					v, bts, err = d.readString(bts)
+					if err != nil {
+						err = msgp.WrapError(err, "Fields", k)
+						return
+					}
 				}
 				z.Fields[k] = v
 			}
@@ -1197,10 +1625,15 @@ func (z *Event) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 		o = bts
 		return
 	}
-	z.Raw, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Raw")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Raw, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Raw, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Raw")
+			return
+		}
 	}
 	if n <= 42 {
 		z.zeroCompactFrom(42)
@@ -1247,10 +1680,14 @@ func (z *Event) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 		o = bts
 		return
 	}
-	z.ModelVersion, bts, err = msgp.ReadIntBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "ModelVersion")
-		return
+	if len(bts) != 0 && bts[0] < 0x80 {
+		z.ModelVersion, bts = int(bts[0]), bts[1:]
+	} else {
+		z.ModelVersion, bts, err = msgp.ReadIntBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "ModelVersion")
+			return
+		}
 	}
 	// Values a newer writer appended.
 	for ; n > 47; n-- {
@@ -1450,10 +1887,14 @@ func (z *Endpoint) sizeCompact() (s int) {
 // a shorter record lacks are set to zero, extra trailing values skipped.
 func (z *Endpoint) unmarshalCompact(bts []byte) (o []byte, err error) {
 	var n uint32
-	n, bts, err = msgp.ReadArrayHeaderBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err)
-		return
+	if len(bts) != 0 && bts[0]&0xf0 == 0x90 {
+		n, bts = uint32(bts[0]&0x0f), bts[1:]
+	} else {
+		n, bts, err = msgp.ReadArrayHeaderBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
 	}
 	if int64(n) > int64(len(bts)) {
 		err = msgp.WrapError(msgp.ErrShortBytes)
@@ -1464,110 +1905,161 @@ func (z *Endpoint) unmarshalCompact(bts []byte) (o []byte, err error) {
 		o = bts
 		return
 	}
-	z.IP, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "IP")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.IP, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.IP, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "IP")
+			return
+		}
 	}
 	if n <= 1 {
 		z.zeroCompactFrom(1)
 		o = bts
 		return
 	}
-	z.Known, bts, err = msgp.ReadBoolBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Known")
-		return
+	if len(bts) != 0 && bts[0]&0xfe == 0xc2 {
+		z.Known, bts = bts[0] == 0xc3, bts[1:]
+	} else {
+		z.Known, bts, err = msgp.ReadBoolBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Known")
+			return
+		}
 	}
 	if n <= 2 {
 		z.zeroCompactFrom(2)
 		o = bts
 		return
 	}
-	z.AssetID, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "AssetID")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.AssetID, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.AssetID, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "AssetID")
+			return
+		}
 	}
 	if n <= 3 {
 		z.zeroCompactFrom(3)
 		o = bts
 		return
 	}
-	z.AssetName, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "AssetName")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.AssetName, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.AssetName, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "AssetName")
+			return
+		}
 	}
 	if n <= 4 {
 		z.zeroCompactFrom(4)
 		o = bts
 		return
 	}
-	z.Role, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Role")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Role, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Role, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Role")
+			return
+		}
 	}
 	if n <= 5 {
 		z.zeroCompactFrom(5)
 		o = bts
 		return
 	}
-	z.Zone, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Zone")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Zone, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Zone, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Zone")
+			return
+		}
 	}
 	if n <= 6 {
 		z.zeroCompactFrom(6)
 		o = bts
 		return
 	}
-	z.ZoneKind, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "ZoneKind")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.ZoneKind, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.ZoneKind, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "ZoneKind")
+			return
+		}
 	}
 	if n <= 7 {
 		z.zeroCompactFrom(7)
 		o = bts
 		return
 	}
-	z.Purdue, bts, err = msgp.ReadFloat64Bytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Purdue")
-		return
+	if len(bts) >= 5 && bts[0] == 0xca {
+		z.Purdue, bts = float64(math.Float32frombits(binary.BigEndian.Uint32(bts[1:5]))), bts[5:]
+	} else {
+		z.Purdue, bts, err = msgp.ReadFloat64Bytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Purdue")
+			return
+		}
 	}
 	if n <= 8 {
 		z.zeroCompactFrom(8)
 		o = bts
 		return
 	}
-	z.SLT, bts, err = msgp.ReadIntBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "SLT")
-		return
+	if len(bts) != 0 && bts[0] < 0x80 {
+		z.SLT, bts = int(bts[0]), bts[1:]
+	} else {
+		z.SLT, bts, err = msgp.ReadIntBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "SLT")
+			return
+		}
 	}
 	if n <= 9 {
 		z.zeroCompactFrom(9)
 		o = bts
 		return
 	}
-	z.Criticality, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Criticality")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Criticality, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Criticality, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Criticality")
+			return
+		}
 	}
 	if n <= 10 {
 		z.zeroCompactFrom(10)
 		o = bts
 		return
 	}
-	z.Safety, bts, err = msgp.ReadBoolBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Safety")
-		return
+	if len(bts) != 0 && bts[0]&0xfe == 0xc2 {
+		z.Safety, bts = bts[0] == 0xc3, bts[1:]
+	} else {
+		z.Safety, bts, err = msgp.ReadBoolBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Safety")
+			return
+		}
 	}
 	// Values a newer writer appended.
 	for ; n > 11; n-- {
@@ -1584,10 +2076,14 @@ func (z *Endpoint) unmarshalCompact(bts []byte) (o []byte, err error) {
 // unmarshalCompactShared is unmarshalCompact with the strings taken from d.
 func (z *Endpoint) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err error) {
 	var n uint32
-	n, bts, err = msgp.ReadArrayHeaderBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err)
-		return
+	if len(bts) != 0 && bts[0]&0xf0 == 0x90 {
+		n, bts = uint32(bts[0]&0x0f), bts[1:]
+	} else {
+		n, bts, err = msgp.ReadArrayHeaderBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
 	}
 	if int64(n) > int64(len(bts)) {
 		err = msgp.WrapError(msgp.ErrShortBytes)
@@ -1598,110 +2094,161 @@ func (z *Endpoint) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, 
 		o = bts
 		return
 	}
-	z.IP, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "IP")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.IP, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.IP, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "IP")
+			return
+		}
 	}
 	if n <= 1 {
 		z.zeroCompactFrom(1)
 		o = bts
 		return
 	}
-	z.Known, bts, err = msgp.ReadBoolBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Known")
-		return
+	if len(bts) != 0 && bts[0]&0xfe == 0xc2 {
+		z.Known, bts = bts[0] == 0xc3, bts[1:]
+	} else {
+		z.Known, bts, err = msgp.ReadBoolBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Known")
+			return
+		}
 	}
 	if n <= 2 {
 		z.zeroCompactFrom(2)
 		o = bts
 		return
 	}
-	z.AssetID, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "AssetID")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.AssetID, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.AssetID, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "AssetID")
+			return
+		}
 	}
 	if n <= 3 {
 		z.zeroCompactFrom(3)
 		o = bts
 		return
 	}
-	z.AssetName, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "AssetName")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.AssetName, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.AssetName, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "AssetName")
+			return
+		}
 	}
 	if n <= 4 {
 		z.zeroCompactFrom(4)
 		o = bts
 		return
 	}
-	z.Role, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Role")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Role, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Role, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Role")
+			return
+		}
 	}
 	if n <= 5 {
 		z.zeroCompactFrom(5)
 		o = bts
 		return
 	}
-	z.Zone, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Zone")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Zone, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Zone, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Zone")
+			return
+		}
 	}
 	if n <= 6 {
 		z.zeroCompactFrom(6)
 		o = bts
 		return
 	}
-	z.ZoneKind, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "ZoneKind")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.ZoneKind, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.ZoneKind, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "ZoneKind")
+			return
+		}
 	}
 	if n <= 7 {
 		z.zeroCompactFrom(7)
 		o = bts
 		return
 	}
-	z.Purdue, bts, err = msgp.ReadFloat64Bytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Purdue")
-		return
+	if len(bts) >= 5 && bts[0] == 0xca {
+		z.Purdue, bts = float64(math.Float32frombits(binary.BigEndian.Uint32(bts[1:5]))), bts[5:]
+	} else {
+		z.Purdue, bts, err = msgp.ReadFloat64Bytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Purdue")
+			return
+		}
 	}
 	if n <= 8 {
 		z.zeroCompactFrom(8)
 		o = bts
 		return
 	}
-	z.SLT, bts, err = msgp.ReadIntBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "SLT")
-		return
+	if len(bts) != 0 && bts[0] < 0x80 {
+		z.SLT, bts = int(bts[0]), bts[1:]
+	} else {
+		z.SLT, bts, err = msgp.ReadIntBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "SLT")
+			return
+		}
 	}
 	if n <= 9 {
 		z.zeroCompactFrom(9)
 		o = bts
 		return
 	}
-	z.Criticality, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Criticality")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Criticality, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Criticality, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Criticality")
+			return
+		}
 	}
 	if n <= 10 {
 		z.zeroCompactFrom(10)
 		o = bts
 		return
 	}
-	z.Safety, bts, err = msgp.ReadBoolBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Safety")
-		return
+	if len(bts) != 0 && bts[0]&0xfe == 0xc2 {
+		z.Safety, bts = bts[0] == 0xc3, bts[1:]
+	} else {
+		z.Safety, bts, err = msgp.ReadBoolBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Safety")
+			return
+		}
 	}
 	// Values a newer writer appended.
 	for ; n > 11; n-- {
@@ -1785,10 +2332,14 @@ func (z *Flow) sizeCompact() (s int) {
 // a shorter record lacks are set to zero, extra trailing values skipped.
 func (z *Flow) unmarshalCompact(bts []byte) (o []byte, err error) {
 	var n uint32
-	n, bts, err = msgp.ReadArrayHeaderBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err)
-		return
+	if len(bts) != 0 && bts[0]&0xf0 == 0x90 {
+		n, bts = uint32(bts[0]&0x0f), bts[1:]
+	} else {
+		n, bts, err = msgp.ReadArrayHeaderBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
 	}
 	if int64(n) > int64(len(bts)) {
 		err = msgp.WrapError(msgp.ErrShortBytes)
@@ -1799,80 +2350,115 @@ func (z *Flow) unmarshalCompact(bts []byte) (o []byte, err error) {
 		o = bts
 		return
 	}
-	z.CrossZone, bts, err = msgp.ReadBoolBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "CrossZone")
-		return
+	if len(bts) != 0 && bts[0]&0xfe == 0xc2 {
+		z.CrossZone, bts = bts[0] == 0xc3, bts[1:]
+	} else {
+		z.CrossZone, bts, err = msgp.ReadBoolBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "CrossZone")
+			return
+		}
 	}
 	if n <= 1 {
 		z.zeroCompactFrom(1)
 		o = bts
 		return
 	}
-	z.Allowed, bts, err = msgp.ReadBoolBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Allowed")
-		return
+	if len(bts) != 0 && bts[0]&0xfe == 0xc2 {
+		z.Allowed, bts = bts[0] == 0xc3, bts[1:]
+	} else {
+		z.Allowed, bts, err = msgp.ReadBoolBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Allowed")
+			return
+		}
 	}
 	if n <= 2 {
 		z.zeroCompactFrom(2)
 		o = bts
 		return
 	}
-	z.Conduit, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Conduit")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Conduit, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Conduit, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Conduit")
+			return
+		}
 	}
 	if n <= 3 {
 		z.zeroCompactFrom(3)
 		o = bts
 		return
 	}
-	z.FlowID, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "FlowID")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.FlowID, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.FlowID, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "FlowID")
+			return
+		}
 	}
 	if n <= 4 {
 		z.zeroCompactFrom(4)
 		o = bts
 		return
 	}
-	z.Violation, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Violation")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Violation, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.Violation, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Violation")
+			return
+		}
 	}
 	if n <= 5 {
 		z.zeroCompactFrom(5)
 		o = bts
 		return
 	}
-	z.NewPair, bts, err = msgp.ReadBoolBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "NewPair")
-		return
+	if len(bts) != 0 && bts[0]&0xfe == 0xc2 {
+		z.NewPair, bts = bts[0] == 0xc3, bts[1:]
+	} else {
+		z.NewPair, bts, err = msgp.ReadBoolBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "NewPair")
+			return
+		}
 	}
 	if n <= 6 {
 		z.zeroCompactFrom(6)
 		o = bts
 		return
 	}
-	z.PurdueDelta, bts, err = msgp.ReadFloat64Bytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "PurdueDelta")
-		return
+	if len(bts) >= 5 && bts[0] == 0xca {
+		z.PurdueDelta, bts = float64(math.Float32frombits(binary.BigEndian.Uint32(bts[1:5]))), bts[5:]
+	} else {
+		z.PurdueDelta, bts, err = msgp.ReadFloat64Bytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "PurdueDelta")
+			return
+		}
 	}
 	if n <= 7 {
 		z.zeroCompactFrom(7)
 		o = bts
 		return
 	}
-	z.SafetyInvolved, bts, err = msgp.ReadBoolBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "SafetyInvolved")
-		return
+	if len(bts) != 0 && bts[0]&0xfe == 0xc2 {
+		z.SafetyInvolved, bts = bts[0] == 0xc3, bts[1:]
+	} else {
+		z.SafetyInvolved, bts, err = msgp.ReadBoolBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "SafetyInvolved")
+			return
+		}
 	}
 	// Values a newer writer appended.
 	for ; n > 8; n-- {
@@ -1889,10 +2475,14 @@ func (z *Flow) unmarshalCompact(bts []byte) (o []byte, err error) {
 // unmarshalCompactShared is unmarshalCompact with the strings taken from d.
 func (z *Flow) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err error) {
 	var n uint32
-	n, bts, err = msgp.ReadArrayHeaderBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err)
-		return
+	if len(bts) != 0 && bts[0]&0xf0 == 0x90 {
+		n, bts = uint32(bts[0]&0x0f), bts[1:]
+	} else {
+		n, bts, err = msgp.ReadArrayHeaderBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
 	}
 	if int64(n) > int64(len(bts)) {
 		err = msgp.WrapError(msgp.ErrShortBytes)
@@ -1903,80 +2493,115 @@ func (z *Flow) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err 
 		o = bts
 		return
 	}
-	z.CrossZone, bts, err = msgp.ReadBoolBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "CrossZone")
-		return
+	if len(bts) != 0 && bts[0]&0xfe == 0xc2 {
+		z.CrossZone, bts = bts[0] == 0xc3, bts[1:]
+	} else {
+		z.CrossZone, bts, err = msgp.ReadBoolBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "CrossZone")
+			return
+		}
 	}
 	if n <= 1 {
 		z.zeroCompactFrom(1)
 		o = bts
 		return
 	}
-	z.Allowed, bts, err = msgp.ReadBoolBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Allowed")
-		return
+	if len(bts) != 0 && bts[0]&0xfe == 0xc2 {
+		z.Allowed, bts = bts[0] == 0xc3, bts[1:]
+	} else {
+		z.Allowed, bts, err = msgp.ReadBoolBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Allowed")
+			return
+		}
 	}
 	if n <= 2 {
 		z.zeroCompactFrom(2)
 		o = bts
 		return
 	}
-	z.Conduit, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Conduit")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Conduit, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Conduit, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Conduit")
+			return
+		}
 	}
 	if n <= 3 {
 		z.zeroCompactFrom(3)
 		o = bts
 		return
 	}
-	z.FlowID, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "FlowID")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.FlowID, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.FlowID, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "FlowID")
+			return
+		}
 	}
 	if n <= 4 {
 		z.zeroCompactFrom(4)
 		o = bts
 		return
 	}
-	z.Violation, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Violation")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.Violation, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.Violation, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Violation")
+			return
+		}
 	}
 	if n <= 5 {
 		z.zeroCompactFrom(5)
 		o = bts
 		return
 	}
-	z.NewPair, bts, err = msgp.ReadBoolBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "NewPair")
-		return
+	if len(bts) != 0 && bts[0]&0xfe == 0xc2 {
+		z.NewPair, bts = bts[0] == 0xc3, bts[1:]
+	} else {
+		z.NewPair, bts, err = msgp.ReadBoolBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "NewPair")
+			return
+		}
 	}
 	if n <= 6 {
 		z.zeroCompactFrom(6)
 		o = bts
 		return
 	}
-	z.PurdueDelta, bts, err = msgp.ReadFloat64Bytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "PurdueDelta")
-		return
+	if len(bts) >= 5 && bts[0] == 0xca {
+		z.PurdueDelta, bts = float64(math.Float32frombits(binary.BigEndian.Uint32(bts[1:5]))), bts[5:]
+	} else {
+		z.PurdueDelta, bts, err = msgp.ReadFloat64Bytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "PurdueDelta")
+			return
+		}
 	}
 	if n <= 7 {
 		z.zeroCompactFrom(7)
 		o = bts
 		return
 	}
-	z.SafetyInvolved, bts, err = msgp.ReadBoolBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "SafetyInvolved")
-		return
+	if len(bts) != 0 && bts[0]&0xfe == 0xc2 {
+		z.SafetyInvolved, bts = bts[0] == 0xc3, bts[1:]
+	} else {
+		z.SafetyInvolved, bts, err = msgp.ReadBoolBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "SafetyInvolved")
+			return
+		}
 	}
 	// Values a newer writer appended.
 	for ; n > 8; n-- {
@@ -2065,10 +2690,14 @@ func (z *Maint) sizeCompact() (s int) {
 // a shorter record lacks are set to zero, extra trailing values skipped.
 func (z *Maint) unmarshalCompact(bts []byte) (o []byte, err error) {
 	var n uint32
-	n, bts, err = msgp.ReadArrayHeaderBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err)
-		return
+	if len(bts) != 0 && bts[0]&0xf0 == 0x90 {
+		n, bts = uint32(bts[0]&0x0f), bts[1:]
+	} else {
+		n, bts, err = msgp.ReadArrayHeaderBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
 	}
 	if int64(n) > int64(len(bts)) {
 		err = msgp.WrapError(msgp.ErrShortBytes)
@@ -2079,20 +2708,29 @@ func (z *Maint) unmarshalCompact(bts []byte) (o []byte, err error) {
 		o = bts
 		return
 	}
-	z.Active, bts, err = msgp.ReadBoolBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Active")
-		return
+	if len(bts) != 0 && bts[0]&0xfe == 0xc2 {
+		z.Active, bts = bts[0] == 0xc3, bts[1:]
+	} else {
+		z.Active, bts, err = msgp.ReadBoolBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Active")
+			return
+		}
 	}
 	if n <= 1 {
 		z.zeroCompactFrom(1)
 		o = bts
 		return
 	}
-	z.WindowID, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "WindowID")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.WindowID, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.WindowID, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "WindowID")
+			return
+		}
 	}
 	if n <= 2 {
 		z.zeroCompactFrom(2)
@@ -2101,10 +2739,14 @@ func (z *Maint) unmarshalCompact(bts []byte) (o []byte, err error) {
 	}
 	{
 		var m uint32
-		m, bts, err = msgp.ReadArrayHeaderBytes(bts)
-		if err != nil {
-			err = msgp.WrapError(err, "AllowedOps")
-			return
+		if len(bts) != 0 && bts[0]&0xf0 == 0x90 {
+			m, bts = uint32(bts[0]&0x0f), bts[1:]
+		} else {
+			m, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "AllowedOps")
+				return
+			}
 		}
 		if int64(m) > int64(len(bts)) {
 			err = msgp.WrapError(msgp.ErrShortBytes, "AllowedOps")
@@ -2123,10 +2765,15 @@ func (z *Maint) unmarshalCompact(bts []byte) (o []byte, err error) {
 			z.AllowedOps = make([]string, m)
 		}
 		for i := range z.AllowedOps {
-			z.AllowedOps[i], bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "AllowedOps", i)
-				return
+			if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+				end := int(bts[0]-0xa0) + 1
+				z.AllowedOps[i], bts = string(bts[1:end]), bts[end:]
+			} else {
+				z.AllowedOps[i], bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "AllowedOps", i)
+					return
+				}
 			}
 		}
 	}
@@ -2135,10 +2782,15 @@ func (z *Maint) unmarshalCompact(bts []byte) (o []byte, err error) {
 		o = bts
 		return
 	}
-	z.WorkOrder, bts, err = msgp.ReadStringBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "WorkOrder")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.WorkOrder, bts = string(bts[1:end]), bts[end:]
+	} else {
+		z.WorkOrder, bts, err = msgp.ReadStringBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "WorkOrder")
+			return
+		}
 	}
 	if n <= 4 {
 		z.zeroCompactFrom(4)
@@ -2147,10 +2799,14 @@ func (z *Maint) unmarshalCompact(bts []byte) (o []byte, err error) {
 	}
 	{
 		var m uint32
-		m, bts, err = msgp.ReadArrayHeaderBytes(bts)
-		if err != nil {
-			err = msgp.WrapError(err, "AllowedSources")
-			return
+		if len(bts) != 0 && bts[0]&0xf0 == 0x90 {
+			m, bts = uint32(bts[0]&0x0f), bts[1:]
+		} else {
+			m, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "AllowedSources")
+				return
+			}
 		}
 		if int64(m) > int64(len(bts)) {
 			err = msgp.WrapError(msgp.ErrShortBytes, "AllowedSources")
@@ -2169,10 +2825,15 @@ func (z *Maint) unmarshalCompact(bts []byte) (o []byte, err error) {
 			z.AllowedSources = make([]string, m)
 		}
 		for i := range z.AllowedSources {
-			z.AllowedSources[i], bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "AllowedSources", i)
-				return
+			if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+				end := int(bts[0]-0xa0) + 1
+				z.AllowedSources[i], bts = string(bts[1:end]), bts[end:]
+			} else {
+				z.AllowedSources[i], bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "AllowedSources", i)
+					return
+				}
 			}
 		}
 	}
@@ -2183,10 +2844,14 @@ func (z *Maint) unmarshalCompact(bts []byte) (o []byte, err error) {
 	}
 	{
 		var m uint32
-		m, bts, err = msgp.ReadArrayHeaderBytes(bts)
-		if err != nil {
-			err = msgp.WrapError(err, "AllowedUsers")
-			return
+		if len(bts) != 0 && bts[0]&0xf0 == 0x90 {
+			m, bts = uint32(bts[0]&0x0f), bts[1:]
+		} else {
+			m, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "AllowedUsers")
+				return
+			}
 		}
 		if int64(m) > int64(len(bts)) {
 			err = msgp.WrapError(msgp.ErrShortBytes, "AllowedUsers")
@@ -2205,10 +2870,15 @@ func (z *Maint) unmarshalCompact(bts []byte) (o []byte, err error) {
 			z.AllowedUsers = make([]string, m)
 		}
 		for i := range z.AllowedUsers {
-			z.AllowedUsers[i], bts, err = msgp.ReadStringBytes(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "AllowedUsers", i)
-				return
+			if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+				end := int(bts[0]-0xa0) + 1
+				z.AllowedUsers[i], bts = string(bts[1:end]), bts[end:]
+			} else {
+				z.AllowedUsers[i], bts, err = msgp.ReadStringBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "AllowedUsers", i)
+					return
+				}
 			}
 		}
 	}
@@ -2227,10 +2897,14 @@ func (z *Maint) unmarshalCompact(bts []byte) (o []byte, err error) {
 // unmarshalCompactShared is unmarshalCompact with the strings taken from d.
 func (z *Maint) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err error) {
 	var n uint32
-	n, bts, err = msgp.ReadArrayHeaderBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err)
-		return
+	if len(bts) != 0 && bts[0]&0xf0 == 0x90 {
+		n, bts = uint32(bts[0]&0x0f), bts[1:]
+	} else {
+		n, bts, err = msgp.ReadArrayHeaderBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err)
+			return
+		}
 	}
 	if int64(n) > int64(len(bts)) {
 		err = msgp.WrapError(msgp.ErrShortBytes)
@@ -2241,20 +2915,29 @@ func (z *Maint) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 		o = bts
 		return
 	}
-	z.Active, bts, err = msgp.ReadBoolBytes(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "Active")
-		return
+	if len(bts) != 0 && bts[0]&0xfe == 0xc2 {
+		z.Active, bts = bts[0] == 0xc3, bts[1:]
+	} else {
+		z.Active, bts, err = msgp.ReadBoolBytes(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "Active")
+			return
+		}
 	}
 	if n <= 1 {
 		z.zeroCompactFrom(1)
 		o = bts
 		return
 	}
-	z.WindowID, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "WindowID")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.WindowID, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.WindowID, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "WindowID")
+			return
+		}
 	}
 	if n <= 2 {
 		z.zeroCompactFrom(2)
@@ -2263,10 +2946,14 @@ func (z *Maint) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 	}
 	{
 		var m uint32
-		m, bts, err = msgp.ReadArrayHeaderBytes(bts)
-		if err != nil {
-			err = msgp.WrapError(err, "AllowedOps")
-			return
+		if len(bts) != 0 && bts[0]&0xf0 == 0x90 {
+			m, bts = uint32(bts[0]&0x0f), bts[1:]
+		} else {
+			m, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "AllowedOps")
+				return
+			}
 		}
 		if int64(m) > int64(len(bts)) {
 			err = msgp.WrapError(msgp.ErrShortBytes, "AllowedOps")
@@ -2276,19 +2963,21 @@ func (z *Maint) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 			err = msgp.WrapError(msgp.ErrLimitExceeded, "AllowedOps")
 			return
 		}
-		switch {
-		case m == 0:
+		if m == 0 {
 			z.AllowedOps = nil
-		case cap(z.AllowedOps) >= int(m):
-			z.AllowedOps = z.AllowedOps[:m]
-		default:
-			z.AllowedOps = make([]string, m)
+		} else {
+			z.AllowedOps = d.strings(int(m))
 		}
 		for i := range z.AllowedOps {
-			z.AllowedOps[i], bts, err = d.readString(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "AllowedOps", i)
-				return
+			if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+				end := int(bts[0]-0xa0) + 1
+				z.AllowedOps[i], bts = zcString(bts[1:end]), bts[end:]
+			} else {
+				z.AllowedOps[i], bts, err = d.readString(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "AllowedOps", i)
+					return
+				}
 			}
 		}
 	}
@@ -2297,10 +2986,15 @@ func (z *Maint) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 		o = bts
 		return
 	}
-	z.WorkOrder, bts, err = d.readString(bts)
-	if err != nil {
-		err = msgp.WrapError(err, "WorkOrder")
-		return
+	if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+		end := int(bts[0]-0xa0) + 1
+		z.WorkOrder, bts = zcString(bts[1:end]), bts[end:]
+	} else {
+		z.WorkOrder, bts, err = d.readString(bts)
+		if err != nil {
+			err = msgp.WrapError(err, "WorkOrder")
+			return
+		}
 	}
 	if n <= 4 {
 		z.zeroCompactFrom(4)
@@ -2309,10 +3003,14 @@ func (z *Maint) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 	}
 	{
 		var m uint32
-		m, bts, err = msgp.ReadArrayHeaderBytes(bts)
-		if err != nil {
-			err = msgp.WrapError(err, "AllowedSources")
-			return
+		if len(bts) != 0 && bts[0]&0xf0 == 0x90 {
+			m, bts = uint32(bts[0]&0x0f), bts[1:]
+		} else {
+			m, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "AllowedSources")
+				return
+			}
 		}
 		if int64(m) > int64(len(bts)) {
 			err = msgp.WrapError(msgp.ErrShortBytes, "AllowedSources")
@@ -2322,19 +3020,21 @@ func (z *Maint) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 			err = msgp.WrapError(msgp.ErrLimitExceeded, "AllowedSources")
 			return
 		}
-		switch {
-		case m == 0:
+		if m == 0 {
 			z.AllowedSources = nil
-		case cap(z.AllowedSources) >= int(m):
-			z.AllowedSources = z.AllowedSources[:m]
-		default:
-			z.AllowedSources = make([]string, m)
+		} else {
+			z.AllowedSources = d.strings(int(m))
 		}
 		for i := range z.AllowedSources {
-			z.AllowedSources[i], bts, err = d.readString(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "AllowedSources", i)
-				return
+			if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+				end := int(bts[0]-0xa0) + 1
+				z.AllowedSources[i], bts = zcString(bts[1:end]), bts[end:]
+			} else {
+				z.AllowedSources[i], bts, err = d.readString(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "AllowedSources", i)
+					return
+				}
 			}
 		}
 	}
@@ -2345,10 +3045,14 @@ func (z *Maint) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 	}
 	{
 		var m uint32
-		m, bts, err = msgp.ReadArrayHeaderBytes(bts)
-		if err != nil {
-			err = msgp.WrapError(err, "AllowedUsers")
-			return
+		if len(bts) != 0 && bts[0]&0xf0 == 0x90 {
+			m, bts = uint32(bts[0]&0x0f), bts[1:]
+		} else {
+			m, bts, err = msgp.ReadArrayHeaderBytes(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "AllowedUsers")
+				return
+			}
 		}
 		if int64(m) > int64(len(bts)) {
 			err = msgp.WrapError(msgp.ErrShortBytes, "AllowedUsers")
@@ -2358,19 +3062,21 @@ func (z *Maint) unmarshalCompactShared(bts []byte, d *sharedText) (o []byte, err
 			err = msgp.WrapError(msgp.ErrLimitExceeded, "AllowedUsers")
 			return
 		}
-		switch {
-		case m == 0:
+		if m == 0 {
 			z.AllowedUsers = nil
-		case cap(z.AllowedUsers) >= int(m):
-			z.AllowedUsers = z.AllowedUsers[:m]
-		default:
-			z.AllowedUsers = make([]string, m)
+		} else {
+			z.AllowedUsers = d.strings(int(m))
 		}
 		for i := range z.AllowedUsers {
-			z.AllowedUsers[i], bts, err = d.readString(bts)
-			if err != nil {
-				err = msgp.WrapError(err, "AllowedUsers", i)
-				return
+			if len(bts) != 0 && bts[0]-0xa0 < 32 && int(bts[0]-0xa0) < len(bts) {
+				end := int(bts[0]-0xa0) + 1
+				z.AllowedUsers[i], bts = zcString(bts[1:end]), bts[end:]
+			} else {
+				z.AllowedUsers[i], bts, err = d.readString(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "AllowedUsers", i)
+					return
+				}
 			}
 		}
 	}

@@ -39,8 +39,14 @@ func (d *sharedText) readRawMap(b []byte, name string) (*[]byte, []byte, error) 
 		}
 		return nil, o, nil
 	}
-	m, o, err := msgp.ReadMapHeaderBytes(b)
-	if err != nil {
+	var (
+		m   uint32
+		o   []byte
+		err error
+	)
+	if len(b) != 0 && b[0]&0xf0 == 0x80 { // a fixmap: up to 15 pairs
+		m, o = uint32(b[0]&0x0f), b[1:]
+	} else if m, o, err = msgp.ReadMapHeaderBytes(b); err != nil {
 		return nil, o, msgp.WrapError(err, name)
 	}
 	if int64(m) > int64(len(o)) {
@@ -49,17 +55,42 @@ func (d *sharedText) readRawMap(b []byte, name string) (*[]byte, []byte, error) 
 	if m > compactLimit {
 		return nil, o, msgp.WrapError(msgp.ErrLimitExceeded, name)
 	}
+	// The pairs are stepped over by their offset in b: a key and a value
+	// that are fixstrs inline, anything else by msgp.ReadStringZC (also
+	// the errors).
+	i := len(b) - len(o)
 	for ; m > 0; m-- {
-		var k []byte
-		if k, o, err = msgp.ReadStringZC(o); err != nil {
-			return nil, o, msgp.WrapError(err, name)
+		k := i
+		if i = fixStrEnd(b, k); i < 0 {
+			if _, o, err = msgp.ReadStringZC(b[k:]); err != nil {
+				return nil, o, msgp.WrapError(err, name)
+			}
+			i = len(b) - len(o)
 		}
-		if _, o, err = msgp.ReadStringZC(o); err != nil {
-			return nil, o, msgp.WrapError(err, name, string(k))
+		v := i
+		if i = fixStrEnd(b, v); i < 0 {
+			if _, o, err = msgp.ReadStringZC(b[v:]); err != nil {
+				key, _, _ := msgp.ReadStringZC(b[k:])
+				return nil, o, msgp.WrapError(err, name, string(key))
+			}
+			i = len(b) - len(o)
 		}
 	}
-	*d.rawMap = b[:len(b)-len(o)]
-	return d.rawMap, o, nil
+	*d.rawMap = b[:i]
+	return d.rawMap, b[i:], nil
+}
+
+// fixStrEnd returns the offset in b after the fixstr (a string of up to
+// 31 bytes) at offset i, -1 when no whole one is there.
+func fixStrEnd(b []byte, i int) int {
+	if uint(i) < uint(len(b)) {
+		if c := b[i]; c&0xe0 == 0xa0 {
+			if j := i + 1 + int(c&0x1f); j <= len(b) {
+				return j
+			}
+		}
+	}
+	return -1
 }
 
 // rawFields returns the raw Fields map of z (see UnmarshalEventsRawFields)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -219,4 +220,158 @@ func FuzzUnmarshalEventsShared(f *testing.F) {
 			t.Fatalf("EventBatch.UnmarshalMsg differs (%d bytes left, err %v):\n got %+v\nwant %+v", len(rest), err, batch, want)
 		}
 	})
+}
+
+// BenchmarkUnmarshalEventsShared measures decoding alone, into a reused
+// slice, of a 1,000-event batch of enriched plant events (plantEvent,
+// compact records) with the two shared decoders the readers use:
+// UnmarshalEventsShared (Fields as a map) and UnmarshalEventsRawFields
+// (Fields left raw: store and correlate). It reports ns/event and
+// events/s; callgrind instruction counts of it, divided by the events
+// decoded, are the load-independent measure (docs/BENCHMARKS.md).
+func BenchmarkUnmarshalEventsShared(b *testing.B) {
+	evs := make([]Event, 1000)
+	for i := range evs {
+		evs[i] = plantEvent(i)
+	}
+	data, err := MarshalEvents(evs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	decoders := []struct {
+		name   string
+		decode func([]byte, []Event) ([]Event, error)
+	}{
+		{"shared", UnmarshalEventsShared},
+		{"raw-fields", UnmarshalEventsRawFields},
+	}
+	for _, d := range decoders {
+		b.Run("decoder="+d.name, func(b *testing.B) {
+			var dst []Event
+			b.ReportAllocs()
+			for b.Loop() {
+				if dst, err = d.decode(data, dst); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if len(dst) != len(evs) {
+				b.Fatalf("decoded %d events, want %d", len(dst), len(evs))
+			}
+			n := float64(b.N * len(evs))
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/event")
+			b.ReportMetric(n/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// TestUnmarshalEventsSharedReuse checks that decoding into a slice that
+// holds the events of an earlier batch (which the shared decoders do not
+// clear first) leaves alone what those events held: a copy of an earlier
+// event, with its lists and Fields map, is unchanged by the next decode,
+// and the next decode gives what it gives into a new slice, for both
+// shared decoders and record forms in either order.
+func TestUnmarshalEventsSharedReuse(t *testing.T) {
+	batches := sharedBatches(t)
+	// Two batches whose lists and maps differ at the same positions.
+	a := sharedEvents(t)["full"][0]
+	b := a
+	b.Techniques, b.Fields = []string{"T0001"}, map[string]string{"b": "2"}
+	b.Maint.AllowedOps, b.Maint.AllowedSources, b.Maint.AllowedUsers = []string{"read"}, []string{"b/x"}, []string{"op2"}
+	for name, evs := range map[string][]Event{"lists-a": {a, b, a}, "lists-b": {b, a, b}} {
+		data, err := MarshalEvents(evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batches[name] = data
+	}
+	decoders := map[string]func([]byte, []Event) ([]Event, error){
+		"shared":     UnmarshalEventsShared,
+		"raw-fields": UnmarshalEventsRawFields,
+	}
+	tests := []struct{ first, second string }{
+		{"lists-a", "lists-b"},
+		{"mixed", "mixed"},
+		{"mixed", "mixed-forms"},
+		{"mixed-forms", "mixed"},
+		{"mixed", "map"},
+		{"map", "mixed"},
+		{"mixed", "example"},
+	}
+	for name, decode := range decoders {
+		for _, tt := range tests {
+			t.Run(name+"/"+tt.first+"-then-"+tt.second, func(t *testing.T) {
+				dst, err := decode(batches[tt.first], nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				kept := append([]Event(nil), dst...) // shares the events' lists and maps
+				want, err := decode(batches[tt.first], nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := decode(batches[tt.second], dst)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if &got[0] != &dst[0] {
+					t.Fatal("the slice was not reused")
+				}
+				if !reflect.DeepEqual(kept, want) {
+					t.Fatalf("decoding into the slice changed its earlier events:\n got %+v\nwant %+v", kept, want)
+				}
+				fresh, err := decode(batches[tt.second], nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, fresh) {
+					t.Fatalf("decode into a used slice differs:\n got %+v\nwant %+v", got, fresh)
+				}
+			})
+		}
+	}
+}
+
+// TestSharedTextStrings checks the lists strings carves for a batch:
+// each has the length asked for, no spare capacity, empty strings, and
+// storage of its own (writing one changes no other), across blocks and
+// for lists longer than slabLong.
+func TestSharedTextStrings(t *testing.T) {
+	tests := []struct {
+		name  string
+		sizes []int
+	}{
+		{"one", []int{1}},
+		{"fill the first block", []int{slabFirst / 2, slabFirst / 2}},
+		{"across blocks", []int{3, slabFirst - 1, 5, slabFirst, 2 * slabFirst, 1}},
+		{"long lists", []int{2, slabLong + 1, 2, slabLong, slabMax}},
+		{"many small", slices.Repeat([]int{1, 2, 3}, 2000)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d sharedText
+			lists := make([][]string, len(tt.sizes))
+			for i, n := range tt.sizes {
+				l := d.strings(n)
+				if len(l) != n || cap(l) != n {
+					t.Fatalf("list %d: len %d cap %d, want %d", i, len(l), cap(l), n)
+				}
+				for j, s := range l {
+					if s != "" {
+						t.Fatalf("list %d: element %d is %q, want empty", i, j, s)
+					}
+				}
+				for j := range l {
+					l[j] = strconv.Itoa(i)
+				}
+				lists[i] = l
+			}
+			for i, l := range lists {
+				for j, s := range l {
+					if s != strconv.Itoa(i) {
+						t.Fatalf("list %d element %d is %q: lists share storage", i, j, s)
+					}
+				}
+			}
+		})
+	}
 }
