@@ -218,13 +218,14 @@ func (l *listener) handleEvents(w http.ResponseWriter, req *http.Request) {
 		case !text && (!json.Valid(doc) || doc[0] != '{'):
 			reason, detail = reasonBadJSON, "bad_json: not a valid JSON object"
 		default:
-			ev, err := parseRecycled(l.def.parser, doc, id, peer, now)
+			evs = append(evs, event.Event{})
+			err := parseRecycled(&evs[len(evs)-1], l.def.parser, doc, id, peer, now)
 			if err == nil {
 				l.parsed.Inc()
-				evs = append(evs, ev)
 				res.Accepted++
 				continue
 			}
+			evs = evs[:len(evs)-1] // left zero by parseRecycled
 			reason, detail = string(syslog.ReasonOf(err)), err.Error()
 			if reason == "" {
 				reason = "unknown"

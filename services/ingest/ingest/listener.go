@@ -268,14 +268,21 @@ func (l *listener) handleRoute(r *route, identity string, raw []byte, peer strin
 	l.received.Inc()
 	id := l.nextID()
 	now := time.Now().UTC()
-	ev, err := parseRecycled(r.parser, raw, id, peer, now)
-	if err != nil {
+	// Parsed straight into the Event the queue carries: no copy of it
+	// until the publisher's batch.
+	ev := queuedEvent()
+	if err := parseRecycled(ev, r.parser, raw, id, peer, now); err != nil {
+		releaseQueued(ev)
 		l.reject(r, id, now, raw, pos.String(), string(syslog.ReasonOf(err)), err.Error(), block)
 		return false
 	}
 	ev.PeerIdentity = identity
 	l.parsed.Inc()
-	l.s.enqueue(item{l: l, r: r, ev: ev}, block)
+	if !l.s.enqueue(item{l: l, r: r, ev: ev}, block) {
+		// Dropped (counted): its field storage is left to the garbage
+		// collector, like the record.
+		releaseQueued(ev)
+	}
 	return true
 }
 
@@ -287,7 +294,7 @@ func (l *listener) reject(r *route, id string, now time.Time, raw []byte, pos, r
 	}
 	l.s.m.malformed.WithLabelValues(l.cfg.Name, reason).Inc()
 	l.s.log.Debug("dead-lettered record", "listener", l.cfg.Name, "position", pos, "reason", reason, "detail", detail)
-	l.s.enqueue(item{l: l, r: r, dead: true, dl: event.DeadLetter{
+	l.s.enqueue(item{l: l, r: r, dl: &event.DeadLetter{
 		ID:       id,
 		Time:     now,
 		Stage:    bus.StageIngest,

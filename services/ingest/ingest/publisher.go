@@ -261,11 +261,11 @@ func (p *publisher) run(ctx context.Context) {
 				p.flushDeadLetters(ctx)
 				return
 			}
-			if it.dead {
+			if it.dl != nil {
 				if len(p.dls) == 0 {
 					p.dlSince = time.Now()
 				}
-				p.dls = append(p.dls, it.dl)
+				p.dls = append(p.dls, *it.dl)
 				p.dlCost += it.cost
 				if len(p.dls) >= cfg.MaxBatch {
 					p.flushDeadLetters(ctx)
@@ -277,7 +277,7 @@ func (p *publisher) run(ctx context.Context) {
 				b = &batch{r: it.r}
 				p.batches[it.r] = b
 			}
-			size := eventSize(&it.ev)
+			size := eventSize(it.ev)
 			if len(b.evs) > 0 && b.bytes+size > cfg.MaxBatchBytes {
 				p.flush(ctx, b)
 			}
@@ -290,7 +290,10 @@ func (p *publisher) run(ctx context.Context) {
 					b.evs = p.eventSlice(min(cfg.MaxBatch, len(p.s.queue)+1))
 				}
 			}
-			b.evs = append(b.evs, it.ev)
+			// The one copy of the event on its way from the parser to
+			// the bus.
+			b.evs = append(b.evs, *it.ev)
+			releaseQueued(it.ev)
 			b.bytes += size
 			b.cost += it.cost
 			if len(b.evs) >= cfg.MaxBatch {

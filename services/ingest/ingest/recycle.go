@@ -35,13 +35,15 @@ type recycled struct {
 // emptied by the garbage collector, so an idle ingest keeps no storage.
 var recycledStorage, emptyHolders sync.Pool
 
-// parseRecycled parses raw with p into an event whose field pairs and
-// Techniques array, if it has them, are recycled storage (see
+// parseRecycled parses raw with p into *ev, an event whose field pairs
+// and Techniques array, if it has them, are recycled storage (see
 // recycledStorage). The event's fields are pairs (ParseIntoPairs), which
 // the bus encoder writes without a map; it is otherwise the event
-// p.Parse returns, and ev.DecodeFields() makes it that event.
-func parseRecycled(p *syslog.Parser, raw []byte, id, peer string, now time.Time) (event.Event, error) {
-	var ev event.Event
+// p.Parse returns, and ev.DecodeFields() makes it that event. Whatever
+// *ev held is overwritten, so it must reference no storage still in use
+// (a zero Event, or one whose storage recycleFields or releaseQueued
+// took). When raw is rejected, *ev is left zero.
+func parseRecycled(ev *event.Event, p *syslog.Parser, raw []byte, id, peer string, now time.Time) error {
 	var pairs *[]string
 	var techs []string
 	if r, _ := recycledStorage.Get().(*recycled); r != nil {
@@ -53,11 +55,12 @@ func parseRecycled(p *syslog.Parser, raw []byte, id, peer string, now time.Time)
 		pairs = new([]string)
 	}
 	ev.Techniques = techs
-	err := p.ParseIntoPairs(&ev, pairs, raw, id, peer, now)
+	err := p.ParseIntoPairs(ev, pairs, raw, id, peer, now)
 	if err != nil {
 		// Rejected: ParseIntoPairs left the emptied storage.
 		putStorage(pairs, ev.Techniques)
-		return event.Event{}, err
+		*ev = event.Event{}
+		return err
 	}
 	// A record without fields did not use the pairs: give them back. A
 	// technique array the record did not use goes back only with unused
@@ -70,7 +73,7 @@ func parseRecycled(p *syslog.Parser, raw []byte, id, peer string, now time.Time)
 		}
 		putStorage(pairs, unusedTechs)
 	}
-	return ev, nil
+	return nil
 }
 
 // recycleFields gives the field pairs and Techniques arrays of published

@@ -39,6 +39,13 @@ func recycleParser(t *testing.T) *syslog.Parser {
 	return syslog.NewParser(syslog.Options{Site: "demo-plant", Source: "syslog-tcp", Transport: "tcp", Location: berlin})
 }
 
+// parseRecycledValue is parseRecycled into a new Event.
+func parseRecycledValue(p *syslog.Parser, raw []byte, id, peer string, now time.Time) (event.Event, error) {
+	var ev event.Event
+	err := parseRecycled(&ev, p, raw, id, peer, now)
+	return ev, err
+}
+
 // TestParseRecycledNoLeak parses every record after every other one went
 // through the publisher's recycling and checks that the event equals a
 // fresh parse: no field of a previous record leaks into the next.
@@ -49,11 +56,11 @@ func TestParseRecycledNoLeak(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			want, wantErr := p.Parse([]byte(b.line), "id-b", "peer", now)
 			for _, a := range recycleLines {
-				evA, errA := parseRecycled(p, []byte(a.line), "id-a", "peer", now)
+				evA, errA := parseRecycledValue(p, []byte(a.line), "id-a", "peer", now)
 				if errA == nil {
 					recycleFields([]event.Event{evA})
 				}
-				got, err := parseRecycled(p, []byte(b.line), "id-b", "peer", now)
+				got, err := parseRecycledValue(p, []byte(b.line), "id-b", "peer", now)
 				if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
 					t.Fatalf("after %s: error %v, fresh Parse gives %v", a.name, err, wantErr)
 				}
@@ -131,17 +138,17 @@ func TestParseRecycledReusesStorage(t *testing.T) {
 	// may move to another P): repeat until the array comes back.
 	reused := false
 	for range 20 {
-		a, err := parseRecycled(p, []byte(cef), "a", "peer", now)
+		a, err := parseRecycledValue(p, []byte(cef), "a", "peer", now)
 		if err != nil || len(a.Techniques) == 0 {
 			t.Fatalf("parse: %v, techniques %q", err, a.Techniques)
 		}
 		arr := &a.Techniques[:1][0]
 		recycleFields([]event.Event{a})
-		n, err := parseRecycled(p, []byte(plain), "n", "peer", now)
+		n, err := parseRecycledValue(p, []byte(plain), "n", "peer", now)
 		if err != nil || n.Techniques != nil {
 			t.Fatalf("record without techniques: %v, techniques %q", err, n.Techniques)
 		}
-		b, err := parseRecycled(p, []byte(cef), "b", "peer", now)
+		b, err := parseRecycledValue(p, []byte(cef), "b", "peer", now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +176,7 @@ func TestParseRecycledMixedAllocs(t *testing.T) {
 	}
 	round := func() {
 		for _, name := range []string{"cef", "leef"} {
-			ev, err := parseRecycled(p, lines[name], "id", "peer", now)
+			ev, err := parseRecycledValue(p, lines[name], "id", "peer", now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -259,14 +266,63 @@ func BenchmarkParseRecycled(b *testing.B) {
 			var batch [1]event.Event
 			b.ReportAllocs()
 			for b.Loop() {
-				ev, err := parseRecycled(p, raw, "id", "127.0.0.1:514", now)
-				if err != nil {
+				if err := parseRecycled(&batch[0], p, raw, "id", "127.0.0.1:514", now); err != nil {
 					b.Fatal(err)
 				}
-				batch[0] = ev
 				recycleFields(batch[:])
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+		})
+	}
+}
+
+// TestQueuedEventReuse runs every record through the path of a queued
+// event after every other one: parsed into an Event from queuedEvent,
+// copied into a batch, the Event released (releaseQueued) and reused for
+// the next record. The reused Event must parse as a fresh one, the
+// batch's copy must be untouched by the reuse, and an emptied Event must
+// be zero (it references nothing of its record). The Event is emptied as
+// releaseQueued does and released once, at the end: releasing it twice
+// would hand it to two listeners.
+func TestQueuedEventReuse(t *testing.T) {
+	p := recycleParser(t)
+	now := time.Date(2026, 11, 26, 10, 0, 3, 0, time.UTC)
+	for _, b := range recycleLines {
+		t.Run(b.name, func(t *testing.T) {
+			want, wantErr := p.Parse([]byte(b.line), "id-b", "peer", now)
+			for _, a := range recycleLines {
+				ev := queuedEvent()
+				batch := make([]event.Event, 0, 1)
+				if err := parseRecycled(ev, p, []byte(a.line), "id-a", "peer", now); err == nil {
+					batch = append(batch, *ev)
+				} else if !reflect.DeepEqual(*ev, event.Event{}) {
+					t.Fatalf("%s rejected (%v) but the event is not left zero: %+v", a.name, err, *ev)
+				}
+				wantA, _ := p.Parse([]byte(a.line), "id-a", "peer", now)
+				emptyQueued(ev)
+				if !reflect.DeepEqual(*ev, event.Event{}) {
+					t.Fatalf("emptied event after %s is not zero: %+v", a.name, *ev)
+				}
+				err := parseRecycled(ev, p, []byte(b.line), "id-b", "peer", now)
+				if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+					t.Fatalf("after %s: error %v, fresh Parse gives %v", a.name, err, wantErr)
+				}
+				if err == nil {
+					got := *ev
+					got.DecodeFields()
+					if !reflect.DeepEqual(got, want) {
+						t.Fatalf("after %s: reused event differs from a fresh parse\ngot:  %+v\nwant: %+v", a.name, got, want)
+					}
+				}
+				if len(batch) == 1 {
+					batch[0].DecodeFields()
+					if !reflect.DeepEqual(batch[0], wantA) {
+						t.Fatalf("the batch's copy of %s changed when its queued event was reused\ngot:  %+v\nwant: %+v", a.name, batch[0], wantA)
+					}
+				}
+				recycleFields(batch)
+				releaseQueued(ev)
+			}
 		})
 	}
 }

@@ -72,13 +72,20 @@ func (s *Service) enrich(evs []event.Event) {
 }
 
 // item is one received record on its way to the publisher: an event, or a
-// dead letter when it could not be parsed.
+// dead letter when it could not be parsed. It holds both by pointer: an
+// Event is over 1 KiB, and copying it by value from the parser into the
+// item, the queue and the batch cost more than framing the record (see
+// queuedEvent).
 type item struct {
-	l    *listener
-	r    *route
-	ev   event.Event
-	dl   event.DeadLetter
-	dead bool
+	l *listener
+	r *route
+	// ev is the parsed record (nil for a dead letter), taken from
+	// queuedEvent: the publisher copies it into its batch and gives it
+	// back with releaseQueued.
+	ev *event.Event
+	// dl, when not nil, is the dead letter of a record that could not be
+	// used.
+	dl *event.DeadLetter
 	// cost is the item's reservation in Service.budget, released by the
 	// publisher once the item is published.
 	cost int64
@@ -86,11 +93,39 @@ type item struct {
 
 // costOf is the budget cost of it (see recordCost).
 func costOf(it *item) int64 {
-	if it.dead {
+	switch {
+	case it.dl != nil:
 		return recordCost(len(it.dl.Payload) + len(it.dl.Reason))
+	case it.ev != nil:
+		return recordCost(len(it.ev.Raw))
 	}
-	return recordCost(len(it.ev.Raw))
+	return recordCost(0)
 }
+
+// queuedEvents holds the emptied Events of items the publisher has
+// copied into a batch (*event.Event), for the listeners to parse the next
+// records into.
+var queuedEvents = sync.Pool{New: func() any { return new(event.Event) }}
+
+// queuedEvent returns an Event for a listener to parse a record into and
+// queue (item.ev). It is zero, or at least holds nothing still in use:
+// releaseQueued empties it.
+func queuedEvent() *event.Event { return queuedEvents.Get().(*event.Event) }
+
+// releaseQueued empties ev (emptyQueued), once its record was copied
+// into a batch or was not queued, and keeps it for a next record. It must
+// be called once per queuedEvent: an Event kept twice would be handed to
+// two listeners.
+func releaseQueued(ev *event.Event) {
+	emptyQueued(ev)
+	queuedEvents.Put(ev)
+}
+
+// emptyQueued makes ev zero, releasing what its record referenced: the
+// batch's copy owns the field storage and Techniques array now
+// (recycleFields recycles them), and a kept Event must not keep the
+// record's strings alive.
+func emptyQueued(ev *event.Event) { *ev = event.Event{} }
 
 // New validates cfg (after applying defaults) and builds the service. It
 // does not bind any socket; Run does.
