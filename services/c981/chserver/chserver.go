@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -80,7 +82,35 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("clickhouse dir: %w", err)
 		}
 	}
+	// Free ports are picked, released and then bound by the server, so
+	// another process can take one in between (tests start servers and
+	// listeners in parallel): a server that exits during start-up on
+	// picked ports is started again on new ones, up to startAttempts times.
+	var lastErr error
+	for attempt := 1; attempt <= startAttempts; attempt++ {
+		s, err := start(ctx, argv, cfg, dir)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+		if cfg.TCPPort != 0 || !errors.Is(err, errExitedEarly) || ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+// startAttempts bounds the starts on freshly picked ports (see Start).
+const startAttempts = 3
+
+// errExitedEarly marks a server that exited before it answered a ping.
+var errExitedEarly = errors.New("clickhouse-server exited during start-up")
+
+// start launches one server process on cfg's port (or free ones) and waits
+// until it answers a ping.
+func start(ctx context.Context, argv []string, cfg Config, dir string) (*Server, error) {
 	ports := [3]int{cfg.TCPPort}
+	var err error
 	for i := range ports {
 		if ports[i] == 0 {
 			if ports[i], err = freePort(); err != nil {
@@ -88,7 +118,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			}
 		}
 	}
-	args := append(argv[1:],
+	args := append(slices.Clone(argv[1:]),
 		"--config-file="+cfg.ConfigFile, "--",
 		"--tcp_port="+strconv.Itoa(ports[0]),
 		"--http_port="+strconv.Itoa(ports[1]),
@@ -131,7 +161,7 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
 		select {
 		case err := <-s.done:
 			s.done <- err
-			return fmt.Errorf("clickhouse-server exited during start-up (%v); see %s", err, filepath.Join(s.dir, "server.err.log"))
+			return fmt.Errorf("%w (%v): %s", errExitedEarly, err, errLogTail(filepath.Join(s.dir, "server.err.log")))
 		default:
 		}
 		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.addr}, DialTimeout: time.Second})
@@ -174,4 +204,21 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// errLogTail returns the last lines of the server's error log (or where
+// it is, when it cannot be read), so that a failed start says why.
+func errLogTail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return "see " + path
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	keep := lines[max(0, len(lines)-5):]
+	for i, l := range keep {
+		if len(l) > 300 {
+			keep[i] = l[:300] + "..."
+		}
+	}
+	return path + ": " + strings.Join(keep, " | ")
 }
