@@ -600,9 +600,10 @@ func listCol(f func(*event.Event) []string) eventColumn {
 	return eventColumn{arr: func(_ *eventBlock, _ int, e *event.Event) []string { return f(e) }}
 }
 
-// unixDateTime returns DateTime(t) as the Unix seconds of its DateTime
-// value and its milliseconds, without building the truncated time (the
-// driver stores a DateTime as its Unix seconds).
+// unixDateTime returns the Unix seconds and the milliseconds of the
+// DateTime column pair of t, clamped as DateTime describes; the events
+// column builder uses it directly, without building the truncated time
+// (the driver stores a DateTime as its Unix seconds).
 func unixDateTime(t time.Time) (int64, uint16) {
 	if t.Before(minDateTime) {
 		return minDateTime.Unix(), 0

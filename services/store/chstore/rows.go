@@ -245,14 +245,8 @@ var (
 // device with a wrong clock does not lose its record; the raw record keeps
 // the original text.
 func DateTime(t time.Time) (time.Time, uint16) {
-	t = t.UTC()
-	if t.Before(minDateTime) {
-		return minDateTime, 0
-	}
-	if t.After(maxDateTime) {
-		return maxDateTime, 0
-	}
-	return t.Truncate(time.Second), uint16(t.Nanosecond() / int(time.Millisecond))
+	s, ms := unixDateTime(t)
+	return time.Unix(s, 0).UTC(), ms
 }
 
 // NestedKV returns the keys of m sorted and the matching values: the

@@ -93,3 +93,13 @@ func BenchmarkAppendGramCodes(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }
+
+// dense returns the code of key in [0, gramSpace): the reference
+// appendGramCodes computes while scanning.
+func dense(key uint32) uint32 {
+	d := gramCode[byte(key>>24)&0x7f]
+	d = d*37 + gramCode[byte(key>>16)]
+	d = d*37 + gramCode[byte(key>>8)]
+	d = d*37 + gramCode[byte(key)]
+	return d + key>>31*(37*37*37*37)
+}

@@ -39,6 +39,8 @@ const (
 const gramSpace = 2 * 37 * 37 * 37 * 37
 
 // gramCode maps a byte of a key to 0 (padding), 1-10 (0-9) or 11-36 (a-z).
+// The dense code of a key is its four byte codes in base 37, plus
+// 37^4 for a head key (the tests' dense is this definition).
 var gramCode = func() (t [256]uint32) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = uint32(c-'0') + 1
@@ -48,15 +50,6 @@ var gramCode = func() (t [256]uint32) {
 	}
 	return t
 }()
-
-// dense returns the code of key in [0, gramSpace).
-func dense(key uint32) uint32 {
-	d := gramCode[byte(key>>24)&0x7f]
-	d = d*37 + gramCode[byte(key>>16)]
-	d = d*37 + gramCode[byte(key>>8)]
-	d = d*37 + gramCode[byte(key)]
-	return d + key>>31*(37*37*37*37)
-}
 
 // gramHeadBase is the dense code of the first head key: head keys take
 // the codes from gramHeadBase up, 4-grams those below.
