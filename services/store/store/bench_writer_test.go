@@ -116,7 +116,7 @@ func (w *writerBench) storeService(b testing.TB, timer *testing.B) (time.Duratio
 // subscriber and redelivered only after AckWait, stalling the next run.
 func (w *writerBench) waitNoPull(b testing.TB) {
 	ctx := context.Background()
-	deadline := time.Now().Add(idlePoll + 5*time.Second)
+	deadline := time.Now().Add(35 * time.Second) // a pull request expires after 30 s at most
 	for _, t := range tables() {
 		cons, err := w.js.JS.Consumer(ctx, t.stream, t.durable)
 		if err != nil {

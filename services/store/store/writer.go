@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/c981/c981/services/shared/bus"
@@ -22,12 +23,9 @@ import (
 )
 
 const (
-	// idlePoll is how long one fetch waits for the first message of a batch.
-	idlePoll = 5 * time.Second
-	// maxFetch bounds the messages requested by one fetch.
-	maxFetch = 256
-	// minFetchWait is the shortest fetch worth issuing before a flush.
-	minFetchWait = 20 * time.Millisecond
+	// maxPull bounds the messages a writer's pull subscription requests
+	// ahead of the batch being gathered.
+	maxPull = 256
 )
 
 // writer moves one stream into one table.
@@ -35,6 +33,9 @@ type writer struct {
 	svc  *Service
 	t    table
 	cons jetstream.Consumer
+	// it is the pull subscription batches are gathered from (pull), nil
+	// until the first batch and after it ended.
+	it   jetstream.MessagesContext
 	conn driver.Conn
 	log  *slog.Logger
 	// idx and grams build the text-search index of the events writer
@@ -88,6 +89,7 @@ func (b *batch) size() int { return len(b.rows) + len(b.dead) }
 func (w *writer) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer w.unsubscribe()
 	inserts := 1
 	if w.t.name == chstore.TableEvents {
 		inserts = w.svc.cfg.InsertConcurrency
@@ -185,71 +187,100 @@ func (w *writer) complete(ctx context.Context, f *flight, flushErr *error, cance
 	cancel()
 }
 
-// collect fetches messages until the batch holds BatchRows rows, BatchWait
+// collect gathers messages until the batch holds BatchRows rows, BatchWait
 // has passed since its first message, MaxAckPending messages are held,
-// their payloads reach MaxBatchBytes, or ctx ends. Every fetch asks for as
-// many messages as the rows and the bytes still free in the batch hold at
-// the batch's mean record count and message size, so what the server sends
-// and the client buffers stays near the budget (a batch may exceed it by
-// the messages of one fetch that were larger than the mean).
+// their payloads reach MaxBatchBytes, or ctx ends. Messages come from one
+// long-lived pull subscription (pull): the client keeps a pull budget of
+// messages requested ahead, and whatever the server delivers stays in the
+// subscription until it is read, however late it arrives. (A fetch per
+// round dropped the messages that reached the client after the fetch had
+// given up on them, and they came back only an AckWait later.)
 func (w *writer) collect(ctx context.Context) *batch {
 	cfg := w.svc.cfg
 	b := &batch{}
 	var deadline time.Time
 	held := 0 // payload bytes of b.msgs
 	for b.size() < cfg.BatchRows && len(b.msgs) < cfg.MaxAckPending && held < cfg.MaxBatchBytes && ctx.Err() == nil {
-		n, wait := 1, idlePoll
-		if len(b.msgs) > 0 {
-			wait = time.Until(deadline)
-			if wait < minFetchWait {
-				break
-			}
-			perMsg := max(1, b.size()/len(b.msgs))
-			n = min(maxFetch, cfg.MaxAckPending-len(b.msgs), max(1, (cfg.BatchRows-b.size()+perMsg-1)/perMsg))
-			// As many messages as the bytes left in the batch hold, at the
-			// batch's mean message size.
-			bytesPerMsg := max(1, held/len(b.msgs))
-			n = min(n, max(1, (cfg.MaxBatchBytes-held+bytesPerMsg-1)/bytesPerMsg))
-		}
-		// An idle poll (no batch yet) is cancelled with ctx. A fetch into a
-		// gathering batch expires on the server instead (FetchMaxWait), so
-		// that every message the server sent before expiry is read: with a
-		// client-side deadline, messages still in flight when it passed
-		// would be dropped by the client and redelivered only after
-		// AckWait.
-		fctx, cancel := context.WithTimeout(ctx, wait)
-		opt := jetstream.FetchContext(fctx)
-		if len(b.msgs) > 0 {
-			opt = jetstream.FetchMaxWait(wait)
-		}
-		mb, err := w.cons.Fetch(n, opt)
+		it, err := w.pull()
 		if err != nil {
-			cancel()
-			if ctx.Err() != nil {
-				break
-			}
-			w.log.Warn("fetch", "err", err)
+			w.log.Warn("pull", "err", err)
 			sleep(ctx, cfg.RetryMin)
 			continue
 		}
-		for msg := range mb.Messages() {
-			if len(b.msgs) == 0 {
-				deadline = time.Now().Add(cfg.BatchWait)
+		// The first message of a batch is waited for until ctx ends; the
+		// others until the batch's deadline.
+		opt := jetstream.NextContext(ctx)
+		if len(b.msgs) > 0 {
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				break
 			}
-			held += len(msg.Data())
-			w.add(b, msg)
+			opt = jetstream.NextMaxWait(wait)
 		}
-		cancel()
-		if err := mb.Error(); err != nil && ctx.Err() == nil && !isFetchTimeout(err) {
-			w.log.Warn("fetch", "err", err)
+		msg, err := it.Next(opt)
+		if err != nil {
+			switch {
+			case ctx.Err() != nil || errors.Is(err, nats.ErrTimeout):
+			case errors.Is(err, jetstream.ErrMsgIteratorClosed):
+				// The connection closed, or the subscription ended on a
+				// terminal status (the consumer was deleted): the next
+				// round subscribes again.
+				w.log.Warn("pull subscription ended; subscribing again", "err", err)
+				w.it = nil
+				sleep(ctx, cfg.RetryMin)
+			default:
+				w.log.Warn("pull", "err", err)
+			}
+			continue
 		}
+		if len(b.msgs) == 0 {
+			deadline = time.Now().Add(cfg.BatchWait)
+		}
+		held += len(msg.Data())
+		w.add(b, msg)
 	}
 	w.svc.m.unacked.WithLabelValues(w.t.name).Add(float64(len(b.msgs)))
 	return b
 }
 
-func isFetchTimeout(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.Canceled)
+// pull returns the writer's pull subscription, subscribing on first use.
+// It asks the server ahead for up to half a batch's bytes (at least one
+// message of the stream limit) and at most maxPull messages, so the next
+// messages are already in the client when a batch starts.
+func (w *writer) pull() (jetstream.MessagesContext, error) {
+	if w.it != nil {
+		return w.it, nil
+	}
+	cfg := w.svc.cfg
+	it, err := w.cons.Messages(bus.PullBudget(min(maxPull, cfg.MaxAckPending), cfg.MaxBatchBytes/2))
+	if err != nil {
+		return nil, fmt.Errorf("subscribe %s: %w", w.t.durable, err)
+	}
+	w.it = it
+	return it, nil
+}
+
+// unsubscribe ends the pull subscription when the writer stops: the
+// messages it holds that no batch took are returned with a nak, so a
+// restarted store gets them at once rather than an AckWait later.
+func (w *writer) unsubscribe() {
+	it := w.it
+	if it == nil {
+		return
+	}
+	w.it = nil
+	it.Drain()
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		msg, err := it.Next(jetstream.NextMaxWait(time.Until(deadline)))
+		if err != nil {
+			break
+		}
+		if err := msg.Nak(); err != nil {
+			w.log.Debug("nak", "subject", msg.Subject(), "err", err)
+		}
+	}
+	it.Stop()
 }
 
 func sleep(ctx context.Context, d time.Duration) {
