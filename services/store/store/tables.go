@@ -1,6 +1,8 @@
 package store
 
 import (
+	"sync"
+
 	"github.com/c981/c981/services/shared/bus"
 	"github.com/c981/c981/services/shared/event"
 	"github.com/c981/c981/services/store/chstore"
@@ -25,6 +27,10 @@ type table struct {
 	durable string
 	columns []string
 	decode  func(data []byte) ([]record, error)
+	// decodeSlab, when set, decodes like decode into the memory of a slab
+	// the writer takes from eventSlabs and returns once the message's batch
+	// is acknowledged (the events table).
+	decodeSlab func(data []byte, s *eventSlab) ([]record, error)
 	// waitStream: the stream is created by another stage; the writer waits
 	// for it instead of failing the start (see awaitConsumer).
 	waitStream bool
@@ -59,23 +65,49 @@ func decoder[T any](rows func(*T) ([][]any, error), meta func(*T) (id, site, sou
 // (textIndex.state clones the site); a dead letter's payload decodes the
 // fields (payload).
 func eventDecoder(data []byte) ([]record, error) {
-	evs, err := event.UnmarshalEventsRawFields(data, nil)
+	return decodeEvents(data, new(eventSlab))
+}
+
+// decodeEvents is eventDecoder decoding into s: its events and records
+// are reused, overwritten by the decoder.
+func decodeEvents(data []byte, s *eventSlab) ([]record, error) {
+	evs, err := event.UnmarshalEventsRawFields(data, s.evs)
+	s.evs = evs
 	if err != nil {
 		return nil, err
 	}
 	rows, errs := chstore.EventRefs(evs)
-	out := make([]record, len(evs))
+	out := s.recs[:0]
+	if cap(out) < len(evs) {
+		out = make([]record, 0, len(evs))
+	}
 	for i := range evs {
 		e := &evs[i]
-		out[i] = record{id: e.ID, site: e.Site, source: e.Source, orig: e}
+		r := record{id: e.ID, site: e.Site, source: e.Source, orig: e}
 		if errs != nil && errs[i] != nil {
-			out[i].err = errs[i]
+			r.err = errs[i]
 		} else {
-			out[i].rows = rows[i : i+1 : i+1]
+			r.rows = rows[i : i+1 : i+1]
 		}
+		out = append(out, r)
 	}
+	s.recs = out
 	return out, nil
 }
+
+// eventSlab is the memory the events of one message are decoded into:
+// about 1.3 KiB per event, which a fresh slice per message made the
+// store's largest allocation (a megabyte per message, zeroed, then
+// scanned by the GC). A slab is taken from eventSlabs for a message and
+// put back once the message's batch is acknowledged (writer.recycle),
+// when no row, dead letter or index key refers to its events any more.
+type eventSlab struct {
+	evs  []event.Event
+	recs []record
+}
+
+// eventSlabs holds the slabs of acknowledged batches for reuse.
+var eventSlabs = sync.Pool{New: func() any { return new(eventSlab) }}
 
 func one(row []any, err error) ([][]any, error) {
 	if err != nil {
@@ -89,7 +121,7 @@ func tables() []table {
 	return []table{
 		{
 			name: chstore.TableEvents, stream: bus.StreamEvents, durable: bus.ConsumerStoreEvents, columns: chstore.EventColumns,
-			decode: eventDecoder,
+			decode: eventDecoder, decodeSlab: decodeEvents,
 		},
 		{
 			name: chstore.TableAlerts, stream: bus.StreamAlerts, durable: bus.ConsumerStoreAlerts, columns: chstore.AlertColumns,

@@ -51,6 +51,9 @@ type held struct {
 	pos    string    // "C981_EVENTS seq 12", or the subject without metadata
 	stored time.Time // when the stream stored it (deterministic across redeliveries)
 	poison bool      // could not be decoded: terminate instead of ack
+	// slab holds the message's decoded events (events table), returned to
+	// eventSlabs once the batch is acknowledged.
+	slab *eventSlab
 }
 
 // row is one table row and where it came from.
@@ -302,7 +305,7 @@ func (w *writer) add(b *batch, msg jetstream.Msg) {
 		w.svc.m.pending.WithLabelValues(w.t.name).Set(float64(md.NumPending))
 	}
 	mi := len(b.msgs)
-	recs, err := w.decode(msg)
+	recs, err := w.decode(msg, &h)
 	if err != nil {
 		h.poison = true
 		b.dead = append(b.dead, event.DeadLetter{
@@ -355,12 +358,27 @@ func growRows(b *batch, n, batchRows int) {
 	}
 }
 
-// decode checks the encoding header and decodes the records of msg.
-func (w *writer) decode(msg jetstream.Msg) ([]record, error) {
+// decode checks the encoding header and decodes the records of msg, into
+// a slab recorded in h for a table that decodes into slabs.
+func (w *writer) decode(msg jetstream.Msg, h *held) ([]record, error) {
 	if enc := msg.Headers().Get(bus.HeaderEncoding); enc != "" && enc != event.Encoding {
 		return nil, fmt.Errorf("unsupported encoding %q (want %q)", enc, event.Encoding)
 	}
-	return w.t.decode(msg.Data())
+	if w.t.decodeSlab == nil {
+		return w.t.decode(msg.Data())
+	}
+	h.slab = eventSlabs.Get().(*eventSlab)
+	return w.t.decodeSlab(msg.Data(), h.slab)
+}
+
+// recycle returns the slabs of an acknowledged batch to eventSlabs.
+func recycle(b *batch) {
+	for i := range b.msgs {
+		if s := b.msgs[i].slab; s != nil {
+			b.msgs[i].slab = nil
+			eventSlabs.Put(s)
+		}
+	}
 }
 
 // payload is v JSON-encoded, the payload of a dead letter. An event
@@ -434,6 +452,7 @@ func (w *writer) finish(ctx context.Context, b *batch, rejected []rejection) err
 	}
 	stop()
 	w.ack(b)
+	recycle(b)
 	if w.idx != nil && w.idx.deltaDue(time.Now()) {
 		w.flushGramDeltas(ctx)
 	}
