@@ -74,43 +74,57 @@ var padCode = [4]uint32{0, 37 * 37 * 37, 37 * 37, 37}
 
 // appendGramCodes appends to dst the dense codes of the keys
 // chstore.AppendGrams gives for text, in the same order (dense(k) for
-// each key k), computed as the text is scanned: the code of a token's
-// last 4 bytes is rolled forward byte by byte instead of building each
-// key and then converting it.
+// each key k), computed as the text is scanned, token by token: the code
+// of a token's first (up to) 4 bytes is its head key (padded if the token
+// is shorter), and from there the code of its last 4 bytes is rolled
+// forward byte by byte instead of building each key and then converting
+// it. A token's bytes after its fourth take one tight loop (no test of the
+// token's length per byte), which is where most bytes of a log line are.
 func appendGramCodes(dst []uint32, text string) []uint32 {
 	// A token of n bytes gives max(1, n-2) keys: at most len(text) in all.
 	dst = slices.Grow(dst, len(text))
 	out := dst[len(dst) : len(dst)+len(text)]
-	j := 0       // keys in out
-	n := 0       // bytes of the current token so far
-	var d uint32 // code of its last (up to) 4 bytes
-	for i := 0; i < len(text); i++ {
+	j := 0 // keys in out
+	for i := 0; i < len(text); {
 		c := textCode[text[i]]
+		i++
 		if c == 0 {
-			if n > 0 && n < 4 {
-				out[j] = gramHeadBase + d*padCode[n]
-				j++
+			continue // a separator
+		}
+		// The token's first (up to) 4 bytes: d is their code, r their
+		// byte codes (the newest in the low byte).
+		d, r, n := c, c, 1
+		for n < 4 && i < len(text) {
+			if c = textCode[text[i]]; c == 0 {
+				break
 			}
-			n, d = 0, 0
+			d = d*37 + c
+			r = r<<8 | c
+			n++
+			i++
+		}
+		if n < 4 {
+			out[j] = gramHeadBase + d*padCode[n]
+			j++
+			i++ // the separator that ended the token (or past the end)
 			continue
 		}
-		if n >= 4 {
-			d -= textCode[text[i-4]] * (37 * 37 * 37) // drop the oldest byte
-		}
-		d = d*37 + c
-		n++
-		if n >= 4 {
-			if n == 4 {
-				out[j] = gramHeadBase + d
-				j++
+		out[j] = gramHeadBase + d
+		out[j+1] = d
+		j += 2
+		// Every further byte of the token: drop the oldest of the 4
+		// bytes (r>>24), add the new one.
+		for i < len(text) {
+			if c = textCode[text[i]]; c == 0 {
+				break
 			}
+			d = (d-(r>>24)*(37*37*37))*37 + c
+			r = r<<8 | c
 			out[j] = d
 			j++
+			i++
 		}
-	}
-	if n > 0 && n < 4 {
-		out[j] = gramHeadBase + d*padCode[n]
-		j++
+		i++ // the separator that ended the token (or past the end)
 	}
 	return dst[:len(dst)+j]
 }
@@ -279,15 +293,22 @@ func (c *gramCounter) count(evs []*event.Event) *gramBatch {
 	c.gid = gid
 	gb := &gramBatch{}
 	var sizes []int
+	last, lastID := gramGroup{}, -1 // the previous event's group
 	for i, e := range evs {
 		sec := e.Time.Unix()
 		g := gramGroup{site: e.Site, hour: sec - ((sec%3600)+3600)%3600}
-		id, ok := c.groups[g]
-		if !ok {
-			id = len(gb.groups)
-			c.groups[g] = id
-			gb.groups = append(gb.groups, g)
-			sizes = append(sizes, 0)
+		id := lastID
+		// The events of a batch mostly come in runs of one site and
+		// hour: the map is asked only when the group changes.
+		if id < 0 || g != last {
+			var ok bool
+			if id, ok = c.groups[g]; !ok {
+				id = len(gb.groups)
+				c.groups[g] = id
+				gb.groups = append(gb.groups, g)
+				sizes = append(sizes, 0)
+			}
+			last, lastID = g, id
 		}
 		gid[i] = id
 		sizes[id]++
@@ -303,6 +324,7 @@ func (c *gramCounter) count(evs []*event.Event) *gramBatch {
 		sizes[id]++
 	}
 	gb.counts = make([][]gramCount, len(gb.groups))
+	cells, touched := c.cells, c.touched[:0]
 	at := 0
 	for id := range gb.groups {
 		for at < len(c.order) && gid[c.order[at]] == id {
@@ -311,34 +333,48 @@ func (c *gramCounter) count(evs []*event.Event) *gramBatch {
 			if c.stamp == 0 {
 				c.stamp = 1 // 0 is the stamp of an empty cell
 			}
-			st := uint64(c.stamp) << 32
 			c.codes = appendGramCodes(c.codes[:0], e.Raw)
 			if !chstore.GramsWithin(e.Raw, e.Message) {
 				// (Usually the message is a part of the raw line,
 				// whose keys hold its keys.)
 				c.codes = appendGramCodes(c.codes, e.Message)
 			}
-			for _, d := range c.codes {
-				v := c.cells[d]
-				if v&^cellCount == st {
-					continue // counted for this event
-				}
-				if v&cellCount == 0 {
-					c.touched = append(c.touched, d)
-				}
-				c.cells[d] = st | (v&cellCount + 1)
-			}
+			touched = tally(cells, c.codes, c.stamp, touched)
 			at++
 		}
-		counts := make([]gramCount, len(c.touched))
-		for i, d := range c.touched {
-			counts[i] = gramCount{d: d, n: uint32(c.cells[d] & cellCount)}
-			c.cells[d] = 0
+		counts := make([]gramCount, len(touched))
+		for i, d := range touched {
+			counts[i] = gramCount{d: d, n: uint32(cells[d] & cellCount)}
+			cells[d] = 0
 		}
 		gb.counts[id] = counts
-		c.touched = c.touched[:0]
+		touched = touched[:0]
 	}
+	c.touched = touched
 	return gb
+}
+
+// tally counts the keys of one event, codes (any order, repeats
+// included), in cells (see gramCounter): once each, under the event's
+// stamp. It returns touched with the codes counted for the first time in
+// the group appended (room for them is made first: no call in the loop).
+func tally(cells []uint64, codes []uint32, stamp uint32, touched []uint32) []uint32 {
+	st := uint64(stamp) << 32
+	t := len(touched)
+	touched = slices.Grow(touched, len(codes))[:t+len(codes)]
+	for _, d := range codes {
+		v := cells[d]
+		last, n := uint32(v>>32), uint32(v)
+		if last == stamp {
+			continue // counted for this event
+		}
+		if n == 0 {
+			touched[t] = d
+			t++
+		}
+		cells[d] = st | uint64(n+1)
+	}
+	return touched[:t]
 }
 
 // rows returns the event_grams rows a counted batch needs before it is
