@@ -457,3 +457,9 @@ DROP TABLE IF EXISTS event_tokens_local ON CLUSTER c981;
 DROP TABLE IF EXISTS event_suffixes ON CLUSTER c981;
 
 DROP TABLE IF EXISTS event_suffixes_local ON CLUSTER c981;
+
+-- 0009_fields_json.sql
+
+ALTER TABLE events_local ON CLUSTER c981 ADD COLUMN fields_json String;
+
+ALTER TABLE events ON CLUSTER c981 ADD COLUMN fields_json String;

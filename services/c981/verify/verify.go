@@ -150,12 +150,23 @@ func (r *Report) Text() string {
 	return b.String()
 }
 
-// The run's fields, read from the Nested fields column.
-const (
-	runExpr  = "fields.value[indexOf(fields.key, 'run')]"
-	seqExpr  = "toUInt64OrZero(fields.value[indexOf(fields.key, 'seq')])"
-	sentExpr = "toInt64OrZero(fields.value[indexOf(fields.key, 'sent')])"
+// The run's fields (fieldExpr).
+var (
+	runExpr  = fieldExpr("run")
+	seqExpr  = "toUInt64OrZero(" + fieldExpr("seq") + ")"
+	sentExpr = "toInt64OrZero(" + fieldExpr("sent") + ")"
 )
+
+// fieldExpr is the SQL expression of the value of the event field name
+// (empty when the event has none), for ClickHouse 18.16 and current
+// releases: the member of the fields_json object of a row stored since
+// migration 0009 (services/store/chstore FieldsJSONColumn: flat string
+// members, distinct names, so visitParamExtractString finds the member),
+// else the element of the Nested fields arrays of an older row. name must
+// not need quoting in SQL.
+func fieldExpr(name string) string {
+	return "if(fields_json != '', visitParamExtractString(fields_json, '" + name + "'), fields.value[indexOf(fields.key, '" + name + "')])"
+}
 
 // Verify reads the events (and alerts) of opts.Run from conn's database.
 // Memory stays bounded for runs of tens of millions of events: latency

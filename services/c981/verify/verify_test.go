@@ -53,19 +53,37 @@ const storedAfterMS = 250
 
 func insertEvents(t testing.TB, conn driver.Conn, evs []*event.Event) {
 	t.Helper()
+	insertRows(t, conn, evs, false)
+}
+
+// insertRows stores evs as the store does (legacy false: fields in
+// fields_json) or as a store before migration 0009 did (legacy: fields in
+// the Nested fields.key and fields.value arrays, fields_json empty).
+func insertRows(t testing.TB, conn driver.Conn, evs []*event.Event, legacy bool) {
+	t.Helper()
 	rows := make([][]any, 0, len(evs))
-	col := slices.Index(chstore.EventColumns, chstore.StoredMSColumn)
+	cols := chstore.EventColumns
+	col := slices.Index(cols, chstore.StoredMSColumn)
+	fj := slices.Index(cols, chstore.FieldsJSONColumn)
+	if legacy {
+		cols = append(slices.Delete(slices.Clone(cols), fj, fj+1), "fields.key", "fields.value")
+		col = slices.Index(cols, chstore.StoredMSColumn)
+	}
 	for _, e := range evs {
 		r, err := chstore.EventRow(e)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if legacy {
+			keys, vals := chstore.NestedKV(e.Fields)
+			r = append(slices.Delete(r, fj, fj+1), keys, vals)
 		}
 		if e.Fields["run"] != "unstored" {
 			r[col] = e.ReceivedAt.UnixMilli() + storedAfterMS
 		}
 		rows = append(rows, r)
 	}
-	if err := chstore.Insert(context.Background(), conn, chstore.TableEvents, chstore.EventColumns, rows); err != nil {
+	if err := chstore.Insert(context.Background(), conn, chstore.TableEvents, cols, rows); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -103,6 +121,21 @@ func TestVerify(t *testing.T) {
 	// Neighbours that must not count: another run and an event without fields.
 	all = append(all, loadEvent("other", 5, 0, 5), &event.Event{ID: event.NewID("nofields"), Site: "plant-a", Time: base, ReceivedAt: base})
 	insertEvents(t, conn, all) // one batch: one part, so raw duplicate rows stay until FINAL
+	// mixed: 1..6, the odd ones stored as before migration 0009 (fields in
+	// the Nested arrays), the even ones in fields_json; seq 3 also as
+	// another event stored the new way (a real duplicate across both kinds
+	// of rows).
+	var legacy, current []*event.Event
+	for s := uint64(1); s <= 6; s++ {
+		if s%2 == 1 {
+			legacy = append(legacy, loadEvent("mixed", s, 0, 5))
+		} else {
+			current = append(current, loadEvent("mixed", s, 0, 5))
+		}
+	}
+	current = append(current, loadEvent("mixed", 3, 1, 5))
+	insertRows(t, conn, legacy, true)
+	insertRows(t, conn, current, false)
 
 	// An alert on clean's seq 9 and 10, created 2.007 s after base: sent
 	// times are base+seq ms and receipts 10*seq ms later, so 1997 ms after
@@ -128,7 +161,13 @@ func TestVerify(t *testing.T) {
 		RuleID: "r3", RuleTitle: "r", Severity: "low", IncidentKey: "n", IncidentID: event.NewID("incident", "none"),
 		EventIDs: []string{event.NewID("unrelated")}}
 	var alertRows [][]any
-	for _, al := range []*event.Alert{a, gapsAlert(1), gapsAlert(2), stray} {
+	// An alert on mixed's seq 1, a legacy row: as gaps' seq 1.
+	mixedAlert := &event.Alert{
+		ID: event.NewID("alert", "mixed"), Site: "plant-a", Time: base, CreatedAt: a.CreatedAt,
+		RuleID: "r4", RuleTitle: "r", Severity: "high", IncidentKey: "m", IncidentID: event.NewID("incident", "mixed"),
+		EventIDs: []string{legacy[0].ID},
+	}
+	for _, al := range []*event.Alert{a, gapsAlert(1), gapsAlert(2), stray, mixedAlert} {
 		ar, err := chstore.AlertRow(al)
 		if err != nil {
 			t.Fatal(err)
@@ -179,6 +218,11 @@ func TestVerify(t *testing.T) {
 			LatencyMS:     Latency{P50: 5, P95: 5, P99: 5, Max: 5, N: 4}}},
 		{"unstored", Options{Run: "unstored"}, Report{Sent: 3, Stored: 3,
 			LatencyMS: Latency{P50: 5, P95: 5, P99: 5, Max: 5, N: 3}}},
+		{"mixed row kinds", Options{Run: "mixed"}, Report{Sent: 6, Stored: 6, Duplicated: 1,
+			LatencyMS: Latency{P50: 5, P95: 5, P99: 5, Max: 5, N: 7}, Alerts: 1, Incidents: 1,
+			LatencyIncidentMS:           Latency{P50: 2006, P95: 2006, P99: 2006, Max: 2006, N: 1},
+			LatencyReceiptIncidentMS:    Latency{P50: 2001, P95: 2001, P99: 2001, Max: 2001, N: 1},
+			LatencyReceiptAlertStoredMS: Latency{P50: 2051, P95: 2051, P99: 2051, Max: 2051, N: 1}}},
 		{"unknown run", Options{Run: "nope"}, Report{}},
 		{"unknown run expected", Options{Run: "nope", Expect: 3}, Report{Sent: 3, Missing: 3, MissingRanges: []Range{{1, 3}}}},
 	}

@@ -102,7 +102,7 @@ const eventSelect = `SELECT
 	host, app, proc_id, msg_id, facility, severity, message,
 	kind, category, action, outcome, user,
 	src_ip, dst_ip, src_port, dst_port, proto, app_proto, operation,
-	fields.key, fields.value, raw,
+	fields_json, fields.key, fields.value, raw,
 	src_known, src_asset, src_role, src_zone, src_zone_kind, src_purdue, src_safety,
 	dst_known, dst_asset, dst_role, dst_zone, dst_zone_kind, dst_purdue, dst_sl_t, dst_criticality, dst_safety,
 	flow_cross_zone, flow_allowed, flow_conduit, flow_violation,
@@ -684,6 +684,7 @@ func scanEvent(rows scanner) (event.Event, error) {
 		sec, recvSec                 int64
 		ms, recvMs, srcPort, dstPort uint16
 		facility, severity           int8
+		fieldsJSON                   string
 		keys, values                 []string
 		srcPurdue, dstPurdue         float32
 		dstSLT                       uint8
@@ -693,7 +694,7 @@ func scanEvent(rows scanner) (event.Event, error) {
 		&e.Host, &e.App, &e.ProcID, &e.MsgID, &facility, &severity, &e.Message,
 		&e.Kind, &e.Category, &e.Action, &e.Outcome, &e.User,
 		&e.SrcIP, &e.DstIP, &srcPort, &dstPort, &e.Proto, &e.AppProto, &e.Operation,
-		&keys, &values, &e.Raw,
+		&fieldsJSON, &keys, &values, &e.Raw,
 		&e.Src.Known, &e.Src.AssetID, &e.Src.Role, &e.Src.Zone, &e.Src.ZoneKind, &srcPurdue, &e.Src.Safety,
 		&e.Dst.Known, &e.Dst.AssetID, &e.Dst.Role, &e.Dst.Zone, &e.Dst.ZoneKind, &dstPurdue, &dstSLT, &e.Dst.Criticality, &e.Dst.Safety,
 		&e.Flow.CrossZone, &e.Flow.Allowed, &e.Flow.Conduit, &e.Flow.Violation,
@@ -704,7 +705,10 @@ func scanEvent(rows scanner) (event.Event, error) {
 	e.ReceivedAt = stamp(recvSec, recvMs)
 	e.Facility, e.Severity = int(facility), int(severity)
 	e.SrcPort, e.DstPort = int(srcPort), int(dstPort)
-	e.Fields = nested(keys, values)
+	var err error
+	if e.Fields, err = storedFields(fieldsJSON, keys, values); err != nil {
+		return e, fmt.Errorf("event %s: %w", e.ID, err)
+	}
 	e.Src.IP, e.Src.Purdue = e.SrcIP, purdueLevel(srcPurdue)
 	e.Dst.IP, e.Dst.Purdue, e.Dst.SLT = e.DstIP, purdueLevel(dstPurdue), int(dstSLT)
 	e.ModelVersion = int(modelVersion)

@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -104,6 +105,25 @@ func nested(keys, values []string) map[string]string {
 		}
 	}
 	return m
+}
+
+// storedFields returns the fields of an events row: the JSON object of
+// its fields_json column when that is not empty (rows stored since
+// migration 0009, see services/store/chstore FieldsJSONColumn), else the
+// pairs of its Nested fields.key and fields.value arrays (rows stored
+// before), as nested gives them; nil for an event without fields.
+func storedFields(fieldsJSON string, keys, values []string) (map[string]string, error) {
+	if fieldsJSON == "" {
+		return nested(keys, values), nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(fieldsJSON), &m); err != nil {
+		return nil, fmt.Errorf("decode fields_json: %w", err)
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
 }
 
 // nonNil returns s, or an empty slice when s is nil, so JSON shows [].

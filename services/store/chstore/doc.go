@@ -7,8 +7,8 @@
 // The mapping targets the portable SQL subset that ClickHouse 18.16 and
 // current releases both accept: times are a DateTime (UTC, seconds) plus a
 // separate millisecond column, maps are Nested(key, value) columns inserted
-// as the two dotted arrays sorted by key, and every INSERT names its columns
-// explicitly (InsertQuery). Row mappers validate what the server would
+// as the two dotted arrays sorted by key (alerts; events until migration
+// 0009), and every INSERT names its columns explicitly (InsertQuery). Row mappers validate what the server would
 // reject (ids that are not UUIDs, enum values outside the column's set,
 // out-of-range integers) so that one bad record yields a row error instead of
 // invalidating a whole client-side batch.
@@ -26,11 +26,14 @@
 // (TableEventGrams), the n-gram index the store's writer fills (keys:
 // AppendGrams, rows: GramRow), whose day partitions expire with the events
 // retention. Migration 0007 adds the writer's stored time (StoredMSColumn)
-// to events, alerts and incidents.
+// to events, alerts and incidents. Migration 0009 stores an event's fields
+// as one JSON object (FieldsJSONColumn, AppendFieldsJSON) instead of the
+// Nested arrays, which rows stored before keep (DecodeStoredFields reads
+// both).
 //
 // Insert sends a batch as blocks of InsertBlockRows rows, so the client's
 // column buffers are reused from block to block; EventRef rows,
 // InsertEvents and CheckEvent fill the events columns straight from the
 // events (one typed append per column and block) instead of through a row
-// of 81 values.
+// of 80 values.
 package chstore

@@ -214,15 +214,18 @@ type eventBlock struct {
 	i64      []int64
 	f32      []float32
 	secs     []int64
-	// keys and values are the fields of the block's events, sorted by key
-	// (NestedKV), sub-slices of kv.
-	keys, values [][]string
-	kv           []string
+	// json holds the fields_json objects of the block's events one after
+	// the other, ends the end of each in json, and fj the objects as
+	// strings sharing json's memory (fieldsJSON).
+	json []byte
+	ends []int
+	fj   []string
+	// kv is the scratch space of one event's field names and values.
+	kv []string
 	// sorted holds, per number of fields, the sorted field names of the
-	// last event of the block with that many fields that was sorted (no
-	// keys: none yet), indexed for lookups by name; the names are
-	// sub-slices of kv.
-	sorted [sortedFields]fieldIndex
+	// last events of the block with that many fields that were sorted,
+	// indexed for lookups by name and encoded (fieldSet).
+	sorted [sortedFields]fieldSet
 	ptrs   []*string
 	// ptrBoxes holds, per length below ptrBoxLens, a []*string of that
 	// length and the same slice boxed once: appendStrings refills its
@@ -233,7 +236,8 @@ type eventBlock struct {
 	pairs []kvPair
 }
 
-// sortedFields bounds the field counts whose sorted names nested reuses.
+// sortedFields bounds the field counts whose sorted names fieldsJSON
+// reuses.
 const sortedFields = 32
 
 // ptrBoxLens bounds the array lengths whose pointers appendStrings passes
@@ -249,7 +253,7 @@ type ptrBox struct {
 // append appends the events of one block to cols (the events columns, in
 // EventColumns order).
 func (b *eventBlock) append(cols []chcol.Interface, evs []*event.Event) error {
-	b.nested(evs)
+	b.fieldsJSON(evs)
 	for c, col := range cols {
 		ec := &eventColumns[c]
 		var v any
@@ -272,6 +276,8 @@ func (b *eventBlock) append(cols []chcol.Interface, evs []*event.Event) error {
 			v = gather(&b.f32, evs, ec.f32)
 		case ec.dt != nil:
 			v = gather(&b.secs, evs, ec.dt)
+		case ec.fieldsJSON:
+			v = b.fj
 		case ec.stored && b.stored != nil:
 			v = b.stored
 		case ec.stored:
@@ -321,55 +327,70 @@ func (b *eventBlock) appendStrings(col chcol.Interface, ss []string) error {
 	return col.AppendRow(b.ptrs)
 }
 
-// nested fills keys and values with the fields of evs, as NestedKV does,
-// in storage reused from block to block. The fields are read with
-// RangeFields, so an event decoded by event.UnmarshalEventsRawFields,
-// whose fields are still the message's bytes, needs no map. The events of
-// a source mostly share one set of field names: an event whose fields are
-// exactly the sorted names of the last event with as many fields takes
-// them (and only places its values, finding each name in a small hash
-// table, fieldIndex) instead of collecting and sorting its own.
-func (b *eventBlock) nested(evs []*event.Event) {
-	n := 0
-	for _, e := range evs {
-		n += 2 * e.NumFields()
+// fieldSet holds the sorted names of up to fieldWays events with one
+// number of fields (the field sets of the sources of a block: a firewall's
+// and a PLC's events may have as many fields), each in a fieldIndex.
+type fieldSet struct {
+	ways [fieldWays]fieldIndex
+	// mru is the way that matched or was set last, tried first; next is
+	// the way set next (round robin, skipping mru).
+	mru, next uint8
+}
+
+// fieldWays is the number of field sets a fieldSet keeps.
+const fieldWays = 4
+
+// match returns the way whose names are exactly e's, the values placed
+// in vals (fieldIndex.place), or nil.
+func (f *fieldSet) match(e *event.Event, vals []string) *fieldIndex {
+	if x := &f.ways[f.mru]; x.ok && x.place(e, vals) {
+		return x
 	}
-	if cap(b.kv) < n {
-		b.kv = make([]string, n)
-	}
-	kv := b.kv[:n]
-	b.keys, b.values = b.keys[:0], b.values[:0]
-	// The names kept from the previous block point into kv, overwritten
-	// below.
-	for i := range b.sorted {
-		b.sorted[i].keys = nil
-	}
-	for _, e := range evs {
-		m := e.NumFields()
-		if m < len(b.sorted) {
-			if x := &b.sorted[m]; x.keys != nil && x.place(e, kv[:m]) {
-				b.keys, b.values = append(b.keys, x.keys), append(b.values, kv[:m:m])
-				kv = kv[m:]
-				continue
-			}
+	for w := range f.ways {
+		if x := &f.ways[w]; w != int(f.mru) && x.ok && x.place(e, vals) {
+			f.mru = uint8(w)
+			return x
 		}
-		keys, vals := sortedKV(e, kv[:2*m], &b.pairs)
-		kv = kv[2*m:]
-		if len(keys) < len(b.sorted) {
-			b.sorted[len(keys)].set(keys)
-		}
-		b.keys, b.values = append(b.keys, keys), append(b.values, vals)
 	}
+	return nil
+}
+
+// add keeps keys (sorted, distinct, fewer than sortedFields) in a way
+// other than the most recently used one.
+func (f *fieldSet) add(keys []string) {
+	w := f.next
+	if w == f.mru {
+		w = (w + 1) % fieldWays
+	}
+	f.next = (w + 1) % fieldWays
+	f.ways[w].set(keys)
+	f.mru = w
+}
+
+// reset empties every way of f.
+func (f *fieldSet) reset() {
+	for w := range f.ways {
+		f.ways[w].reset()
+	}
+	f.mru, f.next = 0, 0
 }
 
 // fieldIndex finds a name among the sorted, distinct field names keys
 // (fewer than sortedFields) without a binary search: slot is an
 // open-addressing hash table (linear probing, at most half full, so a
 // probe always ends on an empty slot) from fieldSlot of a name to its
-// index in keys plus one (0: empty).
+// index in keys plus one (0: empty). It also keeps the names encoded as
+// the fields_json members start ("name":), so that an event with these
+// names only encodes its values (appendObject).
 type fieldIndex struct {
+	// ok is false until set, and after reset.
+	ok   bool
 	keys []string
 	slot [fieldSlots]uint8
+	// names holds the encoded names one after the other, nameEnds the
+	// end of each in names.
+	names    []byte
+	nameEnds [sortedFields]uint32
 }
 
 // fieldSlots is the size of a fieldIndex table: a power of two, twice the
@@ -387,17 +408,47 @@ func fieldSlot(k string) uint32 {
 	return h * 0x9e3779b1 >> (32 - bits.TrailingZeros32(fieldSlots))
 }
 
-// set makes x index keys (sorted, distinct, fewer than sortedFields).
+// set makes x index keys (sorted, distinct, fewer than sortedFields),
+// copying the slice (not the strings).
 func (x *fieldIndex) set(keys []string) {
-	x.keys = keys
+	x.ok = true
+	x.keys = append(x.keys[:0], keys...)
 	clear(x.slot[:])
+	x.names = x.names[:0]
 	for i, k := range keys {
 		s := fieldSlot(k)
 		for x.slot[s] != 0 {
 			s = (s + 1) % fieldSlots
 		}
 		x.slot[s] = uint8(i + 1)
+		x.names = append(appendJSONString(x.names, k), ':')
+		x.nameEnds[i] = uint32(len(x.names))
 	}
+}
+
+// reset empties x, dropping its references to the names.
+func (x *fieldIndex) reset() {
+	x.ok = false
+	clear(x.keys)
+	x.keys = x.keys[:0]
+}
+
+// appendObject appends to dst the fields_json object of the names x.keys
+// and their values vals (as placed by place), as appendFieldsObject
+// does.
+func (x *fieldIndex) appendObject(dst []byte, vals []string) []byte {
+	dst = append(dst, '{')
+	start := uint32(0)
+	for i, v := range vals {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		end := x.nameEnds[i]
+		dst = append(dst, x.names[start:end]...)
+		start = end
+		dst = appendJSONString(dst, v)
+	}
+	return append(dst, '}')
 }
 
 // find returns the index of the name k in x.keys, or false.
@@ -431,8 +482,8 @@ func (x *fieldIndex) place(e *event.Event, vals []string) bool {
 // kvPair is one field of an event.
 type kvPair struct{ k, v string }
 
-// sortedKV returns the field names of e sorted and their values, as
-// NestedKV returns those of a map, in kv (2*e.NumFields() long): keys is a
+// sortedKV returns the field names of e sorted and their values (for a
+// Fields map, what NestedKV returns), in kv (2*e.NumFields() long): keys is a
 // prefix of kv[:len(kv)/2] and values of the rest. A name a raw map holds
 // twice (see event.Event.RangeFields) is kept once, with its last value, as
 // the map decoding keeps it. pairs is scratch space.
@@ -454,15 +505,6 @@ func sortedKV(e *event.Event, kv []string, pairs *[]kvPair) (keys, values []stri
 	clear(ps) // the strings point into a message
 	*pairs = ps
 	return keys, values
-}
-
-// eventKV returns the field names of e sorted and their values, the
-// fields.key and fields.value arrays of its row (what NestedKV gives for
-// its Fields map, also when they were left raw by
-// event.UnmarshalEventsRawFields).
-func eventKV(e *event.Event) (keys, values []string) {
-	var pairs []kvPair
-	return sortedKV(e, make([]string, 2*e.NumFields()), &pairs)
 }
 
 // gather fills *buf with get of every event and returns it.
@@ -520,12 +562,14 @@ type eventColumn struct {
 	dt     func(*event.Event) int64
 	arr    func(b *eventBlock, i int, e *event.Event) []string
 	stored bool
+	// fieldsJSON marks FieldsJSONColumn, filled by eventBlock.fieldsJSON.
+	fieldsJSON bool
 }
 
 // chType is the ClickHouse type of the column c fills.
 func (c *eventColumn) chType() string {
 	switch {
-	case c.isField, c.str != nil:
+	case c.isField, c.str != nil, c.fieldsJSON:
 		return "String"
 	case c.u8 != nil:
 		return "UInt8"
@@ -647,8 +691,7 @@ var eventColumnsByName = map[string]eventColumn{
 	"proto":                 fieldCol(func(e *event.Event) *string { return &e.Proto }),
 	"app_proto":             fieldCol(func(e *event.Event) *string { return &e.AppProto }),
 	"operation":             fieldCol(func(e *event.Event) *string { return &e.Operation }),
-	"fields.key":            {arr: func(b *eventBlock, i int, _ *event.Event) []string { return b.keys[i] }},
-	"fields.value":          {arr: func(b *eventBlock, i int, _ *event.Event) []string { return b.values[i] }},
+	FieldsJSONColumn:        {fieldsJSON: true},
 	"raw":                   fieldCol(func(e *event.Event) *string { return &e.Raw }),
 	"src_known":             boolCol(func(e *event.Event) bool { return e.Src.Known }),
 	"src_asset":             fieldCol(func(e *event.Event) *string { return &e.Src.AssetID }),

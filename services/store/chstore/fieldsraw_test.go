@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"maps"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -38,12 +37,13 @@ func decodeBoth(t testing.TB, data []byte) (raw, maps []event.Event) {
 	return raw, maps
 }
 
-// TestEventKVRawFields checks that the fields.key and fields.value arrays
-// of an event whose fields were left raw are those of its map (NestedKV),
-// through EventRow's eventKV and through the block builder's nested, by
-// number of fields (none, empty, one, many, more than sortedFields) and
-// for a raw map holding a key twice (the last value wins, as in the map).
-func TestEventKVRawFields(t *testing.T) {
+// TestFieldsJSONRawFields checks that the fields_json of an event whose
+// fields were left raw is that of its map (refFieldsJSON), through
+// EventRow's fieldsJSON, AppendFieldsJSON and the block builder's
+// fieldsJSON, by number of fields (none, empty, one, many, more than
+// sortedFields) and for a raw map holding a key twice (the last value
+// wins, as in the map).
+func TestFieldsJSONRawFields(t *testing.T) {
 	many := map[string]string{}
 	for i := range 2 * sortedFields {
 		many["k"+strconv.Itoa(i)] = "v" + strconv.Itoa(i)
@@ -86,15 +86,20 @@ func TestEventKVRawFields(t *testing.T) {
 			}
 			// Twice: the second pass reuses the block's storage.
 			for pass := range 2 {
-				blk.nested(ptrs)
+				blk.fieldsJSON(ptrs)
+				if len(blk.fj) != len(raw) {
+					t.Fatalf("pass %d: %d values for %d events", pass, len(blk.fj), len(raw))
+				}
 				for i := range raw {
-					wk, wv := NestedKV(maps[i].Fields)
-					gk, gv := eventKV(&raw[i])
-					if !slices.Equal(gk, wk) || !slices.Equal(gv, wv) {
-						t.Fatalf("event %d: eventKV = %q %q, want %q %q", i, gk, gv, wk, wv)
+					want := refFieldsJSON(maps[i].Fields)
+					if got := fieldsJSON(&raw[i]); got != want {
+						t.Fatalf("event %d: fieldsJSON = %s, want %s", i, got, want)
 					}
-					if !slices.Equal(blk.keys[i], wk) || !slices.Equal(blk.values[i], wv) {
-						t.Fatalf("pass %d, event %d: nested = %q %q, want %q %q", pass, i, blk.keys[i], blk.values[i], wk, wv)
+					if got := string(AppendFieldsJSON([]byte("x"), &raw[i])); got != "x"+want {
+						t.Fatalf("event %d: AppendFieldsJSON = %s, want x%s", i, got, want)
+					}
+					if blk.fj[i] != want {
+						t.Fatalf("pass %d, event %d: block fieldsJSON = %s, want %s", pass, i, blk.fj[i], want)
 					}
 				}
 			}
@@ -167,13 +172,13 @@ func TestInsertEventsRawFields(t *testing.T) {
 	}
 }
 
-// TestNestedFieldIndex checks nested on blocks whose events share field
-// names or not (their Fields maps iterate in any order): an event whose
+// TestFieldsJSONFieldIndex checks eventBlock.fieldsJSON on blocks whose
+// events share field names or not (their Fields maps iterate in any order): an event whose
 // names are those sorted for an earlier event with as many fields takes
 // them (fieldIndex.place), and one with the same number of fields but
 // another name, a name colliding in the hash table with one indexed, or
 // fewer distinct names still gets its own sorted names and values.
-func TestNestedFieldIndex(t *testing.T) {
+func TestFieldsJSONFieldIndex(t *testing.T) {
 	// Names of one length with the same first and last bytes share their
 	// home slot (fieldSlot).
 	colliding := func(n int, mid string) map[string]string {
@@ -200,6 +205,16 @@ func TestNestedFieldIndex(t *testing.T) {
 		{"colliding names", []map[string]string{colliding(12, ""), colliding(12, ""), colliding(12, "q"), colliding(12, "")}},
 		{"colliding name absent", []map[string]string{colliding(3, ""), {"a00z": "1", "a10z": "2", "a30z": "3"}}},
 		{"most names", []map[string]string{most, most, mostOther, most}},
+		{"sets of one count alternating", []map[string]string{{"user": "a", "session": "s"}, {"block": "OB1", "size": "9"}, {"user": "b", "session": "t"}, {"block": "OB2", "size": "8"}, {"user": "c", "session": "u"}}},
+		{"more sets of one count than ways", func() []map[string]string {
+			var out []map[string]string
+			for round := range 3 {
+				for set := range fieldWays + 2 {
+					out = append(out, map[string]string{"k" + strconv.Itoa(set): strconv.Itoa(round), "z": "v"})
+				}
+			}
+			return out
+		}()},
 		{"counts interleaved", []map[string]string{{"a": "1"}, {"a": "2", "b": "3"}, {"a": "4"}, {}, nil, {"b": "5", "a": "6"}, {"b": "7"}}},
 	}
 	for _, tt := range tests {
@@ -219,11 +234,10 @@ func TestNestedFieldIndex(t *testing.T) {
 			for name, ptrs := range map[string][]*event.Event{"maps": ptrs, "raw": rawPtrs} {
 				// Twice: the second pass reuses the block's storage.
 				for pass := range 2 {
-					blk.nested(ptrs)
+					blk.fieldsJSON(ptrs)
 					for i, f := range tt.fields {
-						wk, wv := NestedKV(f)
-						if !slices.Equal(blk.keys[i], wk) || !slices.Equal(blk.values[i], wv) {
-							t.Fatalf("%s, pass %d, event %d: nested = %q %q, want %q %q", name, pass, i, blk.keys[i], blk.values[i], wk, wv)
+						if want := refFieldsJSON(f); blk.fj[i] != want {
+							t.Fatalf("%s, pass %d, event %d: fieldsJSON = %s, want %s", name, pass, i, blk.fj[i], want)
 						}
 					}
 				}

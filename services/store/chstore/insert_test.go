@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -137,15 +138,16 @@ func appenderRows(t testing.TB) [][]any {
 		}
 		rows = append(rows, row)
 	}
-	site, keys, techniques := indexOf(EventColumns, "site"), indexOf(EventColumns, "fields.key"), indexOf(EventColumns, "techniques")
-	values := indexOf(EventColumns, "fields.value")
+	byPointer := `{"by":"pointer"}`
+	site, fields, techniques := indexOf(EventColumns, "site"), indexOf(EventColumns, FieldsJSONColumn), indexOf(EventColumns, "techniques")
 	for i, r := range rows {
 		switch i % 4 {
 		case 1:
 			r[site] = "by-value"
+			r[fields] = &byPointer
 		case 2:
 			r[site] = (*string)(nil)
-			r[keys], r[values] = []string(nil), []string(nil)
+			r[fields], r[techniques] = (*string)(nil), []string(nil)
 		case 3:
 			r[techniques] = []string{"T0855", "T0831"}
 		}
@@ -227,6 +229,9 @@ func TestInsertBlocks(t *testing.T) {
 		}
 		return rows
 	}
+	// With the Nested columns an older store wrote: a row whose arrays
+	// differ in length is one the server rejects.
+	cols, mk := withNested(mk)
 	bad := InsertBlockRows + 3
 	tests := []struct {
 		name      string
@@ -237,7 +242,7 @@ func TestInsertBlocks(t *testing.T) {
 		{"driver rejects a row of the second block", func(r []any) []any { r[0] = "not-a-uuid"; return r }, bad, InsertBlockRows},
 		{"row of the wrong length", func(r []any) []any { return r[:3] }, bad, InsertBlockRows},
 		{"server rejects a row of the second block", func(r []any) []any {
-			r[indexOf(EventColumns, "fields.value")] = []string{"only one"}
+			r[indexOf(cols, "fields.value")] = []string{"only one", "two"}
 			return r
 		}, -1, 0},
 	}
@@ -246,7 +251,7 @@ func TestInsertBlocks(t *testing.T) {
 			conn := migrated(t)
 			rows := mk()
 			rows[bad] = tc.mutate(rows[bad])
-			err := Insert(ctx, conn, TableEvents, EventColumns, rows)
+			err := Insert(ctx, conn, TableEvents, cols, rows)
 			if err == nil || !IsBadData(err) {
 				t.Fatalf("err = %v; want bad data", err)
 			}
@@ -261,7 +266,7 @@ func TestInsertBlocks(t *testing.T) {
 	}
 	t.Run("stored as one part", func(t *testing.T) {
 		conn := migrated(t)
-		if err := Insert(ctx, conn, TableEvents, EventColumns, mk()); err != nil {
+		if err := Insert(ctx, conn, TableEvents, cols, mk()); err != nil {
 			t.Fatal(err)
 		}
 		if got := countRows(t, conn, "SELECT count() FROM events"); got != uint64(n) {
@@ -289,5 +294,21 @@ func TestFlushStopsOnContext(t *testing.T) {
 	}
 	if !b.IsSent() {
 		t.Error("the batch was not abandoned")
+	}
+}
+
+// withNested returns the events columns with the Nested fields.key and
+// fields.value columns a store of an earlier release wrote after them, and
+// a mk whose rows (those of mk) hold one field in the arrays: the tests of
+// a row the server rejects use them (arrays of different lengths), since
+// every value of the current columns is checked by the driver first.
+func withNested(mk func() [][]any) ([]string, func() [][]any) {
+	cols := append(slices.Clone(EventColumns), "fields.key", "fields.value")
+	return cols, func() [][]any {
+		rows := mk()
+		for i, r := range rows {
+			rows[i] = append(r, []string{"k"}, []string{"v"})
+		}
+		return rows
 	}
 }

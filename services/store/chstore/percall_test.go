@@ -172,11 +172,12 @@ func FuzzGramsWithin(f *testing.F) {
 	})
 }
 
-// TestNestedSharesSortedNames checks eventBlock.nested against NestedKV
+// TestFieldsJSONSharesSortedNames checks eventBlock.fieldsJSON against
+// refFieldsJSON
 // for events whose field names repeat, differ with the same count, or are
 // absent, over several blocks of one eventBlock (the names kept from a
 // block must not leak into the next).
-func TestNestedSharesSortedNames(t *testing.T) {
+func TestFieldsJSONSharesSortedNames(t *testing.T) {
 	fields := []map[string]string{
 		{"src": "10.0.0.1", "dst": "10.0.0.2", "op": "write"},
 		{"op": "read", "src": "10.0.0.3", "dst": "10.0.0.4"},
@@ -206,14 +207,13 @@ func TestNestedSharesSortedNames(t *testing.T) {
 				for i, f := range idx {
 					evs[i] = &event.Event{Fields: fields[f]}
 				}
-				blk.nested(evs)
-				if len(blk.keys) != len(evs) || len(blk.values) != len(evs) {
-					t.Fatalf("block %d: %d keys, %d values for %d events", bi, len(blk.keys), len(blk.values), len(evs))
+				blk.fieldsJSON(evs)
+				if len(blk.fj) != len(evs) {
+					t.Fatalf("block %d: %d values for %d events", bi, len(blk.fj), len(evs))
 				}
 				for i, e := range evs {
-					keys, vals := NestedKV(e.Fields)
-					if !slices.Equal(blk.keys[i], keys) || !slices.Equal(blk.values[i], vals) {
-						t.Errorf("block %d event %d: %v %v; NestedKV %v %v", bi, i, blk.keys[i], blk.values[i], keys, vals)
+					if want := refFieldsJSON(e.Fields); blk.fj[i] != want {
+						t.Errorf("block %d event %d: %s; want %s", bi, i, blk.fj[i], want)
 					}
 				}
 			}

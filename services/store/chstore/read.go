@@ -28,7 +28,8 @@ const DefaultReadPage = 10_000
 
 // readEventsSQL reads EventColumns (in that order) of one page, except
 // StoredMSColumn, which is the store's bookkeeping and not part of the
-// event.
+// event, with the fields.key and fields.value arrays after
+// FieldsJSONColumn (the fields of the rows stored before migration 0009).
 var readEventsSQL = func() string {
 	var b strings.Builder
 	b.WriteString("SELECT ")
@@ -44,6 +45,9 @@ var readEventsSQL = func() string {
 			continue
 		}
 		b.WriteString(quoteIdent(c))
+		if c == FieldsJSONColumn {
+			b.WriteString(", `fields.key`, `fields.value`")
+		}
 	}
 	b.WriteString(" FROM events WHERE time >= toDateTime(?) AND time <= toDateTime(?)" +
 		" AND toInt64(time) * 1000 + time_ms >= ? AND toInt64(time) * 1000 + time_ms < ?" +
@@ -112,6 +116,7 @@ func scanEventRow(rows driver.Rows) (event.Event, error) {
 		t, rt                                     time.Time
 		tms, rms, srcPort, dstPort                uint16
 		facility, severity                        int8
+		fieldsJSON                                string
 		keys, vals                                []string
 		srcKnown, srcSafety, dstKnown, dstSafety  uint8
 		crossZone, allowed, maintActive           uint8
@@ -126,7 +131,7 @@ func scanEventRow(rows driver.Rows) (event.Event, error) {
 		&e.Source, &e.Format, &e.Transport, &e.Peer, &e.Host, &e.App, &e.ProcID, &e.MsgID,
 		&facility, &severity, &e.Message, &e.Kind, &e.Category, &e.Action, &e.Outcome, &e.User,
 		&e.SrcIP, &e.DstIP, &srcPort, &dstPort, &e.Proto, &e.AppProto, &e.Operation,
-		&keys, &vals, &e.Raw,
+		&fieldsJSON, &keys, &vals, &e.Raw,
 		&srcKnown, &e.Src.AssetID, &e.Src.Role, &e.Src.Zone, &e.Src.ZoneKind, &srcPurdue, &srcSafety,
 		&dstKnown, &e.Dst.AssetID, &e.Dst.Role, &e.Dst.Zone, &e.Dst.ZoneKind, &dstPurdue, &dstSLT, &e.Dst.Criticality, &dstSafety,
 		&crossZone, &allowed, &e.Flow.Conduit, &e.Flow.Violation,
@@ -144,13 +149,8 @@ func scanEventRow(rows driver.Rows) (event.Event, error) {
 	e.ReceivedAt = rt.UTC().Add(time.Duration(rms) * time.Millisecond)
 	e.Facility, e.Severity = int(facility), int(severity)
 	e.SrcPort, e.DstPort = int(srcPort), int(dstPort)
-	if len(keys) > 0 {
-		e.Fields = make(map[string]string, len(keys))
-		for i, k := range keys {
-			if i < len(vals) {
-				e.Fields[k] = vals[i]
-			}
-		}
+	if e.Fields, err = DecodeStoredFields(fieldsJSON, keys, vals); err != nil {
+		return e, fmt.Errorf("event %s: %w", e.ID, err)
 	}
 	e.Src.IP, e.Src.Known, e.Src.Purdue, e.Src.Safety, e.Src.SLT = e.SrcIP, srcKnown == 1, float64(srcPurdue), srcSafety == 1, int(srcSLT)
 	e.Dst.IP, e.Dst.Known, e.Dst.Purdue, e.Dst.Safety, e.Dst.SLT = e.DstIP, dstKnown == 1, float64(dstPurdue), dstSafety == 1, int(dstSLT)

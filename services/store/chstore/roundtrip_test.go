@@ -125,7 +125,10 @@ func indexOf(s []string, v string) int {
 func TestInsertBadData(t *testing.T) {
 	conn := migrated(t)
 	ctx := context.Background()
-	good := mappedRows(t, loadRecords(t))[TableEvents][0]
+	// With the Nested columns an older store wrote: the server rejects a
+	// row whose arrays differ in length.
+	cols, rows := withNested(func() [][]any { return mappedRows(t, loadRecords(t))[TableEvents][:1] })
+	good := rows()[0]
 	tests := []struct {
 		name      string
 		mutate    func(row []any) []any
@@ -133,14 +136,14 @@ func TestInsertBadData(t *testing.T) {
 	}{
 		{"uuid rejected by the driver", func(r []any) []any { r[0] = "not-a-uuid"; return r }, 1},
 		{"nested arrays of different sizes rejected by the server", func(r []any) []any {
-			r[indexOf(EventColumns, "fields.value")] = []string{"only one"}
+			r[indexOf(cols, "fields.value")] = []string{"only one", "two"}
 			return r
 		}, -1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := tc.mutate(append([]any(nil), good...))
-			err := Insert(ctx, conn, TableEvents, EventColumns, [][]any{good, bad})
+			err := Insert(ctx, conn, TableEvents, cols, [][]any{good, bad})
 			if err == nil {
 				t.Fatal("insert succeeded; want a rejection")
 			}
@@ -154,7 +157,7 @@ func TestInsertBadData(t *testing.T) {
 		})
 	}
 	t.Run("unknown table is not bad data", func(t *testing.T) {
-		err := Insert(ctx, conn, "no_such_table", EventColumns, [][]any{good})
+		err := Insert(ctx, conn, "no_such_table", cols, [][]any{good})
 		if err == nil || IsBadData(err) {
 			t.Fatalf("err = %v; want an error that is not bad data", err)
 		}

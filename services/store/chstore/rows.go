@@ -26,7 +26,7 @@ var EventColumns = []string{
 	"source", "format", "transport", "peer", "host", "app", "proc_id", "msg_id",
 	"facility", "severity", "message", "kind", "category", "action", "outcome", "user",
 	"src_ip", "dst_ip", "src_port", "dst_port", "proto", "app_proto", "operation",
-	"fields.key", "fields.value", "raw",
+	FieldsJSONColumn, "raw",
 	"src_known", "src_asset", "src_role", "src_zone", "src_zone_kind", "src_purdue", "src_safety",
 	"dst_known", "dst_asset", "dst_role", "dst_zone", "dst_zone_kind", "dst_purdue", "dst_sl_t", "dst_criticality", "dst_safety",
 	"flow_cross_zone", "flow_allowed", "flow_conduit", "flow_violation",
@@ -315,13 +315,13 @@ func EventRow(e *event.Event) ([]any, error) {
 	}
 	t, tms := DateTime(e.Time)
 	rt, rms := DateTime(e.ReceivedAt)
-	keys, vals := eventKV(e)
+	var fields any = fieldsJSON(e)
 	row := []any{
 		id, &e.Site, t, tms, rt, rms,
 		&e.Source, &e.Format, &e.Transport, &e.Peer, &e.Host, &e.App, &e.ProcID, &e.MsgID,
 		r.int8("facility", e.Facility), r.int8("severity", e.Severity), &e.Message, &e.Kind, &e.Category, &e.Action, &e.Outcome, &e.User,
 		&e.SrcIP, &e.DstIP, r.uint16("src_port", e.SrcPort), r.uint16("dst_port", e.DstPort), &e.Proto, &e.AppProto, &e.Operation,
-		keys, vals, &e.Raw,
+		fields, &e.Raw,
 		b8(e.Src.Known), &e.Src.AssetID, &e.Src.Role, &e.Src.Zone, &e.Src.ZoneKind, r.float32("src_purdue", e.Src.Purdue), b8(e.Src.Safety),
 		b8(e.Dst.Known), &e.Dst.AssetID, &e.Dst.Role, &e.Dst.Zone, &e.Dst.ZoneKind, r.float32("dst_purdue", e.Dst.Purdue), r.uint8("dst_sl_t", e.Dst.SLT), &e.Dst.Criticality, b8(e.Dst.Safety),
 		b8(e.Flow.CrossZone), b8(e.Flow.Allowed), &e.Flow.Conduit, &e.Flow.Violation,

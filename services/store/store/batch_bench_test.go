@@ -140,7 +140,7 @@ func offlineTypes() map[string]map[string]string {
 			t = "UInt16"
 		case "facility", "severity":
 			t = "Int8"
-		case "fields.key", "fields.value", "techniques", "maint_allowed_ops", "maint_allowed_sources", "maint_allowed_users":
+		case "techniques", "maint_allowed_ops", "maint_allowed_sources", "maint_allowed_users":
 			t = "Array(String)"
 		case "src_known", "src_safety", "dst_known", "dst_safety", "flow_cross_zone", "flow_allowed", "maint_active",
 			"flow_new_pair", "flow_safety_involved", "src_sl_t", "dst_sl_t":

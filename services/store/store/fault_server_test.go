@@ -210,9 +210,9 @@ func TestFaultClickHouseStopped(t *testing.T) {
 	}{
 		{"SELECT count() FROM events FINAL", want},
 		{"SELECT uniqExact(id) FROM events", want},
-		{"SELECT uniqExact(fields.value[indexOf(fields.key, 'seq')]) FROM events", want},
+		{"SELECT uniqExact(visitParamExtractString(fields_json, 'seq')) FROM events", want},
 		// No sequence number stored twice (as distinct rows after FINAL).
-		{"SELECT count() FROM (SELECT fields.value[indexOf(fields.key, 'seq')] AS seq, count() AS c FROM events FINAL GROUP BY seq HAVING c > 1)", 0},
+		{"SELECT count() FROM (SELECT visitParamExtractString(fields_json, 'seq') AS seq, count() AS c FROM events FINAL GROUP BY seq HAVING c > 1)", 0},
 		{"SELECT count() FROM dead_letters", 0},
 	}
 	for _, tc := range tests {

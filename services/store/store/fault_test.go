@@ -72,7 +72,7 @@ func TestFaultOutage(t *testing.T) {
 	}{
 		{"SELECT count() FROM events FINAL", want},
 		{"SELECT uniqExact(id) FROM events", want},
-		{"SELECT uniqExact(fields.value[indexOf(fields.key, 'seq')]) FROM events", want},
+		{"SELECT uniqExact(visitParamExtractString(fields_json, 'seq')) FROM events", want},
 		{"SELECT count() FROM dead_letters", 0},
 	}
 	for _, tc := range tests {

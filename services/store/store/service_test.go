@@ -89,7 +89,7 @@ func TestStoreAllTables(t *testing.T) {
 		want  uint64
 	}{
 		{"events", "SELECT count() FROM events FINAL", nil, 5},
-		{"event enrichment", "SELECT count() FROM events FINAL WHERE id = ? AND dst_zone = 'demo-plant/control' AND dst_sl_t = 3 AND flow_allowed = 1 AND has(fields.key, 'op')", []any{evs[4].ID}, 1},
+		{"event enrichment", "SELECT count() FROM events FINAL WHERE id = ? AND dst_zone = 'demo-plant/control' AND dst_sl_t = 3 AND flow_allowed = 1 AND visitParamHas(fields_json, 'op') AND empty(fields.key)", []any{evs[4].ID}, 1},
 		{"event millis", "SELECT count() FROM events FINAL WHERE id = ? AND time_ms = 2 AND received_ms = 152", []any{evs[2].ID}, 1},
 		{"alerts", "SELECT count() FROM alerts FINAL WHERE severity = 'high' AND incident_id = toUUID(?)", []any{incidentID}, 1},
 		{"incident latest version", "SELECT count() FROM incidents FINAL WHERE version = 2 AND status = 'investigating'", nil, 1},

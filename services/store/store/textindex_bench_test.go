@@ -114,7 +114,9 @@ func BenchmarkServerInsertCPU(b *testing.B) {
 				b.Fatal(err)
 			}
 			for _, name := range all {
-				if tc.below != "" && name >= tc.below {
+				// 0009 (fields_json, which the inserts write) applies
+				// before 0008 as well.
+				if tc.below != "" && name >= tc.below && name < "0009" {
 					continue
 				}
 				data, err := fs.ReadFile(Migrations(), name)
