@@ -25,6 +25,7 @@ type metrics struct {
 	unstorable  *prometheus.CounterVec
 	ackFailures *prometheus.CounterVec
 	unacked     *prometheus.GaugeVec
+	parked      *prometheus.CounterVec
 	pending     *prometheus.GaugeVec
 	lag         *prometheus.GaugeVec
 
@@ -70,8 +71,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		unacked: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "c981_store_unacked_messages", Help: "Messages held in the batches being gathered or flushed, not yet acknowledged.",
 		}, []string{"table"}),
+		parked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c981_store_parked_subscriptions_total", Help: "Times a writer waited AckWait/3 for its inserts and moved the messages it had pulled ahead into a kept-alive list (ClickHouse slow or down).",
+		}, []string{"table"}),
 		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "c981_store_consumer_pending_messages", Help: "Messages in the stream not yet delivered to the store consumer (as of the last fetch).",
+			Name: "c981_store_consumer_pending_messages", Help: "Messages in the stream not yet delivered to the store consumer (as of the last message received).",
 		}, []string{"table"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "c981_store_lag_seconds", Help: "Age, when acknowledged, of the oldest message of the last batch: from being stored on the bus to being durable in ClickHouse.",
@@ -95,7 +99,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "c981_store_text_index_errors_total", Help: "Text-index rows ClickHouse rejected, and count-delta inserts given up at shutdown.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.rows, m.messages, m.batches, m.insertDur, m.retries, m.splits, m.deadLetters, m.unstorable, m.ackFailures, m.unacked, m.pending, m.lag, m.retentionParts, m.retentionRows, m.retentionRuns, m.gramKeys, m.gramHours, m.gramErrors} {
+	for _, c := range []prometheus.Collector{m.rows, m.messages, m.batches, m.insertDur, m.retries, m.splits, m.deadLetters, m.unstorable, m.ackFailures, m.unacked, m.parked, m.pending, m.lag, m.retentionParts, m.retentionRows, m.retentionRuns, m.gramKeys, m.gramHours, m.gramErrors} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -35,9 +35,12 @@ type writer struct {
 	cons jetstream.Consumer
 	// it is the pull subscription batches are gathered from (pull), nil
 	// until the first batch and after it ended.
-	it   jetstream.MessagesContext
-	conn driver.Conn
-	log  *slog.Logger
+	it jetstream.MessagesContext
+	// carry holds the messages of a parked subscription (park), taken by
+	// the next batches before the subscription's.
+	carry []jetstream.Msg
+	conn  driver.Conn
+	log   *slog.Logger
 	// idx and grams build the text-search index of the events writer
 	// (nil for the other tables; textindex.go): grams counts the keys of
 	// a gathered batch, idx decides which rows the finisher inserts.
@@ -115,11 +118,7 @@ func (w *writer) run(ctx context.Context) error {
 		}
 	})
 	for ctx.Err() == nil {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
+		if !w.acquire(ctx, slots) {
 			break
 		}
 		b := w.collect(ctx)
@@ -204,12 +203,6 @@ func (w *writer) collect(ctx context.Context) *batch {
 	var deadline time.Time
 	held := 0 // payload bytes of b.msgs
 	for b.size() < cfg.BatchRows && len(b.msgs) < cfg.MaxAckPending && held < cfg.MaxBatchBytes && ctx.Err() == nil {
-		it, err := w.pull()
-		if err != nil {
-			w.log.Warn("pull", "err", err)
-			sleep(ctx, cfg.RetryMin)
-			continue
-		}
 		// The first message of a batch is waited for until ctx ends; the
 		// others until the batch's deadline.
 		opt := jetstream.NextContext(ctx)
@@ -220,10 +213,13 @@ func (w *writer) collect(ctx context.Context) *batch {
 			}
 			opt = jetstream.NextMaxWait(wait)
 		}
-		msg, err := it.Next(opt)
+		msg, err := w.next(opt)
 		if err != nil {
 			switch {
 			case ctx.Err() != nil || errors.Is(err, nats.ErrTimeout):
+			case errors.Is(err, errSubscribe):
+				w.log.Warn("pull", "err", err)
+				sleep(ctx, cfg.RetryMin)
 			case errors.Is(err, jetstream.ErrMsgIteratorClosed):
 				// The connection closed, or the subscription ended on a
 				// terminal status (the consumer was deleted): the next
@@ -246,6 +242,25 @@ func (w *writer) collect(ctx context.Context) *batch {
 	return b
 }
 
+// errSubscribe marks a failed subscription (pull).
+var errSubscribe = errors.New("subscribe")
+
+// next returns the next message for a batch: a parked one (w.carry), else
+// the subscription's.
+func (w *writer) next(opt jetstream.NextOpt) (jetstream.Msg, error) {
+	if len(w.carry) > 0 {
+		msg := w.carry[0]
+		w.carry[0] = nil
+		w.carry = w.carry[1:]
+		return msg, nil
+	}
+	it, err := w.pull()
+	if err != nil {
+		return nil, err
+	}
+	return it.Next(opt)
+}
+
 // pull returns the writer's pull subscription, subscribing on first use.
 // It asks the server ahead for up to half a batch's bytes (at least one
 // message of the stream limit) and at most maxPull messages, so the next
@@ -257,33 +272,136 @@ func (w *writer) pull() (jetstream.MessagesContext, error) {
 	cfg := w.svc.cfg
 	it, err := w.cons.Messages(bus.PullBudget(min(maxPull, cfg.MaxAckPending), cfg.MaxBatchBytes/2))
 	if err != nil {
-		return nil, fmt.Errorf("subscribe %s: %w", w.t.durable, err)
+		return nil, fmt.Errorf("%w %s: %w", errSubscribe, w.t.durable, err)
 	}
 	w.it = it
 	return it, nil
 }
 
-// unsubscribe ends the pull subscription when the writer stops: the
-// messages it holds that no batch took are returned with a nak, so a
-// restarted store gets them at once rather than an AckWait later.
-func (w *writer) unsubscribe() {
+// acquire takes a slot for the next batch (false: ctx ended first). While
+// it waits, the messages the subscription pulled ahead are in no batch and
+// so not kept alive: if the wait passes AckWait/3 (the inserts in flight
+// are slow or retrying: ClickHouse is down), it parks the subscription -
+// ends it, moves what it holds to w.carry, where InProgress keeps it
+// leased, and subscribes again when a batch is next gathered - so that
+// nothing is redelivered and inserted twice however long the wait.
+func (w *writer) acquire(ctx context.Context, slots chan<- struct{}) bool {
+	select {
+	case slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	default:
+	}
+	t := time.NewTimer(w.svc.cfg.AckWait / 3)
+	defer t.Stop()
+	select {
+	case slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	}
+	w.park()
+	stop := w.keepAliveMsgs(w.carry)
+	defer stop()
+	select {
+	case slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// drainWait bounds how long ending a subscription waits for the messages
+// the server sent to it before it ended.
+const drainWait = 5 * time.Second
+
+// park ends the pull subscription and appends the messages it holds,
+// including those still on their way from the server, to w.carry, which
+// the next batches take first.
+func (w *writer) park() {
 	it := w.it
 	if it == nil {
 		return
 	}
 	w.it = nil
+	w.carry = append(w.carry, drain(it, w.log)...)
+	w.svc.m.parked.WithLabelValues(w.t.name).Inc()
+}
+
+// drain ends it and returns the messages it holds: what it buffered and
+// what the server sent before it learnt of the end (nats.go's drain reads
+// up to the server's answer to the unsubscription).
+func drain(it jetstream.MessagesContext, log *slog.Logger) []jetstream.Msg {
 	it.Drain()
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
-		msg, err := it.Next(jetstream.NextMaxWait(time.Until(deadline)))
-		if err != nil {
+	var msgs []jetstream.Msg
+	deadline := time.Now().Add(drainWait)
+	for {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			log.Warn("pull subscription did not drain; what it still receives is redelivered after ack_wait", "after", drainWait)
 			break
 		}
+		msg, err := it.Next(jetstream.NextMaxWait(wait))
+		if err != nil {
+			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) && !errors.Is(err, nats.ErrTimeout) {
+				log.Warn("drain pull subscription", "err", err)
+			}
+			break
+		}
+		msgs = append(msgs, msg)
+	}
+	it.Stop()
+	return msgs
+}
+
+// keepAliveMsgs sends InProgress for msgs at once and then every
+// AckWait/3 until the returned function is called.
+func (w *writer) keepAliveMsgs(msgs []jetstream.Msg) func() {
+	if len(msgs) == 0 {
+		return func() {}
+	}
+	inProgress := func() {
+		for _, m := range msgs {
+			if err := m.InProgress(); err != nil {
+				w.log.Debug("in progress", "subject", m.Subject(), "err", err)
+			}
+		}
+	}
+	inProgress()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(w.svc.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				inProgress()
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// unsubscribe ends the pull subscription when the writer stops: the
+// messages it holds that no batch took, and the parked ones, are returned
+// with a nak, so a restarted store gets them at once rather than an
+// AckWait later.
+func (w *writer) unsubscribe() {
+	w.park()
+	for _, msg := range w.carry {
 		if err := msg.Nak(); err != nil {
 			w.log.Debug("nak", "subject", msg.Subject(), "err", err)
 		}
 	}
-	it.Stop()
+	w.carry = nil
 }
 
 func sleep(ctx context.Context, d time.Duration) {
