@@ -303,6 +303,7 @@ func (w *writer) acquire(ctx context.Context, slots chan<- struct{}) bool {
 	case <-t.C:
 	}
 	w.park()
+	w.svc.m.parked.WithLabelValues(w.t.name).Inc()
 	stop := w.keepAliveMsgs(w.carry)
 	defer stop()
 	select {
@@ -327,7 +328,6 @@ func (w *writer) park() {
 	}
 	w.it = nil
 	w.carry = append(w.carry, drain(it, w.log)...)
-	w.svc.m.parked.WithLabelValues(w.t.name).Inc()
 }
 
 // drain ends it and returns the messages it holds: what it buffered and
@@ -362,32 +362,13 @@ func (w *writer) keepAliveMsgs(msgs []jetstream.Msg) func() {
 	if len(msgs) == 0 {
 		return func() {}
 	}
-	inProgress := func() {
+	return w.lease(true, func() {
 		for _, m := range msgs {
 			if err := m.InProgress(); err != nil {
 				w.log.Debug("in progress", "subject", m.Subject(), "err", err)
 			}
 		}
-	}
-	inProgress()
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(w.svc.cfg.AckWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				inProgress()
-			}
-		}
 	})
-	return func() {
-		close(done)
-		wg.Wait()
-	}
 }
 
 // unsubscribe ends the pull subscription when the writer stops: the
@@ -581,6 +562,22 @@ func (w *writer) finish(ctx context.Context, b *batch, rejected []rejection) err
 // the returned function is called, so that retries do not let JetStream
 // redeliver the batch.
 func (w *writer) keepAlive(b *batch) func() {
+	return w.lease(false, func() {
+		for _, h := range b.msgs {
+			if err := h.msg.InProgress(); err != nil {
+				w.log.Debug("in progress", "position", h.pos, "err", err)
+			}
+		}
+	})
+}
+
+// lease calls inProgress every AckWait/3 (and once at once when now is
+// set) until the returned function, which may be called more than once,
+// is called.
+func (w *writer) lease(now bool, inProgress func()) func() {
+	if now {
+		inProgress()
+	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -591,11 +588,7 @@ func (w *writer) keepAlive(b *batch) func() {
 			case <-done:
 				return
 			case <-t.C:
-				for _, h := range b.msgs {
-					if err := h.msg.InProgress(); err != nil {
-						w.log.Debug("in progress", "position", h.pos, "err", err)
-					}
-				}
+				inProgress()
 			}
 		}
 	})
