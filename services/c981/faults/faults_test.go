@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/c981/c981/services/c981/chserver"
 	"github.com/c981/c981/services/c981/loadgen"
 	"github.com/c981/c981/services/c981/verify"
 	"github.com/c981/c981/services/shared/chtest"
@@ -100,6 +101,11 @@ type env struct {
 	db       string
 	conn     driver.Conn
 	procs    map[string]*proc
+	// ch is the case's private ClickHouse server (fault.privateCH), nil
+	// when the case uses the shared one of CLICKHOUSE_ADDR.
+	ch     *chserver.Server
+	chCfg  chserver.Config
+	chAddr string
 }
 
 // proc is one running stage.
@@ -120,15 +126,29 @@ func freePort(t *testing.T) int {
 }
 
 // newEnv starts NATS and every stage with a fresh store and database.
-func newEnv(t *testing.T) *env {
+// newEnv starts NATS and every stage on a fresh ClickHouse database: on
+// the shared server of CLICKHOUSE_ADDR, or, with privateCH, on a server of
+// the case's own that it may stop.
+func newEnv(t *testing.T, privateCH bool) *env {
 	t.Helper()
-	addr, db := chtest.Database(t)
-	conn, err := chtest.Open(addr, db)
-	if err != nil {
-		t.Fatal(err)
+	e := &env{t: t, dir: t.TempDir(), procs: map[string]*proc{}}
+	var addr string
+	if privateCH {
+		chtest.Addr(t) // the same skip or failure as the shared cases
+		e.chCfg = chserver.Config{Dir: filepath.Join(e.dir, "clickhouse"), TCPPort: freePort(t)}
+		e.startClickHouse()
+		t.Cleanup(func() {
+			if e.ch != nil {
+				_ = e.ch.Stop()
+			}
+		})
+		addr, e.db = e.ch.Addr(), "c981_faults"
+	} else {
+		addr, e.db = chtest.Database(t)
 	}
-	t.Cleanup(func() { conn.Close() })
-	e := &env{t: t, dir: t.TempDir(), db: db, conn: conn, procs: map[string]*proc{}}
+	e.chAddr = addr
+	e.openConn()
+	t.Cleanup(func() { e.conn.Close() })
 	e.natsDir = filepath.Join(e.dir, "nats")
 	e.natsPort = freePort(t)
 	e.startNATS()
@@ -158,7 +178,7 @@ ingest:
 enrich: {sites: [%q], reload_interval: 1s}
 correlate: {rules_dir: %q, reload_interval: 1s}
 respond: {playbooks_dir: %q, sites: [%q]}
-`, filepath.Join(e.dir, "data"), e.natsPort, addr, db, e.syslog, e.http, httpToken, e.sitePath, e.rulesDir,
+`, filepath.Join(e.dir, "data"), e.natsPort, addr, e.db, e.syslog, e.http, httpToken, e.sitePath, e.rulesDir,
 		filepath.Join(repo, "playbooks"), e.sitePath)
 	e.cfgPath = filepath.Join(e.dir, "c981.yaml")
 	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o600); err != nil {
@@ -169,6 +189,54 @@ respond: {playbooks_dir: %q, sites: [%q]}
 	}
 	t.Cleanup(e.stopAll)
 	return e
+}
+
+// openConn (re)opens the test's own connection to the case's database,
+// creating it if needed (the stages create it too).
+func (e *env) openConn() {
+	e.t.Helper()
+	if e.conn != nil {
+		e.conn.Close()
+	}
+	admin, err := chtest.Open(e.chAddr, "default")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+e.db); err != nil {
+		e.t.Fatal(err)
+	}
+	if e.conn, err = chtest.Open(e.chAddr, e.db); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// startClickHouse starts the case's private server on its directory and
+// port (the same data after a restart).
+func (e *env) startClickHouse() {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	s, err := chserver.Start(ctx, e.chCfg)
+	if err != nil {
+		e.t.Fatalf("start private clickhouse: %v", err)
+	}
+	e.ch = s
+}
+
+// restartClickHouse stops the case's private server, waits down and starts
+// it again on the same data and port.
+func (e *env) restartClickHouse(down time.Duration) {
+	e.t.Helper()
+	if err := e.ch.Stop(); err != nil {
+		e.t.Logf("stop clickhouse: %v", err)
+	}
+	e.ch = nil
+	time.Sleep(down)
+	e.startClickHouse()
+	e.openConn() // the old connection's sockets died with the server
 }
 
 func (e *env) startNATS() {
@@ -599,13 +667,15 @@ type fault struct {
 	drainAll bool
 	// viaHTTP sends the load with sendHTTP instead of over TCP.
 	viaHTTP bool
+	// privateCH runs the case on a ClickHouse server of its own.
+	privateCH bool
 }
 
 // runCase runs one case and returns its outcome after the common checks:
 // nothing missing, nothing duplicated, no step executed twice.
 func runCase(t *testing.T, f fault) outcome {
 	t.Helper()
-	e := newEnv(t)
+	e := newEnv(t, f.privateCH)
 	ctx := context.Background()
 	sent := make(chan error, 1)
 	send := e.send
@@ -664,6 +734,7 @@ func TestFaultMatrix(t *testing.T) {
 	if baseline == nil {
 		t.Fatal("no baseline")
 	}
+	var stopped *env // the case whose ClickHouse was stopped
 	cases := []fault{
 		// A second fault-free run: the input is identical, so anything that
 		// differs here is nondeterminism of the pipeline, not a fault.
@@ -673,6 +744,22 @@ func TestFaultMatrix(t *testing.T) {
 			e.signal("store", syscall.SIGSTOP)
 			time.Sleep(15 * time.Second)
 			e.signal("store", syscall.SIGCONT)
+		}},
+		// ClickHouse down for a minute while the load is sent: the store
+		// holds its batches leased and retries, everything else keeps
+		// running, the backlog waits in JetStream.
+		{name: "clickhouse stopped 60s", privateCH: true, inject: func(e *env) {
+			stopped = e
+			e.restartClickHouse(60 * time.Second)
+		}, check: func(t *testing.T, o outcome) {
+			// The stop was felt: the store retried inserts while it lasted.
+			b, err := os.ReadFile(filepath.Join(stopped.dir, "store.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), "insert failed; retrying") {
+				t.Error("the store's log has no retried insert: ClickHouse's stop went unnoticed")
+			}
 		}},
 		{name: "reload rules and site model", inject: func(e *env) { e.reload() }},
 		// respond reaches its poison message only after the incident
