@@ -61,7 +61,7 @@ bench:
 # Fault matrix (issue #9): every stage as its own process on a real NATS and
 # ClickHouse, one fault per case under sequence-numbered load, checked for
 # loss, duplicates, incidents equal to a fault-free run and steps executed
-# twice (services/c981/faults). Takes about 10 minutes.
+# twice (services/c981/faults). Takes about 6-10 minutes.
 faults: clickhouse-deps
 	@if [ -z "$$CLICKHOUSE_ADDR" ]; then \
 	  addr=$$(.ci/clickhouse-start "$(CH_DIR)" $(CH_PORT)) || exit 1; \
