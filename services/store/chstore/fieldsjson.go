@@ -50,20 +50,13 @@ func AppendFieldsJSON(dst []byte, e *event.Event) []byte {
 	return appendFieldsObject(dst, keys, vals)
 }
 
-// fieldsJSON returns the fields_json value of e, in one allocation for the
-// string plus the scratch space of the sort.
+// fieldsJSON returns the fields_json value of e (EventRow's; the block
+// builder writes its events' objects into one buffer instead).
 func fieldsJSON(e *event.Event) string {
-	n := e.NumFields()
-	if n == 0 {
+	if e.NumFields() == 0 {
 		return emptyFieldsJSON
 	}
-	pairs := make([]kvPair, 0, n)
-	keys, vals := sortedKV(e, make([]string, 2*n), &pairs)
-	size := 2
-	for i, k := range keys {
-		size += len(k) + len(vals[i]) + 6
-	}
-	buf := appendFieldsObject(make([]byte, 0, size), keys, vals)
+	buf := AppendFieldsJSON(nil, e)
 	return unsafe.String(unsafe.SliceData(buf), len(buf))
 }
 

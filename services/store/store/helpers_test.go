@@ -147,6 +147,12 @@ func demoEvents(batch, n int) []event.Event {
 	return evs
 }
 
+// eventDecoder decodes a batch of events as the events writer does
+// (decodeEvents), into a fresh slab.
+func eventDecoder(data []byte) ([]record, error) {
+	return decodeEvents(data, new(eventSlab))
+}
+
 func publish[T any](t *testing.T, js jetstream.JetStream, subject, msgID string, recs []T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

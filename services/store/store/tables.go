@@ -26,10 +26,10 @@ type table struct {
 	stream  string
 	durable string
 	columns []string
-	decode  func(data []byte) ([]record, error)
-	// decodeSlab, when set, decodes like decode into the memory of a slab
-	// the writer takes from eventSlabs and returns once the message's batch
-	// is acknowledged (the events table).
+	// decode decodes a message's records; for the events table decodeSlab
+	// does instead, into the memory of a slab the writer takes from
+	// eventSlabs and returns once the message's batch is acknowledged.
+	decode     func(data []byte) ([]record, error)
 	decodeSlab func(data []byte, s *eventSlab) ([]record, error)
 	// waitStream: the stream is created by another stage; the writer waits
 	// for it instead of failing the start (see awaitConsumer).
@@ -54,22 +54,17 @@ func decoder[T any](rows func(*T) ([][]any, error), meta func(*T) (id, site, sou
 	}
 }
 
-// eventDecoder decodes a batch of events without copying their strings
-// and without building their Fields maps (event.UnmarshalEventsRawFields:
-// the strings, and the fields of compact records, point into data, the
-// message's bytes, which the writer holds until the batch is
-// acknowledged) and maps each event to a chstore.EventRef row
-// (chstore.EventRefs, the rows of a message in one allocation), which
-// chstore.Insert sends column by column, reading the fields with
-// RangeFields. Whatever outlives the batch copies what it keeps
-// (textIndex.state clones the site); a dead letter's payload decodes the
-// fields (payload).
-func eventDecoder(data []byte) ([]record, error) {
-	return decodeEvents(data, new(eventSlab))
-}
-
-// decodeEvents is eventDecoder decoding into s: its events and records
-// are reused, overwritten by the decoder.
+// decodeEvents decodes a batch of events into the slab s (its events and
+// records are reused, overwritten by the decoder) without copying their
+// strings and without building their Fields maps
+// (event.UnmarshalEventsRawFields: the strings, and the fields of compact
+// records, point into data, the message's bytes, which the writer holds
+// until the batch is acknowledged) and maps each event to a
+// chstore.EventRef row (chstore.EventRefs, the rows of a message in one
+// allocation), which chstore.Insert sends column by column, reading the
+// fields with RangeFields. Whatever outlives the batch copies what it
+// keeps (textIndex.state clones the site); a dead letter's payload decodes
+// the fields (payload).
 func decodeEvents(data []byte, s *eventSlab) ([]record, error) {
 	evs, err := event.UnmarshalEventsRawFields(data, s.evs)
 	s.evs = evs
@@ -121,7 +116,7 @@ func tables() []table {
 	return []table{
 		{
 			name: chstore.TableEvents, stream: bus.StreamEvents, durable: bus.ConsumerStoreEvents, columns: chstore.EventColumns,
-			decode: eventDecoder, decodeSlab: decodeEvents,
+			decodeSlab: decodeEvents,
 		},
 		{
 			name: chstore.TableAlerts, stream: bus.StreamAlerts, durable: bus.ConsumerStoreAlerts, columns: chstore.AlertColumns,

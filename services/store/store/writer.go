@@ -286,13 +286,6 @@ func (w *writer) pull() (jetstream.MessagesContext, error) {
 // leased, and subscribes again when a batch is next gathered - so that
 // nothing is redelivered and inserted twice however long the wait.
 func (w *writer) acquire(ctx context.Context, slots chan<- struct{}) bool {
-	select {
-	case slots <- struct{}{}:
-		return true
-	case <-ctx.Done():
-		return false
-	default:
-	}
 	t := time.NewTimer(w.svc.cfg.AckWait / 3)
 	defer t.Stop()
 	select {
@@ -481,7 +474,7 @@ func recycle(b *batch) {
 }
 
 // payload is v JSON-encoded, the payload of a dead letter. An event
-// whose fields eventDecoder left raw (event.UnmarshalEventsRawFields) is
+// whose fields decodeEvents left raw (event.UnmarshalEventsRawFields) is
 // encoded with its Fields map decoded (in a copy: its row may still
 // alias it).
 func payload(v any) string {
