@@ -92,15 +92,6 @@ func fast5424(r record, ev *event.Event, fields *fieldSet, as *aliasState) bool 
 		kb.WriteString(p.name)
 	}
 	keys, off := kb.String(), 0
-	// Without '.' in param names every "sdid.param" key is distinct and
-	// differs from every bare name, and with one element the bare names
-	// are distinct too (duplicates went to the machine): then an empty
-	// map needs no lookups before inserting.
-	distinct, oneElement := fields.len() == 0, true
-	for _, p := range params {
-		distinct = distinct && strings.IndexByte(p.name, '.') < 0
-		oneElement = oneElement && p.id == params[0].id
-	}
 	for _, p := range params {
 		k := keys[off : off+len(p.id)+1+len(p.name)]
 		off += len(k)
@@ -108,18 +99,8 @@ func fast5424(r record, ev *event.Event, fields *fieldSet, as *aliasState) bool 
 			break
 		}
 		v := p.value // valid UTF-8: scanSD checked it
-		if distinct {
-			fields.set(k, v)
-			as.add(k, v)
-		} else {
-			setField(fields, as, k, v)
-		}
-		if distinct && oneElement {
-			fields.set(p.name, v)
-			as.add(p.name, v)
-		} else {
-			addField(fields, as, p.name, v)
-		}
+		setField(fields, as, k, v)
+		addField(fields, as, p.name, v)
 	}
 	return true
 }
