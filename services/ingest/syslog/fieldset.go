@@ -218,9 +218,3 @@ func (f *fieldSet) pairs(yield func(k, v string) bool) {
 		}
 	}
 }
-
-// fieldValue returns the value of k in f, "" when absent.
-func fieldValue(f *fieldSet, k string) string {
-	v, _ := f.get(k)
-	return v
-}

@@ -130,7 +130,8 @@ func leefAttributes(s string, delim byte, valid bool, fields *fieldSet, as *alia
 				}
 				return newError(ReasonBadLEEF, FormatLEEF, nil, "LEEF attribute %q is not key=value", part)
 			}
-			setField(fields, as, lastKey, fieldValue(fields, lastKey)+string(delim)+cleanUnless(valid, part))
+			prev, _ := fields.get(lastKey)
+			setField(fields, as, lastKey, prev+string(delim)+cleanUnless(valid, part))
 			continue
 		}
 		if fields.len() >= MaxFields {

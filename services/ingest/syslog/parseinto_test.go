@@ -56,7 +56,7 @@ func TestParseIntoRecycled(t *testing.T) {
 					t.Fatalf("A=%s: rejected record left %d fields", a.name, len(ev.Fields))
 				}
 				err := b.p.ParseInto(&ev, b.raw, "id-b", "127.0.0.1:40001", receivedAt)
-				if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+				if !sameError(err, wantErr) {
 					t.Fatalf("A=%s: error %v, fresh Parse gives %v", a.name, err, wantErr)
 				}
 				if err != nil {
@@ -101,19 +101,13 @@ func TestParseIntoZeroEvent(t *testing.T) {
 // checks the result against a fresh Parse of b: whatever a was, nothing
 // of it may survive.
 func FuzzParseInto(f *testing.F) {
-	var seeds [][]byte
-	for _, l := range benchLines {
-		seeds = append(seeds, l.raw)
-	}
-	for _, s := range []string{"", "<13>Nov 26 10:00:01 h a: x=1", `{"a":{"b":[1,2]}}`, "CEF:0|v|p|1|s|n|5|a=1"} {
-		seeds = append(seeds, []byte(s))
-	}
+	seeds := fuzzSeeds()
 	for _, a := range seeds {
 		for _, b := range seeds {
 			f.Add(a, b)
 		}
 	}
-	parsers := fuzzParsers(f, FormatAuto, FormatRFC5424, FormatRFC3164, FormatCEF, FormatLEEF, FormatEVE, FormatZeek, FormatJSON, FormatKV)
+	parsers := fuzzParsers(f, Formats...)
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, a, b []byte) {
 		for _, p := range parsers {
@@ -121,7 +115,7 @@ func FuzzParseInto(f *testing.F) {
 			var ev event.Event
 			_ = p.ParseInto(&ev, a, "id-a", "peer-a", now)
 			err := p.ParseInto(&ev, b, "id-b", "peer-b", now)
-			if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+			if !sameError(err, wantErr) {
 				t.Fatalf("format %s: error %v after a recycled event, fresh Parse gives %v", p.opts.Format, err, wantErr)
 			}
 			if err == nil && !reflect.DeepEqual(ev, want) {
@@ -135,12 +129,12 @@ func FuzzParseInto(f *testing.F) {
 // parsed into the event and pair storage of record a gives Parse's
 // event once its pairs are decoded, with no key twice.
 func FuzzParseIntoPairs(f *testing.F) {
-	for _, a := range append(fuzzPairSeeds(), []byte("<13>Nov 26 10:00:01 h a: x=1 x=2 y=3")) {
-		for _, b := range fuzzPairSeeds() {
+	for _, a := range append(fuzzSeeds(), []byte("<13>Nov 26 10:00:01 h a: x=1 x=2 y=3")) {
+		for _, b := range fuzzSeeds() {
 			f.Add(a, b)
 		}
 	}
-	parsers := fuzzParsers(f, FormatAuto, FormatRFC5424, FormatRFC3164, FormatCEF, FormatLEEF, FormatEVE, FormatZeek, FormatJSON, FormatKV)
+	parsers := fuzzParsers(f, Formats...)
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, a, b []byte) {
 		for _, p := range parsers {
@@ -149,7 +143,7 @@ func FuzzParseIntoPairs(f *testing.F) {
 			pairs := new([]string)
 			_ = p.ParseIntoPairs(&ev, pairs, a, "id-a", "peer-a", now)
 			err := p.ParseIntoPairs(&ev, pairs, b, "id-b", "peer-b", now)
-			if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+			if !sameError(err, wantErr) {
 				t.Fatalf("format %s: error %v after a recycled event, fresh Parse gives %v", p.opts.Format, err, wantErr)
 			}
 			seen := map[string]bool{}
@@ -167,8 +161,9 @@ func FuzzParseIntoPairs(f *testing.F) {
 	})
 }
 
-// fuzzPairSeeds are the seed records of FuzzParseIntoPairs.
-func fuzzPairSeeds() [][]byte {
+// fuzzSeeds are the seed records of FuzzParseInto and
+// FuzzParseIntoPairs.
+func fuzzSeeds() [][]byte {
 	var seeds [][]byte
 	for _, l := range benchLines {
 		seeds = append(seeds, l.raw)
@@ -238,7 +233,7 @@ func TestParseIntoPairs(t *testing.T) {
 					t.Fatalf("A=%s: no fields, but %d strings in the storage", a.name, len(*pairs))
 				}
 				err := b.p.ParseIntoPairs(&ev, pairs, b.raw, "id-b", "127.0.0.1:40001", receivedAt)
-				if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+				if !sameError(err, wantErr) {
 					t.Fatalf("A=%s: error %v, fresh Parse gives %v", a.name, err, wantErr)
 				}
 				switch got := ev.FieldPairs(); {
@@ -268,4 +263,13 @@ func TestParseIntoPairs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sameError reports whether err and want are both nil or both errors
+// with the same text.
+func sameError(err, want error) bool {
+	if err == nil || want == nil {
+		return err == want
+	}
+	return err.Error() == want.Error()
 }

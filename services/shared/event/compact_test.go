@@ -449,6 +449,21 @@ func TestCompactCorrupt(t *testing.T) {
 	}
 }
 
+// plantBatch returns n plant events (plantEvent) as the batch
+// MarshalEvents encodes (compact records), for the decoding benchmarks.
+func plantBatch(tb testing.TB, n int) []byte {
+	tb.Helper()
+	evs := make([]Event, n)
+	for i := range evs {
+		evs[i] = plantEvent(i)
+	}
+	data, err := MarshalEvents(evs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data
+}
+
 // plantEvent returns a realistic enriched event of a plant: a syslog line
 // of about 280 bytes with a 100-byte message, ten structured-data fields,
 // both endpoints in the site model, a conduit verdict and an open

@@ -230,14 +230,8 @@ func FuzzUnmarshalEventsShared(f *testing.F) {
 // events/s; callgrind instruction counts of it, divided by the events
 // decoded, are the load-independent measure (docs/BENCHMARKS.md).
 func BenchmarkUnmarshalEventsShared(b *testing.B) {
-	evs := make([]Event, 1000)
-	for i := range evs {
-		evs[i] = plantEvent(i)
-	}
-	data, err := MarshalEvents(evs)
-	if err != nil {
-		b.Fatal(err)
-	}
+	const events = 1000
+	data := plantBatch(b, events)
 	decoders := []struct {
 		name   string
 		decode func([]byte, []Event) ([]Event, error)
@@ -250,14 +244,15 @@ func BenchmarkUnmarshalEventsShared(b *testing.B) {
 			var dst []Event
 			b.ReportAllocs()
 			for b.Loop() {
+				var err error
 				if dst, err = d.decode(data, dst); err != nil {
 					b.Fatal(err)
 				}
 			}
-			if len(dst) != len(evs) {
-				b.Fatalf("decoded %d events, want %d", len(dst), len(evs))
+			if len(dst) != events {
+				b.Fatalf("decoded %d events, want %d", len(dst), events)
 			}
-			n := float64(b.N * len(evs))
+			n := float64(b.N * events)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/event")
 			b.ReportMetric(n/b.Elapsed().Seconds(), "events/s")
 		})
