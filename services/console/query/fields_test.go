@@ -3,6 +3,7 @@ package query_test
 import (
 	"context"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -78,10 +79,8 @@ func TestEventFieldsBothRowKinds(t *testing.T) {
 				if _, ok := want[e.ID]; ok {
 					n++
 				}
-				for _, id := range d.Legacy {
-					if e.ID == id {
-						legacy++
-					}
+				if slices.Contains(d.Legacy, e.ID) {
+					legacy++
 				}
 			}
 			if n < tc.min || legacy == 0 {

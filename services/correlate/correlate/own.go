@@ -11,10 +11,11 @@ import (
 // string of an event is a substring of its bus message, which is about
 // 1.2 MB for 1000 events, and an event's Fields stay the message's bytes
 // until a rule that reads them decodes them into a map (whose strings are
-// substrings of the message too; see rule.Rule.ReadsFields). Whatever the engine keeps beyond the processing
-// of a batch must therefore not be one of those substrings, or a key of a
-// rule window (kept for hours) would keep a whole message alive, and the
-// engine's state would depend on bytes the engine does not own. The rule:
+// substrings of the message too; see rule.Rule.ReadsFields). Whatever the
+// engine keeps beyond the processing of a batch must therefore not be one
+// of those substrings, or a key of a rule window (kept for hours) would
+// keep a whole message alive, and the engine's state would depend on bytes
+// the engine does not own. The rule:
 // a string taken from an event is copied where it is kept.
 //
 //   - Window, sequence and absence state (windows): site names are

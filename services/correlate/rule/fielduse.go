@@ -50,24 +50,10 @@ func readsFields(src string) bool {
 	if err != nil {
 		return true
 	}
-	v := &fieldsVisitor{}
-	ast.Walk(&tree.Node, v)
-	return v.found
-}
-
-// fieldsVisitor records whether a walked AST names fields or $env.
-type fieldsVisitor struct {
-	found bool
-}
-
-// Visit implements ast.Visitor.
-func (v *fieldsVisitor) Visit(n *ast.Node) {
-	if id, ok := (*n).(*ast.IdentifierNode); ok {
-		switch id.Value {
-		case "fields", "Fields", "$env":
-			v.found = true
-		}
-	}
+	return ast.Find(tree.Node, func(n ast.Node) bool {
+		id, ok := n.(*ast.IdentifierNode)
+		return ok && (id.Value == "fields" || id.Value == "Fields" || id.Value == "$env")
+	}) != nil
 }
 
 // anyReadsFields reports whether any of srcs reads fields (readsFields).
@@ -109,15 +95,6 @@ func (r *Rule) anyCondFields() bool {
 		}
 	}
 	return false
-}
-
-// keyTextFields reports whether the key KeyText renders for step reads
-// fields.
-func (r *Rule) keyTextFields(step int) bool {
-	if r.Kind == KindSequence && step < len(r.Steps) {
-		return r.Steps[step].byFields
-	}
-	return r.keyFields
 }
 
 // ReadsFields reports whether r reads the events' Fields map: in a

@@ -224,11 +224,11 @@ func (m *Matcher) Describe(r *Rule, ev *event.Event) (Match, []*EvalError) {
 // text, "|"-separated: the readable form of Hit.Key. Like Eval, it
 // decodes ev's raw Fields when r reads them.
 func (m *Matcher) KeyText(r *Rule, step int, ev *event.Event) string {
-	needFields(ev, r.keyTextFields(step))
-	progs := r.groupBy
+	progs, reads := r.groupBy, r.keyFields
 	if r.Kind == KindSequence && step < len(r.Steps) {
-		progs = r.Steps[step].by
+		progs, reads = r.Steps[step].by, r.Steps[step].byFields
 	}
+	needFields(ev, reads)
 	m.env.set(ev)
 	defer m.env.set(nil)
 	parts := make([]string, 0, len(progs))
