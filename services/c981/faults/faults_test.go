@@ -147,6 +147,9 @@ func newEnv(t *testing.T, privateCH bool) *env {
 		addr, e.db = chtest.Database(t)
 	}
 	e.chAddr = addr
+	if privateCH {
+		e.createDatabase()
+	}
 	e.openConn()
 	t.Cleanup(func() { e.conn.Close() })
 	e.natsDir = filepath.Join(e.dir, "nats")
@@ -191,13 +194,22 @@ respond: {playbooks_dir: %q, sites: [%q]}
 	return e
 }
 
-// openConn (re)opens the test's own connection to the case's database,
-// creating it if needed (the stages create it too).
+// openConn (re)opens the test's own connection to the case's database.
 func (e *env) openConn() {
 	e.t.Helper()
 	if e.conn != nil {
 		e.conn.Close()
 	}
+	var err error
+	if e.conn, err = chtest.Open(e.chAddr, e.db); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// createDatabase creates the case's database on its private server (the
+// shared server's comes from chtest.Database).
+func (e *env) createDatabase() {
+	e.t.Helper()
 	admin, err := chtest.Open(e.chAddr, "default")
 	if err != nil {
 		e.t.Fatal(err)
@@ -206,9 +218,6 @@ func (e *env) openConn() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+e.db); err != nil {
-		e.t.Fatal(err)
-	}
-	if e.conn, err = chtest.Open(e.chAddr, e.db); err != nil {
 		e.t.Fatal(err)
 	}
 }
